@@ -1,0 +1,247 @@
+//! `platform::Ecs` over the ECS SDK. Task definitions go through `raw_json` so no field is lost.
+
+mod convert;
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use aws_config::SdkConfig;
+use aws_sdk_ecs::Client;
+use aws_sdk_ecs::types::{DesiredStatus, Tag, TaskDefinitionField};
+use serde_json::Value;
+
+use super::ApiCalls;
+use super::raw_json::{self, CaptureResponseBody, ReplaceRequestBody};
+use crate::platform::{ApiError, ApiErrorKind, ApiResult, ContainerInstance, Ecs, Revision, Task};
+
+/// The most ARNs DescribeTasks / DescribeContainerInstances accept in one call.
+const DESCRIBE_BATCH: usize = 100;
+
+pub struct EcsAdapter {
+    client: Client,
+    calls: ApiCalls,
+}
+
+impl EcsAdapter {
+    pub fn new(config: &SdkConfig, calls: ApiCalls) -> EcsAdapter {
+        EcsAdapter {
+            client: Client::new(config),
+            calls,
+        }
+    }
+
+    async fn list_container_instance_arns(&self, cluster: &str) -> ApiResult<Vec<String>> {
+        let mut arns = Vec::new();
+        let mut next_token = None;
+        loop {
+            let request = self
+                .client
+                .list_container_instances()
+                .cluster(cluster)
+                .set_next_token(next_token.take())
+                .send();
+            let page = self.calls.call("ListContainerInstances", request).await?;
+            arns.extend(page.container_instance_arns().iter().cloned());
+            match page.next_token() {
+                Some(t) if !t.is_empty() => next_token = Some(t.to_string()),
+                _ => return Ok(arns),
+            }
+        }
+    }
+
+    async fn list_running_family_tasks(
+        &self,
+        cluster: &str,
+        family: &str,
+    ) -> ApiResult<Vec<String>> {
+        let mut arns = Vec::new();
+        let mut next_token = None;
+        loop {
+            let request = self
+                .client
+                .list_tasks()
+                .cluster(cluster)
+                .family(family)
+                .desired_status(DesiredStatus::Running)
+                .set_next_token(next_token.take())
+                .send();
+            let page = self.calls.call("ListTasks", request).await?;
+            arns.extend(page.task_arns().iter().cloned());
+            match page.next_token() {
+                Some(t) if !t.is_empty() => next_token = Some(t.to_string()),
+                _ => return Ok(arns),
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Ecs for EcsAdapter {
+    async fn cluster_is_active(&self, cluster: &str) -> ApiResult<bool> {
+        let request = self.client.describe_clusters().clusters(cluster).send();
+        match self.calls.call("DescribeClusters", request).await {
+            // A missing cluster comes back as a MISSING failure, or as an error from some endpoints.
+            Ok(out) => Ok(out.clusters().iter().any(|c| c.status() == Some("ACTIVE"))),
+            Err(e) if e.kind == ApiErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn container_instances(&self, cluster: &str) -> ApiResult<Vec<ContainerInstance>> {
+        let arns = self.list_container_instance_arns(cluster).await?;
+        let mut out = Vec::with_capacity(arns.len());
+        for batch in arns.chunks(DESCRIBE_BATCH) {
+            let request = self
+                .client
+                .describe_container_instances()
+                .cluster(cluster)
+                .set_container_instances(Some(batch.to_vec()));
+            let page = self
+                .calls
+                .call("DescribeContainerInstances", request.send())
+                .await?;
+            out.extend(
+                page.container_instances()
+                    .iter()
+                    .map(convert::container_instance),
+            );
+        }
+        Ok(out)
+    }
+
+    async fn family_tasks(&self, cluster: &str, family: &str) -> ApiResult<Vec<Task>> {
+        let arns = self.list_running_family_tasks(cluster, family).await?;
+        self.describe_tasks(cluster, &arns).await
+    }
+
+    /// Tasks ECS no longer knows (reported as MISSING) are left out of the result.
+    async fn describe_tasks(&self, cluster: &str, task_arns: &[String]) -> ApiResult<Vec<Task>> {
+        let mut out = Vec::with_capacity(task_arns.len());
+        for batch in task_arns.chunks(DESCRIBE_BATCH) {
+            let request = self
+                .client
+                .describe_tasks()
+                .cluster(cluster)
+                .set_tasks(Some(batch.to_vec()))
+                .send();
+            let page = self.calls.call("DescribeTasks", request).await?;
+            out.extend(page.tasks().iter().map(convert::task));
+        }
+        Ok(out)
+    }
+
+    async fn describe_task_definition(&self, reference: &str) -> ApiResult<Revision> {
+        const OP: &str = "DescribeTaskDefinition";
+        let capture = CaptureResponseBody::default();
+        let request = self
+            .client
+            .describe_task_definition()
+            .task_definition(reference)
+            .include(TaskDefinitionField::Tags)
+            .customize()
+            .interceptor(capture.clone())
+            .send();
+        self.calls.call(OP, request).await?;
+        raw_json::revision_from_response(OP, capture.take(), None)
+    }
+
+    async fn register_task_definition(
+        &self,
+        body: &Value,
+        tags: &BTreeMap<String, String>,
+    ) -> ApiResult<Revision> {
+        const OP: &str = "RegisterTaskDefinition";
+        let invalid = |m: String| ApiError::new(OP, ApiErrorKind::InvalidRequest, m);
+        let body = raw_json::with_tags(body, tags).map_err(invalid)?;
+        let bytes = serde_json::to_vec(&body).map_err(|e| invalid(e.to_string()))?;
+        let capture = CaptureResponseBody::default();
+        // The typed input only has to serialise; ReplaceRequestBody sends `body` instead. The
+        // family is set so logs and tracing still name the right one.
+        let request = self
+            .client
+            .register_task_definition()
+            .family(
+                body.get("family")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default(),
+            )
+            .set_container_definitions(Some(Vec::new()))
+            .customize()
+            .interceptor(ReplaceRequestBody::new(bytes))
+            .interceptor(capture.clone())
+            .send();
+        self.calls.call(OP, request).await?;
+        let sent_tags = raw_json::tags_of(body.get("tags"));
+        raw_json::revision_from_response(OP, capture.take(), Some(&sent_tags))
+    }
+
+    async fn tag_task_definition(
+        &self,
+        arn: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> ApiResult<()> {
+        // TagResource rejects an empty tag list; nothing to add is not an error.
+        if tags.is_empty() {
+            return Ok(());
+        }
+        let tags = tags
+            .iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect();
+        let request = self
+            .client
+            .tag_resource()
+            .resource_arn(arn)
+            .set_tags(Some(tags))
+            .send();
+        self.calls.call("TagResource", request).await?;
+        Ok(())
+    }
+
+    async fn start_task(
+        &self,
+        cluster: &str,
+        task_definition_arn: &str,
+        container_instance_arn: &str,
+        started_by: &str,
+    ) -> ApiResult<Task> {
+        const OP: &str = "StartTask";
+        let request = self
+            .client
+            .start_task()
+            .cluster(cluster)
+            .task_definition(task_definition_arn)
+            .container_instances(container_instance_arn)
+            .started_by(started_by)
+            .send();
+        let out = self.calls.call(OP, request).await?;
+        if let Some(task) = out.tasks().first() {
+            return Ok(convert::task(task));
+        }
+        // StartTask succeeds at the HTTP level and reports placement problems as failures.
+        let failures = out.failures();
+        let kind = if failures.iter().any(|f| f.reason() == Some("MISSING")) {
+            ApiErrorKind::NotFound
+        } else {
+            ApiErrorKind::Other
+        };
+        let message = if failures.is_empty() {
+            format!("ECS started no task on {container_instance_arn} and reported no failure")
+        } else {
+            format!("ECS started no task: {}", convert::failures(failures))
+        };
+        Err(ApiError::new(OP, kind, message))
+    }
+
+    async fn stop_task(&self, cluster: &str, task_arn: &str, reason: &str) -> ApiResult<()> {
+        let request = self
+            .client
+            .stop_task()
+            .cluster(cluster)
+            .task(task_arn)
+            .reason(reason)
+            .send();
+        self.calls.call("StopTask", request).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,152 @@
+//! The command line, and nothing else: clap definitions with no dependency on the rest of the
+//! crate. `settings` turns these into validated, typed options.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Zero-downtime deploys and rollbacks for Amazon ECS.
+///
+/// Settings come from flags, then ECS_ROLL_* environment variables, then ecs-roll.toml (found
+/// in the current directory or a parent). AWS credentials and region come from the standard
+/// chain (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, ...).
+#[derive(Debug, Parser)]
+#[command(name = "ecs-roll", version, about, long_about, after_help = EXIT_CODES)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+pub const EXIT_CODES: &str = "Exit codes: 0 success, 1 failure, 2 usage or preflight error (nothing changed), \
+3 failed and rolled back, 130 interrupted (the step in progress was finished first).";
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// ECS cluster name or ARN.
+    #[arg(long, env = "ECS_ROLL_CLUSTER", global = true)]
+    pub cluster: Option<String>,
+    /// Task definition family of the standalone tasks.
+    #[arg(long, env = "ECS_ROLL_FAMILY", global = true)]
+    pub family: Option<String>,
+    /// Classic ELB the tasks' instances are registered with (selects standalone-task mode).
+    #[arg(long, env = "ECS_ROLL_LOAD_BALANCER", global = true)]
+    pub load_balancer: Option<String>,
+    /// AWS profile (default: AWS_PROFILE or the default profile).
+    #[arg(long, env = "ECS_ROLL_PROFILE", global = true)]
+    pub profile: Option<String>,
+    /// AWS region (default: AWS_REGION or the profile's region).
+    #[arg(long, env = "ECS_ROLL_REGION", global = true)]
+    pub region: Option<String>,
+    /// Config file (default: ecs-roll.toml in the current directory or a parent).
+    #[arg(long, env = "ECS_ROLL_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Final result as text or as one JSON document on stdout.
+    #[arg(long, value_enum, env = "ECS_ROLL_OUTPUT", global = true)]
+    pub output: Option<OutputFormat>,
+    /// Progress bars: auto (on a terminal outside CI), always, or never (plain lines).
+    #[arg(long, value_enum, env = "ECS_ROLL_PROGRESS", global = true)]
+    pub progress: Option<Progress>,
+    /// Shortest interval between two observations while waiting (it grows while nothing changes).
+    #[arg(long, env = "ECS_ROLL_POLL_INTERVAL", global = true, hide = true)]
+    pub poll_interval: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Progress {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Register a revision with a new image and roll it out without downtime.
+    Deploy(Deploy),
+    /// Return to the revision that ran before the last deploy, by the same safe path.
+    Rollback(Rollback),
+    /// Show the running revision, tasks per instance and load balancer health.
+    Status,
+    /// Show the task definition change a deploy would make, and its plan. Changes nothing.
+    Diff(DiffArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct Rollout {
+    /// Number of tasks (default: as many as run now).
+    #[arg(long, env = "ECS_ROLL_COUNT")]
+    pub count: Option<String>,
+    /// Limit for the whole rollout, e.g. 15m or 900s (a rollback gets the same again).
+    #[arg(long, env = "ECS_ROLL_TIMEOUT")]
+    pub timeout: Option<String>,
+    /// Limit for a new instance to become InService (default: from the ELB health check).
+    #[arg(long, env = "ECS_ROLL_HEALTH_TIMEOUT")]
+    pub health_timeout: Option<String>,
+    /// Show the diff and the plan, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Proceed even when the plan takes every instance out of service for a while.
+    #[arg(long)]
+    pub allow_downtime: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct Deploy {
+    /// The image to deploy, e.g. rafabor/prototype-4-cb:v0.0.2.
+    #[arg(long, env = "ECS_ROLL_IMAGE")]
+    pub image: String,
+    #[command(flatten)]
+    pub source: Source,
+    #[command(flatten)]
+    pub rollout: Rollout,
+    /// On failure, leave everything as it is (and say where it stands) instead of rolling back.
+    #[arg(long)]
+    pub no_rollback: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct Source {
+    /// Task definition JSON (register-task-definition input); without it the running revision is cloned.
+    #[arg(long, env = "ECS_ROLL_TASK_DEFINITION")]
+    pub task_definition: Option<PathBuf>,
+    /// Container that gets the image (needed only when the task definition has several).
+    #[arg(long, env = "ECS_ROLL_CONTAINER")]
+    pub container: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct Rollback {
+    /// Revision to return to: a number, family:revision or an ARN (default: the recorded previous one).
+    #[arg(long)]
+    pub to: Option<String>,
+    #[command(flatten)]
+    pub rollout: Rollout,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The image a deploy would set.
+    #[arg(long, env = "ECS_ROLL_IMAGE")]
+    pub image: String,
+    #[command(flatten)]
+    pub source: Source,
+    /// Number of tasks (default: as many as run now).
+    #[arg(long, env = "ECS_ROLL_COUNT")]
+    pub count: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}

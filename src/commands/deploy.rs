@@ -1,0 +1,54 @@
+//! `ecs-roll deploy --image IMAGE`: a new revision with that image, rolled out without downtime.
+
+use crate::cli::{Deploy, Global};
+use crate::config::Loaded;
+use crate::engine::{self, Cancel, Desired, Event, Options};
+use crate::error::Error;
+use crate::settings::{self, Settings};
+use crate::taskdef::TaskDefinition;
+
+pub async fn run(g: &Global, args: Deploy, loaded: Loaded) -> Result<i32, Error> {
+    let s = Settings::new(g, Some(&args.source), loaded)?;
+    let rollout = s.rollout(&args.rollout)?;
+    let image = settings::parse_image(&args.image)?;
+    let file = s
+        .task_definition
+        .as_deref()
+        .map(settings::load_task_definition)
+        .transpose()?;
+    let aws = super::connect(&s).await?;
+    let source = match file {
+        Some(td) => td,
+        None => TaskDefinition::from_revision(&super::current_revision(&s, &aws).await?),
+    };
+    let container = source
+        .pick_container(s.container.as_deref(), &image)
+        .map_err(|e| {
+            Error::usage(
+                e.to_string(),
+                "pass --container NAME (or `container` in ecs-roll.toml)",
+            )
+        })?;
+    let desired = source.with_image(&container, &image);
+
+    let observer = super::progress(&s);
+    for field in desired.unknown_fields() {
+        observer.event(&Event::Warning(format!(
+            "task definition field {field:?} is not known to ecs-roll; it is sent to ECS unchanged"
+        )));
+    }
+    let cancel = Cancel::default();
+    super::watch_signals(cancel.clone(), observer.clone());
+    let ctx = super::context(&s, &aws, observer, rollout.timeouts, cancel);
+    let opts = Options {
+        command: "deploy".into(),
+        count: rollout.count,
+        allow_downtime: rollout.allow_downtime,
+        rollback_on_failure: !args.no_rollback,
+        dry_run: rollout.dry_run,
+        container: Some(container),
+    };
+    let outcome = engine::deploy::run(&ctx, Desired::Definition(desired), &opts).await;
+    drop(ctx);
+    Ok(super::finish(outcome?, &s, &aws.calls))
+}

@@ -1,0 +1,77 @@
+//! `ecs-roll diff --image IMAGE`: the task definition change and the plan a deploy would
+//! carry out, on stdout. Changes nothing.
+
+use std::sync::Arc;
+
+use crate::cli::{DiffArgs, Global, OutputFormat};
+use crate::config::Loaded;
+use crate::engine::events::Recorder;
+use crate::engine::{self, Cancel, Desired, Event, Options, Timeouts};
+use crate::error::Error;
+use crate::render::plain::plan_text;
+use crate::settings::{self, Settings};
+use crate::taskdef::TaskDefinition;
+
+pub async fn run(g: &Global, args: DiffArgs, loaded: Loaded) -> Result<i32, Error> {
+    let s = Settings::new(g, Some(&args.source), loaded)?;
+    let count = args
+        .count
+        .as_deref()
+        .map(settings::parse_count)
+        .transpose()?;
+    let image = settings::parse_image(&args.image)?;
+    let file = s
+        .task_definition
+        .as_deref()
+        .map(settings::load_task_definition)
+        .transpose()?;
+    let aws = super::connect(&s).await?;
+    let source = match file {
+        Some(td) => td,
+        None => TaskDefinition::from_revision(&super::current_revision(&s, &aws).await?),
+    };
+    let container = source
+        .pick_container(s.container.as_deref(), &image)
+        .map_err(|e| {
+            Error::usage(
+                e.to_string(),
+                "pass --container NAME (or `container` in ecs-roll.toml)",
+            )
+        })?;
+    let desired = source.with_image(&container, &image);
+    let recorder = Arc::new(Recorder::default());
+    let ctx = super::context(
+        &s,
+        &aws,
+        recorder.clone(),
+        Timeouts::default(),
+        Cancel::default(),
+    );
+    let opts = Options {
+        command: "diff".into(),
+        count,
+        dry_run: true,
+        container: Some(container),
+        ..Options::default()
+    };
+    let outcome = engine::deploy::run(&ctx, Desired::Definition(desired), &opts).await?;
+    if s.output == OutputFormat::Json {
+        return Ok(super::finish(outcome, &s, &aws.calls));
+    }
+    let mut any_diff = false;
+    for e in recorder.events() {
+        match e {
+            Event::Diff { from, to, text } => {
+                any_diff = true;
+                println!("--- {from}\n+++ {to}\n{}", text.trim_end());
+            }
+            Event::Plan(plan) => println!("{}", plan_text(&plan)),
+            Event::Warning(w) => eprintln!("warning: {w}"),
+            _ => {}
+        }
+    }
+    if !any_diff {
+        println!("no change to the task definition");
+    }
+    Ok(0)
+}

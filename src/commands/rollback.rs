@@ -1,0 +1,115 @@
+//! `ecs-roll rollback [--to REVISION]`: back to the revision that ran before the last deploy,
+//! as recorded on the deployed revision (never guessed from revision numbers).
+
+use crate::cli::{Global, Rollback};
+use crate::config::Loaded;
+use crate::engine::deploy::{TAG_DEPLOYED_AT, TAG_PREVIOUS};
+use crate::engine::{self, Cancel, Desired, Options};
+use crate::error::Error;
+use crate::platform::{ApiErrorKind, Revision};
+use crate::settings::Settings;
+
+pub async fn run(g: &Global, args: Rollback, loaded: Loaded) -> Result<i32, Error> {
+    let s = Settings::new(g, None, loaded)?;
+    let rollout = s.rollout(&args.rollout)?;
+    let aws = super::connect(&s).await?;
+    let target = match &args.to {
+        Some(to) => resolve(&s, &aws, to).await?,
+        None => {
+            let current = last_deployed(&s, &aws).await?;
+            let Some(prev) = current.tags.get(TAG_PREVIOUS) else {
+                return Err(Error::usage(
+                    format!(
+                        "{} has no recorded previous revision (it was not deployed by ecs-roll)",
+                        current.name()
+                    ),
+                    "pass --to REVISION (a number, family:revision or ARN)",
+                ));
+            };
+            resolve(&s, &aws, prev).await?
+        }
+    };
+    let observer = super::progress(&s);
+    let cancel = Cancel::default();
+    super::watch_signals(cancel.clone(), observer.clone());
+    let ctx = super::context(&s, &aws, observer, rollout.timeouts, cancel);
+    let opts = Options {
+        command: "rollback".into(),
+        count: rollout.count,
+        allow_downtime: rollout.allow_downtime,
+        rollback_on_failure: true,
+        dry_run: rollout.dry_run,
+        container: s.container.clone(),
+    };
+    let outcome = engine::deploy::run(&ctx, Desired::Revision(target), &opts).await;
+    drop(ctx);
+    Ok(super::finish(outcome?, &s, &aws.calls))
+}
+
+/// Among the revisions running now, the one ecs-roll rolled out last.
+async fn last_deployed(s: &Settings, aws: &super::Aws) -> Result<Revision, Error> {
+    let tasks = aws
+        .ecs
+        .family_tasks(&s.cluster, &s.family)
+        .await
+        .map_err(Error::from_api_before_change)?;
+    let mut arns: Vec<&str> = tasks
+        .iter()
+        .filter(|t| t.is_running())
+        .map(|t| t.task_definition_arn.as_str())
+        .collect();
+    arns.sort_unstable();
+    arns.dedup();
+    if arns.is_empty() {
+        return Err(Error::usage(
+            format!(
+                "no task of family {} runs in cluster {}",
+                s.family, s.cluster
+            ),
+            "pass --to REVISION to start one",
+        ));
+    }
+    let mut best: Option<Revision> = None;
+    for arn in arns {
+        let r = aws
+            .ecs
+            .describe_task_definition(arn)
+            .await
+            .map_err(Error::from_api_before_change)?;
+        let newer = match &best {
+            None => true,
+            Some(b) => r.tags.get(TAG_DEPLOYED_AT) > b.tags.get(TAG_DEPLOYED_AT),
+        };
+        if newer {
+            best = Some(r);
+        }
+    }
+    Ok(best.expect("at least one revision"))
+}
+
+/// `3` -> `family:3`; `family:3` and ARNs as they are.
+async fn resolve(s: &Settings, aws: &super::Aws, to: &str) -> Result<Revision, Error> {
+    let reference = if to.chars().all(|c| c.is_ascii_digit()) {
+        format!("{}:{to}", s.family)
+    } else {
+        to.to_string()
+    };
+    let rev = aws
+        .ecs
+        .describe_task_definition(&reference)
+        .await
+        .map_err(|e| match e.kind {
+            ApiErrorKind::NotFound | ApiErrorKind::InvalidRequest => Error::usage(
+                format!("revision {reference} not found"),
+                "pick one of the family's revisions (ecs-roll status shows the running one)",
+            ),
+            _ => Error::from_api_before_change(e),
+        })?;
+    if rev.family != s.family {
+        return Err(Error::usage(
+            format!("{} is not of family {}", rev.name(), s.family),
+            "pass a revision of the configured family",
+        ));
+    }
+    Ok(rev)
+}

@@ -1,0 +1,153 @@
+//! `ecs-roll status`: what runs where, how the load balancer sees it, and what a rollback
+//! would return to.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::cli::{Global, OutputFormat};
+use crate::config::Loaded;
+use crate::engine::deploy::{TAG_DEPLOYED_AT, TAG_DEPLOYED_BY, TAG_PREVIOUS, info, reports};
+use crate::engine::events::Recorder;
+use crate::engine::observe::{Catalog, Observation};
+use crate::engine::outcome::{InstanceReport, RevisionInfo};
+use crate::engine::{Cancel, Timeouts};
+use crate::error::Error;
+use crate::render::summary::instances_table;
+use crate::settings::Settings;
+
+#[derive(Debug, Serialize)]
+struct Status {
+    cluster: String,
+    family: String,
+    load_balancer: String,
+    health_check: String,
+    connection_draining_seconds: Option<u64>,
+    running: Vec<Running>,
+    instances: Vec<InstanceReport>,
+}
+
+#[derive(Debug, Serialize)]
+struct Running {
+    revision: RevisionInfo,
+    tasks: usize,
+    deployed_at: Option<String>,
+    deployed_by: Option<String>,
+    /// What `ecs-roll rollback` would return to.
+    previous: Option<String>,
+}
+
+pub async fn run(g: &Global, loaded: Loaded) -> Result<i32, Error> {
+    let s = Settings::new(g, None, loaded)?;
+    let aws = super::connect(&s).await?;
+    let ctx = super::context(
+        &s,
+        &aws,
+        Arc::new(Recorder::default()),
+        Timeouts::default(),
+        Cancel::default(),
+    );
+    if !ctx
+        .ecs
+        .cluster_is_active(&ctx.cluster)
+        .await
+        .map_err(Error::from_api_before_change)?
+    {
+        return Err(Error::preflight(
+            format!("cluster {:?} does not exist or is not ACTIVE", s.cluster),
+            "check --cluster and --region",
+        ));
+    }
+    if ctx
+        .elb
+        .describe_load_balancer(&ctx.load_balancer)
+        .await
+        .map_err(Error::from_api_before_change)?
+        .is_none()
+    {
+        return Err(Error::preflight(
+            format!("classic load balancer {:?} not found", s.load_balancer),
+            "check --load-balancer and --region",
+        ));
+    }
+    let obs = Observation::take(&ctx)
+        .await
+        .map_err(Error::from_api_before_change)?;
+    let mut catalog = Catalog::default();
+    let mut running = Vec::new();
+    for (arn, tasks) in obs.running_revisions() {
+        let rev = catalog
+            .get(&ctx, &arn)
+            .await
+            .map_err(Error::from_api_before_change)?;
+        running.push(Running {
+            revision: info(&rev, s.container.as_deref()),
+            tasks,
+            deployed_at: rev.tags.get(TAG_DEPLOYED_AT).cloned(),
+            deployed_by: rev.tags.get(TAG_DEPLOYED_BY).cloned(),
+            previous: rev
+                .tags
+                .get(TAG_PREVIOUS)
+                .map(|p| crate::engine::deploy::short_name(p)),
+        });
+    }
+    let lb = &obs.load_balancer;
+    let status = Status {
+        cluster: s.cluster.clone(),
+        family: s.family.clone(),
+        load_balancer: s.load_balancer.clone(),
+        health_check: format!(
+            "{} every {}s, healthy after {}",
+            lb.health_check.target,
+            lb.health_check.interval.as_secs(),
+            lb.health_check.healthy_threshold
+        ),
+        connection_draining_seconds: lb.connection_draining.map(|d| d.as_secs()),
+        running,
+        instances: reports(&obs, &catalog),
+    };
+    match s.output {
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&status).unwrap_or_default()
+        ),
+        OutputFormat::Text => print!("{}", text(&status)),
+    }
+    Ok(0)
+}
+
+fn text(s: &Status) -> String {
+    let mut out = format!(
+        "cluster {} · family {} · load balancer {}\n",
+        s.cluster, s.family, s.load_balancer
+    );
+    out.push_str(&format!(
+        "health check {} · connection draining {}\n",
+        s.health_check,
+        s.connection_draining_seconds
+            .map_or("off".to_string(), |d| format!("{d}s"))
+    ));
+    if s.running.is_empty() {
+        out.push_str("no task of the family is running\n");
+    }
+    for r in &s.running {
+        out.push_str(&format!(
+            "running {} ({}) on {} task(s)",
+            r.revision.name,
+            r.revision.image.as_deref().unwrap_or("?"),
+            r.tasks
+        ));
+        if let Some(at) = &r.deployed_at {
+            out.push_str(&format!(", deployed {at}"));
+        }
+        if let Some(by) = &r.deployed_by {
+            out.push_str(&format!(" by {by}"));
+        }
+        out.push_str(&format!(
+            "; rollback target: {}\n",
+            r.previous.as_deref().unwrap_or("none recorded")
+        ));
+    }
+    out.push_str(&instances_table(&s.instances));
+    out
+}

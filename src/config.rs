@@ -1,0 +1,158 @@
+//! `ecs-roll.toml`: found in the current directory or the nearest parent, so a repository that
+//! has one needs no flags. Unknown keys are errors (a typo must not silently fall back to a
+//! default), with a did-you-mean.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::Error;
+
+pub const FILE_NAME: &str = "ecs-roll.toml";
+
+#[derive(Debug, Default, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub cluster: Option<String>,
+    pub family: Option<String>,
+    /// Relative to the config file's directory.
+    pub task_definition: Option<PathBuf>,
+    pub container: Option<String>,
+    pub load_balancer: Option<String>,
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    pub count: Option<i64>,
+    pub timeout: Option<String>,
+    pub health_timeout: Option<String>,
+}
+
+pub const KEYS: &[&str] = &[
+    "cluster",
+    "family",
+    "task_definition",
+    "container",
+    "load_balancer",
+    "region",
+    "profile",
+    "count",
+    "timeout",
+    "health_timeout",
+];
+
+/// The config in force and where it came from.
+#[derive(Debug, Default, Clone)]
+pub struct Loaded {
+    pub config: Config,
+    pub path: Option<PathBuf>,
+}
+
+impl Loaded {
+    /// A path from the config, made absolute against the config file's directory.
+    pub fn resolve(&self, p: &Path) -> PathBuf {
+        match self.path.as_deref().and_then(Path::parent) {
+            Some(dir) if p.is_relative() => dir.join(p),
+            _ => p.to_path_buf(),
+        }
+    }
+}
+
+/// Loads `explicit` (which must exist) or the nearest ecs-roll.toml above `start`.
+pub fn load(explicit: Option<&Path>, start: &Path) -> Result<Loaded, Error> {
+    let path = match explicit {
+        Some(p) if !p.exists() => {
+            return Err(Error::usage(
+                format!("config file {} does not exist", p.display()),
+                "fix --config / ECS_ROLL_CONFIG",
+            ));
+        }
+        Some(p) => Some(p.to_path_buf()),
+        None => start
+            .ancestors()
+            .map(|d| d.join(FILE_NAME))
+            .find(|p| p.is_file()),
+    };
+    let Some(path) = path else {
+        return Ok(Loaded::default());
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        Error::usage(
+            format!("cannot read {}: {e}", path.display()),
+            "check the file's permissions",
+        )
+    })?;
+    let config = parse(&text).map_err(|msg| {
+        Error::usage(
+            format!("{}: {msg}", path.display()),
+            format!("valid keys: {}", KEYS.join(", ")),
+        )
+    })?;
+    Ok(Loaded {
+        config,
+        path: Some(path),
+    })
+}
+
+pub fn parse(text: &str) -> Result<Config, String> {
+    toml::from_str::<Config>(text).map_err(|e| {
+        let msg = e.message().to_string();
+        // toml says "unknown field `clster`, expected one of ..."; add the likely intent.
+        let suggestion = msg
+            .split('`')
+            .nth(1)
+            .filter(|_| msg.starts_with("unknown field"))
+            .and_then(|bad| KEYS.iter().find(|k| crate::suggest::close(bad, k)))
+            .map(|k| format!(" (did you mean `{k}`?)"))
+            .unwrap_or_default();
+        let line = e
+            .span()
+            .map(|s| text[..s.start].matches('\n').count() + 1)
+            .map(|l| format!("line {l}: "))
+            .unwrap_or_default();
+        format!("{line}{msg}{suggestion}")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_reference_config() {
+        let c =
+            parse("cluster = \"cb-prototype\"\nload_balancer = \"cb-prototype-elb\"\ncount = 3\n")
+                .unwrap();
+        assert_eq!(c.cluster.as_deref(), Some("cb-prototype"));
+        assert_eq!(c.count, Some(3));
+    }
+
+    #[test]
+    fn a_misspelt_key_is_an_error_that_names_it() {
+        let err = parse("cluster = \"a\"\nload_balncer = \"b\"\n").unwrap_err();
+        assert!(
+            err.contains("load_balncer")
+                && err.contains("did you mean `load_balancer`")
+                && err.starts_with("line 2"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_wrong_type_is_an_error() {
+        assert!(parse("count = \"three\"\n").is_err());
+    }
+
+    #[test]
+    fn found_in_a_parent_directory_and_paths_resolve_against_it() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(FILE_NAME),
+            "task_definition = \"taskdefs/app.json\"\n",
+        )
+        .unwrap();
+        let nested = dir.path().join("a/b");
+        std::fs::create_dir_all(&nested).unwrap();
+        let loaded = load(None, &nested).unwrap();
+        let td = loaded.config.task_definition.clone().unwrap();
+        assert_eq!(loaded.resolve(&td), dir.path().join("taskdefs/app.json"));
+    }
+}

@@ -1,0 +1,68 @@
+//! What every part of a run shares: the platform, the target, the limits and the way to stop.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use super::events::{Event, Observer};
+use super::wait::Poll;
+use crate::platform::{ClassicElb, Ecs};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// The whole rollout (a rollback after a failure gets the same budget again). None:
+    /// twice what the plan should take given the health check and draining settings, and at
+    /// least 15 minutes, so a slow health check never makes a sound deploy time out.
+    pub total: Option<Duration>,
+    /// From StartTask to RUNNING.
+    pub task_start: Duration,
+    /// From registration to InService; None: derived from the load balancer's health check.
+    pub health: Option<Duration>,
+    /// From StopTask to STOPPED.
+    pub task_stop: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            total: None,
+            task_start: Duration::from_secs(5 * 60),
+            health: None,
+            task_stop: Duration::from_secs(2 * 60),
+        }
+    }
+}
+
+/// Set by the first Ctrl-C/SIGTERM: the engine finishes the step in progress, then stops.
+#[derive(Debug, Clone, Default)]
+pub struct Cancel(Arc<AtomicBool>);
+
+impl Cancel {
+    pub fn request(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    pub fn requested(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+pub struct Ctx {
+    pub ecs: Arc<dyn Ecs>,
+    pub elb: Arc<dyn ClassicElb>,
+    pub cluster: String,
+    pub family: String,
+    pub load_balancer: String,
+    pub observer: Arc<dyn Observer>,
+    pub poll: Poll,
+    pub timeouts: Timeouts,
+    pub cancel: Cancel,
+    /// Who is deploying, recorded on the revision (CI run, user@host).
+    pub actor: String,
+}
+
+impl Ctx {
+    pub fn emit(&self, event: Event) {
+        self.observer.event(&event);
+    }
+}

@@ -1,0 +1,517 @@
+//! A whole run: preflight, plan, register, roll out, verify, and roll back on failure.
+//! `deploy`, `rollback` and a resumed deploy are all the same thing: converge the family's
+//! tasks onto one revision by the safe path.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use tokio::time::Instant;
+
+use super::context::Ctx;
+use super::events::{Event, Phase};
+use super::observe::{Catalog, Observation};
+use super::outcome::{InstanceReport, Outcome, RevisionInfo, RunResult};
+use super::plan::{self, Plan};
+use super::rollout::{Halt, Rollout, StepReport, plan_limit};
+use super::wait::with_retry;
+use crate::error::Error;
+use crate::platform::{ApiErrorKind, Revision};
+use crate::taskdef::TaskDefinition;
+
+/// Tag on a revision: the revision that ran before ecs-roll last rolled this one out.
+pub const TAG_PREVIOUS: &str = "ecs-roll:previous";
+/// Tag on a revision: when ecs-roll last started rolling it out (RFC 3339).
+pub const TAG_DEPLOYED_AT: &str = "ecs-roll:deployed-at";
+/// Tag on a revision: who last rolled it out.
+pub const TAG_DEPLOYED_BY: &str = "ecs-roll:deployed-by";
+
+pub enum Desired {
+    /// A task definition document to register (the new image already in it).
+    Definition(TaskDefinition),
+    /// A revision that exists (rollback).
+    Revision(Revision),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// `deploy` or `rollback`, for the outcome.
+    pub command: String,
+    pub count: Option<usize>,
+    pub allow_downtime: bool,
+    pub rollback_on_failure: bool,
+    pub dry_run: bool,
+    /// The container whose image is reported.
+    pub container: Option<String>,
+}
+
+pub async fn run(ctx: &Ctx, desired: Desired, opts: &Options) -> Result<Outcome, Error> {
+    let started = Instant::now();
+    ctx.emit(Event::Phase(Phase::Preflight));
+    let obs = preflight(ctx).await?;
+    let mut catalog = Catalog::default();
+    let running = obs.running_revisions();
+    for (arn, _) in &running {
+        catalog
+            .get(ctx, arn)
+            .await
+            .map_err(Error::from_api_before_change)?;
+    }
+
+    let (target_td, existing) = match desired {
+        Desired::Definition(td) => {
+            if td.family() != ctx.family {
+                return Err(Error::usage(
+                    format!(
+                        "the task definition's family is {:?} but the target family is {:?}",
+                        td.family(),
+                        ctx.family
+                    ),
+                    "set --family (or `family` in ecs-roll.toml) to the file's family, or fix the file",
+                ));
+            }
+            let reuse = find_identical(ctx, &mut catalog, &running, &td).await?;
+            (td, reuse)
+        }
+        Desired::Revision(r) => (TaskDefinition::from_revision(&r), Some(r)),
+    };
+    check_ports(&obs, &target_td)?;
+
+    let target_arn = existing.as_ref().map(|r| r.arn.clone());
+    let target_running = running.iter().any(|(a, _)| Some(a) == target_arn.as_ref());
+    // What runs now is what a rollback returns to; when resuming, keep what was recorded.
+    let previous_arn = if target_running {
+        existing
+            .as_ref()
+            .and_then(|r| r.tags.get(TAG_PREVIOUS).cloned())
+    } else {
+        running
+            .iter()
+            .map(|(a, _)| a.clone())
+            .find(|a| Some(a) != target_arn.as_ref())
+    };
+    let previous = match &previous_arn {
+        Some(arn) => catalog.get(ctx, arn).await.ok(),
+        None => None,
+    };
+    let count_before = obs.instances_with_tasks();
+    let count = match opts.count.or((count_before > 0).then_some(count_before)) {
+        Some(n) => n,
+        None => {
+            return Err(Error::usage(
+                format!(
+                    "no task of family {} runs in cluster {}, so the count cannot be inferred",
+                    ctx.family, ctx.cluster
+                ),
+                "pass --count N",
+            ));
+        }
+    };
+    for id in &obs.load_balancer.instances {
+        if !obs.instances.iter().any(|ci| &ci.ec2_instance_id == id) {
+            ctx.emit(Event::Warning(format!(
+                "{id} is registered with {} but is not a container instance of {}",
+                ctx.load_balancer, ctx.cluster
+            )));
+        }
+    }
+    let slots = obs.slots(&target_td, &catalog.definitions());
+    let plan =
+        plan::plan(&slots, target_arn.as_deref(), count, opts.allow_downtime).map_err(|r| {
+            Error::preflight(
+                format!("cannot {} without downtime: {r}", opts.command),
+                refusal_hint(&r),
+            )
+        })?;
+
+    if let Some((arn, _)) = running.iter().find(|(a, _)| Some(a) != target_arn.as_ref()) {
+        let from_rev = catalog
+            .get(ctx, arn)
+            .await
+            .map_err(Error::from_api_before_change)?;
+        let from = TaskDefinition::from_revision(&from_rev);
+        if !from.same_as(&target_td) {
+            let to = existing
+                .as_ref()
+                .map_or_else(|| format!("{}:new", ctx.family), Revision::name);
+            let text = crate::diff::unified(&from.display_json(), &target_td.display_json());
+            ctx.emit(Event::Diff {
+                from: from_rev.name(),
+                to,
+                text,
+            });
+        }
+    }
+    ctx.emit(Event::Plan(plan.clone()));
+
+    let mut outcome = Outcome {
+        command: opts.command.clone(),
+        result: RunResult::Planned,
+        cluster: ctx.cluster.clone(),
+        family: ctx.family.clone(),
+        load_balancer: ctx.load_balancer.clone(),
+        previous: previous
+            .as_ref()
+            .map(|r| info(r, opts.container.as_deref())),
+        target: existing
+            .as_ref()
+            .map(|r| info(r, opts.container.as_deref())),
+        plan: Some(plan.clone()),
+        steps: Vec::new(),
+        rollback_steps: Vec::new(),
+        instances: reports(&obs, &catalog),
+        failure: None,
+        rollback_failure: None,
+        duration: Duration::ZERO,
+        api_calls: BTreeMap::new(),
+    };
+    if opts.dry_run {
+        outcome.duration = started.elapsed();
+        return Ok(outcome);
+    }
+
+    ctx.emit(Event::Phase(Phase::Register));
+    let target = record(ctx, existing, &target_td, previous_arn.as_deref()).await?;
+    catalog.insert(target.clone());
+    outcome.target = Some(info(&target, opts.container.as_deref()));
+
+    ctx.emit(Event::Phase(Phase::Rollout));
+    let (halt, steps) = converge_with(
+        ctx,
+        &obs,
+        &target,
+        &plan,
+        opts.rollback_on_failure,
+        opts.allow_downtime,
+    )
+    .await;
+    outcome.steps = steps;
+    outcome.result = match halt {
+        None => RunResult::Succeeded,
+        Some(Halt::Interrupted) => {
+            outcome.failure = Some("interrupted; the step in progress was finished first".into());
+            RunResult::Interrupted
+        }
+        Some(Halt::Failed { step, reason }) => {
+            outcome.failure = Some(format!("{step}: {reason}"));
+            match (&previous, opts.rollback_on_failure) {
+                (Some(prev), true) => {
+                    ctx.emit(Event::RollbackStarted {
+                        reason: reason.clone(),
+                        to: prev.name(),
+                    });
+                    ctx.emit(Event::Phase(Phase::Rollback));
+                    let (result, steps) = converge(
+                        ctx,
+                        &mut catalog,
+                        prev,
+                        count_before.max(1),
+                        opts.allow_downtime,
+                    )
+                    .await;
+                    outcome.rollback_steps = steps;
+                    match result {
+                        Ok(()) => RunResult::RolledBack,
+                        Err(Halt::Interrupted) => RunResult::Interrupted,
+                        Err(Halt::Failed { step, reason }) => {
+                            outcome.rollback_failure = Some(format!("{step}: {reason}"));
+                            RunResult::Failed
+                        }
+                    }
+                }
+                _ => RunResult::Failed,
+            }
+        }
+    };
+    match Observation::take(ctx).await {
+        Ok(end) => {
+            for (arn, _) in end.running_revisions() {
+                let _ = catalog.get(ctx, &arn).await;
+            }
+            outcome.instances = reports(&end, &catalog);
+        }
+        Err(e) => ctx.emit(Event::Warning(format!(
+            "could not read the final state: {e}"
+        ))),
+    }
+    outcome.duration = started.elapsed();
+    Ok(outcome)
+}
+
+/// Carries out `plan` onto `target`, then checks that the result really is what was wanted.
+async fn converge_with(
+    ctx: &Ctx,
+    obs: &Observation,
+    target: &Revision,
+    plan: &Plan,
+    cleanup: bool,
+    allow_downtime: bool,
+) -> (Option<Halt>, Vec<StepReport>) {
+    let limit = plan_limit(ctx, &obs.load_balancer, plan);
+    let mut rollout = Rollout::new(
+        ctx,
+        target,
+        &obs.load_balancer,
+        cleanup,
+        allow_downtime,
+        limit,
+    );
+    let halt = match rollout.run(plan).await {
+        Ok(()) => verify(ctx, &target.arn, plan.count).await.err(),
+        Err(h) => Some(h),
+    };
+    (halt, rollout.reports)
+}
+
+/// Observes afresh and converges onto an existing revision (the rollback after a failure).
+async fn converge(
+    ctx: &Ctx,
+    catalog: &mut Catalog,
+    target: &Revision,
+    count: usize,
+    allow_downtime: bool,
+) -> (Result<(), Halt>, Vec<StepReport>) {
+    let failed = |reason: String| Halt::Failed {
+        step: "rollback".into(),
+        reason,
+    };
+    let obs = match Observation::take(ctx).await {
+        Ok(o) => o,
+        Err(e) => return (Err(failed(e.to_string())), Vec::new()),
+    };
+    for (arn, _) in obs.running_revisions() {
+        if let Err(e) = catalog.get(ctx, &arn).await {
+            return (Err(failed(e.to_string())), Vec::new());
+        }
+    }
+    let td = TaskDefinition::from_revision(target);
+    let plan = match plan::plan(
+        &obs.slots(&td, &catalog.definitions()),
+        Some(&target.arn),
+        count,
+        allow_downtime,
+    ) {
+        Ok(p) => p,
+        Err(r) => return (Err(failed(r.to_string())), Vec::new()),
+    };
+    ctx.emit(Event::Plan(plan.clone()));
+    let (halt, steps) = converge_with(ctx, &obs, target, &plan, true, allow_downtime).await;
+    (halt.map_or(Ok(()), Err), steps)
+}
+
+async fn verify(ctx: &Ctx, target: &str, count: usize) -> Result<(), Halt> {
+    ctx.emit(Event::Phase(Phase::Verify));
+    let obs = Observation::take(ctx).await.map_err(|e| Halt::Failed {
+        step: "verification".into(),
+        reason: e.to_string(),
+    })?;
+    obs.converged_on(target, count)
+        .map_err(|reason| Halt::Failed {
+            step: "verification".into(),
+            reason,
+        })
+}
+
+async fn preflight(ctx: &Ctx) -> Result<Observation, Error> {
+    let active = with_retry(|| ctx.ecs.cluster_is_active(&ctx.cluster))
+        .await
+        .map_err(Error::from_api_before_change)?;
+    if !active {
+        return Err(Error::preflight(
+            format!("cluster {:?} does not exist or is not ACTIVE", ctx.cluster),
+            "check --cluster (or `cluster` in ecs-roll.toml) and --region",
+        ));
+    }
+    let lb = with_retry(|| ctx.elb.describe_load_balancer(&ctx.load_balancer))
+        .await
+        .map_err(Error::from_api_before_change)?;
+    if lb.is_none() {
+        return Err(Error::preflight(
+            format!("classic load balancer {:?} not found", ctx.load_balancer),
+            "check --load-balancer (or `load_balancer` in ecs-roll.toml) and --region; ALB/NLB target groups are used with --service",
+        ));
+    }
+    Observation::take(ctx)
+        .await
+        .map_err(Error::from_api_before_change)
+}
+
+/// The classic ELB sends traffic to one instance port; the task must publish it statically.
+fn check_ports(obs: &Observation, td: &TaskDefinition) -> Result<(), Error> {
+    let lb = &obs.load_balancer;
+    let port = health_check_port(&lb.health_check.target)
+        .or_else(|| lb.listeners.first().map(|l| l.instance_port));
+    let Some(port) = port else { return Ok(()) };
+    let ports = td.static_host_ports();
+    if !ports.contains(&port) {
+        return Err(Error::preflight(
+            format!(
+                "{} sends traffic and health checks to instance port {port}, but the task definition maps no static host port {port} (static host ports: {})",
+                lb.name,
+                if ports.is_empty() {
+                    "none".to_string()
+                } else {
+                    ports
+                        .iter()
+                        .map(u16::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            ),
+            "a classic ELB cannot follow dynamic ports: map the container port to hostPort in the task definition",
+        ));
+    }
+    Ok(())
+}
+
+/// `HTTP:5555/testme` -> 5555.
+pub fn health_check_port(target: &str) -> Option<u16> {
+    let rest = target.split_once(':')?.1;
+    rest.split('/').next()?.parse().ok()
+}
+
+/// An ACTIVE revision with the same content, so re-running a deploy resumes it instead of
+/// registering a duplicate.
+async fn find_identical(
+    ctx: &Ctx,
+    catalog: &mut Catalog,
+    running: &[(String, usize)],
+    td: &TaskDefinition,
+) -> Result<Option<Revision>, Error> {
+    for (arn, _) in running {
+        let r = catalog
+            .get(ctx, arn)
+            .await
+            .map_err(Error::from_api_before_change)?;
+        if TaskDefinition::from_revision(&r).same_as(td) {
+            return Ok(Some(r));
+        }
+    }
+    match with_retry(|| ctx.ecs.describe_task_definition(&ctx.family)).await {
+        Ok(latest) if TaskDefinition::from_revision(&latest).same_as(td) => Ok(Some(latest)),
+        Ok(_) => Ok(None),
+        Err(e) if e.kind == ApiErrorKind::NotFound || e.kind == ApiErrorKind::InvalidRequest => {
+            Ok(None)
+        }
+        Err(e) => Err(Error::from_api_before_change(e)),
+    }
+}
+
+/// Registers the new revision, or re-tags the reused one, recording what ran before.
+async fn record(
+    ctx: &Ctx,
+    existing: Option<Revision>,
+    td: &TaskDefinition,
+    previous: Option<&str>,
+) -> Result<Revision, Error> {
+    let mut tags = BTreeMap::new();
+    tags.insert(
+        TAG_DEPLOYED_AT.to_string(),
+        humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+    );
+    tags.insert(TAG_DEPLOYED_BY.to_string(), ctx.actor.clone());
+    if let Some(p) = previous {
+        tags.insert(TAG_PREVIOUS.to_string(), p.to_string());
+    }
+    let reused = existing.is_some();
+    let rev = match existing {
+        Some(mut r) => {
+            with_retry(|| ctx.ecs.tag_task_definition(&r.arn, &tags))
+                .await
+                .map_err(Error::from_api_before_change)?;
+            r.tags.extend(tags);
+            r
+        }
+        // A retry after a lost response may register one revision too many; harmless.
+        None => {
+            let body = td.to_json();
+            with_retry(|| ctx.ecs.register_task_definition(&body, &tags))
+                .await
+                .map_err(Error::from_api_before_change)?
+        }
+    };
+    let image = td
+        .container_names()
+        .first()
+        .and_then(|c| td.image_of(c))
+        .unwrap_or_default()
+        .to_string();
+    ctx.emit(Event::Revision {
+        name: rev.name(),
+        arn: rev.arn.clone(),
+        image,
+        reused,
+        previous: previous.map(String::from),
+    });
+    Ok(rev)
+}
+
+fn refusal_hint(r: &plan::Refusal) -> String {
+    match r {
+        plan::Refusal::NoCapacity { .. } => {
+            "add container instances to the cluster, or deploy fewer tasks with --count".into()
+        }
+        plan::Refusal::Downtime { .. } => {
+            "add a container instance, or pass --allow-downtime to accept an outage".into()
+        }
+        plan::Refusal::ZeroCount => "pass --count 1 or more".into(),
+    }
+}
+
+pub fn info(r: &Revision, container: Option<&str>) -> RevisionInfo {
+    let td = TaskDefinition::from_revision(r);
+    let names = td.container_names();
+    let container = container
+        .map(String::from)
+        .or_else(|| (names.len() == 1).then(|| names[0].clone()));
+    RevisionInfo {
+        arn: r.arn.clone(),
+        name: r.name(),
+        revision: r.revision,
+        image: container.and_then(|c| td.image_of(&c).map(String::from)),
+    }
+}
+
+pub fn reports(obs: &Observation, catalog: &Catalog) -> Vec<InstanceReport> {
+    let names: BTreeMap<String, String> = catalog
+        .definitions()
+        .keys()
+        .map(|a| (a.clone(), short_name(a)))
+        .collect();
+    obs.instances
+        .iter()
+        .map(|ci| {
+            let tasks: Vec<_> = obs
+                .tasks
+                .iter()
+                .filter(|t| t.container_instance_arn.as_deref() == Some(&ci.arn))
+                .collect();
+            let health = obs.health_of(&ci.ec2_instance_id);
+            InstanceReport {
+                ec2_instance_id: ci.ec2_instance_id.clone(),
+                availability_zone: ci.availability_zone.clone(),
+                revisions: tasks
+                    .iter()
+                    .map(|t| {
+                        names
+                            .get(&t.task_definition_arn)
+                            .cloned()
+                            .unwrap_or_else(|| short_name(&t.task_definition_arn))
+                    })
+                    .collect(),
+                task_status: tasks.first().map(|t| t.last_status.clone()),
+                health: health.map(|h| {
+                    if h.is_deregistering() {
+                        "Draining".to_string()
+                    } else {
+                        h.state.to_string()
+                    }
+                }),
+            }
+        })
+        .collect()
+}
+
+/// `arn:aws:ecs:…:task-definition/app:3` -> `app:3`.
+pub fn short_name(arn: &str) -> String {
+    arn.rsplit('/').next().unwrap_or(arn).to_string()
+}

@@ -1,0 +1,94 @@
+//! The result of a run, for renderers (final summary, `--output json`, GitHub step outputs).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::plan::Plan;
+use super::rollout::{StepReport, secs};
+use crate::error::exit;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunResult {
+    Succeeded,
+    /// Nothing changed: --dry-run.
+    Planned,
+    Failed,
+    RolledBack,
+    Interrupted,
+}
+
+impl RunResult {
+    pub fn exit_code(self) -> i32 {
+        match self {
+            RunResult::Succeeded | RunResult::Planned => exit::SUCCESS,
+            RunResult::Failed => exit::FAILURE,
+            RunResult::RolledBack => exit::ROLLED_BACK,
+            RunResult::Interrupted => exit::INTERRUPTED,
+        }
+    }
+
+    /// The word GitHub step outputs and summaries use.
+    pub fn word(self) -> &'static str {
+        match self {
+            RunResult::Succeeded => "success",
+            RunResult::Planned => "planned",
+            RunResult::Failed => "failed",
+            RunResult::RolledBack => "rolled-back",
+            RunResult::Interrupted => "interrupted",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RevisionInfo {
+    pub arn: String,
+    /// `family:revision`.
+    pub name: String,
+    pub revision: i64,
+    /// The image of the deployed container.
+    pub image: Option<String>,
+}
+
+/// Where one container instance stands at the end.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InstanceReport {
+    pub ec2_instance_id: String,
+    pub availability_zone: Option<String>,
+    /// `family:revision` of each task of the family running there.
+    pub revisions: Vec<String>,
+    pub task_status: Option<String>,
+    /// InService / OutOfService / Unknown, or None when not registered.
+    pub health: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    pub command: String,
+    pub result: RunResult,
+    pub cluster: String,
+    pub family: String,
+    pub load_balancer: String,
+    /// The revision that ran before (the rollback target).
+    pub previous: Option<RevisionInfo>,
+    /// The revision rolled out.
+    pub target: Option<RevisionInfo>,
+    pub plan: Option<Plan>,
+    pub steps: Vec<StepReport>,
+    pub rollback_steps: Vec<StepReport>,
+    pub instances: Vec<InstanceReport>,
+    /// What went wrong, when the result is not a success.
+    pub failure: Option<String>,
+    pub rollback_failure: Option<String>,
+    #[serde(with = "secs")]
+    pub duration: Duration,
+    pub api_calls: BTreeMap<String, u64>,
+}
+
+impl Outcome {
+    pub fn exit_code(&self) -> i32 {
+        self.result.exit_code()
+    }
+}

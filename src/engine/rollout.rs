@@ -1,0 +1,447 @@
+//! Carrying out a plan, step by step, in the order that keeps the app served: new tasks are
+//! InService before old ones are deregistered, and an instance is only taken out while another
+//! one serves. A failed step cleans up after itself so the instance is left either serving or
+//! empty, never registered with nothing behind it.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::context::Ctx;
+use super::events::Event;
+use super::plan::{Action, Plan, Slot, Step};
+use super::verdict::{self, Verdict};
+use super::wait::{self, WaitError};
+use crate::platform::{ApiError, ClassicLoadBalancer, Revision};
+
+/// Why a rollout stopped before its last step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Halt {
+    /// A step failed; `reason` is the evidence.
+    Failed { step: String, reason: String },
+    /// Ctrl-C/SIGTERM: the step in progress was finished first.
+    Interrupted,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StepReport {
+    pub title: String,
+    #[serde(with = "secs")]
+    pub took: Duration,
+    pub ok: bool,
+}
+
+pub(crate) mod secs {
+    pub fn serialize<S: serde::Serializer>(
+        d: &std::time::Duration,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.serialize_f64((d.as_secs_f64() * 1000.0).round() / 1000.0)
+    }
+}
+
+pub struct Rollout<'a> {
+    ctx: &'a Ctx,
+    target: &'a Revision,
+    lb: &'a ClassicLoadBalancer,
+    /// Clean up a failed step (stop its new tasks, deregister its instances); off with
+    /// --no-rollback, which leaves everything as it is for inspection.
+    cleanup: bool,
+    allow_downtime: bool,
+    deadline: Instant,
+    pub reports: Vec<StepReport>,
+}
+
+impl<'a> Rollout<'a> {
+    pub fn new(
+        ctx: &'a Ctx,
+        target: &'a Revision,
+        lb: &'a ClassicLoadBalancer,
+        cleanup: bool,
+        allow_downtime: bool,
+        limit: Duration,
+    ) -> Self {
+        Rollout {
+            ctx,
+            target,
+            lb,
+            cleanup,
+            allow_downtime,
+            deadline: Instant::now() + limit,
+            reports: Vec::new(),
+        }
+    }
+
+    pub async fn run(&mut self, plan: &Plan) -> Result<(), Halt> {
+        let total = plan.steps.len();
+        for (i, step) in plan.steps.iter().enumerate() {
+            if self.ctx.cancel.requested() {
+                return Err(Halt::Interrupted);
+            }
+            let title = step.title();
+            self.ctx.emit(Event::StepStarted {
+                index: i + 1,
+                total,
+                title: title.clone(),
+            });
+            let start = Instant::now();
+            let result = self.step(step).await;
+            let took = start.elapsed();
+            self.reports.push(StepReport {
+                title: title.clone(),
+                took,
+                ok: result.is_ok(),
+            });
+            match result {
+                Ok(()) => self.ctx.emit(Event::StepFinished {
+                    index: i + 1,
+                    total,
+                    took,
+                }),
+                Err(reason) => {
+                    return Err(Halt::Failed {
+                        step: title,
+                        reason,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn step(&self, step: &Step) -> Result<(), String> {
+        match &step.action {
+            Action::Register { slots } => {
+                let tasks: Vec<String> = slots
+                    .iter()
+                    .flat_map(|s| s.tasks.iter().map(|t| t.arn.clone()))
+                    .collect();
+                self.register(slots, &tasks).await
+            }
+            Action::Launch { slots } => self.launch(slots).await,
+            Action::Retire { slots } => self.retire(slots).await,
+            Action::Replace { slot } => {
+                self.retire(std::slice::from_ref(slot)).await?;
+                self.launch(std::slice::from_ref(slot)).await
+            }
+        }
+    }
+
+    /// Time left for a wait: its own limit, cut by the rollout's overall deadline.
+    fn limit(&self, own: Duration) -> Duration {
+        own.min(self.deadline.saturating_duration_since(Instant::now()))
+    }
+
+    fn health_limit(&self) -> Duration {
+        health_limit(self.ctx, self.lb)
+    }
+
+    fn api(e: ApiError) -> String {
+        format!("{e} ({})", crate::error::api_hint(&e))
+    }
+
+    /// Start the target revision on each instance, wait RUNNING, register, wait InService.
+    async fn launch(&self, slots: &[Slot]) -> Result<(), String> {
+        let ctx = self.ctx;
+        let mut started = Vec::new();
+        let result = async {
+            for s in slots {
+                let task = wait::with_retry(|| {
+                    ctx.ecs.start_task(
+                        &ctx.cluster,
+                        &self.target.arn,
+                        &s.container_instance_arn,
+                        "ecs-roll",
+                    )
+                })
+                .await
+                .map_err(|e| {
+                    format!(
+                        "could not start a task of {} on {}: {}",
+                        self.target.name(),
+                        s.ec2_instance_id,
+                        Self::api(e)
+                    )
+                })?;
+                ctx.emit(Event::Action {
+                    text: format!(
+                        "started task {} ({}) on {}",
+                        verdict::short(&task.arn),
+                        self.target.name(),
+                        s.ec2_instance_id
+                    ),
+                });
+                started.push(task.arn);
+            }
+            self.wait_running(&started).await?;
+            self.register(slots, &started).await
+        }
+        .await;
+        if let Err(reason) = result {
+            if self.cleanup {
+                self.clean_failed_launch(slots, &started).await;
+            }
+            return Err(reason);
+        }
+        Ok(())
+    }
+
+    async fn wait_running(&self, tasks: &[String]) -> Result<(), String> {
+        let ctx = self.ctx;
+        let what = format!("{} new task(s) RUNNING", tasks.len());
+        wait::until(
+            &what,
+            self.limit(ctx.timeouts.task_start),
+            ctx.poll,
+            ctx.observer.as_ref(),
+            || async {
+                let seen = ctx.ecs.describe_tasks(&ctx.cluster, tasks).await?;
+                Ok(verdict::tasks_running(&seen, tasks.len()))
+            },
+        )
+        .await
+        .map(|_| ())
+        .map_err(|e| wait_failure("the new task did not reach RUNNING", e))
+    }
+
+    /// Register instances that are not registered yet and wait until all are InService,
+    /// watching `tasks` too: a crash ends the wait early.
+    async fn register(&self, slots: &[Slot], tasks: &[String]) -> Result<(), String> {
+        let ctx = self.ctx;
+        let ids: Vec<String> = slots.iter().map(|s| s.ec2_instance_id.clone()).collect();
+        let health = wait::with_retry(|| ctx.elb.instance_health(&ctx.load_balancer))
+            .await
+            .map_err(Self::api)?;
+        let missing: Vec<String> = ids
+            .iter()
+            .filter(|id| {
+                !health
+                    .iter()
+                    .any(|h| &h.instance_id == *id && !h.is_deregistering())
+            })
+            .cloned()
+            .collect();
+        if !missing.is_empty() {
+            wait::with_retry(|| ctx.elb.register_instances(&ctx.load_balancer, &missing))
+                .await
+                .map_err(Self::api)?;
+            ctx.emit(Event::Action {
+                text: format!(
+                    "registered {} with {}",
+                    missing.join(", "),
+                    ctx.load_balancer
+                ),
+            });
+        }
+        self.wait_in_service(&ids, tasks).await
+    }
+
+    async fn wait_in_service(&self, ids: &[String], tasks: &[String]) -> Result<(), String> {
+        let ctx = self.ctx;
+        let what = format!("{} InService in {}", ids.join(", "), ctx.load_balancer);
+        wait::until(
+            &what,
+            self.limit(self.health_limit()),
+            ctx.poll,
+            ctx.observer.as_ref(),
+            || async {
+                let health = ctx.elb.instance_health(&ctx.load_balancer).await?;
+                let seen = if tasks.is_empty() {
+                    Vec::new()
+                } else {
+                    ctx.ecs.describe_tasks(&ctx.cluster, tasks).await?
+                };
+                Ok(verdict::instances_in_service(&health, ids, &seen))
+            },
+        )
+        .await
+        .map(|_| ())
+        .map_err(|e| wait_failure("the load balancer did not report the new task healthy", e))
+    }
+
+    /// Deregister, wait for connection draining (bounded by its timeout), stop the old tasks
+    /// and wait until they are STOPPED so their host port is free.
+    async fn retire(&self, slots: &[Slot]) -> Result<(), String> {
+        let ctx = self.ctx;
+        let ids: Vec<String> = slots.iter().map(|s| s.ec2_instance_id.clone()).collect();
+        if !self.allow_downtime {
+            self.guard(&ids).await?;
+        }
+        let health = wait::with_retry(|| ctx.elb.instance_health(&ctx.load_balancer))
+            .await
+            .map_err(Self::api)?;
+        let registered: Vec<String> = ids
+            .iter()
+            .filter(|id| health.iter().any(|h| &h.instance_id == *id))
+            .cloned()
+            .collect();
+        if !registered.is_empty() {
+            wait::with_retry(|| {
+                ctx.elb
+                    .deregister_instances(&ctx.load_balancer, &registered)
+            })
+            .await
+            .map_err(Self::api)?;
+            ctx.emit(Event::Action {
+                text: format!(
+                    "deregistered {} from {}",
+                    registered.join(", "),
+                    ctx.load_balancer
+                ),
+            });
+            let drain = self.lb.connection_draining.unwrap_or_default();
+            let what = format!("connection draining on {}", registered.join(", "));
+            // Past the draining timeout the ELB cuts the connections itself: go on.
+            match wait::until(
+                &what,
+                self.limit(drain + ctx.poll.min),
+                ctx.poll,
+                ctx.observer.as_ref(),
+                || async {
+                    let health = ctx.elb.instance_health(&ctx.load_balancer).await?;
+                    Ok(verdict::instances_drained(&health, &registered))
+                },
+            )
+            .await
+            {
+                Ok(_) => {}
+                Err(WaitError::TimedOut { .. }) => ctx.emit(Event::Warning(format!(
+                    "{what}: still listed after the draining timeout; continuing"
+                ))),
+                Err(e) => return Err(wait_failure("connection draining", e)),
+            }
+        }
+        let old: Vec<String> = slots
+            .iter()
+            .flat_map(|s| s.tasks.iter().map(|t| t.arn.clone()))
+            .collect();
+        self.stop_tasks(&old, "ecs-roll: replaced by a new revision")
+            .await
+    }
+
+    async fn stop_tasks(&self, tasks: &[String], reason: &str) -> Result<(), String> {
+        let ctx = self.ctx;
+        if tasks.is_empty() {
+            return Ok(());
+        }
+        for t in tasks {
+            wait::with_retry(|| ctx.ecs.stop_task(&ctx.cluster, t, reason))
+                .await
+                .map_err(Self::api)?;
+            ctx.emit(Event::Action {
+                text: format!("stopped task {}", verdict::short(t)),
+            });
+        }
+        let what = format!("{} task(s) STOPPED", tasks.len());
+        wait::until(
+            &what,
+            self.limit(ctx.timeouts.task_stop),
+            ctx.poll,
+            ctx.observer.as_ref(),
+            || async {
+                Ok(verdict::tasks_stopped(
+                    &ctx.ecs.describe_tasks(&ctx.cluster, tasks).await?,
+                ))
+            },
+        )
+        .await
+        .map(|_| ())
+        .map_err(|e| wait_failure("the old task did not stop", e))
+    }
+
+    /// Never take the last serving instance out: wait (within the health timeout) until
+    /// another one is InService.
+    async fn guard(&self, leaving: &[String]) -> Result<(), String> {
+        let ctx = self.ctx;
+        let what = format!(
+            "another instance InService before {} leaves",
+            leaving.join(", ")
+        );
+        wait::until(
+            &what,
+            self.limit(self.health_limit()),
+            ctx.poll,
+            ctx.observer.as_ref(),
+            || async {
+                let health = ctx.elb.instance_health(&ctx.load_balancer).await?;
+                Ok(match verdict::others_in_service(&health, leaving) {
+                    0 => Verdict::Pending("no other instance is InService".into()),
+                    _ => Verdict::Done,
+                })
+            },
+        )
+        .await
+        .map(|_| ())
+        .map_err(|e| wait_failure("taking the instance out would leave nothing in service", e))
+    }
+
+    /// After a failed launch: deregister the instances and stop the new tasks, so nothing is
+    /// registered without a healthy task behind it and the host ports are free for the old one.
+    async fn clean_failed_launch(&self, slots: &[Slot], started: &[String]) {
+        let ctx = self.ctx;
+        let ids: Vec<String> = slots.iter().map(|s| s.ec2_instance_id.clone()).collect();
+        if let Ok(health) = wait::with_retry(|| ctx.elb.instance_health(&ctx.load_balancer)).await {
+            let registered: Vec<String> = ids
+                .iter()
+                .filter(|id| health.iter().any(|h| &h.instance_id == *id))
+                .cloned()
+                .collect();
+            if !registered.is_empty()
+                && wait::with_retry(|| {
+                    ctx.elb
+                        .deregister_instances(&ctx.load_balancer, &registered)
+                })
+                .await
+                .is_ok()
+            {
+                ctx.emit(Event::Action {
+                    text: format!("deregistered {} (failed step)", registered.join(", ")),
+                });
+            }
+        }
+        if let Err(e) = self
+            .stop_tasks(started, "ecs-roll: new revision failed")
+            .await
+        {
+            ctx.emit(Event::Warning(format!("cleaning up the failed step: {e}")));
+        }
+    }
+}
+
+/// How long an instance may take to become InService.
+pub fn health_limit(ctx: &Ctx, lb: &ClassicLoadBalancer) -> Duration {
+    let hc = &lb.health_check;
+    ctx.timeouts.health.unwrap_or_else(|| {
+        verdict::default_health_timeout(hc.interval, hc.timeout, hc.healthy_threshold)
+    })
+}
+
+/// The time limit for a whole plan: the one given, else twice what its steps should take
+/// (task start, health checks, draining, stop) and never less than 15 minutes.
+pub fn plan_limit(ctx: &Ctx, lb: &ClassicLoadBalancer, plan: &Plan) -> Duration {
+    if let Some(t) = ctx.timeouts.total {
+        return t;
+    }
+    let hc = &lb.health_check;
+    let healthy = (hc.interval + hc.timeout) * hc.healthy_threshold.max(1);
+    let start = Duration::from_secs(60) + healthy;
+    let retire = lb.connection_draining.unwrap_or_default() + Duration::from_secs(30);
+    let expected: Duration = plan
+        .steps
+        .iter()
+        .map(|s| match s.action {
+            Action::Register { .. } => healthy,
+            Action::Launch { .. } => start,
+            Action::Retire { .. } => retire,
+            Action::Replace { .. } => retire + start,
+        })
+        .sum();
+    (expected * 2).max(Duration::from_secs(15 * 60))
+}
+
+fn wait_failure(context: &str, e: WaitError) -> String {
+    match e {
+        WaitError::Failed(why) => why,
+        other => format!("{context}: {other}"),
+    }
+}

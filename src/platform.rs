@@ -1,0 +1,283 @@
+//! The narrow boundary between ecs-roll and AWS.
+//!
+//! The engine only ever sees these traits and types. The real adapters (`crate::aws`) translate
+//! SDK calls into them, and the simulated platform (`crate::sim`) implements them in memory so
+//! whole deploys run under tokio's paused clock. SDK types and SDK errors never cross this line.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+/// An ECS container instance, reduced to what placement and reporting need.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ContainerInstance {
+    pub arn: String,
+    pub ec2_instance_id: String,
+    pub availability_zone: Option<String>,
+    /// ACTIVE, DRAINING, ...
+    pub status: String,
+    pub agent_connected: bool,
+    pub remaining_cpu: i64,
+    pub remaining_memory: i64,
+    /// TCP host ports already taken on the instance (the PORTS remaining resource).
+    pub used_ports: Vec<u16>,
+}
+
+impl ContainerInstance {
+    /// Whether ECS would consider placing new tasks here at all.
+    pub fn accepts_tasks(&self) -> bool {
+        self.status == "ACTIVE" && self.agent_connected
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ContainerState {
+    pub name: String,
+    pub last_status: Option<String>,
+    pub exit_code: Option<i32>,
+    pub reason: Option<String>,
+}
+
+/// An ECS task as observed through DescribeTasks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Task {
+    pub arn: String,
+    pub task_definition_arn: String,
+    pub container_instance_arn: Option<String>,
+    /// PROVISIONING, PENDING, ACTIVATING, RUNNING, DEACTIVATING, STOPPING, DEPROVISIONING, STOPPED.
+    pub last_status: String,
+    pub desired_status: String,
+    pub started_by: Option<String>,
+    pub stopped_reason: Option<String>,
+    pub containers: Vec<ContainerState>,
+}
+
+impl Task {
+    pub fn is_running(&self) -> bool {
+        self.last_status == "RUNNING" && self.desired_status == "RUNNING"
+    }
+
+    /// STOPPED, or on its way there: it will never serve again.
+    pub fn is_stopping(&self) -> bool {
+        self.desired_status == "STOPPED"
+            || matches!(
+                self.last_status.as_str(),
+                "DEACTIVATING" | "STOPPING" | "DEPROVISIONING" | "STOPPED"
+            )
+    }
+
+    /// Why the task stopped, with the exit code of every container that has one.
+    pub fn stop_explanation(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(reason) = self.stopped_reason.as_deref().filter(|r| !r.is_empty()) {
+            parts.push(reason.to_string());
+        }
+        for c in &self.containers {
+            match (c.exit_code, c.reason.as_deref()) {
+                (Some(code), Some(r)) => {
+                    parts.push(format!("container {} exited {code}: {r}", c.name))
+                }
+                (Some(code), None) => parts.push(format!("container {} exited {code}", c.name)),
+                (None, Some(r)) => parts.push(format!("container {}: {r}", c.name)),
+                (None, None) => {}
+            }
+        }
+        if parts.is_empty() {
+            "stopped without a reason from ECS".to_string()
+        } else {
+            parts.join("; ")
+        }
+    }
+}
+
+/// A task definition revision: the raw JSON ECS returned (so fields newer than our SDK survive)
+/// plus its tags.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Revision {
+    pub arn: String,
+    pub family: String,
+    pub revision: i64,
+    /// The `taskDefinition` object exactly as DescribeTaskDefinition returned it.
+    pub body: serde_json::Value,
+    pub tags: BTreeMap<String, String>,
+}
+
+impl Revision {
+    /// `family:revision`, the short name people use.
+    pub fn name(&self) -> String {
+        format!("{}:{}", self.family, self.revision)
+    }
+}
+
+/// Classic ELB health check settings; they bound how long "wait for InService" may take.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HealthCheck {
+    pub target: String,
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub healthy_threshold: u32,
+    pub unhealthy_threshold: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Listener {
+    pub load_balancer_port: u16,
+    pub instance_port: u16,
+    pub protocol: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClassicLoadBalancer {
+    pub name: String,
+    /// EC2 instance ids registered with the load balancer.
+    pub instances: Vec<String>,
+    pub listeners: Vec<Listener>,
+    pub health_check: HealthCheck,
+    /// Connection draining timeout, or None when draining is off.
+    pub connection_draining: Option<Duration>,
+    pub cross_zone: bool,
+    pub availability_zones: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum HealthState {
+    InService,
+    OutOfService,
+    Unknown,
+}
+
+impl fmt::Display for HealthState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            HealthState::InService => "InService",
+            HealthState::OutOfService => "OutOfService",
+            HealthState::Unknown => "Unknown",
+        })
+    }
+}
+
+/// One row of DescribeInstanceHealth.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InstanceHealth {
+    pub instance_id: String,
+    pub state: HealthState,
+    pub reason_code: Option<String>,
+    pub description: Option<String>,
+}
+
+impl InstanceHealth {
+    /// Classic ELB reports an instance whose connections are still draining as OutOfService
+    /// with this description; it leaves the list once draining has finished.
+    pub fn is_deregistering(&self) -> bool {
+        self.description
+            .as_deref()
+            .is_some_and(|d| d.contains("deregistration currently in progress"))
+    }
+}
+
+/// What went wrong talking to AWS, classified so the engine and the CLI can act on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub operation: &'static str,
+    pub kind: ApiErrorKind,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiErrorKind {
+    /// The named resource does not exist.
+    NotFound,
+    /// The caller lacks the IAM permission for `operation`.
+    AccessDenied,
+    /// No credentials, or expired/invalid ones.
+    Credentials,
+    /// Still throttled after the SDK's own retries.
+    Throttled,
+    /// The request was rejected as invalid.
+    InvalidRequest,
+    /// Could not reach the endpoint, or it kept failing (5xx, resets, timeouts).
+    Unavailable,
+    Other,
+}
+
+impl ApiError {
+    pub fn new(operation: &'static str, kind: ApiErrorKind, message: impl Into<String>) -> Self {
+        ApiError {
+            operation,
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// Faults worth retrying at the engine level once the SDK gave up.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self.kind,
+            ApiErrorKind::Throttled | ApiErrorKind::Unavailable
+        )
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match self.kind {
+            ApiErrorKind::NotFound => "not found",
+            ApiErrorKind::AccessDenied => "access denied",
+            ApiErrorKind::Credentials => "no valid AWS credentials",
+            ApiErrorKind::Throttled => "throttled",
+            ApiErrorKind::InvalidRequest => "invalid request",
+            ApiErrorKind::Unavailable => "AWS endpoint unavailable",
+            ApiErrorKind::Other => "failed",
+        };
+        write!(f, "{} {what}: {}", self.operation, self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// The ECS calls ecs-roll makes for standalone tasks.
+#[async_trait]
+pub trait Ecs: Send + Sync {
+    /// Whether the cluster exists and is ACTIVE.
+    async fn cluster_is_active(&self, cluster: &str) -> ApiResult<bool>;
+    async fn container_instances(&self, cluster: &str) -> ApiResult<Vec<ContainerInstance>>;
+    /// Tasks of the family whose desired status is RUNNING, described.
+    async fn family_tasks(&self, cluster: &str, family: &str) -> ApiResult<Vec<Task>>;
+    async fn describe_tasks(&self, cluster: &str, task_arns: &[String]) -> ApiResult<Vec<Task>>;
+    /// A revision by ARN, `family:revision` or family (latest ACTIVE), with its tags.
+    async fn describe_task_definition(&self, reference: &str) -> ApiResult<Revision>;
+    /// Registers `body` (a RegisterTaskDefinition request, every field preserved) with tags.
+    async fn register_task_definition(
+        &self,
+        body: &serde_json::Value,
+        tags: &BTreeMap<String, String>,
+    ) -> ApiResult<Revision>;
+    async fn tag_task_definition(
+        &self,
+        arn: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> ApiResult<()>;
+    async fn start_task(
+        &self,
+        cluster: &str,
+        task_definition_arn: &str,
+        container_instance_arn: &str,
+        started_by: &str,
+    ) -> ApiResult<Task>;
+    async fn stop_task(&self, cluster: &str, task_arn: &str, reason: &str) -> ApiResult<()>;
+}
+
+/// The classic ELB calls ecs-roll makes.
+#[async_trait]
+pub trait ClassicElb: Send + Sync {
+    async fn describe_load_balancer(&self, name: &str) -> ApiResult<Option<ClassicLoadBalancer>>;
+    /// Health of every instance registered (or still deregistering).
+    async fn instance_health(&self, name: &str) -> ApiResult<Vec<InstanceHealth>>;
+    async fn register_instances(&self, name: &str, instance_ids: &[String]) -> ApiResult<()>;
+    async fn deregister_instances(&self, name: &str, instance_ids: &[String]) -> ApiResult<()>;
+}

@@ -1,0 +1,161 @@
+//! GitHub Actions: step outputs in $GITHUB_OUTPUT and a Markdown job summary in
+//! $GITHUB_STEP_SUMMARY. Progress lines and annotations come from the plain renderer.
+
+use std::fmt::Write as _;
+use std::io::Write;
+use std::path::Path;
+
+use super::human;
+use crate::engine::outcome::{Outcome, RunResult};
+
+/// The step outputs, as name/value pairs.
+pub fn outputs(o: &Outcome) -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "task-definition-arn",
+            o.target.as_ref().map(|t| t.arn.clone()).unwrap_or_default(),
+        ),
+        (
+            "previous-task-definition-arn",
+            o.previous
+                .as_ref()
+                .map(|t| t.arn.clone())
+                .unwrap_or_default(),
+        ),
+        (
+            "revision",
+            o.target
+                .as_ref()
+                .map(|t| t.revision.to_string())
+                .unwrap_or_default(),
+        ),
+        ("result", o.result.word().to_string()),
+        (
+            "duration-seconds",
+            format!("{:.0}", o.duration.as_secs_f64()),
+        ),
+    ]
+}
+
+/// Appends outputs in the heredoc form, which is safe for any value.
+pub fn write_outputs(path: &Path, pairs: &[(&str, String)]) -> std::io::Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    for (k, v) in pairs {
+        let mut delim = "ECS_ROLL_EOF".to_string();
+        while v.contains(&delim) {
+            delim.push('_');
+        }
+        writeln!(f, "{k}<<{delim}\n{v}\n{delim}")?;
+    }
+    Ok(())
+}
+
+pub fn summary_markdown(o: &Outcome) -> String {
+    let mut s = String::new();
+    let icon = match o.result {
+        RunResult::Succeeded | RunResult::Planned => "✅",
+        RunResult::RolledBack => "↩️",
+        RunResult::Failed | RunResult::Interrupted => "❌",
+    };
+    let _ = writeln!(
+        s,
+        "### {icon} ecs-roll {}: {}\n",
+        o.command,
+        o.result.word()
+    );
+    let _ = writeln!(s, "| | |\n|---|---|");
+    let _ = writeln!(s, "| Cluster | `{}` |", o.cluster);
+    let _ = writeln!(s, "| Task family | `{}` |", o.family);
+    let _ = writeln!(s, "| Load balancer | `{}` |", o.load_balancer);
+    let rev = |r: &Option<crate::engine::outcome::RevisionInfo>| {
+        r.as_ref().map_or("-".to_string(), |r| {
+            format!("`{}` ({})", r.name, r.image.as_deref().unwrap_or("?"))
+        })
+    };
+    let _ = writeln!(s, "| Previous revision | {} |", rev(&o.previous));
+    let _ = writeln!(s, "| New revision | {} |", rev(&o.target));
+    if let Some(p) = &o.plan {
+        let _ = writeln!(s, "| Strategy | {} |", p.strategy);
+    }
+    let _ = writeln!(s, "| Duration | {} |", human(o.duration));
+    let calls: u64 = o.api_calls.values().sum();
+    let _ = writeln!(s, "| AWS API calls | {calls} |");
+    if let Some(f) = &o.failure {
+        let _ = writeln!(s, "\n**Cause:** {}", f.replace('|', "\\|"));
+    }
+    if !o.steps.is_empty() || !o.rollback_steps.is_empty() {
+        let _ = writeln!(s, "\n| Step | Took | |\n|---|---|---|");
+        for (prefix, steps) in [("", &o.steps), ("rollback: ", &o.rollback_steps)] {
+            for st in steps {
+                let _ = writeln!(
+                    s,
+                    "| {prefix}{} | {} | {} |",
+                    st.title,
+                    human(st.took),
+                    if st.ok { "ok" } else { "failed" }
+                );
+            }
+        }
+    }
+    let _ = writeln!(
+        s,
+        "\n| Instance | Zone | Revision | Task | Load balancer |\n|---|---|---|---|---|"
+    );
+    for i in &o.instances {
+        let _ = writeln!(
+            s,
+            "| `{}` | {} | {} | {} | {} |",
+            i.ec2_instance_id,
+            i.availability_zone.as_deref().unwrap_or("-"),
+            if i.revisions.is_empty() {
+                "-".to_string()
+            } else {
+                i.revisions.join(", ")
+            },
+            i.task_status.as_deref().unwrap_or("-"),
+            i.health.as_deref().unwrap_or("not registered")
+        );
+    }
+    s
+}
+
+/// Writes outputs and the summary where GitHub asks for them; a failure to write is reported
+/// but does not change the deploy's result.
+pub fn publish(o: &Outcome) {
+    if let Some(p) = std::env::var_os("GITHUB_OUTPUT")
+        && let Err(e) = write_outputs(Path::new(&p), &outputs(o))
+    {
+        eprintln!("::warning::could not write step outputs: {e}");
+    }
+    if let Some(p) = std::env::var_os("GITHUB_STEP_SUMMARY") {
+        let r = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&p)
+            .and_then(|mut f| f.write_all(summary_markdown(o).as_bytes()));
+        if let Err(e) = r {
+            eprintln!("::warning::could not write the job summary: {e}");
+        }
+    }
+    match o.result {
+        RunResult::Failed | RunResult::Interrupted => {
+            eprintln!(
+                "::error::ecs-roll {} {}: {}",
+                o.command,
+                o.result.word(),
+                super::plain::escape(o.failure.as_deref().unwrap_or(""))
+            );
+        }
+        RunResult::RolledBack => {
+            eprintln!(
+                "::error::ecs-roll {} failed and was rolled back: {}",
+                o.command,
+                super::plain::escape(o.failure.as_deref().unwrap_or(""))
+            );
+        }
+        _ => {}
+    }
+}

@@ -1,0 +1,33 @@
+//! Turning engine events and outcomes into output. Progress goes to stderr (bars on a
+//! terminal, plain lines elsewhere); the final result goes to stdout as text or JSON, so
+//! `--output json | jq` sees only the document.
+
+pub mod bars;
+pub mod github;
+pub mod plain;
+pub mod summary;
+
+use std::sync::Arc;
+
+use crate::engine::Observer;
+use crate::settings::Mode;
+
+/// The progress renderer for a mode.
+pub fn progress(mode: Mode) -> Arc<dyn Observer> {
+    match mode {
+        Mode::Bars => Arc::new(bars::Bars::new()),
+        Mode::Plain => Arc::new(plain::Plain::new(false)),
+        Mode::GithubActions => Arc::new(plain::Plain::new(true)),
+    }
+}
+
+/// `12.3s`, `2m 5s`: durations as people read them.
+pub fn human(d: std::time::Duration) -> String {
+    let secs = d.as_secs_f64();
+    if secs < 60.0 {
+        format!("{secs:.1}s")
+    } else {
+        let s = d.as_secs();
+        format!("{}m {}s", s / 60, s % 60)
+    }
+}

@@ -1,0 +1,106 @@
+//! The final result on stdout: a few lines and a table per instance, or one JSON document.
+
+use std::fmt::Write;
+
+use super::human;
+use crate::engine::outcome::{InstanceReport, Outcome, RunResult};
+
+pub fn text(o: &Outcome) -> String {
+    let mut s = String::new();
+    let target = o
+        .target
+        .as_ref()
+        .map_or("(none)".to_string(), |t| match &t.image {
+            Some(img) => format!("{} ({img})", t.name),
+            None => t.name.clone(),
+        });
+    let headline = match o.result {
+        RunResult::Succeeded => {
+            format!("{} succeeded: {target} serves on every instance", o.command)
+        }
+        RunResult::Planned => format!("{} planned (dry run, nothing changed): {target}", o.command),
+        RunResult::Failed => format!("{} FAILED: {target}", o.command),
+        RunResult::RolledBack => format!(
+            "{} FAILED and was rolled back to {}",
+            o.command,
+            o.previous.as_ref().map_or("?", |p| p.name.as_str())
+        ),
+        RunResult::Interrupted => format!("{} INTERRUPTED: {target}", o.command),
+    };
+    let _ = writeln!(s, "{headline} ({})", human(o.duration));
+    if let Some(f) = &o.failure {
+        let _ = writeln!(s, "cause: {f}");
+    }
+    if let Some(f) = &o.rollback_failure {
+        let _ = writeln!(s, "the rollback failed too: {f}");
+    }
+    if let Some(p) = &o.previous
+        && matches!(o.result, RunResult::Succeeded | RunResult::Planned)
+    {
+        let _ = writeln!(
+            s,
+            "previous revision: {} ({}); `ecs-roll rollback` returns to it",
+            p.name,
+            p.image.as_deref().unwrap_or("?")
+        );
+    }
+    match o.result {
+        RunResult::Interrupted => {
+            let _ = writeln!(
+                s,
+                "every instance is either serving or out of the load balancer with no task; run the same command again to resume, or `ecs-roll rollback` to undo"
+            );
+        }
+        RunResult::Failed => {
+            let _ = writeln!(
+                s,
+                "where each instance stands is below; fix the cause and deploy again, or run `ecs-roll rollback`"
+            );
+        }
+        _ => {}
+    }
+    s.push_str(&instances_table(&o.instances));
+    s
+}
+
+pub fn instances_table(instances: &[InstanceReport]) -> String {
+    let rows: Vec<[String; 5]> = instances
+        .iter()
+        .map(|i| {
+            [
+                i.ec2_instance_id.clone(),
+                i.availability_zone.clone().unwrap_or_else(|| "-".into()),
+                if i.revisions.is_empty() {
+                    "-".into()
+                } else {
+                    i.revisions.join(",")
+                },
+                i.task_status.clone().unwrap_or_else(|| "-".into()),
+                i.health.clone().unwrap_or_else(|| "not registered".into()),
+            ]
+        })
+        .collect();
+    let header = ["INSTANCE", "ZONE", "REVISION", "TASK", "LOAD BALANCER"].map(String::from);
+    let mut widths = header.clone().map(|h| h.len());
+    for r in &rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.len());
+        }
+    }
+    let mut s = String::new();
+    for r in std::iter::once(&header).chain(&rows) {
+        let line: Vec<String> = r
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        let _ = writeln!(s, "{}", line.join("  ").trim_end());
+    }
+    s
+}
+
+pub fn json(o: &Outcome) -> String {
+    let mut v = serde_json::to_value(o).unwrap_or_default();
+    v["exit_code"] = o.exit_code().into();
+    serde_json::to_string_pretty(&v).unwrap_or_default()
+}

@@ -1,0 +1,123 @@
+//! Masking of secret values before anything prints them: diffs, logs, JSON output and the
+//! GitHub step summary all show task definitions through here.
+
+use serde_json::Value;
+
+pub const MASK: &str = "****";
+
+/// Whether an environment variable's name says it holds a secret.
+pub fn name_looks_secret(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    [
+        "PASSWORD",
+        "PASSWD",
+        "TOKEN",
+        "KEY",
+        "SECRET",
+        "CREDENTIAL",
+        "PRIVATE",
+    ]
+    .iter()
+    .any(|w| upper.contains(w))
+}
+
+/// Masks `secrets[].valueFrom` and the values of secret-looking `environment` entries in every
+/// container of a task definition document.
+pub fn mask_task_definition(td: &mut Value) {
+    let Some(containers) = td
+        .get_mut("containerDefinitions")
+        .and_then(Value::as_array_mut)
+    else {
+        return;
+    };
+    for c in containers {
+        if let Some(env) = c.get_mut("environment").and_then(Value::as_array_mut) {
+            for e in env {
+                let secret = e
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .is_some_and(name_looks_secret);
+                if secret && e.get("value").is_some() {
+                    e["value"] = Value::String(MASK.into());
+                }
+            }
+        }
+        if let Some(secrets) = c.get_mut("secrets").and_then(Value::as_array_mut) {
+            for s in secrets {
+                if s.get("valueFrom").is_some() {
+                    s["valueFrom"] = Value::String(MASK.into());
+                }
+            }
+        }
+    }
+}
+
+/// The values `mask_task_definition` hides, so a renderer can also scrub free text
+/// (and GitHub Actions can be told to mask them).
+pub fn secret_values(td: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    let containers = td
+        .get("containerDefinitions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten();
+    for c in containers {
+        for e in c
+            .get("environment")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if e.get("name")
+                .and_then(Value::as_str)
+                .is_some_and(name_looks_secret)
+                && let Some(v) = e.get("value").and_then(Value::as_str)
+                && !v.is_empty()
+            {
+                out.push(v.to_string());
+            }
+        }
+        for s in c
+            .get("secrets")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(v) = s.get("valueFrom").and_then(Value::as_str) {
+                out.push(v.to_string());
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn masks_secret_environment_values_and_secret_references_only() {
+        let mut td = json!({"containerDefinitions": [{
+            "name": "app",
+            "environment": [
+                {"name": "DB_PASSWORD", "value": "hunter2"},
+                {"name": "api_token", "value": "t0k"},
+                {"name": "PORT", "value": "5555"}
+            ],
+            "secrets": [{"name": "X", "valueFrom": "arn:aws:ssm:us-east-1:1:parameter/x"}]
+        }]});
+        assert_eq!(
+            secret_values(&td),
+            vec!["arn:aws:ssm:us-east-1:1:parameter/x", "hunter2", "t0k"]
+        );
+        mask_task_definition(&mut td);
+        let text = td.to_string();
+        assert!(
+            !text.contains("hunter2") && !text.contains("t0k") && !text.contains("parameter/x")
+        );
+        assert!(text.contains("5555"));
+    }
+}

@@ -1,0 +1,235 @@
+//! Parsed arguments, environment and config file, merged once (flags > ECS_ROLL_* > config)
+//! and validated into typed options. Nothing past this module sees raw strings.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::cli::{self, OutputFormat, Progress};
+use crate::config::Loaded;
+use crate::engine::Timeouts;
+use crate::engine::wait::Poll;
+use crate::error::Error;
+use crate::image::ImageRef;
+use crate::taskdef::TaskDefinition;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub cluster: String,
+    pub family: String,
+    pub load_balancer: String,
+    pub profile: Option<String>,
+    pub region: Option<String>,
+    pub output: OutputFormat,
+    pub mode: Mode,
+    pub poll: Poll,
+    /// The task definition file in force (flag, env or config), if any.
+    pub task_definition: Option<PathBuf>,
+    pub container: Option<String>,
+    pub config: Loaded,
+}
+
+/// How progress is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// indicatif bars on a terminal.
+    Bars,
+    /// One line per state change (CI, pipes).
+    Plain,
+    /// Plain lines plus GitHub Actions workflow commands, outputs and a job summary.
+    GithubActions,
+}
+
+#[derive(Debug, Clone)]
+pub struct RolloutSettings {
+    pub count: Option<usize>,
+    pub timeouts: Timeouts,
+    pub dry_run: bool,
+    pub allow_downtime: bool,
+}
+
+impl Settings {
+    pub fn new(
+        g: &cli::Global,
+        source: Option<&cli::Source>,
+        config: Loaded,
+    ) -> Result<Settings, Error> {
+        let c = &config.config;
+        let task_definition = source
+            .and_then(|s| s.task_definition.clone())
+            .or_else(|| c.task_definition.as_ref().map(|p| config.resolve(p)));
+        let container = source
+            .and_then(|s| s.container.clone())
+            .or_else(|| c.container.clone());
+        let cluster = required(
+            g.cluster.clone().or_else(|| c.cluster.clone()),
+            "cluster",
+            "--cluster",
+            "ECS_ROLL_CLUSTER",
+        )?;
+        let load_balancer = required(
+            g.load_balancer.clone().or_else(|| c.load_balancer.clone()),
+            "load balancer",
+            "--load-balancer",
+            "ECS_ROLL_LOAD_BALANCER",
+        )?;
+        let family = match g.family.clone().or_else(|| c.family.clone()) {
+            Some(f) => f,
+            None => match &task_definition {
+                Some(path) => load_task_definition(path)?.family().to_string(),
+                None => {
+                    return Err(missing(
+                        "task definition family",
+                        "--family",
+                        "ECS_ROLL_FAMILY",
+                    ));
+                }
+            },
+        };
+        let poll = match &g.poll_interval {
+            Some(s) => Poll::from_min(parse_duration(s, "--poll-interval")?),
+            None => Poll::default(),
+        };
+        Ok(Settings {
+            cluster,
+            family,
+            load_balancer,
+            profile: g.profile.clone().or_else(|| c.profile.clone()),
+            region: g.region.clone().or_else(|| c.region.clone()),
+            output: g.output.unwrap_or(OutputFormat::Text),
+            mode: mode(g.progress.unwrap_or(Progress::Auto)),
+            poll,
+            task_definition,
+            container,
+            config,
+        })
+    }
+
+    pub fn rollout(&self, r: &cli::Rollout) -> Result<RolloutSettings, Error> {
+        let c = &self.config.config;
+        let count = match (&r.count, c.count) {
+            (Some(s), _) => Some(parse_count(s)?),
+            (None, Some(n)) => Some(parse_count(&n.to_string())?),
+            (None, None) => None,
+        };
+        let mut timeouts = Timeouts::default();
+        if let Some(t) = r.timeout.as_deref().or(c.timeout.as_deref()) {
+            timeouts.total = Some(parse_duration(t, "--timeout")?);
+        }
+        if let Some(t) = r.health_timeout.as_deref().or(c.health_timeout.as_deref()) {
+            timeouts.health = Some(parse_duration(t, "--health-timeout")?);
+        }
+        Ok(RolloutSettings {
+            count,
+            timeouts,
+            dry_run: r.dry_run,
+            allow_downtime: r.allow_downtime,
+        })
+    }
+}
+
+fn mode(progress: Progress) -> Mode {
+    let github = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
+    let ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false");
+    let dumb = std::env::var("TERM").map_or(true, |t| t.is_empty() || t == "dumb");
+    if github {
+        return Mode::GithubActions;
+    }
+    match progress {
+        Progress::Always => Mode::Bars,
+        Progress::Never => Mode::Plain,
+        Progress::Auto if std::io::stderr().is_terminal() && !ci && !dumb => Mode::Bars,
+        Progress::Auto => Mode::Plain,
+    }
+}
+
+fn required(v: Option<String>, what: &str, flag: &str, env: &str) -> Result<String, Error> {
+    match v {
+        Some(s) if !s.trim().is_empty() => Ok(s),
+        _ => Err(missing(what, flag, env)),
+    }
+}
+
+fn missing(what: &str, flag: &str, env: &str) -> Error {
+    let key = flag.trim_start_matches("--").replace('-', "_");
+    Error::usage(
+        format!("no {what} given"),
+        format!("pass {flag}, set {env}, or add `{key} = \"...\"` to ecs-roll.toml"),
+    )
+}
+
+pub fn load_task_definition(path: &Path) -> Result<TaskDefinition, Error> {
+    TaskDefinition::from_file(path).map_err(|e| Error::usage(e.to_string(), "fix the task definition file (aws ecs register-task-definition --cli-input-json format)"))
+}
+
+pub fn parse_image(s: &str) -> Result<ImageRef, Error> {
+    ImageRef::parse(s).map_err(|e| {
+        Error::usage(
+            format!("invalid image {s:?}: {e}"),
+            "use REPOSITORY[:TAG][@DIGEST], e.g. rafabor/prototype-4-cb:v0.0.2",
+        )
+    })
+}
+
+/// `15m`, `90s`, `1h 30m`, or a bare number of seconds; must be more than zero.
+pub fn parse_duration(s: &str, what: &str) -> Result<Duration, Error> {
+    let t = s.trim();
+    let hint = "use a positive duration such as 90s, 15m or 1h";
+    if t.starts_with('-') {
+        return Err(Error::usage(format!("{what} {s:?} is negative"), hint));
+    }
+    let d = match t.parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => humantime::parse_duration(t)
+            .map_err(|e| Error::usage(format!("{what} {s:?} is not a duration: {e}"), hint))?,
+    };
+    if d.is_zero() {
+        return Err(Error::usage(format!("{what} must be more than zero"), hint));
+    }
+    Ok(d)
+}
+
+pub fn parse_count(s: &str) -> Result<usize, Error> {
+    match s.trim().parse::<i64>() {
+        Ok(n) if n >= 1 => Ok(n as usize),
+        Ok(_) => Err(Error::usage(
+            format!("--count {s} must be at least 1"),
+            "pass a positive number of tasks",
+        )),
+        Err(_) => Err(Error::usage(
+            format!("--count {s:?} is not a number"),
+            "pass a positive number of tasks",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_table() {
+        assert_eq!(parse_duration("90", "t").unwrap(), Duration::from_secs(90));
+        assert_eq!(
+            parse_duration("15m", "t").unwrap(),
+            Duration::from_secs(900)
+        );
+        assert_eq!(
+            parse_duration("1h 30m", "t").unwrap(),
+            Duration::from_secs(5400)
+        );
+        for bad in ["0", "0s", "-5", "-5m", "soon", ""] {
+            let e = parse_duration(bad, "--timeout").unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{bad}");
+            assert!(e.to_string().contains("--timeout"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn counts_table() {
+        assert_eq!(parse_count("3").unwrap(), 3);
+        for bad in ["0", "-1", "three", "1.5"] {
+            assert!(parse_count(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,277 @@
+//! An in-process ECS (EC2 launch type, standalone tasks) and classic ELB, for tests and
+//! benchmarks of whole deploys under tokio's paused clock.
+//!
+//! All time is `tokio::time::Instant::now()`. Nothing runs in the background: the world is a
+//! function of virtual time, computed when an API call (or a test helper) observes it. A task
+//! stores when it turns RUNNING, starts answering, and stops; a load balancer replays the health
+//! checks due since it was last looked at.
+//!
+//! ```no_run
+//! # async fn scenario() {
+//! use std::time::Duration;
+//! use ecs_roll::platform::{ClassicElb, Ecs, HealthCheck};
+//! use ecs_roll::sim::{Behaviour, Sim, health_check};
+//!
+//! let sim = Sim::builder()
+//!     .instances(3)
+//!     .elb("cb-prototype-elb", HealthCheck {
+//!         interval: Duration::from_secs(5),
+//!         healthy_threshold: 2,
+//!         ..health_check("HTTP:5555/testme")
+//!     })
+//!     .draining(Duration::from_secs(60))
+//!     .task_definition(serde_json::json!({
+//!         "family": "cb-prototype",
+//!         "containerDefinitions": [{
+//!             "name": "app", "image": "app:v1", "memory": 256,
+//!             "portMappings": [{ "containerPort": 5555, "hostPort": 5555 }]
+//!         }]
+//!     }))
+//!     .tasks_on_each_instance()
+//!     .build();
+//! sim.set_image_behaviour("app:v2", Behaviour::CrashAfter(Duration::from_secs(20)));
+//! let capacity = sim.spawn_sampler(Duration::from_secs(1));
+//! let (ecs, elb) = (sim.ecs(), sim.elb()); // hand these to the engine
+//! # let _ = (ecs, elb);
+//! assert!(capacity.stop().min_serving() > Some(0));
+//! # }
+//! ```
+//!
+//! Files follow ECS's vocabulary: `cluster` (container instances, placement), `task`,
+//! `task_definition`, `load_balancer` (classic ELB health and draining), `faults`, the trait
+//! impls in `ecs_api` / `elb_api`, `world` (the one state struct) and `builder`.
+//! Service mode fits beside them: services and their scheduler as a `service` file stepped in
+//! `World::settle`, target groups with dynamic ports as a `target_group` file (tasks already
+//! record their host ports), Fargate as tasks without a container instance.
+
+mod builder;
+mod cluster;
+mod ecs_api;
+mod elb_api;
+mod faults;
+mod load_balancer;
+mod sampler;
+mod task;
+mod task_definition;
+mod timings;
+mod world;
+
+#[cfg(test)]
+mod tests;
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+pub use builder::SimBuilder;
+pub use cluster::AGENT_PORTS;
+pub use faults::Fault;
+pub use load_balancer::{DEREGISTERING, FAILED_CHECKS, NOT_YET_HEALTHY, health_check};
+pub use sampler::{CapacityReport, CapacitySample, Sampler};
+pub use task::{Behaviour, ESSENTIAL_CONTAINER_EXITED};
+pub use timings::Timings;
+pub use world::{ApiCall, Interruption};
+
+use crate::platform::{ApiError, ApiResult, ClassicElb, Ecs, InstanceHealth, Revision, Task};
+use world::{Fail, World};
+
+/// A handle on one simulated world; clones share it.
+#[derive(Clone)]
+pub struct Sim {
+    world: Arc<Mutex<World>>,
+}
+
+impl std::fmt::Debug for Sim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sim")
+            .field("elapsed", &self.elapsed())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sim {
+    pub fn builder() -> SimBuilder {
+        SimBuilder::default()
+    }
+
+    /// The ECS side, for the engine.
+    pub fn ecs(&self) -> Arc<dyn Ecs> {
+        Arc::new(self.clone())
+    }
+
+    /// The classic ELB side, for the engine.
+    pub fn elb(&self) -> Arc<dyn ClassicElb> {
+        Arc::new(self.clone())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, World> {
+        self.world.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The world brought up to now, for helpers that observe or change it outside the API.
+    fn settled(&self) -> (MutexGuard<'_, World>, Instant) {
+        let mut w = self.lock();
+        let now = Instant::now();
+        w.settle(now);
+        (w, now)
+    }
+
+    /// One API call: waits the configured latency, brings the world up to now, applies any
+    /// injected fault, runs `op` and logs the call.
+    async fn call<T>(
+        &self,
+        operation: &'static str,
+        op: impl FnOnce(&mut World, Instant) -> Result<T, Fail>,
+    ) -> ApiResult<T> {
+        let latency = self.lock().timings.api_latency;
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
+        }
+        let (mut w, now) = self.settled();
+        let result = match w.faults.check(operation, now) {
+            Some(fault) => Err(fault),
+            None => op(&mut w, now),
+        };
+        w.log_call(operation, now, result.as_ref().err().map(|f| f.kind));
+        result.map_err(|f| ApiError::new(operation, f.kind, f.message))
+    }
+
+    /// Virtual time since the simulation was built.
+    pub fn elapsed(&self) -> Duration {
+        self.lock().elapsed(Instant::now())
+    }
+
+    /// What tasks of `image` started from now on do.
+    pub fn set_image_behaviour(&self, image: &str, behaviour: Behaviour) {
+        self.lock()
+            .images
+            .by_image
+            .insert(image.to_string(), behaviour);
+    }
+
+    pub fn inject(&self, fault: Fault) {
+        self.lock().faults.inject(fault, Instant::now());
+    }
+
+    pub fn clear_faults(&self) {
+        self.lock().faults.clear();
+    }
+
+    pub fn reseed(&self, seed: u64) {
+        self.lock().faults.reseed(seed);
+    }
+
+    /// The task's essential container exits 1 now. False when the task is unknown or stopping.
+    pub fn crash_task(&self, task_arn: &str) -> bool {
+        let (mut w, now) = self.settled();
+        w.tasks
+            .iter_mut()
+            .find(|t| t.arn == task_arn)
+            .is_some_and(|t| t.crash(now))
+    }
+
+    /// Connects or disconnects the ECS agent of an instance (by EC2 instance id).
+    pub fn set_agent_connected(&self, ec2_instance_id: &str, connected: bool) {
+        self.update_instance(ec2_instance_id, |i| i.agent_connected = connected);
+    }
+
+    /// ACTIVE, DRAINING or INACTIVE (by EC2 instance id).
+    pub fn set_instance_status(&self, ec2_instance_id: &str, status: &str) {
+        self.update_instance(ec2_instance_id, |i| i.status = status.to_string());
+    }
+
+    fn update_instance(
+        &self,
+        ec2_instance_id: &str,
+        change: impl FnOnce(&mut cluster::ContainerInstanceRecord),
+    ) {
+        let (mut w, _) = self.settled();
+        let instance = w
+            .clusters
+            .values_mut()
+            .flat_map(|c| &mut c.instances)
+            .find(|i| i.ec2_instance_id == ec2_instance_id);
+        change(instance.unwrap_or_else(|| panic!("no container instance on {ec2_instance_id}")));
+    }
+
+    /// DeregisterTaskDefinition (not in the engine's trait; for scenarios).
+    pub fn deregister_task_definition(&self, reference: &str) -> ApiResult<Revision> {
+        let (mut w, now) = self.settled();
+        let elapsed = w.elapsed(now).as_secs_f64();
+        w.task_definitions
+            .deregister(reference, elapsed)
+            .map_err(|f| ApiError::new("DeregisterTaskDefinition", f.kind, f.message))
+    }
+
+    /// Every API call so far, in order.
+    pub fn calls(&self) -> Vec<ApiCall> {
+        self.lock().calls.clone()
+    }
+
+    pub fn call_count(&self, operation: &str) -> usize {
+        self.lock()
+            .calls
+            .iter()
+            .filter(|c| c.operation == operation)
+            .count()
+    }
+
+    pub fn clear_calls(&self) {
+        self.lock().calls.clear();
+    }
+
+    /// Tasks stopped while a load balancer could still send them requests.
+    pub fn interruptions(&self) -> Vec<Interruption> {
+        self.lock().interruptions.clone()
+    }
+
+    /// Every task ever started, described now, in start order.
+    pub fn tasks(&self) -> Vec<Task> {
+        let (w, now) = self.settled();
+        w.tasks.iter().map(|t| t.describe(now)).collect()
+    }
+
+    /// EC2 instance ids of every container instance, cluster by cluster.
+    pub fn instance_ids(&self) -> Vec<String> {
+        let w = self.lock();
+        w.clusters
+            .values()
+            .flat_map(|c| c.instances.iter().map(|i| i.ec2_instance_id.clone()))
+            .collect()
+    }
+
+    /// DescribeInstanceHealth without logging it or running into injected faults.
+    pub fn instance_health(&self, load_balancer: &str) -> Vec<InstanceHealth> {
+        let (w, _) = self.settled();
+        w.load_balancer(load_balancer)
+            .map(|lb| lb.instance_health())
+            .unwrap_or_default()
+    }
+
+    /// Instances InService on any load balancer, now.
+    pub fn in_service_count(&self) -> usize {
+        self.settled().0.in_service_count()
+    }
+
+    /// Instances InService whose task really answers on the health-check port, now.
+    pub fn serving_count(&self) -> usize {
+        let (w, now) = self.settled();
+        w.serving_count(now)
+    }
+
+    fn sample_capacity(&self) -> CapacitySample {
+        let (w, now) = self.settled();
+        CapacitySample {
+            at: w.elapsed(now),
+            in_service: w.in_service_count(),
+            serving: w.serving_count(now),
+        }
+    }
+
+    /// Samples serving capacity now and every `period` of virtual time until the sampler is
+    /// stopped or dropped. Needs a tokio runtime.
+    pub fn spawn_sampler(&self, period: Duration) -> Sampler {
+        Sampler::spawn(self.clone(), period)
+    }
+}

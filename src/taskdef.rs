@@ -1,0 +1,424 @@
+//! Task definitions as JSON, never through the SDK's typed structs: a field that ECS added after
+//! our SDK version was built must survive a clone, so the document is kept as
+//! `serde_json::Value` from file or DescribeTaskDefinition all the way to the wire.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use serde_json::{Map, Value};
+
+use crate::image::ImageRef;
+use crate::platform::Revision;
+
+/// Fields DescribeTaskDefinition returns that RegisterTaskDefinition rejects.
+pub const READ_ONLY_FIELDS: &[&str] = &[
+    "taskDefinitionArn",
+    "revision",
+    "status",
+    "requiresAttributes",
+    "compatibilities",
+    "registeredAt",
+    "registeredBy",
+    "deregisteredAt",
+    "deleteRequestedAt",
+];
+
+/// Every top-level member of RegisterTaskDefinition that ecs-roll knows of. Others are kept
+/// and sent as they are (ECS may be newer than us), but one that looks like a misspelling of a
+/// known member is refused.
+pub const KNOWN_FIELDS: &[&str] = &[
+    "family",
+    "taskRoleArn",
+    "executionRoleArn",
+    "networkMode",
+    "containerDefinitions",
+    "volumes",
+    "placementConstraints",
+    "requiresCompatibilities",
+    "cpu",
+    "memory",
+    "tags",
+    "pidMode",
+    "ipcMode",
+    "proxyConfiguration",
+    "inferenceAccelerators",
+    "ephemeralStorage",
+    "runtimePlatform",
+    "enableFaultInjection",
+];
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TaskDefError {
+    #[error("{path}: not valid JSON: {detail}")]
+    Json { path: String, detail: String },
+    #[error("{path}: {problem}")]
+    Shape { path: String, problem: String },
+    #[error("the task definition has no container named {name:?} (it has: {available})")]
+    NoSuchContainer { name: String, available: String },
+    #[error("the task definition has {count} containers ({names}); say which one gets the image")]
+    AmbiguousContainer { count: usize, names: String },
+}
+
+/// A RegisterTaskDefinition request document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskDefinition {
+    body: Map<String, Value>,
+}
+
+/// CPU units and MiB a task reserves on a container instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Reservation {
+    pub cpu: i64,
+    pub memory: i64,
+}
+
+impl TaskDefinition {
+    pub fn from_file(path: &Path) -> Result<TaskDefinition, TaskDefError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| TaskDefError::Shape {
+            path: shown.clone(),
+            problem: format!("cannot read the file: {e}"),
+        })?;
+        Self::parse(&text, &shown)
+    }
+
+    /// Parses `aws ecs register-task-definition --cli-input-json` input, or the output of
+    /// `aws ecs describe-task-definition` (the `taskDefinition` object is unwrapped).
+    pub fn parse(text: &str, origin: &str) -> Result<TaskDefinition, TaskDefError> {
+        let value: Value = serde_json::from_str(text).map_err(|e| TaskDefError::Json {
+            path: origin.into(),
+            detail: e.to_string(),
+        })?;
+        let Value::Object(mut body) = value else {
+            return Err(shape(origin, "the document must be a JSON object"));
+        };
+        if let Some(Value::Object(inner)) = body.get("taskDefinition") {
+            let tags = body.get("tags").cloned();
+            body = inner.clone();
+            if let Some(tags) = tags {
+                body.insert("tags".into(), tags);
+            }
+        }
+        let td = TaskDefinition {
+            body: strip_read_only(body),
+        };
+        td.validate(origin)?;
+        Ok(td)
+    }
+
+    /// The registerable document of a revision ECS returned.
+    pub fn from_revision(rev: &Revision) -> TaskDefinition {
+        let body = match &rev.body {
+            Value::Object(m) => strip_read_only(m.clone()),
+            _ => Map::new(),
+        };
+        TaskDefinition { body }
+    }
+
+    fn validate(&self, origin: &str) -> Result<(), TaskDefError> {
+        for key in self.body.keys() {
+            if KNOWN_FIELDS.contains(&key.as_str()) {
+                continue;
+            }
+            if let Some(known) = KNOWN_FIELDS.iter().find(|k| crate::suggest::close(key, k)) {
+                return Err(shape(
+                    origin,
+                    &format!("unknown field {key:?}: did you mean {known:?}?"),
+                ));
+            }
+        }
+        match self.body.get("family") {
+            Some(Value::String(f)) if valid_family(f) => {}
+            Some(Value::String(f)) => {
+                return Err(shape(
+                    origin,
+                    &format!(
+                        "\"family\" {f:?} is not valid (letters, digits, '-' and '_', at most 255)"
+                    ),
+                ));
+            }
+            Some(_) => return Err(shape(origin, "\"family\" must be a string")),
+            None => return Err(shape(origin, "\"family\" is missing")),
+        }
+        let containers = match self.body.get("containerDefinitions") {
+            Some(Value::Array(c)) if !c.is_empty() => c,
+            Some(Value::Array(_)) => {
+                return Err(shape(origin, "\"containerDefinitions\" is empty"));
+            }
+            Some(_) => return Err(shape(origin, "\"containerDefinitions\" must be an array")),
+            None => return Err(shape(origin, "\"containerDefinitions\" is missing")),
+        };
+        let mut names = BTreeSet::new();
+        for (i, c) in containers.iter().enumerate() {
+            let Value::Object(c) = c else {
+                return Err(shape(
+                    origin,
+                    &format!("containerDefinitions[{i}] must be an object"),
+                ));
+            };
+            let name = match c.get("name") {
+                Some(Value::String(n)) if !n.is_empty() => n,
+                _ => {
+                    return Err(shape(
+                        origin,
+                        &format!("containerDefinitions[{i}] has no \"name\""),
+                    ));
+                }
+            };
+            if !names.insert(name.clone()) {
+                return Err(shape(origin, &format!("two containers are named {name:?}")));
+            }
+            match c.get("image") {
+                Some(Value::String(img)) if !img.is_empty() => {}
+                _ => {
+                    return Err(shape(
+                        origin,
+                        &format!("container {name:?} has no \"image\""),
+                    ));
+                }
+            }
+            if let Some(pm) = c.get("portMappings") {
+                let Value::Array(pm) = pm else {
+                    return Err(shape(
+                        origin,
+                        &format!("container {name:?}: \"portMappings\" must be an array"),
+                    ));
+                };
+                for m in pm {
+                    for key in ["containerPort", "hostPort"] {
+                        if let Some(v) = m.get(key)
+                            && v.as_u64().is_none_or(|p| p > 65535)
+                        {
+                            return Err(shape(
+                                origin,
+                                &format!("container {name:?}: {key} {v} is not a port number"),
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Top-level fields ecs-roll does not know; kept and sent as they are.
+    pub fn unknown_fields(&self) -> Vec<String> {
+        self.body
+            .keys()
+            .filter(|k| !KNOWN_FIELDS.contains(&k.as_str()))
+            .cloned()
+            .collect()
+    }
+
+    pub fn family(&self) -> &str {
+        self.body
+            .get("family")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    }
+
+    pub fn network_mode(&self) -> &str {
+        self.body
+            .get("networkMode")
+            .and_then(Value::as_str)
+            .unwrap_or("bridge")
+    }
+
+    fn containers(&self) -> impl Iterator<Item = &Map<String, Value>> {
+        self.body
+            .get("containerDefinitions")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_object)
+    }
+
+    pub fn container_names(&self) -> Vec<String> {
+        self.containers()
+            .filter_map(|c| c.get("name")?.as_str().map(String::from))
+            .collect()
+    }
+
+    pub fn image_of(&self, container: &str) -> Option<&str> {
+        self.containers()
+            .find(|c| c.get("name").and_then(Value::as_str) == Some(container))
+            .and_then(|c| c.get("image")?.as_str())
+    }
+
+    /// Which container gets the new image: the named one; else the only one; else the only one
+    /// whose current image is from the same repository.
+    pub fn pick_container(
+        &self,
+        named: Option<&str>,
+        image: &ImageRef,
+    ) -> Result<String, TaskDefError> {
+        let names = self.container_names();
+        if let Some(n) = named {
+            return if names.iter().any(|x| x == n) {
+                Ok(n.to_string())
+            } else {
+                Err(TaskDefError::NoSuchContainer {
+                    name: n.into(),
+                    available: names.join(", "),
+                })
+            };
+        }
+        if names.len() == 1 {
+            return Ok(names[0].clone());
+        }
+        let same_repo: Vec<&String> = names
+            .iter()
+            .filter(|n| {
+                self.image_of(n)
+                    .and_then(|i| ImageRef::parse(i).ok())
+                    .is_some_and(|i| i.repository == image.repository)
+            })
+            .collect();
+        match same_repo.as_slice() {
+            [one] => Ok((*one).clone()),
+            _ => Err(TaskDefError::AmbiguousContainer {
+                count: names.len(),
+                names: names.join(", "),
+            }),
+        }
+    }
+
+    /// A copy with `container`'s image replaced; every other field untouched.
+    pub fn with_image(&self, container: &str, image: &ImageRef) -> TaskDefinition {
+        let mut out = self.clone();
+        if let Some(Value::Array(cs)) = out.body.get_mut("containerDefinitions") {
+            for c in cs.iter_mut() {
+                if c.get("name").and_then(Value::as_str) == Some(container) {
+                    c["image"] = Value::String(image.to_string());
+                }
+            }
+        }
+        out
+    }
+
+    /// Host ports the task takes on an EC2 instance. In bridge mode a missing or zero hostPort
+    /// is dynamic and takes none we can know; in host mode the container port is the host port.
+    pub fn static_host_ports(&self) -> Vec<u16> {
+        let host_mode = self.network_mode() == "host";
+        let mut ports: Vec<u16> = self
+            .containers()
+            .flat_map(|c| {
+                c.get("portMappings")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+            })
+            .filter_map(|m| {
+                let host = m.get("hostPort").and_then(Value::as_u64).filter(|p| *p > 0);
+                let port = if host_mode {
+                    host.or_else(|| m.get("containerPort")?.as_u64())
+                } else {
+                    host
+                };
+                port.and_then(|p| u16::try_from(p).ok())
+            })
+            .collect();
+        ports.sort_unstable();
+        ports.dedup();
+        ports
+    }
+
+    /// What a task of this definition reserves on an instance: the task-level size when set,
+    /// else the sum over containers (memory, or memoryReservation when memory is absent).
+    pub fn reservation(&self) -> Reservation {
+        let task_level = |k: &str| {
+            self.body.get(k).and_then(|v| {
+                v.as_str()
+                    .and_then(|s| s.trim().parse::<i64>().ok())
+                    .or_else(|| v.as_i64())
+            })
+        };
+        let sum = |f: &dyn Fn(&Map<String, Value>) -> Option<i64>| {
+            self.containers().filter_map(f).sum::<i64>()
+        };
+        Reservation {
+            cpu: task_level("cpu").unwrap_or_else(|| sum(&|c| c.get("cpu")?.as_i64())),
+            memory: task_level("memory").unwrap_or_else(|| {
+                sum(&|c| {
+                    c.get("memory")
+                        .or_else(|| c.get("memoryReservation"))?
+                        .as_i64()
+                })
+            }),
+        }
+    }
+
+    /// The request body for RegisterTaskDefinition.
+    pub fn to_json(&self) -> Value {
+        Value::Object(self.body.clone())
+    }
+
+    /// Whether two documents describe the same task once ECS's defaults are discounted: a
+    /// revision ECS returns carries empty lists, `cpu: 0` and `essential: true` that the file
+    /// which registered it may not have.
+    pub fn same_as(&self, other: &TaskDefinition) -> bool {
+        normalized(&self.to_json()) == normalized(&other.to_json())
+    }
+
+    /// Pretty JSON with ECS defaults removed and secret values masked, for diffs and logs.
+    pub fn display_json(&self) -> String {
+        let mut v = normalized(&self.to_json());
+        crate::secrets::mask_task_definition(&mut v);
+        serde_json::to_string_pretty(&v).unwrap_or_default()
+    }
+}
+
+fn shape(origin: &str, problem: &str) -> TaskDefError {
+    TaskDefError::Shape {
+        path: origin.into(),
+        problem: problem.into(),
+    }
+}
+
+fn strip_read_only(mut body: Map<String, Value>) -> Map<String, Value> {
+    for f in READ_ONLY_FIELDS {
+        body.remove(*f);
+    }
+    body
+}
+
+fn valid_family(f: &str) -> bool {
+    !f.is_empty()
+        && f.len() <= 255
+        && f.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// Drops what ECS fills in by default so a file and the revision it registered compare equal.
+fn normalized(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let mut out = Map::new();
+            for (k, v) in m {
+                if k == "tags" || READ_ONLY_FIELDS.contains(&k.as_str()) {
+                    continue;
+                }
+                let v = normalized(v);
+                let is_default = match (k.as_str(), &v) {
+                    (_, Value::Null) => true,
+                    (_, Value::Array(a)) => a.is_empty(),
+                    (_, Value::Object(o)) => o.is_empty(),
+                    ("cpu", Value::Number(n)) => n.as_i64() == Some(0),
+                    ("essential", Value::Bool(true)) => true,
+                    ("networkMode", Value::String(s)) => s == "bridge",
+                    ("protocol", Value::String(s)) => s == "tcp",
+                    _ => false,
+                };
+                if !is_default {
+                    out.insert(k.clone(), v);
+                }
+            }
+            Value::Object(out)
+        }
+        Value::Array(a) => Value::Array(a.iter().map(normalized).collect()),
+        other => other.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

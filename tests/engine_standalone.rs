@@ -1,0 +1,483 @@
+//! The engine on the simulated platform, whole deploys under tokio's paused clock: the
+//! reference setup (rolling in place), blue/green and surge, every way a new version can fail,
+//! interruption and resume, throttling. Every scenario asserts the final state, the result and
+//! that the instances serving the app never dropped to zero.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ecs_roll::engine::deploy::{self, TAG_PREVIOUS};
+use ecs_roll::engine::events::Recorder;
+use ecs_roll::engine::plan::Strategy;
+use ecs_roll::engine::wait::Poll;
+use ecs_roll::engine::{Cancel, Ctx, Desired, Event, Options, Outcome, RunResult, Timeouts};
+use ecs_roll::error::Error;
+use ecs_roll::image::ImageRef;
+use ecs_roll::platform::HealthCheck;
+use ecs_roll::sim::{Behaviour, Fault, Sim, health_check};
+use ecs_roll::taskdef::TaskDefinition;
+use serde_json::json;
+
+const LB: &str = "cb-prototype-elb";
+const V1: &str = "rafabor/prototype-4-cb:v0.0.1";
+const V2: &str = "rafabor/prototype-4-cb:v0.0.2";
+
+fn task_definition(image: &str) -> serde_json::Value {
+    json!({
+        "family": "cb-prototype",
+        "containerDefinitions": [{
+            "name": "cb-prototype", "image": image, "cpu": 256, "memory": 256, "essential": true,
+            "portMappings": [{ "containerPort": 5555, "hostPort": 5555, "protocol": "tcp" }]
+        }]
+    })
+}
+
+/// The reference setup with `instances` container instances, `tasks` of them running v1.
+fn world(instances: usize) -> Sim {
+    Sim::builder()
+        .cluster("cb-prototype")
+        .instances(instances)
+        .elb(
+            LB,
+            HealthCheck {
+                interval: Duration::from_secs(30),
+                healthy_threshold: 2,
+                ..health_check("HTTP:5555/testme")
+            },
+        )
+        .draining(Duration::from_secs(60))
+        .task_definition(task_definition(V1))
+        .tasks_on_each_instance()
+        .build()
+}
+
+struct Run {
+    sim: Sim,
+    recorder: Arc<Recorder>,
+    cancel: Cancel,
+}
+
+impl Run {
+    fn new(sim: Sim) -> Run {
+        Run {
+            sim,
+            recorder: Arc::new(Recorder::default()),
+            cancel: Cancel::default(),
+        }
+    }
+
+    fn ctx(&self) -> Ctx {
+        Ctx {
+            ecs: self.sim.ecs(),
+            elb: self.sim.elb(),
+            cluster: "cb-prototype".into(),
+            family: "cb-prototype".into(),
+            load_balancer: LB.into(),
+            observer: self.recorder.clone(),
+            poll: Poll::default(),
+            timeouts: Timeouts::default(),
+            cancel: self.cancel.clone(),
+            actor: "test".into(),
+        }
+    }
+
+    async fn deploy_with(&self, image: &str, opts: Options) -> Result<Outcome, Error> {
+        let td = TaskDefinition::parse(&task_definition(V1).to_string(), "test").unwrap();
+        let desired = td.with_image("cb-prototype", &ImageRef::parse(image).unwrap());
+        deploy::run(&self.ctx(), Desired::Definition(desired), &opts).await
+    }
+
+    async fn deploy(&self, image: &str) -> Result<Outcome, Error> {
+        self.deploy_with(image, opts()).await
+    }
+
+    /// (image, task status) of every task the family runs, with the instance it runs on.
+    fn running_images(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .sim
+            .tasks()
+            .into_iter()
+            .filter(|t| t.is_running())
+            .map(|t| {
+                t.task_definition_arn
+                    .rsplit('/')
+                    .next()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn registered_in_service(&self) -> usize {
+        self.sim
+            .instance_health(LB)
+            .iter()
+            .filter(|h| h.state == ecs_roll::platform::HealthState::InService)
+            .count()
+    }
+}
+
+fn opts() -> Options {
+    Options {
+        command: "deploy".into(),
+        rollback_on_failure: true,
+        ..Options::default()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn reference_setup_rolls_one_instance_at_a_time_and_keeps_two_of_three_serving() {
+    let run = Run::new(world(3));
+    let sampler = run.sim.spawn_sampler(Duration::from_secs(1));
+    let out = run.deploy(V2).await.unwrap();
+    let capacity = sampler.stop();
+
+    assert_eq!(out.result, RunResult::Succeeded, "{:?}", out.failure);
+    assert_eq!(out.plan.as_ref().unwrap().strategy, Strategy::Rolling);
+    assert_eq!(run.running_images(), ["cb-prototype:2"; 3]);
+    assert_eq!(run.registered_in_service(), 3);
+    assert_eq!(capacity.min_serving(), Some(2), "{:?}", capacity.timeline());
+    assert!(
+        run.sim.interruptions().is_empty(),
+        "a task was stopped while still receiving traffic: {:?}",
+        run.sim.interruptions()
+    );
+    let target = run
+        .sim
+        .ecs()
+        .describe_task_definition("cb-prototype:2")
+        .await
+        .unwrap();
+    assert!(target.tags[TAG_PREVIOUS].ends_with("cb-prototype:1"));
+    assert_eq!(out.previous.unwrap().name, "cb-prototype:1");
+}
+
+#[tokio::test(start_paused = true)]
+async fn spare_instances_give_a_blue_green_deploy_at_full_capacity() {
+    let sim = Sim::builder()
+        .cluster("cb-prototype")
+        .instances(6)
+        .elb(
+            LB,
+            HealthCheck {
+                interval: Duration::from_secs(10),
+                healthy_threshold: 3,
+                ..health_check("HTTP:5555/testme")
+            },
+        )
+        .draining(Duration::from_secs(30))
+        .task_definition(task_definition(V1))
+        .build();
+    let run = Run::new(sim);
+    // Three instances run v1, three are free.
+    seed_tasks(&run, 3).await;
+    let sampler = run.sim.spawn_sampler(Duration::from_secs(1));
+    let out = run.deploy(V2).await.unwrap();
+    let capacity = sampler.stop();
+    assert_eq!(out.result, RunResult::Succeeded, "{:?}", out.failure);
+    assert_eq!(out.plan.as_ref().unwrap().strategy, Strategy::BlueGreen);
+    assert_eq!(run.running_images(), ["cb-prototype:2"; 3]);
+    assert_eq!(capacity.min_serving(), Some(3));
+    assert!(run.sim.interruptions().is_empty());
+}
+
+/// Starts v1 on the first `n` instances and registers them, as an operator would have.
+async fn seed_tasks(run: &Run, n: usize) {
+    let ecs = run.sim.ecs();
+    let elb = run.sim.elb();
+    let instances = ecs.container_instances("cb-prototype").await.unwrap();
+    for ci in instances.iter().take(n) {
+        ecs.start_task("cb-prototype", "cb-prototype:1", &ci.arn, "operator")
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    let ids: Vec<String> = instances
+        .iter()
+        .take(n)
+        .map(|c| c.ec2_instance_id.clone())
+        .collect();
+    elb.register_instances(LB, &ids).await.unwrap();
+    // Long enough for any health check settings to pass.
+    tokio::time::sleep(Duration::from_secs(600)).await;
+    assert_eq!(run.registered_in_service(), n);
+}
+
+#[tokio::test(start_paused = true)]
+async fn one_spare_instance_gives_a_surge_that_never_drops_capacity() {
+    let sim = Sim::builder()
+        .cluster("cb-prototype")
+        .instances(4)
+        .elb(LB, health_check("HTTP:5555/testme"))
+        .task_definition(task_definition(V1))
+        .build();
+    let run = Run::new(sim);
+    seed_tasks(&run, 3).await;
+    let sampler = run.sim.spawn_sampler(Duration::from_secs(1));
+    let out = run.deploy(V2).await.unwrap();
+    let capacity = sampler.stop();
+    assert_eq!(out.result, RunResult::Succeeded, "{:?}", out.failure);
+    assert_eq!(
+        out.plan.as_ref().unwrap().strategy,
+        Strategy::Surge { surge: 1 }
+    );
+    assert_eq!(capacity.min_serving(), Some(3), "{:?}", capacity.timeline());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_single_instance_without_spare_capacity_is_refused_before_any_change() {
+    let run = Run::new(world(1));
+    let err = run.deploy(V2).await.unwrap_err();
+    assert_eq!(err.exit_code(), 2);
+    assert!(err.to_string().contains("--allow-downtime"), "{err}");
+    assert_eq!(run.sim.call_count("RegisterTaskDefinition"), 0);
+    assert_eq!(
+        run.sim.call_count("StartTask") + run.sim.call_count("StopTask"),
+        0
+    );
+    assert_eq!(run.sim.call_count("DeregisterInstancesFromLoadBalancer"), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn allow_downtime_replaces_a_single_instance() {
+    let run = Run::new(world(1));
+    let out = run
+        .deploy_with(
+            V2,
+            Options {
+                allow_downtime: true,
+                ..opts()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.result, RunResult::Succeeded, "{:?}", out.failure);
+    assert!(out.plan.unwrap().downtime);
+    assert_eq!(run.running_images(), ["cb-prototype:2"]);
+}
+
+async fn assert_rolled_back(run: &Run, out: &Outcome, cause: &str) {
+    assert_eq!(
+        out.result,
+        RunResult::RolledBack,
+        "{:?} / {:?}",
+        out.failure,
+        out.rollback_failure
+    );
+    assert_eq!(out.exit_code(), 3);
+    assert!(
+        out.failure.as_deref().unwrap_or("").contains(cause),
+        "{:?}",
+        out.failure
+    );
+    assert_eq!(run.running_images(), ["cb-prototype:1"; 3]);
+    assert_eq!(run.registered_in_service(), 3);
+    assert!(
+        run.recorder
+            .events()
+            .iter()
+            .any(|e| matches!(e, Event::RollbackStarted { .. })),
+        "no rollback event"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_crashing_image_is_rolled_back_with_its_exit_code_and_the_app_keeps_serving() {
+    let run = Run::new(world(3));
+    run.sim
+        .set_image_behaviour(V2, Behaviour::CrashAfter(Duration::from_secs(20)));
+    let sampler = run.sim.spawn_sampler(Duration::from_secs(1));
+    let out = run.deploy(V2).await.unwrap();
+    let capacity = sampler.stop();
+    assert_rolled_back(&run, &out, "exited 1").await;
+    assert!(
+        capacity.min_serving() >= Some(2),
+        "{:?}",
+        capacity.timeline()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_image_that_never_passes_health_checks_is_rolled_back_after_the_health_timeout() {
+    let run = Run::new(world(3));
+    run.sim.set_image_behaviour(V2, Behaviour::FailsHealthCheck);
+    let sampler = run.sim.spawn_sampler(Duration::from_secs(1));
+    let out = run.deploy(V2).await.unwrap();
+    let capacity = sampler.stop();
+    assert_rolled_back(&run, &out, "did not report the new task healthy").await;
+    assert!(capacity.min_serving() >= Some(2));
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_image_that_cannot_be_pulled_is_rolled_back() {
+    let run = Run::new(world(3));
+    run.sim.set_image_behaviour(V2, Behaviour::cannot_pull(V2));
+    let out = run.deploy(V2).await.unwrap();
+    assert_rolled_back(&run, &out, "CannotPullContainerError").await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_rollback_leaves_the_failed_state_and_reports_each_instance() {
+    let run = Run::new(world(3));
+    run.sim.set_image_behaviour(V2, Behaviour::cannot_pull(V2));
+    let out = run
+        .deploy_with(
+            V2,
+            Options {
+                rollback_on_failure: false,
+                ..opts()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.result, RunResult::Failed);
+    assert_eq!(out.exit_code(), 1);
+    assert!(out.rollback_steps.is_empty());
+    // The first instance was taken out for the new task; the other two still serve v1.
+    assert_eq!(run.running_images(), ["cb-prototype:1"; 2]);
+    assert_eq!(out.instances.len(), 3);
+    assert_eq!(
+        out.instances
+            .iter()
+            .filter(|i| i.health.as_deref() == Some("InService"))
+            .count(),
+        2
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_interrupt_finishes_the_step_in_progress_and_a_rerun_resumes() {
+    let run = Run::new(world(3));
+    let cancel = run.cancel.clone();
+    let sampler = run.sim.spawn_sampler(Duration::from_secs(1));
+    // Interrupt during the first step.
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        cancel.request();
+    });
+    let out = run.deploy(V2).await.unwrap();
+    assert_eq!(out.result, RunResult::Interrupted);
+    assert_eq!(out.exit_code(), 130);
+    assert_eq!(out.steps.len(), 1, "only the step in progress is finished");
+    assert_eq!(
+        run.running_images(),
+        ["cb-prototype:1", "cb-prototype:1", "cb-prototype:2"]
+    );
+    assert_eq!(run.registered_in_service(), 3);
+
+    let again = Run {
+        sim: run.sim.clone(),
+        recorder: Arc::new(Recorder::default()),
+        cancel: Cancel::default(),
+    };
+    let out = again.deploy(V2).await.unwrap();
+    assert_eq!(out.result, RunResult::Succeeded, "{:?}", out.failure);
+    assert_eq!(out.steps.len(), 2, "the switched instance is left alone");
+    assert_eq!(
+        again.sim.call_count("RegisterTaskDefinition"),
+        1,
+        "the identical revision is reused"
+    );
+    assert_eq!(again.running_images(), ["cb-prototype:2"; 3]);
+    assert!(sampler.stop().min_serving() >= Some(2));
+}
+
+#[tokio::test(start_paused = true)]
+async fn rollback_returns_to_the_recorded_previous_revision_and_records_the_way_back() {
+    let run = Run::new(world(3));
+    assert_eq!(run.deploy(V2).await.unwrap().result, RunResult::Succeeded);
+    let ecs = run.sim.ecs();
+    let v2 = ecs
+        .describe_task_definition("cb-prototype:2")
+        .await
+        .unwrap();
+    let previous = ecs
+        .describe_task_definition(&v2.tags[TAG_PREVIOUS])
+        .await
+        .unwrap();
+    let sampler = run.sim.spawn_sampler(Duration::from_secs(1));
+    let out = deploy::run(
+        &run.ctx(),
+        Desired::Revision(previous),
+        &Options {
+            command: "rollback".into(),
+            rollback_on_failure: true,
+            ..Options::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.result, RunResult::Succeeded, "{:?}", out.failure);
+    assert_eq!(run.running_images(), ["cb-prototype:1"; 3]);
+    assert!(sampler.stop().min_serving() >= Some(2));
+    let v1 = ecs
+        .describe_task_definition("cb-prototype:1")
+        .await
+        .unwrap();
+    assert!(
+        v1.tags[TAG_PREVIOUS].ends_with("cb-prototype:2"),
+        "rolling back again returns to v2"
+    );
+    assert_eq!(run.sim.call_count("RegisterTaskDefinition"), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn deploying_what_already_runs_changes_nothing() {
+    let run = Run::new(world(3));
+    run.sim.clear_calls();
+    let out = run.deploy(V1).await.unwrap();
+    assert_eq!(out.result, RunResult::Succeeded);
+    assert_eq!(out.plan.unwrap().strategy, Strategy::Nothing);
+    assert_eq!(
+        run.sim.call_count("RegisterTaskDefinition") + run.sim.call_count("StartTask"),
+        0
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_deploy_completes_under_a_throttling_burst_and_random_faults() {
+    let run = Run::new(world(3));
+    run.sim.inject(Fault::throttled().next_calls(8));
+    run.sim.inject(Fault::unavailable().with_probability(0.2));
+    let sampler = run.sim.spawn_sampler(Duration::from_secs(1));
+    let out = run.deploy(V2).await.unwrap();
+    assert_eq!(out.result, RunResult::Succeeded, "{:?}", out.failure);
+    assert_eq!(run.running_images(), ["cb-prototype:2"; 3]);
+    assert!(sampler.stop().min_serving() >= Some(2));
+}
+
+#[tokio::test(start_paused = true)]
+async fn dry_run_plans_and_changes_nothing() {
+    let run = Run::new(world(3));
+    run.sim.clear_calls();
+    let out = run
+        .deploy_with(
+            V2,
+            Options {
+                dry_run: true,
+                ..opts()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.result, RunResult::Planned);
+    assert_eq!(out.plan.unwrap().steps.len(), 3);
+    let changing = [
+        "RegisterTaskDefinition",
+        "TagResource",
+        "StartTask",
+        "StopTask",
+        "RegisterInstancesWithLoadBalancer",
+        "DeregisterInstancesFromLoadBalancer",
+    ];
+    for op in changing {
+        assert_eq!(run.sim.call_count(op), 0, "{op}");
+    }
+    let diff = run.recorder.events().into_iter().find_map(|e| match e {
+        Event::Diff { text, .. } => Some(text),
+        _ => None,
+    });
+    assert!(diff.unwrap().contains("+") && true);
+}
