@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::task_definition::is_active;
 use super::world::{ACCOUNT, Fail, Interruption, REGION, World};
 use crate::platform::{ContainerState, Task};
 use crate::taskdef::{Reservation, TaskDefinition};
@@ -233,7 +234,7 @@ impl World {
         start_delay: Duration,
     ) -> Result<Task, Fail> {
         let revision = self.task_definitions.describe(task_definition)?;
-        if !super::task_definition::is_active(revision) {
+        if !is_active(revision) {
             return Err(Fail::invalid(format!(
                 "ClientException: task definition {} is INACTIVE",
                 revision.name()

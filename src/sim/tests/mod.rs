@@ -13,8 +13,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::{Sim, health_check};
-#[allow(unused_imports)]
-use crate::platform::{ClassicElb, Ecs, HealthCheck, Task};
+use crate::platform::{HealthCheck, Task};
 
 const CLUSTER: &str = "default";
 const ELB: &str = "cb-prototype-elb";

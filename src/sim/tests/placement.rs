@@ -2,7 +2,7 @@ use serde_json::json;
 
 use super::*;
 use crate::platform::ApiErrorKind;
-use crate::sim::AGENT_PORTS;
+use crate::sim::{AGENT_PORTS, Timings};
 
 #[tokio::test(start_paused = true)]
 async fn a_second_task_on_a_taken_static_port_is_refused_with_resource_ports() {
@@ -87,7 +87,7 @@ async fn the_port_frees_only_once_the_old_task_is_stopped() {
     );
     assert!(instances(&sim).await[0].used_ports.contains(&PORT));
 
-    advance(sim_timings().task_stop).await;
+    advance(Timings::default().task_stop).await;
     let freed = instances(&sim).await.remove(0);
     assert!(!freed.used_ports.contains(&PORT));
     assert_eq!(freed.remaining_memory, 3904);
@@ -95,10 +95,6 @@ async fn the_port_frees_only_once_the_old_task_is_stopped() {
         .start_task(CLUSTER, &v2, &instance, "ecs-roll")
         .await
         .expect("the port is free");
-}
-
-fn sim_timings() -> crate::sim::Timings {
-    crate::sim::Timings::default()
 }
 
 #[tokio::test(start_paused = true)]
