@@ -37,7 +37,16 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
 pub fn close(typed: &str, known: &str) -> bool {
     let t = typed.to_ascii_lowercase().replace('-', "_");
     let k = known.to_ascii_lowercase();
-    t == k || (t.len() >= 4 && edit_distance(&t, &k) <= 2)
+    t == k || singular(&t) == singular(&k) || (t.len() >= 4 && edit_distance(&t, &k) <= 2)
+}
+
+/// `requiresCompatibilities` -> `requiresCompatibility`, `volumes` -> `volume`.
+fn singular(w: &str) -> String {
+    if let Some(stem) = w.strip_suffix("ies") {
+        format!("{stem}y")
+    } else {
+        w.strip_suffix('s').unwrap_or(w).to_string()
+    }
 }
 
 #[cfg(test)]

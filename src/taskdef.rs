@@ -297,24 +297,19 @@ impl TaskDefinition {
     }
 
     /// Host ports the task takes on an EC2 instance. In bridge mode a missing or zero hostPort
-    /// is dynamic and takes none we can know; in host mode the container port is the host port.
+    /// is dynamic and takes none we can know; in host mode the container port is the host port;
+    /// in awsvpc mode each task has its own network interface and takes none.
     pub fn static_host_ports(&self) -> Vec<u16> {
-        let host_mode = self.network_mode() == "host";
+        let mode = self.network_mode();
+        if mode == "awsvpc" {
+            return Vec::new();
+        }
         let mut ports: Vec<u16> = self
             .containers()
-            .flat_map(|c| {
-                c.get("portMappings")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-            })
+            .flat_map(|c| c.get("portMappings").and_then(Value::as_array).into_iter().flatten())
             .filter_map(|m| {
                 let host = m.get("hostPort").and_then(Value::as_u64).filter(|p| *p > 0);
-                let port = if host_mode {
-                    host.or_else(|| m.get("containerPort")?.as_u64())
-                } else {
-                    host
-                };
+                let port = if mode == "host" { host.or_else(|| m.get("containerPort")?.as_u64()) } else { host };
                 port.and_then(|p| u16::try_from(p).ok())
             })
             .collect();
@@ -323,28 +318,16 @@ impl TaskDefinition {
         ports
     }
 
-    /// What a task of this definition reserves on an instance: the task-level size when set,
-    /// else the sum over containers (memory, or memoryReservation when memory is absent).
+    /// What a task of this definition reserves on an instance: the task-level size when set
+    /// (`"256"`, `"1 vCPU"`, `"2 GB"`), else the sum over containers, where ECS reserves the
+    /// soft limit (memoryReservation) when there is one and the hard limit otherwise.
     pub fn reservation(&self) -> Reservation {
-        let task_level = |k: &str| {
-            self.body.get(k).and_then(|v| {
-                v.as_str()
-                    .and_then(|s| s.trim().parse::<i64>().ok())
-                    .or_else(|| v.as_i64())
-            })
-        };
-        let sum = |f: &dyn Fn(&Map<String, Value>) -> Option<i64>| {
-            self.containers().filter_map(f).sum::<i64>()
-        };
+        let task_level = |k: &str, unit: i64| self.body.get(k).and_then(|v| v.as_i64().or_else(|| parse_size(v.as_str()?, unit)));
+        let sum = |f: &dyn Fn(&Map<String, Value>) -> Option<i64>| self.containers().filter_map(f).sum::<i64>();
         Reservation {
-            cpu: task_level("cpu").unwrap_or_else(|| sum(&|c| c.get("cpu")?.as_i64())),
-            memory: task_level("memory").unwrap_or_else(|| {
-                sum(&|c| {
-                    c.get("memory")
-                        .or_else(|| c.get("memoryReservation"))?
-                        .as_i64()
-                })
-            }),
+            cpu: task_level("cpu", 1024).unwrap_or_else(|| sum(&|c| c.get("cpu")?.as_i64())),
+            memory: task_level("memory", 1024)
+                .unwrap_or_else(|| sum(&|c| c.get("memoryReservation").or_else(|| c.get("memory"))?.as_i64())),
         }
     }
 
@@ -365,6 +348,22 @@ impl TaskDefinition {
         let mut v = normalized(&self.to_json());
         crate::secrets::mask_task_definition(&mut v);
         serde_json::to_string_pretty(&v).unwrap_or_default()
+    }
+}
+
+/// `"512"` -> 512; `"1 vCPU"` / `"2 GB"` -> the value times `unit` (1024 units per vCPU,
+/// 1024 MiB per GB).
+fn parse_size(s: &str, unit: i64) -> Option<i64> {
+    let s = s.trim();
+    if let Ok(n) = s.parse::<i64>() {
+        return Some(n);
+    }
+    let (num, suffix) = s.split_at(s.find(|c: char| !(c.is_ascii_digit() || c == '.'))?);
+    let n: f64 = num.trim().parse().ok()?;
+    match suffix.trim().to_ascii_lowercase().as_str() {
+        "vcpu" | "gb" => Some((n * unit as f64).round() as i64),
+        "mb" | "mib" => Some(n.round() as i64),
+        _ => None,
     }
 }
 
@@ -393,8 +392,11 @@ fn valid_family(f: &str) -> bool {
 fn normalized(v: &Value) -> Value {
     match v {
         Value::Object(m) => {
+            // Sorted keys: ECS returns fields in its own order, not the file's.
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
             let mut out = Map::new();
-            for (k, v) in m {
+            for (k, v) in keys.into_iter().map(|k| (k, &m[k])) {
                 if k == "tags" || READ_ONLY_FIELDS.contains(&k.as_str()) {
                     continue;
                 }

@@ -147,7 +147,7 @@ fn misspelt_fields_are_refused_with_a_suggestion() {
 }
 
 #[test]
-#[ignore = "bug in src/taskdef.rs, reported: a -y/-ies plural slip is 3 edits away and slips through"]
+
 fn a_singular_of_an_ies_plural_is_a_typo() {
     let v = json!({"family": "web", "containerDefinitions": [web("nginx")], "requiresCompatibility": ["EC2"]});
     let got = problem(parse(v));
@@ -240,7 +240,14 @@ fn pick_container_chooses_the_named_the_only_or_the_same_repository() {
     let two = two_containers();
     let new = image("registry.example.com/team/web:v2");
     let other = image("redis:7");
-    let cases: [(&TaskDefinition, Option<&str>, &ImageRef, Result<&str, &str>); 6] = [
+    // (task definition, --container, new image, chosen container or error text)
+    type Case<'a> = (
+        &'a TaskDefinition,
+        Option<&'a str>,
+        &'a ImageRef,
+        Result<&'a str, &'a str>,
+    );
+    let cases: [Case; 6] = [
         (&single, None, &other, Ok("web")),
         (&single, Some("web"), &other, Ok("web")),
         (&two, None, &new, Ok("web")),
@@ -342,7 +349,7 @@ fn static_host_ports_by_network_mode() {
 }
 
 #[test]
-#[ignore = "bug in src/taskdef.rs, reported: awsvpc tasks get their own ENI and take no host ports"]
+
 fn static_host_ports_are_none_in_awsvpc_mode() {
     let t = with_ports(
         Some("awsvpc"),
@@ -398,7 +405,7 @@ fn reservation_prefers_the_task_size_then_sums_containers() {
 }
 
 #[test]
-#[ignore = "bug in src/taskdef.rs, reported: ECS accepts task sizes like \"1 vCPU\" and \"2 GB\""]
+
 fn reservation_understands_unit_task_sizes() {
     let t = td(
         json!({"family": "web", "cpu": "1 vCPU", "memory": "2 GB", "containerDefinitions": [web("nginx")]}),
@@ -413,7 +420,7 @@ fn reservation_understands_unit_task_sizes() {
 }
 
 #[test]
-#[ignore = "bug in src/taskdef.rs, reported: ECS reserves memoryReservation when both limits are set"]
+
 fn reservation_uses_the_soft_limit_when_both_are_set() {
     let t = td(json!({"family": "web", "containerDefinitions": [
         {"name": "a", "image": "a", "memory": 1024, "memoryReservation": 256}
