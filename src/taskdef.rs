@@ -306,10 +306,25 @@ impl TaskDefinition {
         }
         let mut ports: Vec<u16> = self
             .containers()
-            .flat_map(|c| c.get("portMappings").and_then(Value::as_array).into_iter().flatten())
+            .flat_map(|c| {
+                c.get("portMappings")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+            })
+            // The PORTS resource is TCP only; UDP mappings take PORTS_UDP.
+            .filter(|m| {
+                m.get("protocol")
+                    .and_then(Value::as_str)
+                    .is_none_or(|p| p.eq_ignore_ascii_case("tcp"))
+            })
             .filter_map(|m| {
                 let host = m.get("hostPort").and_then(Value::as_u64).filter(|p| *p > 0);
-                let port = if mode == "host" { host.or_else(|| m.get("containerPort")?.as_u64()) } else { host };
+                let port = if mode == "host" {
+                    host.or_else(|| m.get("containerPort")?.as_u64())
+                } else {
+                    host
+                };
                 port.and_then(|p| u16::try_from(p).ok())
             })
             .collect();
@@ -322,12 +337,23 @@ impl TaskDefinition {
     /// (`"256"`, `"1 vCPU"`, `"2 GB"`), else the sum over containers, where ECS reserves the
     /// soft limit (memoryReservation) when there is one and the hard limit otherwise.
     pub fn reservation(&self) -> Reservation {
-        let task_level = |k: &str, unit: i64| self.body.get(k).and_then(|v| v.as_i64().or_else(|| parse_size(v.as_str()?, unit)));
-        let sum = |f: &dyn Fn(&Map<String, Value>) -> Option<i64>| self.containers().filter_map(f).sum::<i64>();
+        let task_level = |k: &str, unit: i64| {
+            self.body
+                .get(k)
+                .and_then(|v| v.as_i64().or_else(|| parse_size(v.as_str()?, unit)))
+        };
+        let sum = |f: &dyn Fn(&Map<String, Value>) -> Option<i64>| {
+            self.containers().filter_map(f).sum::<i64>()
+        };
         Reservation {
             cpu: task_level("cpu", 1024).unwrap_or_else(|| sum(&|c| c.get("cpu")?.as_i64())),
-            memory: task_level("memory", 1024)
-                .unwrap_or_else(|| sum(&|c| c.get("memoryReservation").or_else(|| c.get("memory"))?.as_i64())),
+            memory: task_level("memory", 1024).unwrap_or_else(|| {
+                sum(&|c| {
+                    c.get("memoryReservation")
+                        .or_else(|| c.get("memory"))?
+                        .as_i64()
+                })
+            }),
         }
     }
 
@@ -390,6 +416,11 @@ fn valid_family(f: &str) -> bool {
 
 /// Drops what ECS fills in by default so a file and the revision it registered compare equal.
 fn normalized(v: &Value) -> Value {
+    let mode = v.get("networkMode").and_then(Value::as_str);
+    normalized_in(v, matches!(mode, Some("host" | "awsvpc")))
+}
+
+fn normalized_in(v: &Value, host_port_implied: bool) -> Value {
     match v {
         Value::Object(m) => {
             // Sorted keys: ECS returns fields in its own order, not the file's.
@@ -400,7 +431,7 @@ fn normalized(v: &Value) -> Value {
                 if k == "tags" || READ_ONLY_FIELDS.contains(&k.as_str()) {
                     continue;
                 }
-                let v = normalized(v);
+                let v = normalized_in(v, host_port_implied);
                 let is_default = match (k.as_str(), &v) {
                     (_, Value::Null) => true,
                     (_, Value::Array(a)) => a.is_empty(),
@@ -409,6 +440,8 @@ fn normalized(v: &Value) -> Value {
                     ("essential", Value::Bool(true)) => true,
                     ("networkMode", Value::String(s)) => s == "bridge",
                     ("protocol", Value::String(s)) => s == "tcp",
+                    // In host and awsvpc mode ECS fills hostPort in as the containerPort.
+                    ("hostPort", _) => m.get("containerPort") == Some(&v) && host_port_implied,
                     _ => false,
                 };
                 if !is_default {
@@ -417,7 +450,11 @@ fn normalized(v: &Value) -> Value {
             }
             Value::Object(out)
         }
-        Value::Array(a) => Value::Array(a.iter().map(normalized).collect()),
+        Value::Array(a) => Value::Array(
+            a.iter()
+                .map(|x| normalized_in(x, host_port_implied))
+                .collect(),
+        ),
         other => other.clone(),
     }
 }

@@ -479,5 +479,8 @@ async fn dry_run_plans_and_changes_nothing() {
         Event::Diff { text, .. } => Some(text),
         _ => None,
     });
-    assert!(diff.unwrap().contains("+") && true);
+    assert!(
+        diff.unwrap()
+            .contains("+      \"image\": \"rafabor/prototype-4-cb:v0.0.2\"")
+    );
 }

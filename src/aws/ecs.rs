@@ -7,11 +7,15 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use aws_config::SdkConfig;
 use aws_sdk_ecs::Client;
+use aws_sdk_ecs::operation::describe_task_definition::DescribeTaskDefinitionOutput;
+use aws_sdk_ecs::operation::describe_tasks::DescribeTasksOutput;
+use aws_sdk_ecs::operation::register_task_definition::RegisterTaskDefinitionOutput;
+use aws_sdk_ecs::operation::start_task::StartTaskOutput;
 use aws_sdk_ecs::types::{DesiredStatus, Tag, TaskDefinitionField};
 use serde_json::Value;
 
 use super::ApiCalls;
-use super::raw_json::{self, CaptureResponseBody, ReplaceRequestBody};
+use super::raw_json::{self, RawSuccessBody, ReplaceRequestBody};
 use crate::platform::{ApiError, ApiErrorKind, ApiResult, ContainerInstance, Ecs, Revision, Task};
 
 /// The most ARNs DescribeTasks / DescribeContainerInstances accept in one call.
@@ -116,33 +120,37 @@ impl Ecs for EcsAdapter {
 
     /// Tasks ECS no longer knows (reported as MISSING) are left out of the result.
     async fn describe_tasks(&self, cluster: &str, task_arns: &[String]) -> ApiResult<Vec<Task>> {
+        const OP: &str = "DescribeTasks";
         let mut out = Vec::with_capacity(task_arns.len());
         for batch in task_arns.chunks(DESCRIBE_BATCH) {
+            let raw = RawSuccessBody::new(|| DescribeTasksOutput::builder().build());
             let request = self
                 .client
                 .describe_tasks()
                 .cluster(cluster)
                 .set_tasks(Some(batch.to_vec()))
+                .customize()
+                .interceptor(raw.clone())
                 .send();
-            let page = self.calls.call("DescribeTasks", request).await?;
-            out.extend(page.tasks().iter().map(convert::task));
+            self.calls.call(OP, request).await?;
+            out.extend(convert::tasks(&raw_json::response_json(OP, raw.take())?));
         }
         Ok(out)
     }
 
     async fn describe_task_definition(&self, reference: &str) -> ApiResult<Revision> {
         const OP: &str = "DescribeTaskDefinition";
-        let capture = CaptureResponseBody::default();
+        let raw = RawSuccessBody::new(|| DescribeTaskDefinitionOutput::builder().build());
         let request = self
             .client
             .describe_task_definition()
             .task_definition(reference)
             .include(TaskDefinitionField::Tags)
             .customize()
-            .interceptor(capture.clone())
+            .interceptor(raw.clone())
             .send();
         self.calls.call(OP, request).await?;
-        raw_json::revision_from_response(OP, capture.take(), None)
+        raw_json::revision_from_response(OP, raw_json::response_json(OP, raw.take())?, None)
     }
 
     async fn register_task_definition(
@@ -154,7 +162,7 @@ impl Ecs for EcsAdapter {
         let invalid = |m: String| ApiError::new(OP, ApiErrorKind::InvalidRequest, m);
         let body = raw_json::with_tags(body, tags).map_err(invalid)?;
         let bytes = serde_json::to_vec(&body).map_err(|e| invalid(e.to_string()))?;
-        let capture = CaptureResponseBody::default();
+        let raw = RawSuccessBody::new(|| RegisterTaskDefinitionOutput::builder().build());
         // The typed input only has to serialise; ReplaceRequestBody sends `body` instead. The
         // family is set so logs and tracing still name the right one.
         let request = self
@@ -168,11 +176,15 @@ impl Ecs for EcsAdapter {
             .set_container_definitions(Some(Vec::new()))
             .customize()
             .interceptor(ReplaceRequestBody::new(bytes))
-            .interceptor(capture.clone())
+            .interceptor(raw.clone())
             .send();
         self.calls.call(OP, request).await?;
         let sent_tags = raw_json::tags_of(body.get("tags"));
-        raw_json::revision_from_response(OP, capture.take(), Some(&sent_tags))
+        raw_json::revision_from_response(
+            OP,
+            raw_json::response_json(OP, raw.take())?,
+            Some(&sent_tags),
+        )
     }
 
     async fn tag_task_definition(
@@ -206,6 +218,7 @@ impl Ecs for EcsAdapter {
         started_by: &str,
     ) -> ApiResult<Task> {
         const OP: &str = "StartTask";
+        let raw = RawSuccessBody::new(|| StartTaskOutput::builder().build());
         let request = self
             .client
             .start_task()
@@ -213,14 +226,17 @@ impl Ecs for EcsAdapter {
             .task_definition(task_definition_arn)
             .container_instances(container_instance_arn)
             .started_by(started_by)
+            .customize()
+            .interceptor(raw.clone())
             .send();
-        let out = self.calls.call(OP, request).await?;
-        if let Some(task) = out.tasks().first() {
-            return Ok(convert::task(task));
+        self.calls.call(OP, request).await?;
+        let out = raw_json::response_json(OP, raw.take())?;
+        if let Some(task) = convert::tasks(&out).next() {
+            return Ok(task);
         }
         // StartTask succeeds at the HTTP level and reports placement problems as failures.
-        let failures = out.failures();
-        let kind = if failures.iter().any(|f| f.reason() == Some("MISSING")) {
+        let failures = convert::failures(&out);
+        let kind = if failures.iter().any(|f| f.reason == "MISSING") {
             ApiErrorKind::NotFound
         } else {
             ApiErrorKind::Other
@@ -228,7 +244,8 @@ impl Ecs for EcsAdapter {
         let message = if failures.is_empty() {
             format!("ECS started no task on {container_instance_arn} and reported no failure")
         } else {
-            format!("ECS started no task: {}", convert::failures(failures))
+            let listed: Vec<String> = failures.iter().map(ToString::to_string).collect();
+            format!("ECS started no task: {}", listed.join("; "))
         };
         Err(ApiError::new(OP, kind, message))
     }

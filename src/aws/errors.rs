@@ -5,7 +5,6 @@ use std::error::Error;
 
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::platform::{ApiError, ApiErrorKind};
@@ -38,13 +37,21 @@ where
                 with_request_id(text, ctx.err().meta().extra("aws_request_id")),
             )
         }
-        SdkError::ResponseError(ctx) => unparsed_response(operation, ctx.raw()),
+        SdkError::ResponseError(ctx) => {
+            let mut e = unparsed_response(operation, ctx.raw());
+            // A 2xx that failed to parse is the SDK's problem, and only its error says why.
+            if ctx.raw().status().is_success() {
+                e.message = format!("{}; {}", chain(err), e.message);
+            }
+            e
+        }
         SdkError::TimeoutError(_) => {
             ApiError::new(operation, ApiErrorKind::Unavailable, chain(err))
         }
         SdkError::DispatchFailure(failure) => {
-            // Identity (credentials) resolution runs just before transmit, so its failures come
-            // back as "other" dispatch failures, never as io or timeouts.
+            // Identity (credentials) and endpoint resolution run just before transmit, so their
+            // failures come back as "other" dispatch failures, never as io or timeouts. Those
+            // are configuration problems (no credentials, no region) that retrying cannot fix.
             let kind = if failure.is_io() || failure.is_timeout() {
                 ApiErrorKind::Unavailable
             } else if mentions_credentials(err) {
@@ -52,7 +59,7 @@ where
             } else if failure.is_user() {
                 ApiErrorKind::InvalidRequest
             } else {
-                ApiErrorKind::Unavailable
+                ApiErrorKind::Other
             };
             ApiError::new(operation, kind, chain(err))
         }
@@ -104,10 +111,8 @@ pub(crate) fn classify(
     message: Option<&str>,
     status: Option<u16>,
 ) -> ApiErrorKind {
-    if let Some(code) = code {
-        if let Some(kind) = classify_code(code, message.unwrap_or_default()) {
-            return kind;
-        }
+    if let Some(kind) = code.and_then(|c| classify_code(c, message.unwrap_or_default())) {
+        return kind;
     }
     match status {
         Some(401) => ApiErrorKind::Credentials,
@@ -207,9 +212,19 @@ fn mentions_credentials(err: &(dyn Error + 'static)) -> bool {
 }
 
 /// The whole source chain, since the top-level SdkError text ("dispatch failure") alone says
-/// nothing about what failed.
+/// nothing about what failed. Display only: the SDK's Debug output is no message for people.
 fn chain(err: &(dyn Error + 'static)) -> String {
-    DisplayErrorContext(err).to_string()
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(err);
+    while let Some(e) = next {
+        let text = e.to_string();
+        // Some layers repeat their source's text in their own.
+        if !text.is_empty() && !parts.last().is_some_and(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    parts.join(": ")
 }
 
 fn with_request_id(text: String, request_id: Option<&str>) -> String {

@@ -4,15 +4,18 @@
 //! (DescribeTaskDefinition) and on the way out (RegisterTaskDefinition). Two interceptors, attached
 //! per operation, bypass them: one swaps the serialised request body for our document before
 //! signing (so the signature covers what is sent), the other keeps the response body as it came
-//! over the wire.
+//! over the wire. Tasks are read from the raw body the same way, for moto's sake (see
+//! `RawSuccessBody`).
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::{
     AfterDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextMut,
+    FinalizerInterceptorContextMut, Output,
 };
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::body::SdkBody;
@@ -55,40 +58,84 @@ impl Intercept for ReplaceRequestBody {
     }
 }
 
-/// Keeps the raw body of the response the SDK deserialised.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct CaptureResponseBody {
+/// Keeps the raw body of a successful response, which the caller reads instead of the SDK's
+/// typed output. Since the typed output is not used, the SDK failing to parse a 2xx body (moto
+/// sends numbers where the ECS model has strings, e.g. a task container's `cpu`) must neither fail
+/// nor retry the call: such a parse error is replaced by an empty `O` before the retry decision.
+#[derive(Debug)]
+pub(crate) struct RawSuccessBody<O> {
     body: Arc<Mutex<Option<Vec<u8>>>>,
+    /// Makes the empty typed output that stands in for one the SDK could not parse.
+    empty: fn() -> O,
 }
 
-impl CaptureResponseBody {
-    /// The body of the last attempt's response, once the call has returned.
-    pub(crate) fn take(&self) -> Option<Vec<u8>> {
-        self.body
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
+impl<O> Clone for RawSuccessBody<O> {
+    fn clone(&self) -> Self {
+        RawSuccessBody {
+            body: self.body.clone(),
+            empty: self.empty,
+        }
     }
 }
 
-impl Intercept for CaptureResponseBody {
+impl<O> RawSuccessBody<O> {
+    pub(crate) fn new(empty: fn() -> O) -> RawSuccessBody<O> {
+        RawSuccessBody {
+            body: Arc::default(),
+            empty,
+        }
+    }
+
+    /// The body of the successful response, once the call has returned.
+    pub(crate) fn take(&self) -> Option<Vec<u8>> {
+        self.lock().take()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Vec<u8>>> {
+        self.body.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl<O: fmt::Debug + Send + Sync + 'static> Intercept for RawSuccessBody<O> {
     fn name(&self) -> &'static str {
-        "ecs-roll::CaptureResponseBody"
+        "ecs-roll::RawSuccessBody"
     }
 
     // For non-streaming operations the orchestrator reads the whole body into memory before
-    // deserialising, so here it is loaded; a streaming body would be a bug worth failing on.
+    // deserialising, so here it is loaded (whether or not parsing worked); a streaming body
+    // would be a bug worth failing on.
     fn read_after_deserialization(
         &self,
         context: &AfterDeserializationInterceptorContextRef<'_>,
         _runtime_components: &RuntimeComponents,
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let bytes =
-            context.response().body().bytes().ok_or(
-                "the response body was not loaded into memory when deserialisation finished",
-            )?;
-        *self.body.lock().unwrap_or_else(PoisonError::into_inner) = Some(bytes.to_vec());
+        let response = context.response();
+        if !response.status().is_success() {
+            return Ok(());
+        }
+        let bytes = response
+            .body()
+            .bytes()
+            .ok_or("the response body was not loaded into memory when deserialisation finished")?;
+        *self.lock() = Some(bytes.to_vec());
+        Ok(())
+    }
+
+    // Runs after every attempt and before the retry strategy looks at the result.
+    fn modify_before_attempt_completion(
+        &self,
+        context: &mut FinalizerInterceptorContextMut<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let success = context.response().is_some_and(|r| r.status().is_success());
+        if success
+            && self.lock().is_some()
+            && let Some(result @ Err(_)) = context.output_or_error_mut()
+        {
+            *result = Ok(Output::erase((self.empty)()));
+        }
         Ok(())
     }
 }
@@ -138,24 +185,32 @@ pub(crate) fn tags_of(tags: Option<&Value>) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// A Revision from the raw body of a DescribeTaskDefinition or RegisterTaskDefinition response
-/// (both are `{"taskDefinition": {...}, "tags": [...]}`). `sent_tags` stands in when the response
-/// carries no `tags` member.
-pub(crate) fn revision_from_response(
+/// The captured body of a successful response as JSON.
+pub(crate) fn response_json(
     operation: &'static str,
     raw: Option<Vec<u8>>,
+) -> Result<Value, ApiError> {
+    let raw = raw.ok_or_else(|| unexpected(operation, "the response body was not captured"))?;
+    serde_json::from_slice(&raw).map_err(|e| unexpected(operation, &format!("not JSON ({e})")))
+}
+
+fn unexpected(operation: &'static str, what: &str) -> ApiError {
+    ApiError::new(
+        operation,
+        ApiErrorKind::Other,
+        format!("unexpected response: {what}"),
+    )
+}
+
+/// A Revision from a DescribeTaskDefinition or RegisterTaskDefinition response (both are
+/// `{"taskDefinition": {...}, "tags": [...]}`). `sent_tags` stands in when the response carries
+/// no `tags` member.
+pub(crate) fn revision_from_response(
+    operation: &'static str,
+    mut response: Value,
     sent_tags: Option<&BTreeMap<String, String>>,
 ) -> Result<Revision, ApiError> {
-    let bad = |what: &str| {
-        ApiError::new(
-            operation,
-            ApiErrorKind::Other,
-            format!("unexpected response: {what}"),
-        )
-    };
-    let raw = raw.ok_or_else(|| bad("the response body was not captured"))?;
-    let mut response: Value =
-        serde_json::from_slice(&raw).map_err(|e| bad(&format!("not JSON ({e})")))?;
+    let bad = |what: &str| unexpected(operation, what);
     let body = response
         .get_mut("taskDefinition")
         .filter(|td| td.is_object())

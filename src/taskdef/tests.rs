@@ -507,3 +507,30 @@ fn the_full_fixture_parses_and_keeps_every_field() {
         assert!(raw.get(*known).is_some(), "the fixture lacks {known}");
     }
 }
+
+#[test]
+fn udp_mappings_take_no_tcp_host_port() {
+    let t = td(
+        json!({"family": "web", "containerDefinitions": [{"name": "a", "image": "a", "memory": 64,
+        "portMappings": [{"containerPort": 53, "hostPort": 53, "protocol": "udp"}, {"containerPort": 80, "hostPort": 8080}]}]}),
+    );
+    assert_eq!(t.static_host_ports(), vec![8080]);
+}
+
+#[test]
+fn an_awsvpc_file_matches_its_revision_with_the_host_port_ecs_filled_in() {
+    let file = td(
+        json!({"family": "web", "networkMode": "awsvpc", "containerDefinitions": [{"name": "a", "image": "a", "memory": 64,
+        "portMappings": [{"containerPort": 80}]}]}),
+    );
+    let registered = td(
+        json!({"family": "web", "networkMode": "awsvpc", "containerDefinitions": [{"name": "a", "image": "a", "memory": 64,
+        "portMappings": [{"containerPort": 80, "hostPort": 80, "protocol": "tcp"}]}]}),
+    );
+    assert!(file.same_as(&registered));
+    let other = td(
+        json!({"family": "web", "networkMode": "awsvpc", "containerDefinitions": [{"name": "a", "image": "a", "memory": 64,
+        "portMappings": [{"containerPort": 81, "hostPort": 81}]}]}),
+    );
+    assert!(!file.same_as(&other));
+}

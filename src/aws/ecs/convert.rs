@@ -1,6 +1,9 @@
 //! ECS SDK types -> platform types.
 
+use std::fmt;
+
 use aws_sdk_ecs::types as sdk;
+use serde_json::Value;
 
 use crate::platform::{ContainerInstance, ContainerState, Task};
 
@@ -41,49 +44,73 @@ pub(super) fn container_instance(ci: &sdk::ContainerInstance) -> ContainerInstan
     }
 }
 
-pub(super) fn task(t: &sdk::Task) -> Task {
-    let text = |s: Option<&str>| s.unwrap_or_default().to_string();
-    Task {
-        arn: text(t.task_arn()),
-        task_definition_arn: text(t.task_definition_arn()),
-        container_instance_arn: t.container_instance_arn().map(String::from),
-        last_status: text(t.last_status()),
-        desired_status: text(t.desired_status()),
-        started_by: t.started_by().filter(|s| !s.is_empty()).map(String::from),
-        stopped_reason: t
-            .stopped_reason()
-            .filter(|s| !s.is_empty())
-            .map(String::from),
-        containers: t
-            .containers()
-            .iter()
+/// The `tasks` of a DescribeTasks or StartTask response, read from its raw JSON (see
+/// `RawSuccessBody` for why not from the SDK's types). Entries without an ARN are skipped.
+pub(super) fn tasks(response: &Value) -> impl Iterator<Item = Task> + '_ {
+    list(response, "tasks").filter_map(task)
+}
+
+fn task(t: &Value) -> Option<Task> {
+    Some(Task {
+        arn: text(t, "taskArn")?,
+        task_definition_arn: text(t, "taskDefinitionArn").unwrap_or_default(),
+        container_instance_arn: text(t, "containerInstanceArn"),
+        last_status: text(t, "lastStatus").unwrap_or_default(),
+        desired_status: text(t, "desiredStatus").unwrap_or_default(),
+        started_by: text(t, "startedBy"),
+        stopped_reason: text(t, "stoppedReason"),
+        containers: list(t, "containers")
             .map(|c| ContainerState {
-                name: text(c.name()),
-                last_status: c.last_status().map(String::from),
-                exit_code: c.exit_code(),
-                reason: c.reason().filter(|s| !s.is_empty()).map(String::from),
+                name: text(c, "name").unwrap_or_default(),
+                last_status: text(c, "lastStatus"),
+                exit_code: c
+                    .get("exitCode")
+                    .and_then(Value::as_i64)
+                    .and_then(|x| i32::try_from(x).ok()),
+                reason: text(c, "reason"),
             })
             .collect(),
+    })
+}
+
+/// One entry of a batch call's `failures`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Failure {
+    pub arn: String,
+    pub reason: String,
+    pub detail: Option<String>,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.arn, self.reason)?;
+        if let Some(d) = &self.detail {
+            write!(f, " ({d})")?;
+        }
+        Ok(())
     }
 }
 
-/// "arn: REASON (detail)" for the failures a batch call returned.
-pub(super) fn failures(failures: &[sdk::Failure]) -> String {
-    failures
-        .iter()
-        .map(|f| {
-            let mut s = format!(
-                "{}: {}",
-                f.arn().unwrap_or("?"),
-                f.reason().unwrap_or("unknown reason")
-            );
-            if let Some(d) = f.detail().filter(|d| !d.is_empty()) {
-                s.push_str(&format!(" ({d})"));
-            }
-            s
+pub(super) fn failures(response: &Value) -> Vec<Failure> {
+    list(response, "failures")
+        .map(|f| Failure {
+            arn: text(f, "arn").unwrap_or_else(|| "?".into()),
+            reason: text(f, "reason").unwrap_or_else(|| "unknown reason".into()),
+            detail: text(f, "detail"),
         })
-        .collect::<Vec<_>>()
-        .join("; ")
+        .collect()
+}
+
+fn list<'a>(v: &'a Value, key: &str) -> impl Iterator<Item = &'a Value> + 'a {
+    v.get(key).and_then(Value::as_array).into_iter().flatten()
+}
+
+/// A non-empty string member: ECS (and moto) send "" for "none".
+fn text(v: &Value, key: &str) -> Option<String> {
+    v.get(key)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
 }
 
 #[cfg(test)]
@@ -159,31 +186,42 @@ mod tests {
     }
 
     #[test]
-    fn task_keeps_container_exit_codes_and_drops_empty_reasons() {
-        let t = sdk::Task::builder()
-            .task_arn("arn:task/1")
-            .task_definition_arn("arn:td/web:3")
-            .last_status("STOPPED")
-            .desired_status("STOPPED")
-            .started_by("")
-            .stopped_reason("Essential container in task exited")
-            .containers(
-                sdk::Container::builder()
-                    .name("web")
-                    .last_status("STOPPED")
-                    .exit_code(137)
-                    .reason("")
-                    .build(),
-            )
-            .build();
-        let got = task(&t);
-        assert_eq!(got.started_by, None);
-        assert_eq!(got.container_instance_arn, None);
-        assert_eq!(got.containers[0].exit_code, Some(137));
-        assert_eq!(got.containers[0].reason, None);
+    fn tasks_are_read_from_raw_json_as_moto_and_ecs_send_them() {
+        // moto's numbers for a container's cpu/memory (strings in the ECS model) do not matter.
+        let response = serde_json::json!({"tasks": [
+            {"taskArn": "arn:task/1", "taskDefinitionArn": "arn:td/web:3", "lastStatus": "STOPPED",
+             "desiredStatus": "STOPPED", "startedBy": "", "stoppedReason": "Essential container in task exited",
+             "containers": [{"name": "web", "lastStatus": "STOPPED", "exitCode": 137, "reason": "", "cpu": 1}]},
+            {"lastStatus": "RUNNING"},
+            {"taskArn": "arn:task/2", "containerInstanceArn": "arn:ci/1", "lastStatus": "RUNNING",
+             "desiredStatus": "RUNNING", "startedBy": "ecs-roll", "containers": []},
+        ], "failures": [{"arn": "arn:task/3", "reason": "MISSING"}, {"reason": "RESOURCE:PORTS", "detail": "8080"}]});
+        let got: Vec<Task> = tasks(&response).collect();
+        assert_eq!(got.len(), 2, "the entry without an ARN is skipped");
         assert_eq!(
-            got.stop_explanation(),
+            (
+                got[0].started_by.as_deref(),
+                got[0].container_instance_arn.as_deref()
+            ),
+            (None, None)
+        );
+        assert_eq!(
+            (
+                got[0].containers[0].exit_code,
+                got[0].containers[0].reason.as_deref()
+            ),
+            (Some(137), None)
+        );
+        assert_eq!(
+            got[0].stop_explanation(),
             "Essential container in task exited; container web exited 137"
         );
+        assert!(got[1].is_running());
+        assert_eq!(got[1].started_by.as_deref(), Some("ecs-roll"));
+        let f: Vec<String> = failures(&response)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(f, ["arn:task/3: MISSING", "?: RESOURCE:PORTS (8080)"]);
     }
 }
