@@ -11,6 +11,7 @@ use aws_sdk_ecs::operation::describe_task_definition::DescribeTaskDefinitionOutp
 use aws_sdk_ecs::operation::describe_tasks::DescribeTasksOutput;
 use aws_sdk_ecs::operation::register_task_definition::RegisterTaskDefinitionOutput;
 use aws_sdk_ecs::operation::start_task::StartTaskOutput;
+use aws_sdk_ecs::operation::stop_task::StopTaskOutput;
 use aws_sdk_ecs::types::{DesiredStatus, Tag, TaskDefinitionField};
 use serde_json::Value;
 
@@ -251,12 +252,17 @@ impl Ecs for EcsAdapter {
     }
 
     async fn stop_task(&self, cluster: &str, task_arn: &str, reason: &str) -> ApiResult<()> {
+        // The reply describes the task, which the SDK cannot parse from moto (numbers where
+        // the model has strings); nothing of it is needed, so it is taken raw and dropped.
+        let raw = RawSuccessBody::new(|| StopTaskOutput::builder().build());
         let request = self
             .client
             .stop_task()
             .cluster(cluster)
             .task(task_arn)
             .reason(reason)
+            .customize()
+            .interceptor(raw.clone())
             .send();
         self.calls.call("StopTask", request).await?;
         Ok(())
