@@ -53,9 +53,47 @@ pub struct Task {
     pub started_by: Option<String>,
     pub stopped_reason: Option<String>,
     pub containers: Vec<ContainerState>,
+    /// `service:NAME` for a service's tasks, `family:NAME` for standalone ones.
+    pub group: Option<String>,
+    /// Host ports the containers are bound to (bridge/host mode), for target matching.
+    pub network_bindings: Vec<NetworkBinding>,
+    /// The task's own address in awsvpc mode (Fargate), for `ip` target groups.
+    pub private_ipv4: Option<String>,
+    /// EC2 or FARGATE.
+    pub launch_type: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NetworkBinding {
+    pub container_name: String,
+    pub container_port: u16,
+    pub host_port: u16,
 }
 
 impl Task {
+    /// A task with only the fields every source has; the rest empty.
+    pub fn new(
+        arn: &str,
+        task_definition_arn: &str,
+        last_status: &str,
+        desired_status: &str,
+    ) -> Task {
+        Task {
+            arn: arn.into(),
+            task_definition_arn: task_definition_arn.into(),
+            container_instance_arn: None,
+            last_status: last_status.into(),
+            desired_status: desired_status.into(),
+            started_by: None,
+            stopped_reason: None,
+            containers: Vec::new(),
+            group: None,
+            network_bindings: Vec::new(),
+            private_ipv4: None,
+            launch_type: None,
+        }
+    }
+
     pub fn is_running(&self) -> bool {
         self.last_status == "RUNNING" && self.desired_status == "RUNNING"
     }
@@ -280,4 +318,166 @@ pub trait ClassicElb: Send + Sync {
     async fn instance_health(&self, name: &str) -> ApiResult<Vec<InstanceHealth>>;
     async fn register_instances(&self, name: &str, instance_ids: &[String]) -> ApiResult<()>;
     async fn deregister_instances(&self, name: &str, instance_ids: &[String]) -> ApiResult<()>;
+}
+
+/// An ECS service, reduced to what a deploy watches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Service {
+    pub arn: String,
+    pub name: String,
+    /// ACTIVE, DRAINING, INACTIVE.
+    pub status: String,
+    pub task_definition: String,
+    pub desired_count: i64,
+    pub running_count: i64,
+    pub pending_count: i64,
+    /// EC2, FARGATE, EXTERNAL; None when a capacity provider strategy decides.
+    pub launch_type: Option<String>,
+    pub capacity_providers: Vec<String>,
+    /// ECS, CODE_DEPLOY or EXTERNAL.
+    pub deployment_controller: String,
+    pub deployment_configuration: DeploymentConfiguration,
+    pub deployments: Vec<Deployment>,
+    pub load_balancers: Vec<ServiceLoadBalancer>,
+    /// Newest first, as ECS returns them.
+    pub events: Vec<ServiceEvent>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DeploymentConfiguration {
+    pub maximum_percent: Option<i64>,
+    pub minimum_healthy_percent: Option<i64>,
+    /// The deployment circuit breaker: (enabled, roll back on failure).
+    pub circuit_breaker: Option<(bool, bool)>,
+    /// ROLLING, BLUE_GREEN, LINEAR, CANARY (None: ROLLING).
+    pub strategy: Option<String>,
+    pub bake_time_minutes: Option<i64>,
+    /// CloudWatch alarms that roll back the deployment: (alarm names, enabled, roll back).
+    pub alarms: Option<(Vec<String>, bool, bool)>,
+}
+
+/// One entry of a service's `deployments`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Deployment {
+    pub id: String,
+    /// PRIMARY, ACTIVE, INACTIVE.
+    pub status: String,
+    pub task_definition: String,
+    pub desired_count: i64,
+    pub running_count: i64,
+    pub pending_count: i64,
+    pub failed_tasks: i64,
+    /// IN_PROGRESS, COMPLETED, FAILED; None where the endpoint does not report it.
+    pub rollout_state: Option<String>,
+    pub rollout_state_reason: Option<String>,
+    /// RFC 3339.
+    pub created_at: Option<String>,
+    pub updated_at: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServiceLoadBalancer {
+    pub target_group_arn: Option<String>,
+    /// Classic ELB name.
+    pub load_balancer_name: Option<String>,
+    pub container_name: Option<String>,
+    pub container_port: Option<u16>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServiceEvent {
+    pub id: String,
+    /// RFC 3339.
+    pub created_at: Option<String>,
+    pub message: String,
+}
+
+/// DescribeServiceDeployments: the service deployment with its lifecycle, where the endpoint
+/// supports it (newer ECS; moto does not).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServiceDeployment {
+    pub arn: String,
+    /// PENDING, IN_PROGRESS, SUCCESSFUL, STOPPED, STOP_REQUESTED, ROLLBACK_REQUESTED,
+    /// ROLLBACK_IN_PROGRESS, ROLLBACK_SUCCESSFUL, ROLLBACK_FAILED.
+    pub status: String,
+    pub status_reason: Option<String>,
+    /// For BLUE_GREEN/LINEAR/CANARY: RECONCILE_SERVICE, PRE_SCALE_UP, SCALE_UP, TEST_TRAFFIC_SHIFT,
+    /// PRODUCTION_TRAFFIC_SHIFT, BAKE_TIME, CLEAN_UP, ...
+    pub lifecycle_stage: Option<String>,
+    pub target_task_definition: Option<String>,
+    pub source_task_definitions: Vec<String>,
+    /// Whether ECS rolled back (circuit breaker or alarms).
+    pub rollback: bool,
+}
+
+/// What ecs-roll changes on a service.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServiceUpdate {
+    pub task_definition: Option<String>,
+    pub deployment_configuration: Option<DeploymentConfiguration>,
+}
+
+/// An ALB/NLB target group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TargetGroup {
+    pub arn: String,
+    pub name: String,
+    /// instance, ip, lambda, alb.
+    pub target_type: String,
+    pub port: Option<u16>,
+    pub protocol: Option<String>,
+    pub health_check_interval: Duration,
+    pub healthy_threshold: u32,
+    pub unhealthy_threshold: u32,
+    pub deregistration_delay: Duration,
+    pub load_balancer_arns: Vec<String>,
+}
+
+/// One row of DescribeTargetHealth.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TargetHealth {
+    /// An EC2 instance id (target type instance) or an IP address (ip).
+    pub id: String,
+    pub port: Option<u16>,
+    /// initial, healthy, unhealthy, unused, draining, unavailable.
+    pub state: String,
+    pub reason: Option<String>,
+    pub description: Option<String>,
+}
+
+/// The ECS service calls ecs-roll makes.
+#[async_trait]
+pub trait EcsServices: Send + Sync {
+    /// None when the service does not exist (MISSING) in the cluster.
+    async fn describe_service(&self, cluster: &str, service: &str) -> ApiResult<Option<Service>>;
+    async fn update_service(
+        &self,
+        cluster: &str,
+        service: &str,
+        update: &ServiceUpdate,
+    ) -> ApiResult<Service>;
+    /// The service's tasks with desired status `desired_status` (RUNNING or STOPPED), described.
+    async fn service_tasks(
+        &self,
+        cluster: &str,
+        service: &str,
+        desired_status: &str,
+    ) -> ApiResult<Vec<Task>>;
+    /// DescribeServiceDeployments for the service's current deployment; Ok(None) where the
+    /// endpoint does not support it.
+    async fn service_deployment(
+        &self,
+        cluster: &str,
+        service: &str,
+        deployment_id: &str,
+    ) -> ApiResult<Option<ServiceDeployment>>;
+}
+
+/// The ALB/NLB calls ecs-roll makes.
+#[async_trait]
+pub trait TargetGroups: Send + Sync {
+    /// None when the target group does not exist.
+    async fn describe_target_group(&self, arn: &str) -> ApiResult<Option<TargetGroup>>;
+    /// One call per target group: the health of every target.
+    async fn target_health(&self, arn: &str) -> ApiResult<Vec<TargetHealth>>;
 }

@@ -137,12 +137,7 @@ mod tests {
 
     fn task(status: &str, desired: &str) -> Task {
         Task {
-            arn: "arn:aws:ecs:us-east-1:1:task/c/abc".into(),
-            task_definition_arn: "td:2".into(),
             container_instance_arn: Some("ci".into()),
-            last_status: status.into(),
-            desired_status: desired.into(),
-            started_by: None,
             stopped_reason: Some("Essential container in task exited".into()),
             containers: vec![ContainerState {
                 name: "app".into(),
@@ -150,6 +145,12 @@ mod tests {
                 exit_code: Some(1),
                 reason: None,
             }],
+            ..Task::new(
+                "arn:aws:ecs:us-east-1:1:task/c/abc",
+                "td:2",
+                status,
+                desired,
+            )
         }
     }
 

@@ -217,6 +217,10 @@ impl TaskRecord {
             started_by: self.started_by.clone(),
             stopped_reason: stop.map(|s| s.reason.clone()),
             containers,
+            group: Some(format!("family:{}", self.family)),
+            network_bindings: Vec::new(),
+            private_ipv4: None,
+            launch_type: Some("EC2".into()),
         }
     }
 }

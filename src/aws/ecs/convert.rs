@@ -5,7 +5,7 @@ use std::fmt;
 use aws_sdk_ecs::types as sdk;
 use serde_json::Value;
 
-use crate::platform::{ContainerInstance, ContainerState, Task};
+use crate::platform::{ContainerInstance, ContainerState, NetworkBinding, Task};
 
 /// The attribute the ECS agent sets to the instance's availability zone.
 const AZ_ATTRIBUTE: &str = "ecs.availability-zone";
@@ -70,6 +70,28 @@ fn task(t: &Value) -> Option<Task> {
                 reason: text(c, "reason"),
             })
             .collect(),
+        group: text(t, "group"),
+        network_bindings: list(t, "containers")
+            .flat_map(|c| {
+                let name = text(c, "name").unwrap_or_default();
+                list(c, "networkBindings")
+                    .filter_map(move |b| {
+                        Some(NetworkBinding {
+                            container_name: name.clone(),
+                            container_port: u16::try_from(b.get("containerPort")?.as_u64()?)
+                                .ok()?,
+                            host_port: u16::try_from(b.get("hostPort")?.as_u64()?).ok()?,
+                        })
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect(),
+        // awsvpc: the ENI attachment's details carry the address.
+        private_ipv4: list(t, "attachments")
+            .flat_map(|a| list(a, "details"))
+            .find(|d| text(d, "name").as_deref() == Some("privateIPv4Address"))
+            .and_then(|d| text(d, "value")),
+        launch_type: text(t, "launchType").filter(|l| !l.is_empty()),
     })
 }
 
