@@ -23,8 +23,9 @@ use crate::platform::{ApiError, ApiErrorKind, ApiResult, ContainerInstance, Ecs,
 const DESCRIBE_BATCH: usize = 100;
 
 pub struct EcsAdapter {
-    client: Client,
-    calls: ApiCalls,
+    // Visible to `aws::services`, whose `EcsServices` impl shares this client and counter.
+    pub(super) client: Client,
+    pub(super) calls: ApiCalls,
 }
 
 impl EcsAdapter {

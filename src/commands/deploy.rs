@@ -39,7 +39,7 @@ pub async fn run(g: &Global, args: Deploy, loaded: Loaded) -> Result<i32, Error>
     }
     let cancel = Cancel::default();
     super::watch_signals(cancel.clone(), observer.clone());
-    let ctx = super::context(&s, &aws, observer, rollout.timeouts, cancel);
+    let ctx = super::context(&s, &aws, observer.clone(), rollout.timeouts, cancel);
     let opts = Options {
         command: "deploy".into(),
         count: rollout.count,
@@ -50,5 +50,5 @@ pub async fn run(g: &Global, args: Deploy, loaded: Loaded) -> Result<i32, Error>
     };
     let outcome = engine::deploy::run(&ctx, Desired::Definition(desired), &opts).await;
     drop(ctx);
-    Ok(super::finish(outcome?, &s, &aws.calls))
+    Ok(super::finish(outcome?, &s, &aws.calls, observer.as_ref()))
 }

@@ -56,7 +56,7 @@ pub async fn run(g: &Global, args: DiffArgs, loaded: Loaded) -> Result<i32, Erro
     };
     let outcome = engine::deploy::run(&ctx, Desired::Definition(desired), &opts).await?;
     if s.output == OutputFormat::Json {
-        return Ok(super::finish(outcome, &s, &aws.calls));
+        return Ok(super::finish(outcome, &s, &aws.calls, recorder.as_ref()));
     }
     let mut any_diff = false;
     for e in recorder.events() {

@@ -170,7 +170,13 @@ pub fn watch_signals(cancel: Cancel, observer: Arc<dyn Observer>) {
 
 /// Prints the outcome (text or JSON on stdout; GitHub outputs and summary) and returns the
 /// exit code.
-pub fn finish(mut outcome: Outcome, s: &Settings, calls: &ApiCalls) -> i32 {
+pub fn finish(
+    mut outcome: Outcome,
+    s: &Settings,
+    calls: &ApiCalls,
+    observer: &dyn Observer,
+) -> i32 {
+    observer.event(&Event::Finished);
     outcome.api_calls = calls.snapshot();
     match s.output {
         OutputFormat::Json => println!("{}", render::summary::json(&outcome)),

@@ -32,7 +32,7 @@ pub async fn run(g: &Global, args: Rollback, loaded: Loaded) -> Result<i32, Erro
     let observer = super::progress(&s);
     let cancel = Cancel::default();
     super::watch_signals(cancel.clone(), observer.clone());
-    let ctx = super::context(&s, &aws, observer, rollout.timeouts, cancel);
+    let ctx = super::context(&s, &aws, observer.clone(), rollout.timeouts, cancel);
     let opts = Options {
         command: "rollback".into(),
         count: rollout.count,
@@ -43,7 +43,7 @@ pub async fn run(g: &Global, args: Rollback, loaded: Loaded) -> Result<i32, Erro
     };
     let outcome = engine::deploy::run(&ctx, Desired::Revision(target), &opts).await;
     drop(ctx);
-    Ok(super::finish(outcome?, &s, &aws.calls))
+    Ok(super::finish(outcome?, &s, &aws.calls, observer.as_ref()))
 }
 
 /// Among the revisions running now, the one ecs-roll rolled out last.

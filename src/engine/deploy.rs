@@ -152,9 +152,10 @@ pub async fn run(ctx: &Ctx, desired: Desired, opts: &Options) -> Result<Outcome,
         previous: previous
             .as_ref()
             .map(|r| info(r, opts.container.as_deref())),
-        target: existing
-            .as_ref()
-            .map(|r| info(r, opts.container.as_deref())),
+        target: Some(existing.as_ref().map_or_else(
+            || planned(&ctx.family, &target_td, opts.container.as_deref()),
+            |r| info(r, opts.container.as_deref()),
+        )),
         plan: Some(plan.clone()),
         steps: Vec::new(),
         rollback_steps: Vec::new(),
@@ -371,7 +372,7 @@ pub fn health_check_port(target: &str) -> Option<u16> {
 
 /// An ACTIVE revision with the same content, so re-running a deploy resumes it instead of
 /// registering a duplicate.
-async fn find_identical(
+pub(crate) async fn find_identical(
     ctx: &Ctx,
     catalog: &mut Catalog,
     running: &[(String, usize)],
@@ -397,7 +398,7 @@ async fn find_identical(
 }
 
 /// Registers the new revision, or re-tags the reused one, recording what ran before.
-async fn record(
+pub(crate) async fn record(
     ctx: &Ctx,
     existing: Option<Revision>,
     td: &TaskDefinition,
@@ -454,6 +455,20 @@ fn refusal_hint(r: &plan::Refusal) -> String {
             "add a container instance, or pass --allow-downtime to accept an outage".into()
         }
         plan::Refusal::ZeroCount => "pass --count 1 or more".into(),
+    }
+}
+
+/// The revision a dry run would register.
+fn planned(family: &str, td: &TaskDefinition, container: Option<&str>) -> RevisionInfo {
+    let names = td.container_names();
+    let container = container
+        .map(String::from)
+        .or_else(|| (names.len() == 1).then(|| names[0].clone()));
+    RevisionInfo {
+        arn: String::new(),
+        name: format!("{family}:new"),
+        revision: 0,
+        image: container.and_then(|c| td.image_of(&c).map(String::from)),
     }
 }
 

@@ -58,6 +58,8 @@ pub enum Event {
     },
     /// Ctrl-C/SIGTERM received; the step in progress is being finished.
     Interrupting,
+    /// The command is about to print its result: renderers close groups and clear bars.
+    Finished,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

@@ -15,3 +15,4 @@ pub use context::{Cancel, Ctx, Timeouts};
 pub use deploy::{Desired, Options};
 pub use events::{Event, Observer, Phase};
 pub use outcome::{Outcome, RunResult};
+pub mod service;

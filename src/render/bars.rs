@@ -96,6 +96,14 @@ impl Observer for Bars {
                     self.print(&text);
                 }
             }
+            Event::Finished => {
+                if let Some(s) = st.spinner.take() {
+                    s.finish_and_clear();
+                }
+                if let Some(b) = st.rollout.take() {
+                    b.finish();
+                }
+            }
             other => {
                 if let Some(text) = describe(other) {
                     self.print(&text);

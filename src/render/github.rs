@@ -159,3 +159,35 @@ pub fn publish(o: &Outcome) {
         _ => {}
     }
 }
+
+/// A command that ended in an error still leaves its outputs and a summary, so a workflow can
+/// branch on `result` and a reader sees why.
+pub fn publish_error(e: &crate::error::Error) {
+    if let Some(p) = std::env::var_os("GITHUB_OUTPUT") {
+        let pairs = [("result", "failed".to_string()), ("error", e.to_string())];
+        if let Err(err) = write_outputs(Path::new(&p), &pairs) {
+            eprintln!("::warning::could not write step outputs: {err}");
+        }
+    }
+    if let Some(p) = std::env::var_os("GITHUB_STEP_SUMMARY") {
+        let changed = if e.nothing_changed() {
+            "Nothing was changed in AWS."
+        } else {
+            "AWS may have been changed; see the log."
+        };
+        let text = format!(
+            "### ❌ ecs-roll: {}\n\n{}\n\n**What to do:** {}\n",
+            e.to_string().replace('|', "\\|"),
+            changed,
+            e.hint()
+        );
+        let r = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&p)
+            .and_then(|mut f| f.write_all(text.as_bytes()));
+        if let Err(err) = r {
+            eprintln!("::warning::could not write the job summary: {err}");
+        }
+    }
+}

@@ -59,6 +59,13 @@ impl Observer for Plain {
                 }
                 self.line(&format!("warning: {w}"));
             }
+            Event::Finished => {
+                let mut g = self.in_group.lock().unwrap_or_else(|e| e.into_inner());
+                if self.github && *g {
+                    self.raw("::endgroup::");
+                }
+                *g = false;
+            }
             Event::RollbackStarted { reason, to } => {
                 if self.github {
                     self.raw(&format!(
@@ -114,6 +121,7 @@ pub fn describe(event: &Event) -> Option<String> {
         Event::Warning(w) => format!("warning: {w}"),
         Event::RollbackStarted { reason, to } => format!("FAILED: {reason}\nrolling back to {to}"),
         Event::Interrupting => "interrupt received: finishing the step in progress, then stopping (interrupt again to abort at once)".into(),
+        Event::Finished => return None,
     })
 }
 
