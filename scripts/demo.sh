@@ -111,7 +111,10 @@ for line in open(sys.argv[1]):
 ok = [s for s in samples if "error" not in s]
 if not ok:
     sys.exit("no health sample was taken")
+cut = sorted({i for s in ok for i in s.get("cut_ids", [])})
 print(f"{len(ok)} samples over {ok[-1]['t_ms'] / 1000:.1f} s ({len(samples) - len(ok)} failed): "
       f"InService min {min(s['in_service'] for s in ok)} max {max(s['in_service'] for s in ok)}, "
-      f"InService with a running task min {min(s['serving'] for s in ok)}")
+      f"InService with a running task min {min(s['serving'] for s in ok)}, "
+      f"draining at most {max(s.get('draining', 0) for s in ok)}, "
+      f"tasks stopped while their instance drained: {', '.join(cut) or 'none'}")
 EOF

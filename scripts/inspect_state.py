@@ -13,13 +13,22 @@ Two modes:
   scripts/inspect_state.py sample [--interval 0.05] [--max-seconds 900] ...
       Health sampler: prints one JSON line per sample until killed (SIGTERM/SIGINT),
       stdin reaches EOF (only with --stop-on-eof) or --max-seconds passes:
-        {"seq": 3, "t_ms": 152, "registered": 3, "in_service": 3, "serving": 3,
-         "in_service_ids": [...], "serving_ids": [...]}
-      in_service: instances the ELB reports InService (DescribeInstanceHealth).
+        {"seq": 3, "t_ms": 152, "registered": 3, "in_service": 3, "draining": 0,
+         "serving": 3, "cut": 0, "in_service_ids": [...], "draining_ids": [...],
+         "serving_ids": [...], "cut_ids": [...]}
+      registered: instances registered with the ELB (DescribeInstanceHealth), not
+                  counting those whose deregistration (connection draining) is in progress.
+      in_service: registered instances the ELB reports InService: the ones that get new
+                  requests.
+      draining:   instances being deregistered ("Instance deregistration currently in
+                  progress.": in-flight requests still being served).
       serving:    InService instances that run a RUNNING task of the family (or of any
-                  family without --family). It is exact for the moment of the health call:
-                  the same task ARN must be RUNNING in a task snapshot taken before and
-                  in one taken after it (a stopped task never runs again).
+                  family without --family). Exact for the moment of the health call: the
+                  same task ARN must be RUNNING in a task snapshot taken before it and in
+                  one taken after it (a stopped task never runs again).
+      cut:        draining instances that had no RUNNING task of the family already
+                  before the health call: their task was stopped while connections were
+                  still draining (in-flight requests cut).
       A failed sample prints {"seq": n, "t_ms": ..., "error": "..."} and sampling goes on.
 """
 
@@ -50,6 +59,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--no-tasks", action="store_true", help="sample mode: only DescribeInstanceHealth (no serving count)")
     p.add_argument("--stop-on-eof", action="store_true", help="sample mode: stop when stdin is closed")
     return p.parse_args(argv)
+
+
+# What a classic ELB says of an instance whose connections are draining.
+DEREGISTERING = "Instance deregistration currently in progress."
 
 
 def family_revision(td_arn: str) -> tuple[str, int]:
@@ -206,7 +219,10 @@ class Inspector:
             "name": lb["LoadBalancerName"],
             "registered_instances": sorted(i["InstanceId"] for i in lb.get("Instances", [])),
             "instance_health": {h["InstanceId"]: h["State"] for h in health},
-            "in_service": sum(1 for h in health if h["State"] == "InService"),
+            "in_service": sum(
+                1 for h in health if h["State"] == "InService" and h.get("Description") != DEREGISTERING
+            ),
+            "draining_instances": sorted(h["InstanceId"] for h in health if h.get("Description") == DEREGISTERING),
             "health_check": lb.get("HealthCheck"),
             "connection_draining": {"enabled": cd.get("Enabled"), "timeout": cd.get("Timeout")},
             "cross_zone": attrs.get("CrossZoneLoadBalancing", {}).get("Enabled"),
@@ -269,17 +285,24 @@ class Inspector:
     def sample_once(self) -> dict:
         before = None if self.args.no_tasks else self.running_by_instance()
         health = self.instance_health()
-        in_service = sorted(h["InstanceId"] for h in health if h["State"] == "InService")
+        draining = sorted(h["InstanceId"] for h in health if h.get("Description") == DEREGISTERING)
+        registered = [h for h in health if h["State"] != "Unknown" and h["InstanceId"] not in draining]
+        in_service = sorted(h["InstanceId"] for h in registered if h["State"] == "InService")
         sample = {
-            "registered": sum(1 for h in health if h["State"] != "Unknown"),
+            "registered": len(registered),
             "in_service": len(in_service),
+            "draining": len(draining),
             "in_service_ids": in_service,
+            "draining_ids": draining,
         }
         if before is not None:
             after = self.running_by_instance()
             serving = sorted(i for i in in_service if before.get(i, set()) & after.get(i, set()))
+            cut = sorted(i for i in draining if not before.get(i))
             sample["serving"] = len(serving)
             sample["serving_ids"] = serving
+            sample["cut"] = len(cut)
+            sample["cut_ids"] = cut
         return sample
 
 

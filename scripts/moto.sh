@@ -8,7 +8,8 @@
 #   scripts/moto.sh status [--state-dir DIR]
 #
 # start: picks a free port (20000-32767, below the kernel's ephemeral range) unless
-# --port is given, runs `python3 -m moto.server -H 127.0.0.1 -p PORT` in the background,
+# --port is given, runs `python3 scripts/moto_child.py -H 127.0.0.1 -p PORT` (moto_server
+# with the fidelity patches of scripts/moto_patches.py) in the background,
 # waits (at most 60 s) until that very process serves HTTP, applies the ECS task-transition
 # fix (tasks stay RUNNING however often they are described), and writes DIR/moto.pid,
 # DIR/moto.port, DIR/moto.endpoint and DIR/moto.log. DIR defaults to $MOTO_STATE_DIR or
@@ -19,7 +20,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
 python=${PYTHON:-python3}
 
-usage() { sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}" >&2; exit 2; }
 
 cmd=${1:-}; [[ -n $cmd ]] || usage; shift
 port=""
@@ -117,7 +118,8 @@ start() {
   for ((i = 1; i <= attempts; i++)); do
     local p=${fixed:-$(free_port)}
     : >"$log"
-    "$python" -m moto.server -H 127.0.0.1 -p "$p" >"$log" 2>&1 </dev/null &
+    # Through moto_child.py: the testbed's fidelity patches (scripts/moto_patches.py).
+    "$python" "$here/moto_child.py" -H 127.0.0.1 -p "$p" >"$log" 2>&1 </dev/null &
     local pid=$!
     echo "$pid" >"$pidfile"
     rc=0; wait_ready "$pid" "$p" "$log" || rc=$?

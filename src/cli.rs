@@ -33,6 +33,9 @@ pub struct Global {
     /// Classic ELB the tasks' instances are registered with (selects standalone-task mode).
     #[arg(long, env = "ECS_ROLL_LOAD_BALANCER", global = true)]
     pub load_balancer: Option<String>,
+    /// ECS service to deploy (selects service mode; its load balancers come from the service).
+    #[arg(long, env = "ECS_ROLL_SERVICE", global = true, conflicts_with = "load_balancer")]
+    pub service: Option<String>,
     /// AWS profile (default: AWS_PROFILE or the default profile).
     #[arg(long, env = "ECS_ROLL_PROFILE", global = true)]
     pub profile: Option<String>,
@@ -81,13 +84,13 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct Rollout {
     /// Number of tasks (default: as many as run now).
-    #[arg(long, env = "ECS_ROLL_COUNT")]
+    #[arg(long, env = "ECS_ROLL_COUNT", allow_hyphen_values = true)]
     pub count: Option<String>,
     /// Limit for the whole rollout, e.g. 15m or 900s (a rollback gets the same again).
-    #[arg(long, env = "ECS_ROLL_TIMEOUT")]
+    #[arg(long, env = "ECS_ROLL_TIMEOUT", allow_hyphen_values = true)]
     pub timeout: Option<String>,
     /// Limit for a new instance to become InService (default: from the ELB health check).
-    #[arg(long, env = "ECS_ROLL_HEALTH_TIMEOUT")]
+    #[arg(long, env = "ECS_ROLL_HEALTH_TIMEOUT", allow_hyphen_values = true)]
     pub health_timeout: Option<String>,
     /// Show the diff and the plan, change nothing.
     #[arg(long)]
@@ -109,6 +112,17 @@ pub struct Deploy {
     /// On failure, leave everything as it is (and say where it stands) instead of rolling back.
     #[arg(long)]
     pub no_rollback: bool,
+    /// Service mode: the ECS deployment strategy to use (default: the service's own).
+    #[arg(long, value_enum)]
+    pub strategy: Option<Strategy>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Strategy {
+    Rolling,
+    BlueGreen,
+    Linear,
+    Canary,
 }
 
 #[derive(Debug, Args)]
@@ -138,7 +152,7 @@ pub struct DiffArgs {
     #[command(flatten)]
     pub source: Source,
     /// Number of tasks (default: as many as run now).
-    #[arg(long, env = "ECS_ROLL_COUNT")]
+    #[arg(long, env = "ECS_ROLL_COUNT", allow_hyphen_values = true)]
     pub count: Option<String>,
 }
 

@@ -17,7 +17,10 @@ use crate::taskdef::TaskDefinition;
 pub struct Settings {
     pub cluster: String,
     pub family: String,
+    /// Standalone mode's classic ELB (empty in service mode).
     pub load_balancer: String,
+    /// Service mode's service.
+    pub service: Option<String>,
     pub profile: Option<String>,
     pub region: Option<String>,
     pub output: OutputFormat,
@@ -61,30 +64,28 @@ impl Settings {
         let container = source
             .and_then(|s| s.container.clone())
             .or_else(|| c.container.clone());
-        let cluster = required(
-            g.cluster.clone().or_else(|| c.cluster.clone()),
-            "cluster",
-            "--cluster",
-            "ECS_ROLL_CLUSTER",
-        )?;
-        let load_balancer = required(
-            g.load_balancer.clone().or_else(|| c.load_balancer.clone()),
-            "load balancer",
-            "--load-balancer",
-            "ECS_ROLL_LOAD_BALANCER",
-        )?;
-        let family = match g.family.clone().or_else(|| c.family.clone()) {
-            Some(f) => f,
-            None => match &task_definition {
-                Some(path) => load_task_definition(path)?.family().to_string(),
-                None => {
-                    return Err(missing(
-                        "task definition family",
-                        "--family",
-                        "ECS_ROLL_FAMILY",
-                    ));
-                }
-            },
+        let cluster = required(g.cluster.clone().or_else(|| c.cluster.clone()), "cluster", "--cluster", "ECS_ROLL_CLUSTER")?;
+        // A service named anywhere selects service mode; its load balancers come from ECS, so
+        // a load balancer from the config file is ignored (one given as a flag conflicts).
+        let service = g.service.clone().or_else(|| c.service.clone()).filter(|s| !s.trim().is_empty());
+        let (load_balancer, family) = if service.is_some() {
+            (String::new(), g.family.clone().or_else(|| c.family.clone()).unwrap_or_default())
+        } else {
+            let lb = g.load_balancer.clone().or_else(|| c.load_balancer.clone()).filter(|s| !s.trim().is_empty());
+            let lb = lb.ok_or_else(|| {
+                Error::usage(
+                    "no load balancer or service given",
+                    "pass --load-balancer NAME (standalone tasks behind a classic ELB) or --service NAME (an ECS service), or set one in ecs-roll.toml",
+                )
+            })?;
+            let family = match g.family.clone().or_else(|| c.family.clone()) {
+                Some(f) => f,
+                None => match &task_definition {
+                    Some(path) => load_task_definition(path)?.family().to_string(),
+                    None => return Err(missing("task definition family", "--family", "ECS_ROLL_FAMILY")),
+                },
+            };
+            (lb, family)
         };
         let poll = match &g.poll_interval {
             Some(s) => Poll::from_min(parse_duration(s, "--poll-interval")?),
@@ -94,6 +95,7 @@ impl Settings {
             cluster,
             family,
             load_balancer,
+            service,
             profile: g.profile.clone().or_else(|| c.profile.clone()),
             region: g.region.clone().or_else(|| c.region.clone()),
             output: g.output.unwrap_or(OutputFormat::Text),

@@ -12,16 +12,28 @@ use support::{IMAGE_V1, MotoServer, SeedOptions};
 #[test]
 fn seeded_reference_setup_is_the_one_from_the_brief() {
     let moto = MotoServer::start();
-    eprintln!("moto_server ready in {:?} at {}", moto.startup_time(), moto.endpoint());
+    eprintln!(
+        "moto_server ready in {:?} at {}",
+        moto.startup_time(),
+        moto.endpoint()
+    );
     let t = Instant::now();
     let seeded = moto.seed(&SeedOptions::default());
-    eprintln!("seeded in {:?} (script says {} ms)", t.elapsed(), seeded.elapsed_ms);
+    eprintln!(
+        "seeded in {:?} (script says {} ms)",
+        t.elapsed(),
+        seeded.elapsed_ms
+    );
 
     assert_eq!(seeded.instances.len(), 3);
     assert_eq!(seeded.task_arns.len(), 3);
     assert_eq!(seeded.task_definition_revision, 1);
     assert_eq!(seeded.image, IMAGE_V1);
-    let azs: Vec<&str> = seeded.instances.iter().map(|i| i.availability_zone.as_str()).collect();
+    let azs: Vec<&str> = seeded
+        .instances
+        .iter()
+        .map(|i| i.availability_zone.as_str())
+        .collect();
     assert_eq!(azs, ["us-east-1a", "us-east-1b", "us-east-1c"]);
 
     let t = Instant::now();
@@ -31,8 +43,14 @@ fn seeded_reference_setup_is_the_one_from_the_brief() {
     // Task definition.
     assert_eq!(state.task_definitions.len(), 1);
     let td = &state.task_definitions[0];
-    assert_eq!((td.family.as_str(), td.revision, td.status.as_str()), ("cb-prototype", 1, "ACTIVE"));
-    assert_eq!(td.images.get("cb-prototype").map(String::as_str), Some(IMAGE_V1));
+    assert_eq!(
+        (td.family.as_str(), td.revision, td.status.as_str()),
+        ("cb-prototype", 1, "ACTIVE")
+    );
+    assert_eq!(
+        td.images.get("cb-prototype").map(String::as_str),
+        Some(IMAGE_V1)
+    );
     assert_eq!(td.host_ports, [Some(5555)]);
 
     // One RUNNING task per instance, all on revision 1, each holding host port 5555.
@@ -62,15 +80,33 @@ fn seeded_reference_setup_is_the_one_from_the_brief() {
     ids.sort();
     assert_eq!(registered, ids);
     assert_eq!(lb.in_service, 3);
-    assert!(lb.instance_health.values().all(|s| s == "InService"), "{:?}", lb.instance_health);
+    assert!(
+        lb.instance_health.values().all(|s| s == "InService"),
+        "{:?}",
+        lb.instance_health
+    );
     assert_eq!(lb.connection_draining.enabled, Some(true));
     assert_eq!(lb.connection_draining.timeout, Some(60));
     assert_eq!(lb.cross_zone, Some(true));
     let hc = lb.health_check.as_ref().expect("health check");
     assert_eq!(hc.target, "HTTP:5555/testme");
-    assert_eq!((hc.interval, hc.timeout, hc.healthy_threshold, hc.unhealthy_threshold), (30, 5, 2, 2));
+    assert_eq!(
+        (
+            hc.interval,
+            hc.timeout,
+            hc.healthy_threshold,
+            hc.unhealthy_threshold
+        ),
+        (30, 5, 2, 2)
+    );
     assert_eq!(lb.listeners.len(), 1);
-    assert_eq!((lb.listeners[0].load_balancer_port, lb.listeners[0].instance_port), (80, 5555));
+    assert_eq!(
+        (
+            lb.listeners[0].load_balancer_port,
+            lb.listeners[0].instance_port
+        ),
+        (80, 5555)
+    );
 }
 
 #[test]
@@ -109,26 +145,31 @@ fn seed_options_are_applied() {
 }
 
 #[test]
-fn health_sampler_sees_deregistration_and_stopped_tasks() {
+fn health_sampler_sees_draining_deregistration_and_stopped_tasks() {
     let moto = MotoServer::start();
-    let seeded = moto.seed(&SeedOptions::fast());
+    let seeded = moto.seed(&SeedOptions {
+        draining_timeout_secs: 2,
+        ..SeedOptions::fast()
+    });
     let sampler = moto.health_sampler();
     assert!(sampler.wait_for_samples(3, Duration::from_secs(30)));
 
-    // Out of the ELB: InService drops to 2.
+    // Out of the ELB: 2 InService, the third draining for 2 s, then gone.
     moto.aws(
         "elb",
         "deregister_instances_from_load_balancer",
         &json!({"LoadBalancerName": seeded.load_balancer, "Instances": [{"InstanceId": seeded.instance_ids[0]}]}),
     );
+    let t = Instant::now();
     let n = sampler.snapshot().timeline.len();
     assert!(sampler.wait_for_samples(n + 2, Duration::from_secs(30)));
-    // Task stopped on a registered instance: still InService for moto, but not serving.
+    // Task stopped on a registered instance: still InService for the ELB, not serving.
     moto.aws(
         "ecs",
         "stop_task",
         &json!({"cluster": seeded.cluster, "task": seeded.instances[1].task_arn, "reason": "test"}),
     );
+    std::thread::sleep(Duration::from_secs(2).saturating_sub(t.elapsed()));
     let report = sampler.stop();
     eprintln!("{}", report.summary());
     assert!(report.samples >= 5, "{}", report.summary());
@@ -136,11 +177,61 @@ fn health_sampler_sees_deregistration_and_stopped_tasks() {
     assert_eq!(report.max_in_service, 3);
     assert_eq!(report.min_in_service, 2, "{}", report.summary());
     assert_eq!(report.min_serving, Some(1), "{}", report.summary());
+    assert_eq!(report.max_draining, 1, "{}", report.summary());
+    assert!(report.cut_instances.is_empty(), "{}", report.summary());
     let last = report.timeline.last().unwrap();
-    assert_eq!((last.in_service, last.serving), (2, Some(1)));
+    assert_eq!(
+        (last.in_service, last.serving, last.draining),
+        (2, Some(1), 0),
+        "{last:?}"
+    );
     assert!(!last.in_service_ids.contains(&seeded.instance_ids[0]));
     assert!(!last.serving_ids.contains(&seeded.instance_ids[1]));
-    assert_eq!(report.dips_below(3).len(), report.timeline.iter().filter(|s| s.in_service == 2).count());
+    assert_eq!(
+        report.dips_below(3).len(),
+        report.timeline.iter().filter(|s| s.in_service == 2).count()
+    );
+}
+
+#[test]
+fn health_sampler_flags_a_task_stopped_while_its_instance_drains() {
+    let moto = MotoServer::start();
+    let seeded = moto.seed(&SeedOptions {
+        draining_timeout_secs: 30,
+        ..SeedOptions::fast()
+    });
+    let sampler = moto.health_sampler();
+    let victim = &seeded.instances[2];
+    moto.aws(
+        "elb",
+        "deregister_instances_from_load_balancer",
+        &json!({"LoadBalancerName": seeded.load_balancer, "Instances": [{"InstanceId": victim.instance_id}]}),
+    );
+    moto.aws(
+        "ecs",
+        "stop_task",
+        &json!({"cluster": seeded.cluster, "task": victim.task_arn, "reason": "too early"}),
+    );
+    let n = sampler.snapshot().timeline.len();
+    assert!(sampler.wait_for_samples(n + 3, Duration::from_secs(30)));
+    let report = sampler.stop();
+    eprintln!("{}", report.summary());
+    assert_eq!(
+        report.cut_instances,
+        std::slice::from_ref(&victim.instance_id),
+        "{}",
+        report.summary()
+    );
+    assert_eq!(report.min_in_service, 2);
+    // The state helper agrees: draining, not InService.
+    let state = moto.inspect();
+    let lb = state.load_balancer.as_ref().unwrap();
+    assert_eq!(
+        lb.draining_instances,
+        std::slice::from_ref(&victim.instance_id)
+    );
+    assert_eq!(lb.in_service, 2);
+    assert_eq!(state.in_service_instances().len(), 2);
 }
 
 #[test]
@@ -155,7 +246,10 @@ fn moto_server_is_killed_and_reaped_on_drop_even_on_panic() {
     }));
     assert!(result.is_err());
     // Reaped (no zombie left): /proc/<pid> is gone, and the port no longer answers.
-    assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists(), "moto_server pid {pid} still there");
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "moto_server pid {pid} still there"
+    );
     assert!(support::http(port, "GET", "/moto-api/", None).is_err());
 }
 
@@ -164,8 +258,14 @@ fn two_servers_run_side_by_side() {
     let a = MotoServer::start();
     let b = MotoServer::start();
     assert_ne!(a.port(), b.port());
-    a.seed(&SeedOptions { instances: 1, ..SeedOptions::fast() });
-    b.seed(&SeedOptions { instances: 2, ..SeedOptions::fast() });
+    a.seed(&SeedOptions {
+        instances: 1,
+        ..SeedOptions::fast()
+    });
+    b.seed(&SeedOptions {
+        instances: 2,
+        ..SeedOptions::fast()
+    });
     assert_eq!(a.inspect().container_instances.len(), 1);
     assert_eq!(b.inspect().container_instances.len(), 2);
     let env = a.env();
@@ -177,100 +277,293 @@ fn two_servers_run_side_by_side() {
     assert_eq!(get("ECS_ROLL_RETRY_INITIAL_BACKOFF_MS"), Some("10"));
 }
 
-/// moto 5.2.1 behaviours that differ from real AWS and matter to ecs-roll. If one of
-/// these assertions starts failing after a moto upgrade, the engine's workarounds (and
-/// the notes in scripts/README.md) need a look.
+/// What the testbed's fidelity patches (scripts/moto_patches.py) make moto do like real
+/// AWS. Plain moto 5.2.1 gets each of these wrong (see the module's notes).
+#[test]
+fn testbed_answers_like_aws_where_plain_moto_does_not() {
+    const DRAIN: Duration = Duration::from_secs(6);
+    let moto = MotoServer::start();
+    let s = moto.seed(&SeedOptions {
+        draining_timeout_secs: DRAIN.as_secs() as u32,
+        ..SeedOptions::fast()
+    });
+    let (cluster, lb) = (s.cluster.as_str(), s.load_balancer.as_str());
+    let (i0, i1) = (&s.instances[0], &s.instances[1]);
+    assert!(moto.log().contains("ecs-task-containers"), "{}", moto.log());
+
+    // DescribeTasks: containers' cpu and memory are strings (the Rust SDK insists).
+    let t = moto.aws(
+        "ecs",
+        "describe_tasks",
+        &json!({"cluster": cluster, "tasks": [i0.task_arn]}),
+    );
+    let c = &t["tasks"][0]["containers"][0];
+    assert_eq!(
+        (c["cpu"].as_str(), c["memory"].as_str()),
+        (Some("256"), Some("256")),
+        "{c}"
+    );
+
+    // StartTask on an instance whose port 5555 is taken fails with RESOURCE:PORTS.
+    let r = moto.aws(
+        "ecs",
+        "start_task",
+        &json!({"cluster": cluster, "taskDefinition": "cb-prototype:1", "containerInstances": [i1.container_instance_arn]}),
+    );
+    assert!(r["tasks"].as_array().unwrap().is_empty(), "{r}");
+    assert_eq!(r["failures"][0]["reason"], "RESOURCE:PORTS");
+    assert_eq!(r["failures"][0]["arn"], i1.container_instance_arn.as_str());
+
+    // StopTask twice is fine; ListTasks lists RUNNING tasks unless asked otherwise.
+    let task0 = i0.task_arn.clone().unwrap();
+    moto.aws(
+        "ecs",
+        "stop_task",
+        &json!({"cluster": cluster, "task": task0}),
+    );
+    let again = moto.aws(
+        "ecs",
+        "stop_task",
+        &json!({"cluster": cluster, "task": task0}),
+    );
+    assert_eq!(again["task"]["lastStatus"], "STOPPED");
+    let count = |params: serde_json::Value| {
+        moto.aws("ecs", "list_tasks", &params)["taskArns"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    assert_eq!(count(json!({"cluster": cluster})), 2);
+    assert_eq!(
+        count(json!({"cluster": cluster, "desiredStatus": "STOPPED"})),
+        1
+    );
+    // Port 5555 is free again on instance 0.
+    let r = moto.aws(
+        "ecs",
+        "start_task",
+        &json!({"cluster": cluster, "taskDefinition": "cb-prototype:1", "containerInstances": [i0.container_instance_arn]}),
+    );
+    assert_eq!(r["tasks"].as_array().unwrap().len(), 1, "{r}");
+
+    // ListTasks(family) sees tasks of every revision, deregistered ones included.
+    let td =
+        std::fs::read_to_string(support::repo_root().join("taskdefs/cb-prototype.json")).unwrap();
+    moto.aws(
+        "ecs",
+        "register_task_definition",
+        &serde_json::from_str(&td).unwrap(),
+    );
+    moto.aws(
+        "ecs",
+        "deregister_task_definition",
+        &json!({"taskDefinition": "cb-prototype:1"}),
+    );
+    assert_eq!(
+        count(json!({"cluster": cluster, "family": "cb-prototype"})),
+        3
+    );
+
+    // A task has one container per container definition.
+    let two = json!({"family": "two", "containerDefinitions": [
+        {"name": "app", "image": "app:1", "memory": 64},
+        {"name": "sidecar", "image": "sidecar:1", "memory": 32, "cpu": 16}]});
+    moto.aws("ecs", "register_task_definition", &two);
+    let r = moto.aws(
+        "ecs",
+        "start_task",
+        &json!({"cluster": cluster, "taskDefinition": "two", "containerInstances": [i1.container_instance_arn]}),
+    );
+    let containers = r["tasks"][0]["containers"].as_array().unwrap();
+    let names: Vec<(&str, &str)> = containers
+        .iter()
+        .map(|c| (c["name"].as_str().unwrap(), c["image"].as_str().unwrap()))
+        .collect();
+    assert_eq!(names, [("app", "app:1"), ("sidecar", "sidecar:1")]);
+
+    // Classic ELB registration is idempotent and answers with the registered instances.
+    let r = moto.aws(
+        "elb",
+        "register_instances_with_load_balancer",
+        &json!({"LoadBalancerName": lb, "Instances": [{"InstanceId": i0.instance_id}]}),
+    );
+    assert_eq!(r["Instances"].as_array().unwrap().len(), 3, "{r}");
+    let health = |ids: &[&str]| {
+        let instances: Vec<_> = ids.iter().map(|i| json!({"InstanceId": i})).collect();
+        let params = if ids.is_empty() {
+            json!({"LoadBalancerName": lb})
+        } else {
+            json!({"LoadBalancerName": lb, "Instances": instances})
+        };
+        moto.aws("elb", "describe_instance_health", &params)["InstanceStates"]
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(health(&[]).len(), 3);
+
+    // Deregistration with connection draining: InService "deregistration in progress"
+    // for the draining timeout (6 s), then not registered.
+    let t = Instant::now();
+    let r = moto.aws(
+        "elb",
+        "deregister_instances_from_load_balancer",
+        &json!({"LoadBalancerName": lb, "Instances": [{"InstanceId": i0.instance_id}]}),
+    );
+    assert_eq!(r["Instances"].as_array().unwrap().len(), 2, "{r}");
+    let h = health(&[&i0.instance_id]);
+    assert!(t.elapsed() < DRAIN, "too slow to see the draining");
+    assert_eq!(h[0]["State"], "InService");
+    assert_eq!(
+        h[0]["Description"],
+        "Instance deregistration currently in progress."
+    );
+    assert_eq!(health(&[]).len(), 3, "a draining instance is still listed");
+    let h = loop {
+        let h = health(&[&i0.instance_id]);
+        if h[0]["State"] != "InService" || t.elapsed() > DRAIN * 3 {
+            break h;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert!(
+        t.elapsed() >= DRAIN,
+        "deregistration ended before the draining timeout"
+    );
+    assert_eq!(h[0]["State"], "OutOfService");
+    assert_eq!(
+        h[0]["Description"],
+        "Instance is not currently registered with the LoadBalancer."
+    );
+    assert_eq!(health(&[]).len(), 2);
+
+    // Registering a draining instance again ends its deregistration.
+    let i2 = &s.instances[2];
+    moto.aws(
+        "elb",
+        "deregister_instances_from_load_balancer",
+        &json!({"LoadBalancerName": lb, "Instances": [{"InstanceId": i2.instance_id}]}),
+    );
+    moto.aws(
+        "elb",
+        "register_instances_with_load_balancer",
+        &json!({"LoadBalancerName": lb, "Instances": [{"InstanceId": i2.instance_id}]}),
+    );
+    let h = health(&[&i2.instance_id]);
+    assert_eq!(
+        (h[0]["State"].as_str(), h[0]["Description"].as_str()),
+        (Some("InService"), Some("N/A"))
+    );
+}
+
+/// moto 5.2.1 behaviours the testbed leaves as they are, that differ from real AWS and
+/// matter to ecs-roll. If one of these starts failing after a moto upgrade, have a look
+/// at scripts/README.md and the engine's workarounds.
 #[test]
 fn moto_quirks_ecs_roll_must_live_with() {
     let moto = MotoServer::start();
     let s = moto.seed(&SeedOptions::fast());
-    let (cluster, lb) = (s.cluster.as_str(), s.load_balancer.as_str());
-    let ci0 = &s.instances[0];
+    let cluster = s.cluster.as_str();
 
-    // DescribeInstanceHealth: a deregistered (or unknown) instance is "Unknown", not an
-    // InvalidInstance error; without Instances it lists registered instances only.
-    moto.aws(
-        "elb",
-        "deregister_instances_from_load_balancer",
-        &json!({"LoadBalancerName": lb, "Instances": [{"InstanceId": ci0.instance_id}]}),
+    // Tasks are RUNNING at once, without startedAt / createdAt; containers say PENDING.
+    let t = moto.aws(
+        "ecs",
+        "describe_tasks",
+        &json!({"cluster": cluster, "tasks": s.task_arns}),
     );
-    let h = moto.aws(
-        "elb",
-        "describe_instance_health",
-        &json!({"LoadBalancerName": lb, "Instances": [{"InstanceId": ci0.instance_id}]}),
+    let t0 = &t["tasks"][0];
+    assert_eq!(t0["lastStatus"], "RUNNING");
+    assert!(
+        t0.get("startedAt").is_none() && t0.get("createdAt").is_none(),
+        "{t0}"
     );
-    assert_eq!(h["InstanceStates"][0]["State"], "Unknown");
-    let h = moto.aws("elb", "describe_instance_health", &json!({"LoadBalancerName": lb}));
-    assert_eq!(h["InstanceStates"].as_array().unwrap().len(), 2);
+    assert_eq!(t0["containers"][0]["lastStatus"], "PENDING");
+    assert!(t0.get("healthStatus").is_none());
 
-    // StopTask: STOPPED at once, host port released at once.
-    let task0 = ci0.task_arn.clone().unwrap();
-    let r = moto.aws("ecs", "stop_task", &json!({"cluster": cluster, "task": task0, "reason": "quirk"}));
+    // StopTask: STOPPED at once (no DEACTIVATING/STOPPING), no stoppedAt, port freed.
+    let r = moto.aws(
+        "ecs",
+        "stop_task",
+        &json!({"cluster": cluster, "task": s.task_arns[0]}),
+    );
     assert_eq!(r["task"]["lastStatus"], "STOPPED");
+    assert!(r["task"].get("stoppedAt").is_none());
+
+    // Container instances: CPU 4096 / memory 7482 whatever totalResources says; the
+    // attribute ecs.availability-zone comes from the EC2 instance.
     let ci = moto.aws(
         "ecs",
         "describe_container_instances",
-        &json!({"cluster": cluster, "containerInstances": [ci0.container_instance_arn]}),
+        &json!({"cluster": cluster, "containerInstances": [s.container_instance_arns[1]]}),
     );
-    let ports = ci["containerInstances"][0]["remainingResources"]
+    let ci = &ci["containerInstances"][0];
+    let registered = |name: &str| {
+        ci["registeredResources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == name)
+            .unwrap()["integerValue"]
+            .as_i64()
+    };
+    assert_eq!(
+        (registered("CPU"), registered("MEMORY")),
+        (Some(4096), Some(7482))
+    );
+    // remainingResources PORTS lists the ports *taken*, the task's 5555 among them.
+    let ports = ci["remainingResources"]
         .as_array()
         .unwrap()
         .iter()
         .find(|r| r["name"] == "PORTS")
         .unwrap()["stringSetValue"]
         .clone();
-    assert!(!ports.as_array().unwrap().iter().any(|p| p == "5555"), "{ports}");
-    // ... and a second StopTask of the same task is an HTTP 500 (real ECS: no-op).
-    let err = moto
-        .try_aws("ecs", "stop_task", &json!({"cluster": cluster, "task": task0}))
-        .unwrap_err();
-    assert_eq!(err["http_status"], 500, "{err}");
-
-    // ListTasks has no default desiredStatus=RUNNING: stopped tasks are listed too.
-    let all = moto.aws("ecs", "list_tasks", &json!({"cluster": cluster, "family": "cb-prototype"}));
-    assert_eq!(all["taskArns"].as_array().unwrap().len(), 3);
-    let running = moto.aws(
-        "ecs",
-        "list_tasks",
-        &json!({"cluster": cluster, "family": "cb-prototype", "desiredStatus": "RUNNING"}),
+    assert!(
+        ports.as_array().unwrap().iter().any(|p| p == "5555"),
+        "{ports}"
     );
-    assert_eq!(running["taskArns"].as_array().unwrap().len(), 2);
 
-    // StartTask ignores host-port conflicts: a second task on port 5555 is "placed".
-    let ci1 = &s.instances[1];
+    // RunTask places what fits and reports no failure for the rest.
     let r = moto.aws(
         "ecs",
-        "start_task",
-        &json!({"cluster": cluster, "taskDefinition": "cb-prototype:1", "containerInstances": [ci1.container_instance_arn]}),
+        "run_task",
+        &json!({"cluster": cluster, "taskDefinition": "cb-prototype:1", "count": 3}),
     );
-    assert_eq!(r["tasks"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        r["tasks"].as_array().unwrap().len(),
+        1,
+        "only instance 0 has 5555 free"
+    );
     assert!(r["failures"].as_array().unwrap().is_empty());
-    // RunTask does check ports: with 5555 free only on instance 0, count 3 places 1.
-    let r = moto.aws("ecs", "run_task", &json!({"cluster": cluster, "taskDefinition": "cb-prototype:1", "count": 3}));
-    assert_eq!(r["tasks"].as_array().unwrap().len(), 1);
-    assert_eq!(r["tasks"][0]["containerInstanceArn"], ci0.container_instance_arn.as_str());
-    assert!(r["failures"].as_array().unwrap().is_empty(), "no failures reported for the 2 unplaced");
 
-    // ListTasks(family) only sees tasks of ACTIVE revisions: deregistering revision 1
-    // hides its running tasks from the family listing (real ECS still lists them).
-    let td = std::fs::read_to_string(support::repo_root().join("taskdefs/cb-prototype.json")).unwrap();
-    moto.aws("ecs", "register_task_definition", &serde_json::from_str(&td).unwrap());
-    moto.aws("ecs", "deregister_task_definition", &json!({"taskDefinition": "cb-prototype:1"}));
-    let fam = moto.aws(
+    // ListTaskDefinitions: familyPrefix is an exact family; the response has no tags
+    // from RegisterTaskDefinition (DescribeTaskDefinition include=TAGS has them).
+    let l = moto.aws(
         "ecs",
-        "list_tasks",
-        &json!({"cluster": cluster, "family": "cb-prototype", "desiredStatus": "RUNNING"}),
+        "list_task_definitions",
+        &json!({"familyPrefix": "cb-"}),
     );
-    assert_eq!(fam["taskArns"].as_array().unwrap().len(), 0);
-    let all = moto.aws("ecs", "list_tasks", &json!({"cluster": cluster, "desiredStatus": "RUNNING"}));
-    assert_eq!(all["taskArns"].as_array().unwrap().len(), 4);
-
-    // ListTaskDefinitions: familyPrefix is an exact family match; sort is ignored.
-    let l = moto.aws("ecs", "list_task_definitions", &json!({"familyPrefix": "cb-"}));
     assert!(l["taskDefinitionArns"].as_array().unwrap().is_empty());
+    let mut td: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(support::repo_root().join("taskdefs/cb-prototype.json")).unwrap(),
+    )
+    .unwrap();
+    td["tags"] = json!([{"key": "k", "value": "v"}]);
+    let r = moto.aws("ecs", "register_task_definition", &td);
+    assert!(r.get("tags").is_none(), "{r}");
+    let d = moto.aws(
+        "ecs",
+        "describe_task_definition",
+        &json!({"taskDefinition": "cb-prototype:2", "include": ["TAGS"]}),
+    );
+    assert_eq!(d["tags"][0]["key"], "k");
 
-    // Classic ELB health is EC2 state only: a stopped EC2 instance is OutOfService.
-    moto.aws("ec2", "stop_instances", &json!({"InstanceIds": [s.instance_ids[2]]}));
+    // Classic ELB health is the EC2 state only: a stopped EC2 instance is OutOfService.
+    moto.aws(
+        "ec2",
+        "stop_instances",
+        &json!({"InstanceIds": [s.instance_ids[2]]}),
+    );
     let state = moto.inspect();
     let lb_state = state.load_balancer.unwrap();
     assert_eq!(lb_state.instance_health[&s.instance_ids[2]], "OutOfService");

@@ -6,6 +6,7 @@ use std::error::Error;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use aws_smithy_types::retry::ErrorKind;
 
 use crate::platform::{ApiError, ApiErrorKind};
 
@@ -52,7 +53,12 @@ where
             // Identity (credentials) and endpoint resolution run just before transmit, so their
             // failures come back as "other" dispatch failures, never as io or timeouts. Those
             // are configuration problems (no credentials, no region) that retrying cannot fix.
-            let kind = if failure.is_io() || failure.is_timeout() {
+            // A reply cut short (hyper's IncompleteMessage: the server or a proxy closed the
+            // connection mid-reply) is an "other" failure that the connector marks transient.
+            let kind = if failure.is_io()
+                || failure.is_timeout()
+                || failure.as_other() == Some(ErrorKind::TransientError)
+            {
                 ApiErrorKind::Unavailable
             } else if mentions_credentials(err) {
                 ApiErrorKind::Credentials

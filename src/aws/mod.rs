@@ -3,8 +3,10 @@
 
 mod ecs;
 mod elb;
+mod elbv2;
 mod errors;
 mod raw_json;
+mod services;
 #[cfg(test)]
 mod tests;
 
@@ -22,6 +24,7 @@ use crate::platform::ApiResult;
 
 pub use ecs::EcsAdapter;
 pub use elb::ClassicElbAdapter;
+pub use elbv2::TargetGroupsAdapter;
 
 /// Overrides the SDK's initial retry backoff (milliseconds). Retries sleep for real, so tests that
 /// provoke throttling or an unreachable endpoint set this to keep their run short.

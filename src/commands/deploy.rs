@@ -17,9 +17,10 @@ pub async fn run(g: &Global, args: Deploy, loaded: Loaded) -> Result<i32, Error>
         .map(settings::load_task_definition)
         .transpose()?;
     let aws = super::connect(&s).await?;
-    let source = match file {
-        Some(td) => td,
-        None => TaskDefinition::from_revision(&super::current_revision(&s, &aws).await?),
+    let source = match (file, &s.service) {
+        (Some(td), _) => td,
+        (None, Some(service)) => TaskDefinition::from_revision(&super::service_revision(&s, &aws, service).await?),
+        (None, None) => TaskDefinition::from_revision(&super::current_revision(&s, &aws).await?),
     };
     let container = source
         .pick_container(s.container.as_deref(), &image)
@@ -39,7 +40,7 @@ pub async fn run(g: &Global, args: Deploy, loaded: Loaded) -> Result<i32, Error>
     }
     let cancel = Cancel::default();
     super::watch_signals(cancel.clone(), observer.clone());
-    let ctx = super::context(&s, &aws, observer.clone(), rollout.timeouts, cancel);
+    let mut ctx = super::context(&s, &aws, observer.clone(), rollout.timeouts, cancel);
     let opts = Options {
         command: "deploy".into(),
         count: rollout.count,
@@ -47,8 +48,26 @@ pub async fn run(g: &Global, args: Deploy, loaded: Loaded) -> Result<i32, Error>
         rollback_on_failure: !args.no_rollback,
         dry_run: rollout.dry_run,
         container: Some(container),
+        strategy: args.strategy.map(strategy_name),
     };
-    let outcome = engine::deploy::run(&ctx, Desired::Definition(desired), &opts).await;
-    drop(ctx);
+    let outcome = match &s.service {
+        Some(service) => {
+            ctx.family = desired.family().to_string();
+            let sctx = super::service_context(ctx, &aws, service);
+            engine::service::run(&sctx, Desired::Definition(desired), &opts).await
+        }
+        None => engine::deploy::run(&ctx, Desired::Definition(desired), &opts).await,
+    };
     Ok(super::finish(outcome?, &s, &aws.calls, observer.as_ref()))
+}
+
+/// The ECS API's name for a strategy.
+pub fn strategy_name(s: crate::cli::Strategy) -> String {
+    match s {
+        crate::cli::Strategy::Rolling => "ROLLING",
+        crate::cli::Strategy::BlueGreen => "BLUE_GREEN",
+        crate::cli::Strategy::Linear => "LINEAR",
+        crate::cli::Strategy::Canary => "CANARY",
+    }
+    .to_string()
 }

@@ -26,9 +26,10 @@ pub async fn run(g: &Global, args: DiffArgs, loaded: Loaded) -> Result<i32, Erro
         .map(settings::load_task_definition)
         .transpose()?;
     let aws = super::connect(&s).await?;
-    let source = match file {
-        Some(td) => td,
-        None => TaskDefinition::from_revision(&super::current_revision(&s, &aws).await?),
+    let source = match (file, &s.service) {
+        (Some(td), _) => td,
+        (None, Some(service)) => TaskDefinition::from_revision(&super::service_revision(&s, &aws, service).await?),
+        (None, None) => TaskDefinition::from_revision(&super::current_revision(&s, &aws).await?),
     };
     let container = source
         .pick_container(s.container.as_deref(), &image)
@@ -40,7 +41,7 @@ pub async fn run(g: &Global, args: DiffArgs, loaded: Loaded) -> Result<i32, Erro
         })?;
     let desired = source.with_image(&container, &image);
     let recorder = Arc::new(Recorder::default());
-    let ctx = super::context(
+    let mut ctx = super::context(
         &s,
         &aws,
         recorder.clone(),
@@ -54,7 +55,13 @@ pub async fn run(g: &Global, args: DiffArgs, loaded: Loaded) -> Result<i32, Erro
         container: Some(container),
         ..Options::default()
     };
-    let outcome = engine::deploy::run(&ctx, Desired::Definition(desired), &opts).await?;
+    let outcome = match &s.service {
+        Some(service) => {
+            ctx.family = desired.family().to_string();
+            engine::service::run(&super::service_context(ctx, &aws, service), Desired::Definition(desired), &opts).await?
+        }
+        None => engine::deploy::run(&ctx, Desired::Definition(desired), &opts).await?,
+    };
     if s.output == OutputFormat::Json {
         return Ok(super::finish(outcome, &s, &aws.calls, recorder.as_ref()));
     }
@@ -66,6 +73,7 @@ pub async fn run(g: &Global, args: DiffArgs, loaded: Loaded) -> Result<i32, Erro
                 println!("--- {from}\n+++ {to}\n{}", text.trim_end());
             }
             Event::Plan(plan) => println!("{}", plan_text(&plan)),
+            Event::ServicePlan(plan) => println!("{}", engine::service::plan_text(&plan)),
             Event::Warning(w) => eprintln!("warning: {w}"),
             _ => {}
         }

@@ -14,7 +14,8 @@ use crate::config;
 use crate::engine::outcome::Outcome;
 use crate::engine::{Cancel, Ctx, Event, Observer, Timeouts};
 use crate::error::Error;
-use crate::platform::{ClassicElb, Ecs, Revision};
+use crate::engine::service::ServiceCtx;
+use crate::platform::{ClassicElb, Ecs, EcsServices, Revision, TargetGroups};
 use crate::render;
 use crate::settings::{Mode, Settings};
 
@@ -76,6 +77,8 @@ fn report_error(e: &Error, output: OutputFormat) {
 pub struct Aws {
     pub ecs: Arc<dyn Ecs>,
     pub elb: Arc<dyn ClassicElb>,
+    pub services: Arc<dyn EcsServices>,
+    pub target_groups: Arc<dyn TargetGroups>,
     pub calls: ApiCalls,
 }
 
@@ -88,9 +91,12 @@ pub async fn connect(s: &Settings) -> Result<Aws, Error> {
         ));
     }
     let calls = ApiCalls::new();
+    let ecs = Arc::new(aws::EcsAdapter::new(&cfg, calls.clone()));
     Ok(Aws {
-        ecs: Arc::new(aws::EcsAdapter::new(&cfg, calls.clone())),
+        ecs: ecs.clone(),
         elb: Arc::new(aws::ClassicElbAdapter::new(&cfg, calls.clone())),
+        services: ecs,
+        target_groups: Arc::new(aws::TargetGroupsAdapter::new(&cfg, calls.clone())),
         calls,
     })
 }
@@ -186,6 +192,23 @@ pub fn finish(
         render::github::publish(&outcome);
     }
     outcome.exit_code()
+}
+
+/// Service mode: the context for `service`, with the family of the revision it runs.
+pub fn service_context(ctx: Ctx, aws: &Aws, service: &str) -> ServiceCtx {
+    ServiceCtx { ctx, services: aws.services.clone(), target_groups: aws.target_groups.clone(), service: service.to_string() }
+}
+
+/// The revision a service runs now.
+pub async fn service_revision(s: &Settings, aws: &Aws, service: &str) -> Result<Revision, Error> {
+    let svc = aws.services.describe_service(&s.cluster, service).await.map_err(Error::from_api_before_change)?;
+    let Some(svc) = svc else {
+        return Err(Error::preflight(
+            format!("service {service:?} not found in cluster {:?}", s.cluster),
+            "check --service (or `service` in ecs-roll.toml), --cluster and --region",
+        ));
+    };
+    aws.ecs.describe_task_definition(&svc.task_definition).await.map_err(Error::from_api_before_change)
 }
 
 /// The revision most of the family's running tasks run, or the family's latest when none runs.

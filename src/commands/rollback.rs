@@ -16,7 +16,10 @@ pub async fn run(g: &Global, args: Rollback, loaded: Loaded) -> Result<i32, Erro
     let target = match &args.to {
         Some(to) => resolve(&s, &aws, to).await?,
         None => {
-            let current = last_deployed(&s, &aws).await?;
+            let current = match &s.service {
+                Some(service) => super::service_revision(&s, &aws, service).await?,
+                None => last_deployed(&s, &aws).await?,
+            };
             let Some(prev) = current.tags.get(TAG_PREVIOUS) else {
                 return Err(Error::usage(
                     format!(
@@ -32,7 +35,7 @@ pub async fn run(g: &Global, args: Rollback, loaded: Loaded) -> Result<i32, Erro
     let observer = super::progress(&s);
     let cancel = Cancel::default();
     super::watch_signals(cancel.clone(), observer.clone());
-    let ctx = super::context(&s, &aws, observer.clone(), rollout.timeouts, cancel);
+    let mut ctx = super::context(&s, &aws, observer.clone(), rollout.timeouts, cancel);
     let opts = Options {
         command: "rollback".into(),
         count: rollout.count,
@@ -40,9 +43,16 @@ pub async fn run(g: &Global, args: Rollback, loaded: Loaded) -> Result<i32, Erro
         rollback_on_failure: true,
         dry_run: rollout.dry_run,
         container: s.container.clone(),
+        strategy: None,
     };
-    let outcome = engine::deploy::run(&ctx, Desired::Revision(target), &opts).await;
-    drop(ctx);
+    let outcome = match &s.service {
+        Some(service) => {
+            ctx.family = target.family.clone();
+            let sctx = super::service_context(ctx, &aws, service);
+            engine::service::run(&sctx, Desired::Revision(target), &opts).await
+        }
+        None => engine::deploy::run(&ctx, Desired::Revision(target), &opts).await,
+    };
     Ok(super::finish(outcome?, &s, &aws.calls, observer.as_ref()))
 }
 
@@ -89,11 +99,12 @@ async fn last_deployed(s: &Settings, aws: &super::Aws) -> Result<Revision, Error
 
 /// `3` -> `family:3`; `family:3` and ARNs as they are.
 async fn resolve(s: &Settings, aws: &super::Aws, to: &str) -> Result<Revision, Error> {
-    let reference = if to.chars().all(|c| c.is_ascii_digit()) {
-        format!("{}:{to}", s.family)
-    } else {
-        to.to_string()
+    let numeric = to.chars().all(|c| c.is_ascii_digit());
+    let family = match &s.service {
+        Some(service) if numeric => super::service_revision(s, aws, service).await?.family,
+        _ => s.family.clone(),
     };
+    let reference = if numeric { format!("{family}:{to}") } else { to.to_string() };
     let rev = aws
         .ecs
         .describe_task_definition(&reference)
@@ -105,7 +116,7 @@ async fn resolve(s: &Settings, aws: &super::Aws, to: &str) -> Result<Revision, E
             ),
             _ => Error::from_api_before_change(e),
         })?;
-    if rev.family != s.family {
+    if s.service.is_none() && rev.family != s.family {
         return Err(Error::usage(
             format!("{} is not of family {}", rev.name(), s.family),
             "pass a revision of the configured family",

@@ -42,6 +42,8 @@ pub struct Options {
     pub dry_run: bool,
     /// The container whose image is reported.
     pub container: Option<String>,
+    /// Service mode: the ECS deployment strategy to switch to (ROLLING, BLUE_GREEN, ...).
+    pub strategy: Option<String>,
 }
 
 pub async fn run(ctx: &Ctx, desired: Desired, opts: &Options) -> Result<Outcome, Error> {
@@ -160,6 +162,8 @@ pub async fn run(ctx: &Ctx, desired: Desired, opts: &Options) -> Result<Outcome,
         steps: Vec::new(),
         rollback_steps: Vec::new(),
         instances: reports(&obs, &catalog),
+        service: None,
+        tasks: Vec::new(),
         failure: None,
         rollback_failure: None,
         duration: Duration::ZERO,

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use super::plan::Plan;
+use super::service::ServicePlan;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
@@ -16,6 +17,10 @@ pub enum Event {
         text: String,
     },
     Plan(Plan),
+    /// Service mode: the deployment configuration ecs-roll will set, and why.
+    ServicePlan(ServicePlan),
+    /// A service event ECS recorded during the deploy (each printed once).
+    ServiceEvent { at: Option<String>, message: String },
     /// The revision to roll out: newly registered, or an identical one reused.
     Revision {
         name: String,

@@ -64,6 +64,19 @@ pub struct InstanceReport {
     pub health: Option<String>,
 }
 
+/// Where one task of a service stands at the end.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TaskReport {
+    pub task_id: String,
+    /// `family:revision`.
+    pub revision: String,
+    pub last_status: String,
+    /// The EC2 instance or the IP address it runs on.
+    pub host: Option<String>,
+    /// `load balancer: state` for each load balancer of the service.
+    pub health: Vec<String>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Outcome {
     pub command: String,
@@ -79,6 +92,11 @@ pub struct Outcome {
     pub steps: Vec<StepReport>,
     pub rollback_steps: Vec<StepReport>,
     pub instances: Vec<InstanceReport>,
+    /// Service mode: the service, and where each of its tasks stands.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tasks: Vec<TaskReport>,
     /// What went wrong, when the result is not a success.
     pub failure: Option<String>,
     pub rollback_failure: Option<String>,

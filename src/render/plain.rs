@@ -106,6 +106,8 @@ pub fn describe(event: &Event) -> Option<String> {
         Event::Phase(p) => format!("== {}", p.title()),
         Event::Diff { from, to, text } => format!("task definition changes {from} -> {to}:\n{}", text.trim_end()),
         Event::Plan(plan) => plan_text(plan),
+        Event::ServicePlan(plan) => crate::engine::service::plan_text(plan),
+        Event::ServiceEvent { at, message } => format!("  event{}: {message}", at.as_deref().map(|a| format!(" {a}")).unwrap_or_default()),
         Event::Revision { name, image, reused: false, previous, .. } => {
             format!("registered {name} ({image}); rollback target: {}", previous.as_deref().map_or("none", short))
         }

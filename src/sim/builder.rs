@@ -1,6 +1,7 @@
 //! Scenario setup in a few lines: a cluster of container instances spread over zones, classic
 //! load balancers with every instance registered, task definitions, and one task of the latest
-//! one RUNNING and InService on each instance, all settled at build time.
+//! one RUNNING and InService on each instance; or services with their target groups, their
+//! tasks RUNNING and healthy; all settled at build time.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -12,9 +13,15 @@ use tokio::time::Instant;
 use super::Sim;
 use super::cluster::{AGENT_PORTS, Cluster, ContainerInstanceRecord};
 use super::load_balancer::LoadBalancer;
+use super::placement::{LaunchType, port_mappings};
+use super::scheduler::endpoint;
+use super::service::{
+    Attachment, LoadBalancerRef, Rollout, ServiceRecord, ServiceSpec, ServiceTask, service_arn,
+};
+use super::target_group::{TargetGroupRecord, TargetGroupSpec, TargetType};
 use super::task::Behaviour;
 use super::timings::Timings;
-use super::world::{ACCOUNT, Images, REGION, World, serves};
+use super::world::{ACCOUNT, Images, REGION, World, serves, target_answers};
 use crate::platform::{HealthCheck, Listener};
 
 #[derive(Debug, Clone)]
@@ -32,6 +39,10 @@ pub struct SimBuilder {
     task_definitions: Vec<Value>,
     tasks_on_each_instance: bool,
     register_instances: bool,
+    target_groups: Vec<(String, TargetGroupSpec)>,
+    /// (cluster, name, spec), in order.
+    services: Vec<(String, String, ServiceSpec)>,
+    supports_service_deployments: bool,
 }
 
 impl Default for SimBuilder {
@@ -52,6 +63,9 @@ impl Default for SimBuilder {
             task_definitions: Vec::new(),
             tasks_on_each_instance: false,
             register_instances: true,
+            target_groups: Vec::new(),
+            services: Vec::new(),
+            supports_service_deployments: true,
         }
     }
 }
@@ -181,6 +195,32 @@ impl SimBuilder {
         self
     }
 
+    /// An ALB target group (behind an application load balancer named after it); services
+    /// name it in `ServiceSpec::target_group`. `Sim::target_group_arn` gives its ARN.
+    pub fn target_group(mut self, name: &str, spec: TargetGroupSpec) -> Self {
+        self.target_groups.push((name.to_string(), spec));
+        self
+    }
+
+    /// A service in the current cluster (`default` unless `cluster` was called), steady at
+    /// build time: its task definition registered, `desired` tasks RUNNING, spread over zones
+    /// and instances, healthy in its load balancers, and one deployment COMPLETED.
+    pub fn service(mut self, name: &str, spec: ServiceSpec) -> Self {
+        let cluster = self
+            .clusters
+            .last()
+            .map_or_else(|| "default".to_string(), |(c, _)| c.clone());
+        self.services.push((cluster, name.to_string(), spec));
+        self
+    }
+
+    /// Whether DescribeServiceDeployments exists (default: true, as in ECS today). Without
+    /// it, `service_deployment` answers `Ok(None)` like an endpoint that lacks it (moto).
+    pub fn supports_service_deployments(mut self, supported: bool) -> Self {
+        self.supports_service_deployments = supported;
+        self
+    }
+
     /// Seed of the RNG behind probabilistic faults.
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = seed;
@@ -254,11 +294,23 @@ impl SimBuilder {
                     .map(|i| (i.ec2_instance_id.clone(), i.availability_zone.clone()))
             })
             .collect();
+        let mut target_group_arns = BTreeMap::new();
+        for (name, spec) in self.target_groups {
+            let tg = TargetGroupRecord::new(&name, spec, w.next_serial());
+            target_group_arns.insert(name, tg.arn.clone());
+            w.target_groups.insert(tg.arn.clone(), tg);
+        }
+        // ECS registers a service's instances with its classic load balancer itself.
+        let managed: Vec<String> = self
+            .services
+            .iter()
+            .filter_map(|(_, _, spec)| spec.elb.clone())
+            .collect();
         for mut lb in self.load_balancers {
             if lb.availability_zones.is_empty() {
                 lb.availability_zones = self.zones.clone();
             }
-            if self.register_instances {
+            if self.register_instances && !managed.contains(&lb.name) {
                 let port = lb.health_port();
                 for (id, zone) in &instances {
                     let passing = port.is_some_and(|p| serves(&w.tasks, id, p, now));
@@ -267,8 +319,143 @@ impl SimBuilder {
             }
             w.load_balancers.insert(lb.name.clone(), lb);
         }
+        for (cluster, name, spec) in self.services {
+            add_service(&mut w, &cluster, &name, spec, &target_group_arns, now);
+        }
+        w.supports_service_deployments = self.supports_service_deployments;
         Sim {
             world: Arc::new(Mutex::new(w)),
         }
     }
+}
+
+/// A service as if it had been running for a while: one COMPLETED deployment, its tasks
+/// RUNNING and registered, with health settled.
+fn add_service(
+    w: &mut World,
+    cluster: &str,
+    name: &str,
+    spec: ServiceSpec,
+    target_group_arns: &BTreeMap<String, String>,
+    now: Instant,
+) {
+    w.clusters
+        .entry(cluster.to_string())
+        .or_insert_with(|| Cluster::new(cluster));
+    let revision = w
+        .task_definitions
+        .register(&spec.task_definition, &BTreeMap::new(), 0.0)
+        .unwrap_or_else(|e| panic!("service {name}: the task definition: {}", e.message));
+    let awsvpc = revision.body.get("networkMode").and_then(Value::as_str) == Some("awsvpc");
+    assert!(
+        spec.launch_type == LaunchType::Ec2 || awsvpc,
+        "service {name}: Fargate needs networkMode awsvpc"
+    );
+    let (container, container_port) = spec
+        .container
+        .clone()
+        .or_else(|| {
+            port_mappings(&revision.body)
+                .first()
+                .map(|m| (m.container.clone(), m.container_port))
+        })
+        .unwrap_or_default();
+    let td_arn = revision.arn.clone();
+    let mut load_balancers = Vec::new();
+    if let Some(tg) = &spec.target_group {
+        let arn = target_group_arns.get(tg).unwrap_or_else(|| {
+            panic!("service {name}: declare target group {tg} with .target_group(..)")
+        });
+        let ip = w.target_groups[arn].spec.target_type == TargetType::Ip;
+        assert!(
+            ip == awsvpc,
+            "service {name}: awsvpc tasks need an `ip` target group, others an `instance` one"
+        );
+        load_balancers.push(Attachment {
+            load_balancer: LoadBalancerRef::TargetGroup(arn.clone()),
+            container: container.clone(),
+            container_port,
+        });
+    }
+    if let Some(elb) = &spec.elb {
+        assert!(
+            w.load_balancers.contains_key(elb),
+            "service {name}: declare classic load balancer {elb} with .elb(..)"
+        );
+        assert!(
+            !awsvpc,
+            "service {name}: a classic load balancer cannot reach awsvpc tasks"
+        );
+        load_balancers.push(Attachment {
+            load_balancer: LoadBalancerRef::Classic(elb.clone()),
+            container,
+            container_port,
+        });
+    }
+    let mut svc = ServiceRecord {
+        arn: service_arn(cluster, name),
+        name: name.to_string(),
+        cluster: cluster.to_string(),
+        desired: spec.desired,
+        launch_type: spec.launch_type,
+        controller: spec.deployment_controller,
+        config: spec.deployment_configuration,
+        load_balancers,
+        grace: spec.health_check_grace_period,
+        deployments: Vec::new(),
+        history: Vec::new(),
+        events: Vec::new(),
+        tasks: Vec::new(),
+        steady_task_definition: td_arn.clone(),
+        steady: true,
+        last_unable: None,
+        placement_failed_at: None,
+    };
+    let id = svc.deploy(w, &td_arn, now, None);
+    let first = svc.primary_mut();
+    first.rollout = Rollout::Completed;
+    (first.stage, first.stages) = (None, Vec::new());
+    svc.steady = true;
+
+    for _ in 0..spec.desired {
+        let index = w
+            .place_and_launch(&svc, &id, now, true)
+            .unwrap_or_else(|e| panic!("service {name}: its tasks do not fit: {}", e.0));
+        for a in &svc.load_balancers {
+            let Some((target, port)) = endpoint(w, a, &w.tasks[index]) else {
+                continue;
+            };
+            match &a.load_balancer {
+                LoadBalancerRef::TargetGroup(arn) => {
+                    let target_type = w.target_groups[arn].spec.target_type;
+                    let passing = target_answers(&w.tasks, target_type, &target, port, now);
+                    if let Some(tg) = w.target_groups.get_mut(arn) {
+                        tg.register_settled(&target, port, now, passing);
+                    }
+                }
+                LoadBalancerRef::Classic(elb) => {
+                    let zone = w
+                        .availability_zone_of(&target)
+                        .unwrap_or_default()
+                        .to_string();
+                    let health_port = w.load_balancers[elb].health_port();
+                    let passing = health_port.is_some_and(|p| serves(&w.tasks, &target, p, now));
+                    if let Some(lb) = w.load_balancers.get_mut(elb) {
+                        lb.register_settled(&target, &zone, now, passing);
+                    }
+                }
+            }
+        }
+        svc.tasks.push(ServiceTask {
+            index,
+            deployment: id.clone(),
+            registered: !svc.load_balancers.is_empty(),
+            withdrawn: false,
+            healthy_once: true,
+            stop_seen: false,
+        });
+    }
+    svc.push_event(w, now, "has reached a steady state.".into());
+    w.services
+        .insert((cluster.to_string(), name.to_string()), svc);
 }

@@ -59,7 +59,7 @@ impl ContainerInstanceRecord {
     ) -> impl Iterator<Item = &'a TaskRecord> {
         tasks
             .iter()
-            .filter(move |task| task.container_instance_arn == self.arn && task.holds_resources(t))
+            .filter(move |task| task.container_instance_arn.as_deref() == Some(self.arn.as_str()) && task.holds_resources(t))
     }
 
     fn remaining(&self, tasks: &[TaskRecord], t: Instant) -> Reservation {

@@ -90,7 +90,7 @@ impl Ecs for Sim {
         container_instance_arn: &str,
         started_by: &str,
     ) -> ApiResult<Task> {
-        self.call("StartTask", |w, now| {
+        self.change_call("StartTask", |w, now| {
             let delay = w.timings.task_start;
             w.start_task(
                 cluster,
@@ -105,7 +105,7 @@ impl Ecs for Sim {
     }
 
     async fn stop_task(&self, cluster: &str, task_arn: &str, reason: &str) -> ApiResult<()> {
-        self.call("StopTask", |w, now| {
+        self.change_call("StopTask", |w, now| {
             w.stop_task(cluster, task_arn, reason, now)
         })
         .await

@@ -22,14 +22,14 @@ impl ClassicElb for Sim {
     }
 
     async fn register_instances(&self, name: &str, instance_ids: &[String]) -> ApiResult<()> {
-        self.call("RegisterInstancesWithLoadBalancer", |w, now| {
+        self.change_call("RegisterInstancesWithLoadBalancer", |w, now| {
             w.register_instances(name, instance_ids, now)
         })
         .await
     }
 
     async fn deregister_instances(&self, name: &str, instance_ids: &[String]) -> ApiResult<()> {
-        self.call("DeregisterInstancesFromLoadBalancer", |w, now| {
+        self.change_call("DeregisterInstancesFromLoadBalancer", |w, now| {
             w.deregister_instances(name, instance_ids, now)
         })
         .await

@@ -148,11 +148,26 @@ impl Faults {
     /// The fault a call of `operation` at `now` runs into, if any. The first rule that fires
     /// wins; rules after it are not consulted (nor is the RNG for them).
     pub fn check(&mut self, operation: &'static str, now: Instant) -> Option<Fail> {
+        self.check_where(now, |op| op.is_none_or(|op| op == operation))
+    }
+
+    /// Like `check`, but only rules aimed at `operation` by name apply: for what ECS does on
+    /// its own (the service scheduler's `RunTask`), which blanket rules meant for the API
+    /// calls of a deploy tool leave alone.
+    pub fn check_named(&mut self, operation: &'static str, now: Instant) -> Option<Fail> {
+        self.check_where(now, |op| op == Some(operation))
+    }
+
+    fn check_where(
+        &mut self,
+        now: Instant,
+        aimed: impl Fn(Option<&'static str>) -> bool,
+    ) -> Option<Fail> {
         self.rules.retain(|r| {
             r.until.is_none_or(|u| now < u) && r.fault.trigger != Trigger::NextCalls(0)
         });
         for rule in &mut self.rules {
-            let applies = now >= rule.from && rule.fault.operation.is_none_or(|op| op == operation);
+            let applies = now >= rule.from && aimed(rule.fault.operation);
             if applies && fires(&mut rule.fault.trigger, &mut self.rng, now) {
                 return Some(Fail::new(rule.fault.kind, rule.fault.message()));
             }

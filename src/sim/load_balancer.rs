@@ -104,6 +104,22 @@ impl LoadBalancer {
             .is_some_and(|r| r.state == HealthState::InService)
     }
 
+    /// Failed `unhealthy_threshold` checks in a row: ECS replaces a service's task on it.
+    pub fn is_unhealthy(&self, instance_id: &str) -> bool {
+        self.active(instance_id).is_some_and(|r| {
+            r.state == HealthState::OutOfService
+                && r.failures >= self.health_check.unhealthy_threshold
+        })
+    }
+
+    /// The next instant a check is due or a deregistering instance leaves.
+    pub fn next_event(&self) -> Option<Instant> {
+        self.registrations
+            .iter()
+            .map(|r| r.leaves_at.unwrap_or(r.next_check))
+            .min()
+    }
+
     /// InService, or deregistering with requests still in flight.
     pub fn receives_traffic(&self, instance_id: &str) -> bool {
         self.registrations.iter().any(|r| {
@@ -193,20 +209,33 @@ impl LoadBalancer {
 
     /// DeregisterInstancesFromLoadBalancer for one instance. With connection draining on, an
     /// InService instance stays listed as deregistering for `drain` (capped by the timeout);
-    /// otherwise it leaves at once.
-    fn deregister(&mut self, instance_id: &str, now: Instant, drain: Duration) {
+    /// otherwise it leaves at once. Returns when it has left.
+    pub fn deregister(&mut self, instance_id: &str, now: Instant, drain: Duration) -> Instant {
         let Some(r) = self
             .registrations
             .iter_mut()
             .find(|r| r.instance_id == instance_id && r.leaves_at.is_none())
         else {
-            return;
+            return self
+                .registrations
+                .iter()
+                .filter(|r| r.instance_id == instance_id)
+                .find_map(|r| r.leaves_at)
+                .unwrap_or(now);
         };
         if r.state == HealthState::InService && !drain.is_zero() {
             r.leaves_at = Some(now + drain);
+            now + drain
         } else {
             self.registrations.retain(|r| r.instance_id != instance_id);
+            now
         }
+    }
+
+    /// How long an InService instance drains after deregistration.
+    pub fn drain_time(&self, timings: &super::timings::Timings) -> Duration {
+        self.connection_draining
+            .map_or(Duration::ZERO, |timeout| timings.drain_time(timeout))
     }
 
     /// DescribeInstanceHealth, as of the last `settle`.
@@ -328,9 +357,7 @@ impl World {
                 "InvalidInstance: instance {id} is not registered with load balancer {name}"
             )));
         }
-        let drain = lb
-            .connection_draining
-            .map_or(Duration::ZERO, |timeout| timings.drain_time(timeout));
+        let drain = lb.drain_time(&timings);
         for id in instance_ids {
             lb.deregister(id, now, drain);
         }

@@ -37,12 +37,55 @@
 //! # }
 //! ```
 //!
-//! Files follow ECS's vocabulary: `cluster` (container instances, placement), `task`,
-//! `task_definition`, `load_balancer` (classic ELB health and draining), `faults`, the trait
-//! impls in `ecs_api` / `elb_api`, `world` (the one state struct) and `builder`.
-//! Service mode fits beside them: services and their scheduler as a `service` file stepped in
-//! `World::settle`, target groups with dynamic ports as a `target_group` file (tasks already
-//! record their host ports), Fargate as tasks without a container instance.
+//! Service mode: `SimBuilder::service` adds an ECS service (EC2 or Fargate, behind a target
+//! group and/or a classic load balancer) already steady; `Sim::services` and
+//! `Sim::target_groups` are the `EcsServices` and `TargetGroups` sides. The service scheduler
+//! runs inside `settle`, at every instant something changes, so UpdateService, the rolling or
+//! blue/green replacement, the circuit breaker and rollbacks all play out in virtual time.
+//!
+//! ```no_run
+//! # async fn scenario() {
+//! use std::time::Duration;
+//! use ecs_roll::platform::{EcsServices, ServiceUpdate};
+//! use ecs_roll::sim::{ServiceSpec, Sim, TargetGroupSpec, deployment_configuration};
+//!
+//! let sim = Sim::builder()
+//!     .instances(3)
+//!     .target_group("web", TargetGroupSpec {
+//!         interval: Duration::from_secs(5),
+//!         healthy_threshold: 2,
+//!         deregistration_delay: Duration::from_secs(30),
+//!         ..TargetGroupSpec::default()
+//!     })
+//!     .service("web", ServiceSpec {
+//!         desired: 3,
+//!         task_definition: serde_json::json!({
+//!             "family": "web",
+//!             "containerDefinitions": [{
+//!                 "name": "app", "image": "app:v1", "memory": 256,
+//!                 "portMappings": [{ "containerPort": 8080 }]
+//!             }]
+//!         }),
+//!         target_group: Some("web".into()),
+//!         deployment_configuration: deployment_configuration(200, 100),
+//!         ..ServiceSpec::default()
+//!     })
+//!     .build();
+//! let capacity = sim.spawn_service_sampler("default", "web", Duration::from_secs(1));
+//! let update = ServiceUpdate { task_definition: Some("web:2".into()), ..Default::default() };
+//! # let _ = update;
+//! let (services, target_groups) = (sim.services(), sim.target_groups()); // for the engine
+//! # let _ = (services, target_groups);
+//! assert!(capacity.stop().min_serving() > Some(0));
+//! # }
+//! ```
+//!
+//! Files follow ECS's vocabulary: `cluster` (container instances), `placement` (where tasks
+//! go, ports, addresses), `task`, `task_definition`, `load_balancer` (classic ELB health and
+//! draining), `target_group` (ALB/NLB targets), `service` (deployments, UpdateService),
+//! `scheduler` (what ECS does on its own), `service_deployment` (DescribeServiceDeployments),
+//! `faults`, the trait impls in `ecs_api` / `elb_api` / `service_api` / `target_group_api`,
+//! `world` (the one state struct) and `builder`.
 
 mod builder;
 mod cluster;
@@ -50,7 +93,14 @@ mod ecs_api;
 mod elb_api;
 mod faults;
 mod load_balancer;
+mod placement;
 mod sampler;
+mod scheduler;
+mod service;
+mod service_api;
+mod service_deployment;
+mod target_group;
+mod target_group_api;
 mod task;
 mod task_definition;
 mod timings;
@@ -68,12 +118,21 @@ pub use builder::SimBuilder;
 pub use cluster::AGENT_PORTS;
 pub use faults::Fault;
 pub use load_balancer::{DEREGISTERING, FAILED_CHECKS, NOT_YET_HEALTHY, health_check};
+pub use placement::{DYNAMIC_PORTS_FROM, LaunchType};
 pub use sampler::{CapacityReport, CapacitySample, Sampler};
+pub use scheduler::CIRCUIT_BREAKER_REASON;
+pub use service::{ServiceSpec, deployment_configuration};
+pub use target_group::{
+    DEREGISTRATION_IN_PROGRESS, FAILED_HEALTH_CHECKS, INITIAL_CHECKS, TargetGroupSpec, TargetType,
+};
 pub use task::{Behaviour, ESSENTIAL_CONTAINER_EXITED};
 pub use timings::Timings;
 pub use world::{ApiCall, Interruption};
 
-use crate::platform::{ApiError, ApiResult, ClassicElb, Ecs, InstanceHealth, Revision, Task};
+use crate::platform::{
+    ApiError, ApiResult, ClassicElb, Ecs, EcsServices, InstanceHealth, Revision, Service,
+    ServiceUpdate, TargetGroups, Task,
+};
 use world::{Fail, World};
 
 /// A handle on one simulated world; clones share it.
@@ -102,6 +161,16 @@ impl Sim {
 
     /// The classic ELB side, for the engine.
     pub fn elb(&self) -> Arc<dyn ClassicElb> {
+        Arc::new(self.clone())
+    }
+
+    /// The ECS service side, for the engine.
+    pub fn services(&self) -> Arc<dyn EcsServices> {
+        Arc::new(self.clone())
+    }
+
+    /// The ALB/NLB target group side, for the engine.
+    pub fn target_groups(&self) -> Arc<dyn TargetGroups> {
         Arc::new(self.clone())
     }
 
@@ -137,38 +206,67 @@ impl Sim {
         result.map_err(|f| ApiError::new(operation, f.kind, f.message))
     }
 
+    /// A call that changes the world (StartTask, UpdateService, ...): like `call`, and when
+    /// it succeeds the service schedulers react at once, not when the world is next observed.
+    async fn change_call<T>(
+        &self,
+        operation: &'static str,
+        op: impl FnOnce(&mut World, Instant) -> Result<T, Fail>,
+    ) -> ApiResult<T> {
+        let result = self.call(operation, op).await;
+        if result.is_ok() {
+            self.lock().react(Instant::now());
+        }
+        result
+    }
+
+    /// A change made outside the API: the world is brought up to now, changed, and the
+    /// service schedulers react.
+    fn change<T>(&self, op: impl FnOnce(&mut World, Instant) -> T) -> T {
+        let (mut w, now) = self.settled();
+        let out = op(&mut w, now);
+        w.react(now);
+        out
+    }
+
     /// Virtual time since the simulation was built.
     pub fn elapsed(&self) -> Duration {
         self.lock().elapsed(Instant::now())
     }
 
+    // Changes to the rules of the world first bring it up to now: what the service scheduler
+    // did before now happened under the old rules.
+
     /// What tasks of `image` started from now on do.
     pub fn set_image_behaviour(&self, image: &str, behaviour: Behaviour) {
-        self.lock()
+        self.settled()
+            .0
             .images
             .by_image
             .insert(image.to_string(), behaviour);
     }
 
     pub fn inject(&self, fault: Fault) {
-        self.lock().faults.inject(fault, Instant::now());
+        let (mut w, now) = self.settled();
+        w.faults.inject(fault, now);
     }
 
     pub fn clear_faults(&self) {
-        self.lock().faults.clear();
+        self.settled().0.faults.clear();
     }
 
     pub fn reseed(&self, seed: u64) {
-        self.lock().faults.reseed(seed);
+        self.settled().0.faults.reseed(seed);
     }
 
     /// The task's essential container exits 1 now. False when the task is unknown or stopping.
     pub fn crash_task(&self, task_arn: &str) -> bool {
-        let (mut w, now) = self.settled();
-        w.tasks
-            .iter_mut()
-            .find(|t| t.arn == task_arn)
-            .is_some_and(|t| t.crash(now))
+        self.change(|w, now| {
+            w.tasks
+                .iter_mut()
+                .find(|t| t.arn == task_arn)
+                .is_some_and(|t| t.crash(now))
+        })
     }
 
     /// Connects or disconnects the ECS agent of an instance (by EC2 instance id).
@@ -186,22 +284,24 @@ impl Sim {
         ec2_instance_id: &str,
         change: impl FnOnce(&mut cluster::ContainerInstanceRecord),
     ) {
-        let (mut w, _) = self.settled();
-        let instance = w
-            .clusters
-            .values_mut()
-            .flat_map(|c| &mut c.instances)
-            .find(|i| i.ec2_instance_id == ec2_instance_id);
-        change(instance.unwrap_or_else(|| panic!("no container instance on {ec2_instance_id}")));
+        self.change(|w, _| {
+            let instance = w
+                .clusters
+                .values_mut()
+                .flat_map(|c| &mut c.instances)
+                .find(|i| i.ec2_instance_id == ec2_instance_id);
+            change(instance.unwrap_or_else(|| panic!("no container instance on {ec2_instance_id}")));
+        });
     }
 
     /// DeregisterTaskDefinition (not in the engine's trait; for scenarios).
     pub fn deregister_task_definition(&self, reference: &str) -> ApiResult<Revision> {
-        let (mut w, now) = self.settled();
-        let elapsed = w.elapsed(now).as_secs_f64();
-        w.task_definitions
-            .deregister(reference, elapsed)
-            .map_err(|f| ApiError::new("DeregisterTaskDefinition", f.kind, f.message))
+        self.change(|w, now| {
+            let elapsed = w.elapsed(now).as_secs_f64();
+            w.task_definitions
+                .deregister(reference, elapsed)
+                .map_err(|f| ApiError::new("DeregisterTaskDefinition", f.kind, f.message))
+        })
     }
 
     /// Every API call so far, in order.
@@ -260,6 +360,80 @@ impl Sim {
         w.serving_count(now)
     }
 
+    /// What UpdateService with a new task definition does, done by someone else (another
+    /// pipeline, a colleague in the console): not logged as one of our calls, no faults.
+    pub fn update_service_as_someone_else(
+        &self,
+        cluster: &str,
+        service: &str,
+        task_definition: &str,
+    ) -> ApiResult<Service> {
+        let update = ServiceUpdate {
+            task_definition: Some(task_definition.to_string()),
+            ..ServiceUpdate::default()
+        };
+        self.change(|w, now| {
+            w.update_service(cluster, service, &update, now)
+                .map_err(|f| ApiError::new("UpdateService", f.kind, f.message))
+        })
+    }
+
+    /// DescribeServices without logging it or running into injected faults.
+    pub fn service(&self, cluster: &str, service: &str) -> Option<Service> {
+        let (w, now) = self.settled();
+        w.describe_service(cluster, service, now).ok().flatten()
+    }
+
+    /// The ARN of a target group declared with `SimBuilder::target_group`.
+    pub fn target_group_arn(&self, name: &str) -> Option<String> {
+        let w = self.lock();
+        w.target_groups
+            .values()
+            .find(|tg| tg.name == name)
+            .map(|tg| tg.arn.clone())
+    }
+
+    /// Every lifecycle stage a blue/green deployment has entered, with when.
+    pub fn deployment_stages(
+        &self,
+        cluster: &str,
+        service: &str,
+        deployment_id: &str,
+    ) -> Vec<(String, Duration)> {
+        let (w, _) = self.settled();
+        let Ok(svc) = w.service(cluster, service) else {
+            return Vec::new();
+        };
+        svc.any_deployment(deployment_id)
+            .map(|d| {
+                d.stages
+                    .iter()
+                    .map(|(stage, at)| (stage.as_str().to_string(), w.elapsed(*at)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The service's tasks healthy in its load balancers, and of those the ones answering, now.
+    pub fn service_capacity(&self, cluster: &str, service: &str) -> CapacitySample {
+        let (w, now) = self.settled();
+        let (in_service, serving) = w.service_capacity(cluster, service, now);
+        CapacitySample {
+            at: w.elapsed(now),
+            in_service,
+            serving,
+        }
+    }
+
+    /// Samples a service's serving capacity now and every `period` of virtual time until the
+    /// sampler is stopped or dropped. Needs a tokio runtime.
+    pub fn spawn_service_sampler(&self, cluster: &str, service: &str, period: Duration) -> Sampler {
+        let (cluster, service) = (cluster.to_string(), service.to_string());
+        Sampler::spawn(self.clone(), period, move |sim| {
+            sim.service_capacity(&cluster, &service)
+        })
+    }
+
     fn sample_capacity(&self) -> CapacitySample {
         let (w, now) = self.settled();
         CapacitySample {
@@ -272,6 +446,6 @@ impl Sim {
     /// Samples serving capacity now and every `period` of virtual time until the sampler is
     /// stopped or dropped. Needs a tokio runtime.
     pub fn spawn_sampler(&self, period: Duration) -> Sampler {
-        Sampler::spawn(self.clone(), period)
+        Sampler::spawn(self.clone(), period, Sim::sample_capacity)
     }
 }

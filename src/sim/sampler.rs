@@ -1,6 +1,7 @@
 //! Serving capacity over a run: a background task samples, every period of virtual time, how
-//! many instances are InService and how many of those really answer, so a scenario can assert
-//! that the app never went dark.
+//! many instances are InService (or how many of a service's tasks are healthy in its load
+//! balancers) and how many of those really answer, so a scenario can assert that the app never
+//! went dark.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -9,14 +10,19 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::Sim;
+use super::scheduler::endpoint;
+use super::service::LoadBalancerRef;
+use super::target_group::TargetType;
+use super::world::World;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CapacitySample {
     /// Virtual time since the simulation was built.
     pub at: Duration,
-    /// Instances InService on a load balancer.
+    /// Instances InService on a load balancer; for a service sampler, the service's tasks
+    /// healthy in every one of its load balancers (RUNNING, when it has none).
     pub in_service: usize,
-    /// Of those, the ones with a RUNNING task answering on the health-check port.
+    /// Of those, the ones whose task answers there right now.
     pub serving: usize,
 }
 
@@ -64,8 +70,12 @@ pub struct Sampler {
 }
 
 impl Sampler {
-    pub(crate) fn spawn(sim: Sim, period: Duration) -> Sampler {
-        let samples = Arc::new(Mutex::new(vec![sim.sample_capacity()]));
+    pub(crate) fn spawn(
+        sim: Sim,
+        period: Duration,
+        sample: impl Fn(&Sim) -> CapacitySample + Send + 'static,
+    ) -> Sampler {
+        let samples = Arc::new(Mutex::new(vec![sample(&sim)]));
         let sink = Arc::clone(&samples);
         let period = period.max(Duration::from_millis(1));
         let task = tokio::spawn(async move {
@@ -73,7 +83,7 @@ impl Sampler {
             loop {
                 next += period;
                 tokio::time::sleep_until(next).await;
-                let sample = sim.sample_capacity();
+                let sample = sample(&sim);
                 sink.lock().unwrap_or_else(|e| e.into_inner()).push(sample);
             }
         });
@@ -101,5 +111,44 @@ impl Sampler {
 impl Drop for Sampler {
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+impl World {
+    /// The service's tasks healthy in all its load balancers, and of those the ones that
+    /// answer where the load balancers send requests, at `t`.
+    pub(crate) fn service_capacity(&self, cluster: &str, service: &str, t: Instant) -> (usize, usize) {
+        let Some(svc) = self.services.get(&(cluster.to_string(), service.to_string())) else {
+            return (0, 0);
+        };
+        let healthy: Vec<_> = svc
+            .tasks
+            .iter()
+            .map(|st| &self.tasks[st.index])
+            .filter(|task| self.is_healthy(svc, task, t))
+            .collect();
+        let serving = healthy
+            .iter()
+            .filter(|task| {
+                task.answers(t)
+                    && svc.load_balancers.iter().all(|a| {
+                        let Some((_, port)) = endpoint(self, a, task) else {
+                            return false;
+                        };
+                        match &a.load_balancer {
+                            LoadBalancerRef::TargetGroup(arn) => {
+                                match self.target_groups[arn].spec.target_type {
+                                    TargetType::Instance => task.serves(port, t),
+                                    TargetType::Ip => task.serves_at_address(port, t),
+                                }
+                            }
+                            LoadBalancerRef::Classic(name) => self.load_balancers[name]
+                                .health_port()
+                                .is_some_and(|p| task.serves(p, t)),
+                        }
+                    })
+            })
+            .count();
+        (healthy.len(), serving)
     }
 }

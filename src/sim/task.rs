@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::placement::{LaunchType, bind_ports, port_mappings};
 use super::task_definition::is_active;
 use super::world::{ACCOUNT, Fail, Interruption, REGION, World};
-use crate::platform::{ContainerState, Task};
+use crate::platform::{ContainerState, NetworkBinding, Task};
 use crate::taskdef::{Reservation, TaskDefinition};
 
 /// What the app in an image does once ECS starts it, looked up by the exact image string when a
@@ -50,6 +51,7 @@ impl Behaviour {
 
 const PENDING: &str = "PENDING";
 const RUNNING: &str = "RUNNING";
+const DEACTIVATING: &str = "DEACTIVATING";
 const STOPPING: &str = "STOPPING";
 const STOPPED: &str = "STOPPED";
 
@@ -67,8 +69,11 @@ enum StopCause {
 
 #[derive(Debug, Clone)]
 struct Stop {
-    /// Desired status STOPPED (and last status STOPPING) from here.
+    /// Desired status STOPPED from here; last status DEACTIVATING while the service scheduler
+    /// waits for its load balancers to drain, then STOPPING.
     requested_at: Instant,
+    /// Last status STOPPING (SIGTERM sent) from here.
+    deactivated_at: Instant,
     /// Last status STOPPED from here; the instance's resources are free again.
     stopped_at: Instant,
     cause: StopCause,
@@ -81,12 +86,22 @@ pub(crate) struct TaskRecord {
     pub cluster: String,
     pub family: String,
     pub task_definition_arn: String,
-    pub container_instance_arn: String,
-    pub ec2_instance_id: String,
+    /// None on Fargate.
+    pub container_instance_arn: Option<String>,
+    pub ec2_instance_id: Option<String>,
+    pub launch_type: LaunchType,
+    /// `service:NAME` or `family:NAME`.
+    pub group: String,
     pub started_by: Option<String>,
     pub containers: Vec<String>,
     pub reservation: Reservation,
+    /// TCP host ports it takes on its instance (static and dynamically bound).
     pub host_ports: Vec<u16>,
+    /// Host port of each mapping bound on the instance (bridge/host mode).
+    pub bindings: Vec<NetworkBinding>,
+    /// Container ports it answers on at its own address (awsvpc mode).
+    pub container_ports: Vec<(String, u16)>,
+    pub private_ipv4: Option<String>,
     /// The container whose image's behaviour decides the task's fate.
     culprit: String,
     running_at: Option<Instant>,
@@ -107,8 +122,16 @@ impl TaskRecord {
             if t >= stop.stopped_at {
                 return STOPPED;
             }
-            if t >= stop.requested_at {
+            if t >= stop.deactivated_at {
                 return STOPPING;
+            }
+            if t >= stop.requested_at {
+                // A task that never ran has no connections to drain.
+                return if self.running_at.is_some_and(|r| r <= stop.requested_at) {
+                    DEACTIVATING
+                } else {
+                    STOPPING
+                };
             }
         }
         match self.running_at {
@@ -117,8 +140,40 @@ impl TaskRecord {
         }
     }
 
-    fn stop_requested(&self, t: Instant) -> bool {
+    pub fn stop_requested(&self, t: Instant) -> bool {
         self.stop.as_ref().is_some_and(|s| t >= s.requested_at)
+    }
+
+    /// RUNNING and not asked to stop.
+    pub fn is_running(&self, t: Instant) -> bool {
+        self.last_status(t) == RUNNING
+    }
+
+    /// PENDING and not asked to stop.
+    pub fn is_pending(&self, t: Instant) -> bool {
+        self.last_status(t) == PENDING
+    }
+
+    pub fn is_stopped(&self, t: Instant) -> bool {
+        self.last_status(t) == STOPPED
+    }
+
+    pub fn running_at(&self) -> Option<Instant> {
+        self.running_at
+    }
+
+    /// When it went (or goes) STOPPED, if it is asked to stop.
+    pub fn stopped_at(&self) -> Option<Instant> {
+        self.stop.as_ref().map(|s| s.stopped_at)
+    }
+
+    /// Every instant at which its state changes, for the world's stepping.
+    pub fn transitions(&self) -> impl Iterator<Item = Instant> + '_ {
+        let stop = self
+            .stop
+            .iter()
+            .flat_map(|s| [s.requested_at, s.deactivated_at, s.stopped_at]);
+        self.running_at.into_iter().chain(self.serving_at).chain(stop)
     }
 
     pub fn desired_status(&self, t: Instant) -> &'static str {
@@ -133,18 +188,50 @@ impl TaskRecord {
         self.last_status(t) != STOPPED
     }
 
-    /// Whether it answers on host `port` at `t`.
-    pub fn serves(&self, port: u16, t: Instant) -> bool {
-        self.last_status(t) == RUNNING
-            && self.host_ports.contains(&port)
+    /// Whether the app answers at `t`: RUNNING, or still finishing requests while its load
+    /// balancers drain (DEACTIVATING), and past its boot.
+    pub fn answers(&self, t: Instant) -> bool {
+        matches!(self.last_status(t), RUNNING | DEACTIVATING)
             && self.serving_at.is_some_and(|s| t >= s)
+    }
+
+    /// Whether it answers on host `port` of its instance at `t`.
+    pub fn serves(&self, port: u16, t: Instant) -> bool {
+        self.host_ports.contains(&port) && self.answers(t)
+    }
+
+    /// Whether it answers on `container_port` at its own address (awsvpc) at `t`.
+    pub fn serves_at_address(&self, container_port: u16, t: Instant) -> bool {
+        self.container_ports.iter().any(|(_, p)| *p == container_port) && self.answers(t)
+    }
+
+    /// The host port the container's `container_port` is bound to on the instance.
+    pub fn host_port_of(&self, container: &str, container_port: u16) -> Option<u16> {
+        self.bindings
+            .iter()
+            .find(|b| b.container_name == container && b.container_port == container_port)
+            .map(|b| b.host_port)
     }
 
     /// Asks it to stop (StopTask). Returns false when it was already stopping or stopped.
     pub fn request_stop(&mut self, now: Instant, shutdown: Duration, reason: &str) -> bool {
+        self.deactivate(now, now, shutdown, reason)
+    }
+
+    /// The service scheduler stops it: DEACTIVATING until `drained` (its load balancers are
+    /// done draining it), then SIGTERM and `shutdown` to exit.
+    pub fn deactivate(
+        &mut self,
+        now: Instant,
+        drained: Instant,
+        shutdown: Duration,
+        reason: &str,
+    ) -> bool {
+        let drained = drained.max(now);
         self.end(
             now,
-            now + shutdown,
+            drained,
+            drained + shutdown,
             StopCause::Requested,
             if reason.is_empty() {
                 "Task stopped by user"
@@ -156,12 +243,13 @@ impl TaskRecord {
 
     /// Its essential container exits 1 now, as if the app crashed.
     pub fn crash(&mut self, now: Instant) -> bool {
-        self.end(now, now, StopCause::Crashed, ESSENTIAL_CONTAINER_EXITED)
+        self.end(now, now, now, StopCause::Crashed, ESSENTIAL_CONTAINER_EXITED)
     }
 
     fn end(
         &mut self,
         requested_at: Instant,
+        deactivated_at: Instant,
         stopped_at: Instant,
         cause: StopCause,
         reason: &str,
@@ -171,6 +259,7 @@ impl TaskRecord {
         }
         self.stop = Some(Stop {
             requested_at,
+            deactivated_at,
             stopped_at,
             cause,
             reason: reason.to_string(),
@@ -185,7 +274,7 @@ impl TaskRecord {
         let cause = stop.filter(|_| last_status == STOPPED).map(|s| s.cause);
         let container_status = match last_status {
             STOPPED => STOPPED,
-            STOPPING | RUNNING => RUNNING,
+            STOPPING | DEACTIVATING | RUNNING => RUNNING,
             _ => PENDING,
         };
         let containers = self
@@ -211,18 +300,41 @@ impl TaskRecord {
         Task {
             arn: self.arn.clone(),
             task_definition_arn: self.task_definition_arn.clone(),
-            container_instance_arn: Some(self.container_instance_arn.clone()),
+            container_instance_arn: self.container_instance_arn.clone(),
             last_status: last_status.to_string(),
             desired_status: self.desired_status(t).to_string(),
             started_by: self.started_by.clone(),
             stopped_reason: stop.map(|s| s.reason.clone()),
             containers,
-            group: Some(format!("family:{}", self.family)),
-            network_bindings: Vec::new(),
-            private_ipv4: None,
-            launch_type: Some("EC2".into()),
+            group: Some(self.group.clone()),
+            network_bindings: self.bindings.clone(),
+            private_ipv4: self.private_ipv4.clone(),
+            launch_type: Some(self.launch_type.as_str().into()),
         }
     }
+}
+
+/// Where a new task goes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Host<'a> {
+    /// A container instance, by ARN or ID.
+    Instance(&'a str),
+    Fargate,
+}
+
+/// Everything a new task needs besides its task definition.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Launch<'a> {
+    pub cluster: &'a str,
+    pub host: Host<'a>,
+    pub started_by: Option<&'a str>,
+    /// `service:NAME`; None for a standalone task (`family:NAME`).
+    pub group: Option<&'a str>,
+    /// PENDING for this long, then RUNNING (or STOPPED, for an image that fails to start).
+    pub start_delay: Duration,
+    /// A service keeps starting tasks of a revision deregistered after it was deployed;
+    /// StartTask refuses one.
+    pub inactive_ok: bool,
 }
 
 impl World {
@@ -237,27 +349,77 @@ impl World {
         now: Instant,
         start_delay: Duration,
     ) -> Result<Task, Fail> {
+        let launch = Launch {
+            cluster,
+            host: Host::Instance(container_instance),
+            started_by,
+            group: None,
+            start_delay,
+            inactive_ok: false,
+        };
+        let index = self.launch(task_definition, launch, now)?;
+        Ok(self.tasks[index].describe(now))
+    }
+
+    /// Starts a task: checks the revision and, on an instance, that it fits; binds its ports
+    /// or gives it an address; fixes its fate from its images' behaviours. Returns its index
+    /// in `tasks`.
+    pub(crate) fn launch(
+        &mut self,
+        task_definition: &str,
+        launch: Launch,
+        now: Instant,
+    ) -> Result<usize, Fail> {
+        let cluster = launch.cluster;
         let revision = self.task_definitions.describe(task_definition)?;
-        if !is_active(revision) {
+        if !is_active(revision) && !launch.inactive_ok {
             return Err(Fail::invalid(format!(
                 "ClientException: task definition {} is INACTIVE",
                 revision.name()
             )));
         }
         let td = TaskDefinition::from_revision(revision);
+        let mappings = port_mappings(&revision.body);
         let (task_definition_arn, family) = (revision.arn.clone(), revision.family.clone());
-        let instance = self
-            .cluster(cluster)?
-            .instance(container_instance)
-            .ok_or_else(|| {
-                Fail::invalid(format!(
-                    "MISSING: container instance {container_instance} is not in cluster {cluster}"
-                ))
-            })?;
-        let (reservation, host_ports) = (td.reservation(), td.static_host_ports());
-        instance.check_placement(&self.tasks, reservation, &host_ports, now)?;
-        let (container_instance_arn, ec2_instance_id) =
-            (instance.arn.clone(), instance.ec2_instance_id.clone());
+        let awsvpc = td.network_mode() == "awsvpc";
+        let reservation = td.reservation();
+        let (instance, bindings) = match launch.host {
+            Host::Instance(reference) => {
+                let instance = self.cluster(cluster)?.instance(reference).ok_or_else(|| {
+                    Fail::invalid(format!(
+                        "MISSING: container instance {reference} is not in cluster {cluster}"
+                    ))
+                })?;
+                instance.check_placement(&self.tasks, reservation, &td.static_host_ports(), now)?;
+                let used = instance.describe(&self.tasks, now).used_ports;
+                let ids = (instance.arn.clone(), instance.ec2_instance_id.clone());
+                (Some(ids), bind_ports(&mappings, &used))
+            }
+            Host::Fargate => {
+                self.cluster(cluster)?;
+                if !awsvpc {
+                    return Err(Fail::invalid(
+                        "InvalidParameterException: Task definition does not support launch_type FARGATE.",
+                    ));
+                }
+                (None, Vec::new())
+            }
+        };
+        let host_ports = bindings
+            .iter()
+            .filter(|b| {
+                mappings.iter().any(|m| {
+                    m.tcp && m.container == b.container_name && m.container_port == b.container_port
+                })
+            })
+            .map(|b| b.host_port)
+            .collect();
+        let container_ports = mappings
+            .iter()
+            .filter(|_| awsvpc)
+            .map(|m| (m.container.clone(), m.container_port))
+            .collect();
+        let private_ipv4 = awsvpc.then(|| self.next_private_ip());
         let containers = td.container_names();
         let (culprit, behaviour) = containers
             .iter()
@@ -271,54 +433,68 @@ impl World {
             .max_by_key(|(_, b)| b.severity())
             .ok_or_else(|| Fail::invalid("the task definition has no containers"))?;
 
-        let starts = now + start_delay;
+        let starts = now + launch.start_delay;
+        let ended = |at: Instant, cause: StopCause, reason: String| Stop {
+            requested_at: at,
+            deactivated_at: at,
+            stopped_at: at,
+            cause,
+            reason,
+        };
         let (running_at, serving_at, stop) = match behaviour {
             Behaviour::Healthy => (Some(starts), Some(starts), None),
             Behaviour::SlowStart(boot) => (Some(starts), Some(starts + boot), None),
             Behaviour::FailsHealthCheck => (Some(starts), None, None),
             Behaviour::CrashAfter(life) => {
-                let at = starts + life;
-                let stop = Stop {
-                    requested_at: at,
-                    stopped_at: at,
-                    cause: StopCause::Crashed,
-                    reason: ESSENTIAL_CONTAINER_EXITED.into(),
-                };
-                (Some(starts), Some(starts), Some(stop))
+                let crash = ended(
+                    starts + life,
+                    StopCause::Crashed,
+                    ESSENTIAL_CONTAINER_EXITED.into(),
+                );
+                (Some(starts), Some(starts), Some(crash))
             }
-            Behaviour::FailsToStart(reason) => {
-                let stop = Stop {
-                    requested_at: starts,
-                    stopped_at: starts,
-                    cause: StopCause::FailedToStart,
-                    reason,
-                };
-                (None, None, Some(stop))
-            }
+            Behaviour::FailsToStart(reason) => (
+                None,
+                None,
+                Some(ended(starts, StopCause::FailedToStart, reason)),
+            ),
         };
         let arn = format!(
             "arn:aws:ecs:{REGION}:{ACCOUNT}:task/{cluster}/{:032x}",
             self.next_serial()
         );
-        let task = TaskRecord {
+        let (container_instance_arn, ec2_instance_id) = instance.unzip();
+        self.tasks.push(TaskRecord {
             arn,
             cluster: cluster.to_string(),
+            group: launch
+                .group
+                .map_or_else(|| format!("family:{family}"), String::from),
             family,
             task_definition_arn,
+            launch_type: if container_instance_arn.is_some() {
+                LaunchType::Ec2
+            } else {
+                LaunchType::Fargate
+            },
             container_instance_arn,
             ec2_instance_id,
-            started_by: started_by.filter(|s| !s.is_empty()).map(String::from),
+            started_by: launch
+                .started_by
+                .filter(|s| !s.is_empty())
+                .map(String::from),
             containers,
             reservation,
             host_ports,
+            bindings,
+            container_ports,
+            private_ipv4,
             culprit,
             running_at,
             serving_at,
             stop,
-        };
-        let described = task.describe(now);
-        self.tasks.push(task);
-        Ok(described)
+        });
+        Ok(self.tasks.len() - 1)
     }
 
     /// A task of `cluster` by ARN or by the ID at the end of its ARN.
@@ -355,26 +531,59 @@ impl World {
             .copied()
             .filter(|p| task.serves(*p, now))
             .collect();
+        let endpoints = task.endpoints_serving(now);
         let (task_arn, instance_id) = (task.arn.clone(), task.ec2_instance_id.clone());
         if !task.request_stop(now, shutdown, reason) {
             return Ok(());
         }
         let at = self.elapsed(now);
-        let cut: Vec<Interruption> = self
-            .load_balancers
-            .values()
-            .filter(|lb| {
-                lb.receives_traffic(&instance_id)
-                    && lb.health_port().is_some_and(|p| serving.contains(&p))
-            })
-            .map(|lb| Interruption {
-                at,
-                load_balancer: lb.name.clone(),
-                instance_id: instance_id.clone(),
-                task_arn: task_arn.clone(),
-            })
-            .collect();
+        let interruption = |load_balancer: &str, id: &str| Interruption {
+            at,
+            load_balancer: load_balancer.to_string(),
+            instance_id: id.to_string(),
+            task_arn: task_arn.clone(),
+        };
+        let mut cut: Vec<Interruption> = Vec::new();
+        if let Some(id) = &instance_id {
+            cut.extend(
+                self.load_balancers
+                    .values()
+                    .filter(|lb| {
+                        lb.receives_traffic(id)
+                            && lb.health_port().is_some_and(|p| serving.contains(&p))
+                    })
+                    .map(|lb| interruption(&lb.name, id)),
+            );
+        }
+        for tg in self.target_groups.values() {
+            cut.extend(
+                endpoints
+                    .iter()
+                    .filter(|(id, port)| tg.receives_traffic(id, *port))
+                    .map(|(id, _)| interruption(&tg.name, id)),
+            );
+        }
         self.interruptions.extend(cut);
         Ok(())
+    }
+}
+
+impl TaskRecord {
+    /// The (target id, port) pairs it answers on at `now`: instance id and host port, or its
+    /// address and container port. A target group registers one of these.
+    fn endpoints_serving(&self, now: Instant) -> Vec<(String, u16)> {
+        let on_instance = self.ec2_instance_id.iter().flat_map(|id| {
+            self.host_ports
+                .iter()
+                .filter(|p| self.serves(**p, now))
+                .map(|p| (id.clone(), *p))
+        });
+        let at_address = self.private_ipv4.iter().flat_map(|ip| {
+            self.container_ports
+                .iter()
+                .filter(|(_, p)| self.serves_at_address(*p, now))
+                .map(|(_, p)| (ip.clone(), *p))
+        });
+        on_instance.chain(at_address).collect()
     }
 }

@@ -5,12 +5,11 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
-use super::world::{ACCOUNT, Fail, REGION};
+use super::world::{ACCOUNT, Fail, REGION, WALL_CLOCK_EPOCH};
 use crate::platform::Revision;
 use crate::taskdef::{READ_ONLY_FIELDS, TaskDefinition};
 
-/// 2026-01-01T00:00:00Z: virtual time zero on the simulated wall clock.
-const EPOCH_SECONDS: f64 = 1_767_225_600.0;
+const EPOCH_SECONDS: f64 = WALL_CLOCK_EPOCH as f64;
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct TaskDefinitions {

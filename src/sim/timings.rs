@@ -5,8 +5,11 @@ use std::time::Duration;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Timings {
-    /// PENDING to RUNNING after StartTask: image pull and container start.
+    /// PENDING to RUNNING after StartTask (or the service scheduler's start on EC2): image
+    /// pull and container start.
     pub task_start: Duration,
+    /// The same on Fargate, which also provisions the capacity and attaches an interface.
+    pub fargate_task_start: Duration,
     /// STOPPING to STOPPED after StopTask: the app's graceful shutdown after SIGTERM.
     pub task_stop: Duration,
     /// How long the connections in flight on a deregistered instance take to finish. The
@@ -21,6 +24,7 @@ impl Default for Timings {
     fn default() -> Self {
         Timings {
             task_start: Duration::from_secs(10),
+            fargate_task_start: Duration::from_secs(30),
             task_stop: Duration::from_secs(5),
             in_flight_drain: None,
             api_latency: Duration::ZERO,

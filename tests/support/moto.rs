@@ -1,7 +1,8 @@
 //! A private moto_server per test, plus the Python helpers of `scripts/` driven from Rust.
 //!
-//! * [`MotoServer::start`] spawns `python3 scripts/moto_child.py -H 127.0.0.1 -p PORT`
-//!   (moto_server that also exits if the test process dies) on a free loopback port,
+//! * [`MotoServer::start`] spawns `python3 scripts/moto_child.py --exit-with-parent -H
+//!   127.0.0.1 -p PORT` (moto_server with the fidelity patches of scripts/moto_patches.py,
+//!   exiting if the test process dies) on a free loopback port,
 //!   retrying on a port collision, waits (bounded) until *that* process serves HTTP,
 //!   applies the ECS task-transition fix, and kills and reaps it on drop (also when the
 //!   test panics).
@@ -115,7 +116,12 @@ fn free_port() -> u16 {
 }
 
 /// Minimal HTTP/1.1 client for moto's own API on loopback. Returns (status, body).
-pub fn http(port: u16, method: &str, path: &str, body: Option<&str>) -> std::io::Result<(u16, String)> {
+pub fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> std::io::Result<(u16, String)> {
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
@@ -135,7 +141,10 @@ pub fn http(port: u16, method: &str, path: &str, body: Option<&str>) -> std::io:
         .nth(1)
         .and_then(|c| c.parse().ok())
         .ok_or_else(|| std::io::Error::other(format!("bad HTTP response: {text:.200}")))?;
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     Ok((status, body))
 }
 
@@ -180,10 +189,12 @@ impl MotoServer {
         for attempt in 1..=START_ATTEMPTS {
             let port = free_port();
             let log_path = dir.path().join("moto.log");
-            let log = File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
+            let log =
+                File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
             let log2 = log.try_clone().map_err(|e| e.to_string())?;
             let mut child = Command::new(python())
                 .arg(scripts_dir().join("moto_child.py"))
+                .arg("--exit-with-parent")
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
                 .current_dir(dir.path())
                 .stdin(Stdio::null())
@@ -228,7 +239,9 @@ impl MotoServer {
                 }
             }
         }
-        Err(format!("gave up after {START_ATTEMPTS} port collisions; last: {last_err}"))
+        Err(format!(
+            "gave up after {START_ATTEMPTS} port collisions; last: {last_err}"
+        ))
     }
 
     pub fn endpoint(&self) -> &str {
@@ -301,7 +314,12 @@ impl MotoServer {
     }
 
     fn apply_transition_fix(&self) -> Result<(), String> {
-        match http(self.port, "POST", "/moto-api/state-manager/set-transition", Some(TRANSITION_FIX)) {
+        match http(
+            self.port,
+            "POST",
+            "/moto-api/state-manager/set-transition",
+            Some(TRANSITION_FIX),
+        ) {
             Ok((200..=299, _)) => Ok(()),
             Ok((s, b)) => Err(format!("set-transition: HTTP {s}: {b:.300}")),
             Err(e) => Err(format!("set-transition: {e}")),
@@ -322,7 +340,10 @@ impl MotoServer {
         S: AsRef<std::ffi::OsStr>,
     {
         let mut cmd = Command::new(python());
-        cmd.arg(scripts_dir().join(script)).args(args).current_dir(repo_root()).stdin(Stdio::null());
+        cmd.arg(scripts_dir().join(script))
+            .args(args)
+            .current_dir(repo_root())
+            .stdin(Stdio::null());
         self.apply_env(&mut cmd);
         cmd.output()
             .unwrap_or_else(|e| panic!("running {script}: {e}"))
@@ -338,7 +359,10 @@ impl MotoServer {
             tail(&self.log(), 30)
         );
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-            panic!("{script}: bad JSON ({e}):\n{}", String::from_utf8_lossy(&out.stdout))
+            panic!(
+                "{script}: bad JSON ({e}):\n{}",
+                String::from_utf8_lossy(&out.stdout)
+            )
         })
     }
 
@@ -427,7 +451,10 @@ impl MotoServer {
     /// `with_tasks = false` samples DescribeInstanceHealth only (no `serving` count).
     pub fn health_sampler_with(&self, interval: Duration, with_tasks: bool) -> HealthSampler {
         let mut args = vec![
-            scripts_dir().join("inspect_state.py").to_string_lossy().into_owned(),
+            scripts_dir()
+                .join("inspect_state.py")
+                .to_string_lossy()
+                .into_owned(),
             "sample".into(),
             "--interval".into(),
             format!("{:.3}", interval.as_secs_f64()),
@@ -459,17 +486,27 @@ enum Ready {
     Failed(String),
 }
 
-fn wait_ready(child: &mut Child, port: u16, log_path: &Path, deadline: Instant) -> Result<(), Ready> {
+fn wait_ready(
+    child: &mut Child,
+    port: u16,
+    log_path: &Path,
+    deadline: Instant,
+) -> Result<(), Ready> {
     // werkzeug prints this once *this* process has bound the port; checking it rules out
     // answering for another test's server that won the port.
     let needle = format!("Running on http://127.0.0.1:{port}");
     loop {
         let log = fs::read_to_string(log_path).unwrap_or_default();
         if let Ok(Some(status)) = child.try_wait() {
-            if log.contains("Address already in use") || log.contains("is in use by another program") {
+            if log.contains("Address already in use")
+                || log.contains("is in use by another program")
+            {
                 return Err(Ready::Collision(tail(&log, 10)));
             }
-            return Err(Ready::Failed(format!("moto_server exited ({status}) on port {port}:\n{}", tail(&log, 30))));
+            return Err(Ready::Failed(format!(
+                "moto_server exited ({status}) on port {port}:\n{}",
+                tail(&log, 30)
+            )));
         }
         if log.contains(&needle) && matches!(http(port, "GET", "/moto-api/", None), Ok((200, _))) {
             return Ok(());
@@ -681,7 +718,8 @@ pub struct TaskInfo {
 
 impl TaskInfo {
     pub fn is_running(&self) -> bool {
-        self.last_status.as_deref() == Some("RUNNING") && self.desired_status.as_deref() == Some("RUNNING")
+        self.last_status.as_deref() == Some("RUNNING")
+            && self.desired_status.as_deref() == Some("RUNNING")
     }
 }
 
@@ -712,9 +750,15 @@ pub struct ContainerInstanceInfo {
 pub struct LoadBalancerInfo {
     pub name: String,
     pub registered_instances: Vec<String>,
-    /// instance id -> InService / OutOfService / Unknown.
+    /// instance id -> InService / OutOfService (as DescribeInstanceHealth says: an
+    /// instance whose connections are draining is listed as InService, and in
+    /// `draining_instances`).
     pub instance_health: BTreeMap<String, String>,
+    /// InService and not draining.
     pub in_service: usize,
+    /// Instances whose deregistration (connection draining) is in progress.
+    #[serde(default)]
+    pub draining_instances: Vec<String>,
     pub health_check: Option<HealthCheck>,
     pub connection_draining: ConnectionDraining,
     pub cross_zone: Option<bool>,
@@ -760,14 +804,20 @@ impl AwsState {
 
     /// Images of the RUNNING tasks, one entry per task, sorted.
     pub fn running_images(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.running_tasks().iter().filter_map(|t| t.image.clone()).collect();
+        let mut v: Vec<String> = self
+            .running_tasks()
+            .iter()
+            .filter_map(|t| t.image.clone())
+            .collect();
         v.sort();
         v
     }
 
     /// The task definition of the family with this revision.
     pub fn task_definition(&self, revision: i64) -> Option<&TaskDefinitionInfo> {
-        self.task_definitions.iter().find(|t| t.revision == revision)
+        self.task_definitions
+            .iter()
+            .find(|t| t.revision == revision)
     }
 
     /// The highest revision (ACTIVE or not).
@@ -775,19 +825,25 @@ impl AwsState {
         self.task_definitions.iter().max_by_key(|t| t.revision)
     }
 
-    /// Instance ids the ELB reports InService.
+    /// Instance ids the ELB reports InService, draining ones excepted.
     pub fn in_service_instances(&self) -> Vec<String> {
         self.load_balancer
             .iter()
-            .flat_map(|lb| lb.instance_health.iter())
-            .filter(|(_, s)| s.as_str() == "InService")
+            .flat_map(|lb| {
+                lb.instance_health.iter().filter(|(i, s)| {
+                    s.as_str() == "InService" && !lb.draining_instances.contains(i)
+                })
+            })
             .map(|(i, _)| i.clone())
             .collect()
     }
 
     /// Number of RUNNING tasks per EC2 instance (instances without one included as 0).
     pub fn running_count_by_instance(&self) -> BTreeMap<String, usize> {
-        self.running_tasks_by_instance.iter().map(|(i, t)| (i.clone(), t.len())).collect()
+        self.running_tasks_by_instance
+            .iter()
+            .map(|(i, t)| (i.clone(), t.len()))
+            .collect()
     }
 }
 
@@ -799,17 +855,30 @@ impl AwsState {
 pub struct Sample {
     pub seq: u64,
     pub t_ms: u64,
+    /// Registered instances (draining ones not counted).
     #[serde(default)]
     pub registered: usize,
+    /// Registered and InService: the instances that get new requests.
     #[serde(default)]
     pub in_service: usize,
+    /// Instances whose deregistration (connection draining) is in progress.
+    #[serde(default)]
+    pub draining: usize,
     /// InService instances running a RUNNING task of the family (None with `--no-tasks`).
     #[serde(default)]
     pub serving: Option<usize>,
+    /// Draining instances whose task was already stopped: in-flight requests cut
+    /// (None with `--no-tasks`).
+    #[serde(default)]
+    pub cut: Option<usize>,
     #[serde(default)]
     pub in_service_ids: Vec<String>,
     #[serde(default)]
+    pub draining_ids: Vec<String>,
+    #[serde(default)]
     pub serving_ids: Vec<String>,
+    #[serde(default)]
+    pub cut_ids: Vec<String>,
     #[serde(default)]
     pub error: Option<String>,
 }
@@ -827,6 +896,11 @@ pub struct HealthReport {
     pub max_in_service: usize,
     pub min_serving: Option<usize>,
     pub min_registered: usize,
+    /// Most instances draining at once.
+    pub max_draining: usize,
+    /// Instances seen draining with their task already stopped (connections cut);
+    /// empty for a deploy that waits for connection draining before stopping a task.
+    pub cut_instances: Vec<String>,
     /// How long the sampler ran (first to last sample).
     pub span: Duration,
     pub timeline: Vec<Sample>,
@@ -842,8 +916,19 @@ impl HealthReport {
             first_error: errors.first().and_then(|s| s.error.clone()),
             min_in_service: ok.iter().map(|s| s.in_service).min().unwrap_or(0),
             max_in_service: ok.iter().map(|s| s.in_service).max().unwrap_or(0),
-            min_serving: if ok.is_empty() { Some(0) } else { ok.iter().map(|s| s.serving).min().flatten() },
+            min_serving: if ok.is_empty() {
+                Some(0)
+            } else {
+                ok.iter().map(|s| s.serving).min().flatten()
+            },
             min_registered: ok.iter().map(|s| s.registered).min().unwrap_or(0),
+            max_draining: ok.iter().map(|s| s.draining).max().unwrap_or(0),
+            cut_instances: ok
+                .iter()
+                .flat_map(|s| s.cut_ids.iter().cloned())
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect(),
             span: Duration::from_millis(match (all.first(), all.last()) {
                 (Some(a), Some(b)) => b.t_ms.saturating_sub(a.t_ms),
                 _ => 0,
@@ -854,21 +939,30 @@ impl HealthReport {
 
     /// The samples whose InService count is below `n` (for assertion messages).
     pub fn dips_below(&self, n: usize) -> Vec<&Sample> {
-        self.timeline.iter().filter(|s| s.error.is_none() && s.in_service < n).collect()
+        self.timeline
+            .iter()
+            .filter(|s| s.error.is_none() && s.in_service < n)
+            .collect()
     }
 
     /// A one-line summary for assertion messages.
     pub fn summary(&self) -> String {
         format!(
-            "{} samples over {:?} ({} errors{}), InService min {} max {}, serving min {:?}, registered min {}",
+            "{} samples over {:?} ({} errors{}), InService min {} max {}, serving min {:?}, \
+             registered min {}, draining max {}, cut while draining {:?}",
             self.samples,
             self.span,
             self.errors,
-            self.first_error.as_deref().map(|e| format!(", first: {e}")).unwrap_or_default(),
+            self.first_error
+                .as_deref()
+                .map(|e| format!(", first: {e}"))
+                .unwrap_or_default(),
             self.min_in_service,
             self.max_in_service,
             self.min_serving,
-            self.min_registered
+            self.min_registered,
+            self.max_draining,
+            self.cut_instances
         )
     }
 }
@@ -912,11 +1006,19 @@ impl HealthSampler {
             m.lock().unwrap().closed = true;
             cv.notify_all();
         });
-        let mut sampler = HealthSampler { child: Some(child), reader: Some(reader), shared, log };
+        let mut sampler = HealthSampler {
+            child: Some(child),
+            reader: Some(reader),
+            shared,
+            log,
+        };
         if !sampler.wait_for_samples(1, Duration::from_secs(60)) {
             let log = fs::read_to_string(&sampler.log).unwrap_or_default();
             sampler.kill();
-            panic!("health sampler produced no sample within 60 s:\n{}", tail(&log, 30));
+            panic!(
+                "health sampler produced no sample within 60 s:\n{}",
+                tail(&log, 30)
+            );
         }
         sampler
     }

@@ -67,6 +67,8 @@ pub enum Judgement {
         reason: String,
         ecs_rollback: Option<String>,
     },
+    /// Someone else's deployment replaced ours: rolling back would fight them.
+    Superseded(String),
 }
 
 /// Remembers when progress was last made and since when targets are unhealthy.
@@ -100,8 +102,11 @@ impl Tracker {
         let ecs_rollback = primary
             .filter(|p| p.id != w.deployment_id && Some(p.task_definition.as_str()) == w.previous)
             .map(|p| p.id.clone());
+        // A ROLLBACK_* status says ECS undoes the forward deployment; while watching a
+        // rollback itself (no previous), the same record reports that rollback's progress.
         if let Some(sd) = o.deployment
             && sd.status.starts_with("ROLLBACK")
+            && w.previous.is_some()
         {
             return Judgement::Failed {
                 reason: format!(
@@ -116,21 +121,11 @@ impl Tracker {
             let by = primary.map_or("no deployment".to_string(), |p| {
                 format!("deployment {} of {}", p.id, short(&p.task_definition))
             });
-            let reason = if ecs_rollback.is_some() {
-                format!(
-                    "ECS rolled our deployment {} back: {by} is now primary",
-                    w.deployment_id
-                )
-            } else {
-                format!(
-                    "our deployment {} was replaced by {by}, started by someone else",
-                    w.deployment_id
-                )
-            };
-            return Judgement::Failed {
-                reason,
-                ecs_rollback,
-            };
+            if ecs_rollback.is_some() {
+                let reason = format!("ECS rolled our deployment {} back: {by} is now primary", w.deployment_id);
+                return Judgement::Failed { reason, ecs_rollback };
+            }
+            return Judgement::Superseded(format!("our deployment {} was replaced by {by}, started by someone else", w.deployment_id));
         };
         if ours.rollout_state.as_deref() == Some("FAILED") {
             return Judgement::Failed {

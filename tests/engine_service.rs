@@ -1,0 +1,325 @@
+//! Service mode on the simulated platform, whole deploys under tokio's paused clock: the
+//! reference setup as a service (classic ELB, static ports), ALB with dynamic ports, Fargate
+//! behind an ALB, a crashing image, an image that never passes health checks, a circuit-breaker
+//! rollback, a placement stall, someone else's deployment mid-watch, throttling. Each asserts
+//! the result, the final state, and that the tasks serving the app never dropped to zero.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ecs_roll::engine::deploy::{Desired, Options, TAG_PREVIOUS};
+use ecs_roll::engine::events::Recorder;
+use ecs_roll::engine::service::{self, ServiceCtx};
+use ecs_roll::engine::wait::Poll;
+use ecs_roll::engine::{Cancel, Ctx, Event, Outcome, RunResult, Timeouts};
+use ecs_roll::error::Error;
+use ecs_roll::image::ImageRef;
+use ecs_roll::platform::{DeploymentConfiguration, HealthCheck};
+use ecs_roll::sim::{Behaviour, Fault, LaunchType, ServiceSpec, Sim, TargetGroupSpec, TargetType, deployment_configuration, health_check};
+use ecs_roll::taskdef::TaskDefinition;
+use serde_json::{Value, json};
+
+const CLUSTER: &str = "default";
+const WEB: &str = "web";
+const ELB: &str = "cb-prototype-elb";
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+/// The origin's app: static host port 5555.
+fn static_app(image: &str) -> Value {
+    json!({"family": WEB, "containerDefinitions": [{"name": "app", "image": image, "cpu": 256, "memory": 256,
+        "portMappings": [{"containerPort": 5555, "hostPort": 5555}]}]})
+}
+
+/// Dynamic host ports (bridge, hostPort 0).
+fn dynamic_app(image: &str) -> Value {
+    json!({"family": WEB, "containerDefinitions": [{"name": "app", "image": image, "cpu": 256, "memory": 256,
+        "portMappings": [{"containerPort": 8080}]}]})
+}
+
+fn fargate_app(image: &str) -> Value {
+    json!({"family": WEB, "networkMode": "awsvpc", "requiresCompatibilities": ["FARGATE"], "cpu": "256", "memory": "512",
+        "containerDefinitions": [{"name": "app", "image": image, "portMappings": [{"containerPort": 8080}]}]})
+}
+
+fn tg(target_type: TargetType, port: u16) -> TargetGroupSpec {
+    TargetGroupSpec { target_type, port, interval: secs(10), healthy_threshold: 3, unhealthy_threshold: 2, deregistration_delay: secs(30), ..TargetGroupSpec::default() }
+}
+
+fn quick_elb() -> HealthCheck {
+    HealthCheck { interval: secs(10), healthy_threshold: 2, unhealthy_threshold: 2, ..health_check("HTTP:5555/testme") }
+}
+
+/// The reference setup as a service: 3 instances, static port 5555, classic ELB, 200/100.
+fn classic_static(instances: usize, config: DeploymentConfiguration) -> Sim {
+    Sim::builder()
+        .instances(instances)
+        .elb(ELB, quick_elb())
+        .draining(secs(30))
+        .service(WEB, ServiceSpec { desired: 3, task_definition: static_app("app:v1"), elb: Some(ELB.into()), deployment_configuration: config, ..ServiceSpec::default() })
+        .build()
+}
+
+fn alb_dynamic(config: DeploymentConfiguration) -> Sim {
+    Sim::builder()
+        .instances(3)
+        .target_group(WEB, tg(TargetType::Instance, 8080))
+        .service(WEB, ServiceSpec { desired: 3, task_definition: dynamic_app("app:v1"), target_group: Some(WEB.into()), deployment_configuration: config, ..ServiceSpec::default() })
+        .build()
+}
+
+fn fargate_alb() -> Sim {
+    Sim::builder()
+        .target_group(WEB, tg(TargetType::Ip, 8080))
+        .service(
+            WEB,
+            ServiceSpec { desired: 3, launch_type: LaunchType::Fargate, task_definition: fargate_app("app:v1"), target_group: Some(WEB.into()), ..ServiceSpec::default() },
+        )
+        .build()
+}
+
+struct Run {
+    sim: Sim,
+    recorder: Arc<Recorder>,
+}
+
+impl Run {
+    fn new(sim: Sim) -> Run {
+        Run { sim, recorder: Arc::new(Recorder::default()) }
+    }
+
+    fn sctx(&self) -> ServiceCtx {
+        ServiceCtx {
+            ctx: Ctx {
+                ecs: self.sim.ecs(),
+                elb: self.sim.elb(),
+                cluster: CLUSTER.into(),
+                family: WEB.into(),
+                load_balancer: String::new(),
+                observer: self.recorder.clone(),
+                poll: Poll::default(),
+                timeouts: Timeouts::default(),
+                cancel: Cancel::default(),
+                actor: "test".into(),
+            },
+            services: self.sim.services(),
+            target_groups: self.sim.target_groups(),
+            service: WEB.into(),
+        }
+    }
+
+    async fn deploy(&self, image: &str) -> Result<Outcome, Error> {
+        let td = self.definition(image).await;
+        self.deploy_td(td).await
+    }
+
+    /// The running revision with `image`, read before any fault is injected.
+    async fn definition(&self, image: &str) -> TaskDefinition {
+        let current = self.sim.services().describe_service(CLUSTER, WEB).await.unwrap().unwrap();
+        let rev = self.sim.ecs().describe_task_definition(&current.task_definition).await.unwrap();
+        TaskDefinition::from_revision(&rev).with_image("app", &ImageRef::parse(image).unwrap())
+    }
+
+    async fn deploy_td(&self, td: TaskDefinition) -> Result<Outcome, Error> {
+        service::run(&self.sctx(), Desired::Definition(td), &Options { command: "deploy".into(), rollback_on_failure: true, ..Options::default() }).await
+    }
+
+    async fn service_revision(&self) -> String {
+        let svc = self.sim.services().describe_service(CLUSTER, WEB).await.unwrap().unwrap();
+        svc.task_definition.rsplit('/').next().unwrap().to_string()
+    }
+
+    /// Task definitions (family:rev) of the service's running tasks, sorted.
+    async fn running(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .sim
+            .services()
+            .service_tasks(CLUSTER, WEB, "RUNNING")
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|t| t.is_running())
+            .map(|t| t.task_definition_arn.rsplit('/').next().unwrap().to_string())
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn events(&self) -> Vec<Event> {
+        self.recorder.events()
+    }
+}
+
+fn min_serving(report: &ecs_roll::sim::CapacityReport) -> usize {
+    report.samples.iter().map(|s| s.in_service).min().unwrap_or(0)
+}
+
+#[tokio::test(start_paused = true)]
+async fn reference_setup_as_a_service_rolls_one_task_at_a_time_and_restores_the_configuration() {
+    let run = Run::new(classic_static(3, deployment_configuration(200, 100)));
+    let sampler = run.sim.spawn_service_sampler(CLUSTER, WEB, secs(1));
+    let out = run.deploy("app:v2").await.unwrap();
+    let report = sampler.stop();
+    assert_eq!(out.result, RunResult::Succeeded, "{:?}", out.failure);
+    assert_eq!(run.running().await, ["web:2"; 3]);
+    assert!(min_serving(&report) >= 2, "{:?}", report.samples.iter().map(|s| s.in_service).collect::<Vec<_>>());
+    let plan = run.events().into_iter().find_map(|e| match e {
+        Event::ServicePlan(p) => Some(p),
+        _ => None,
+    });
+    let plan = plan.expect("a plan");
+    assert_eq!((plan.chosen.maximum_percent, plan.chosen.minimum_healthy_percent), (100, 66), "no spare instance: one at a time");
+    let svc = run.sim.services().describe_service(CLUSTER, WEB).await.unwrap().unwrap();
+    assert_eq!((svc.deployment_configuration.maximum_percent, svc.deployment_configuration.minimum_healthy_percent), (Some(200), Some(100)), "restored");
+    let rev = run.sim.ecs().describe_task_definition("web:2").await.unwrap();
+    assert!(rev.tags[TAG_PREVIOUS].ends_with("web:1"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_spare_instance_gives_a_surge_at_full_capacity() {
+    let run = Run::new(classic_static(4, deployment_configuration(100, 50)));
+    let sampler = run.sim.spawn_service_sampler(CLUSTER, WEB, secs(1));
+    let out = run.deploy("app:v2").await.unwrap();
+    assert_eq!(out.result, RunResult::Succeeded, "{:?}", out.failure);
+    assert!(min_serving(&sampler.stop()) >= 3);
+    assert_eq!(run.running().await, ["web:2"; 3]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn alb_with_dynamic_ports_starts_all_new_tasks_first() {
+    let run = Run::new(alb_dynamic(deployment_configuration(200, 100)));
+    let sampler = run.sim.spawn_service_sampler(CLUSTER, WEB, secs(1));
+    let out = run.deploy("app:v2").await.unwrap();
+    assert_eq!(out.result, RunResult::Succeeded, "{:?}", out.failure);
+    assert!(min_serving(&sampler.stop()) >= 3);
+    assert_eq!(run.running().await, ["web:2"; 3]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn fargate_behind_an_alb_deploys_on_ip_targets() {
+    let run = Run::new(fargate_alb());
+    let sampler = run.sim.spawn_service_sampler(CLUSTER, WEB, secs(1));
+    let out = run.deploy("app:v2").await.unwrap();
+    assert_eq!(out.result, RunResult::Succeeded, "{:?}", out.failure);
+    assert!(min_serving(&sampler.stop()) >= 3);
+    assert_eq!(run.running().await, ["web:2"; 3]);
+}
+
+async fn assert_rolled_back(run: &Run, out: &Outcome, report: &ecs_roll::sim::CapacityReport) {
+    assert_eq!(out.result, RunResult::RolledBack, "{:?} / {:?}", out.failure, out.rollback_failure);
+    assert_eq!(out.exit_code(), 3);
+    assert_eq!(run.service_revision().await, "web:1");
+    assert_eq!(run.running().await, ["web:1"; 3]);
+    assert!(min_serving(report) >= 1, "{:?}", report.samples.iter().map(|s| s.in_service).collect::<Vec<_>>());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_crashing_image_is_rolled_back() {
+    let run = Run::new(alb_dynamic(deployment_configuration(200, 100)));
+    run.sim.set_image_behaviour("app:v2", Behaviour::CrashAfter(secs(5)));
+    let sampler = run.sim.spawn_service_sampler(CLUSTER, WEB, secs(1));
+    let out = run.deploy("app:v2").await.unwrap();
+    assert_rolled_back(&run, &out, &sampler.stop()).await;
+    assert!(out.failure.as_deref().unwrap_or("").contains("stopped"), "{:?}", out.failure);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_image_that_never_passes_health_checks_is_rolled_back() {
+    let run = Run::new(alb_dynamic(deployment_configuration(200, 100)));
+    run.sim.set_image_behaviour("app:v2", Behaviour::FailsHealthCheck);
+    let sampler = run.sim.spawn_service_sampler(CLUSTER, WEB, secs(1));
+    let out = run.deploy("app:v2").await.unwrap();
+    assert_rolled_back(&run, &out, &sampler.stop()).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_circuit_breaker_rollback_is_followed_and_never_reported_as_success() {
+    let config = DeploymentConfiguration { circuit_breaker: Some((true, true)), ..deployment_configuration(200, 100) };
+    let run = Run::new(alb_dynamic(config));
+    run.sim.set_image_behaviour("app:v2", Behaviour::cannot_pull("app:v2"));
+    let sampler = run.sim.spawn_service_sampler(CLUSTER, WEB, secs(1));
+    let out = run.deploy("app:v2").await.unwrap();
+    assert_rolled_back(&run, &out, &sampler.stop()).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_placement_stall_fails_after_the_grace_and_rolls_back() {
+    // The new revision needs more memory than any instance has: ECS can never place it.
+    let run = Run::new(classic_static(3, deployment_configuration(200, 100)));
+    let current = run.sim.ecs().describe_task_definition("web:1").await.unwrap();
+    let mut body = TaskDefinition::from_revision(&current).with_image("app", &ImageRef::parse("app:v2").unwrap()).to_json();
+    body["containerDefinitions"][0]["memory"] = json!(100_000);
+    let td = TaskDefinition::parse(&body.to_string(), "test").unwrap();
+    let sampler = run.sim.spawn_service_sampler(CLUSTER, WEB, secs(1));
+    let out = service::run(&run.sctx(), Desired::Definition(td), &Options { command: "deploy".into(), rollback_on_failure: true, ..Options::default() }).await.unwrap();
+    assert_rolled_back(&run, &out, &sampler.stop()).await;
+    assert!(out.failure.as_deref().unwrap_or("").contains("cannot be placed"), "{:?}", out.failure);
+}
+
+#[tokio::test(start_paused = true)]
+async fn someone_elses_deployment_mid_watch_fails_without_fighting_it() {
+    let run = Run::new(alb_dynamic(deployment_configuration(200, 100)));
+    let other = run.sim.ecs().register_task_definition(&dynamic_app("app:v9"), &Default::default()).await.unwrap();
+    let sim = run.sim.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(secs(8)).await;
+        sim.update_service_as_someone_else(CLUSTER, WEB, &other.arn).unwrap();
+    });
+    let out = run.deploy("app:v2").await.unwrap();
+    assert_eq!(out.result, RunResult::Failed);
+    assert!(out.failure.as_deref().unwrap_or("").contains("someone else"), "{:?}", out.failure);
+    assert!(out.rollback_steps.is_empty(), "no rollback over someone else's deployment");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_deploy_completes_under_throttling_bursts() {
+    let run = Run::new(alb_dynamic(deployment_configuration(200, 100)));
+    let td = run.definition("app:v2").await;
+    run.sim.inject(Fault::throttled().next_calls(6));
+    run.sim.inject(Fault::throttled().with_probability(0.2));
+    let sampler = run.sim.spawn_service_sampler(CLUSTER, WEB, secs(1));
+    let out = run.deploy_td(td).await.unwrap();
+    run.sim.clear_faults();
+    assert_eq!(out.result, RunResult::Succeeded, "{:?}", out.failure);
+    assert!(min_serving(&sampler.stop()) >= 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_code_deploy_service_is_refused_before_any_change() {
+    let sim = Sim::builder()
+        .instances(3)
+        .target_group(WEB, tg(TargetType::Instance, 8080))
+        .service(WEB, ServiceSpec { desired: 3, task_definition: dynamic_app("app:v1"), target_group: Some(WEB.into()), deployment_controller: "CODE_DEPLOY".into(), ..ServiceSpec::default() })
+        .build();
+    let run = Run::new(sim);
+    let err = run.deploy("app:v2").await.unwrap_err();
+    assert_eq!(err.exit_code(), 2);
+    assert!(err.to_string().contains("CodeDeploy"), "{err}");
+    assert_eq!(run.sim.call_count("RegisterTaskDefinition") + run.sim.call_count("UpdateService"), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_deployment_in_progress_is_refused_naming_it() {
+    let run = Run::new(alb_dynamic(deployment_configuration(200, 100)));
+    let other = run.sim.ecs().register_task_definition(&dynamic_app("app:v9"), &Default::default()).await.unwrap();
+    run.sim.update_service_as_someone_else(CLUSTER, WEB, &other.arn).unwrap();
+    let err = run.deploy("app:v2").await.unwrap_err();
+    assert_eq!(err.exit_code(), 2);
+    assert!(err.to_string().contains("in progress") && err.to_string().contains("web:2"), "{err}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_single_task_without_room_is_refused() {
+    let sim = Sim::builder()
+        .instances(1)
+        .elb(ELB, quick_elb())
+        .service(WEB, ServiceSpec { desired: 1, task_definition: static_app("app:v1"), elb: Some(ELB.into()), ..ServiceSpec::default() })
+        .build();
+    let run = Run::new(sim);
+    let err = run.deploy("app:v2").await.unwrap_err();
+    assert_eq!(err.exit_code(), 2);
+    assert!(err.to_string().contains("without downtime"), "{err}");
+    assert_eq!(run.sim.call_count("RegisterTaskDefinition"), 0);
+}
