@@ -5,6 +5,7 @@ pub mod deploy;
 pub mod diff;
 pub mod rollback;
 pub mod status;
+mod status_service;
 
 use std::sync::Arc;
 

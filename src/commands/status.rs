@@ -40,6 +40,9 @@ struct Running {
 pub async fn run(g: &Global, loaded: Loaded) -> Result<i32, Error> {
     let s = Settings::new(g, None, loaded)?;
     let aws = super::connect(&s).await?;
+    if let Some(service) = s.service.clone() {
+        return super::status_service::run(&s, &aws, &service).await;
+    }
     let ctx = super::context(
         &s,
         &aws,

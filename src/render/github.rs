@@ -100,6 +100,13 @@ pub fn summary_markdown(o: &Outcome) -> String {
             }
         }
     }
+    if o.service.is_some() {
+        let _ = writeln!(s, "\n| Task | Revision | Status | Host |\n|---|---|---|---|");
+        for t in &o.tasks {
+            let _ = writeln!(s, "| `{}` | {} | {} | {} |", t.task_id, t.revision, t.last_status, t.host.as_deref().unwrap_or("-"));
+        }
+        return s;
+    }
     let _ = writeln!(
         s,
         "\n| Instance | Zone | Revision | Task | Load balancer |\n|---|---|---|---|---|"

@@ -16,7 +16,10 @@ pub fn text(o: &Outcome) -> String {
         });
     let headline = match o.result {
         RunResult::Succeeded => {
-            format!("{} succeeded: {target} serves on every instance", o.command)
+            match &o.service {
+                Some(svc) => format!("{} succeeded: {target} serves every task of service {svc}, healthy in its load balancers", o.command),
+                None => format!("{} succeeded: {target} serves on every instance", o.command),
+            }
         }
         RunResult::Planned => format!("{} planned (dry run, nothing changed): {target}", o.command),
         RunResult::Failed => format!("{} FAILED: {target}", o.command),
@@ -59,7 +62,11 @@ pub fn text(o: &Outcome) -> String {
         }
         _ => {}
     }
-    s.push_str(&instances_table(&o.instances));
+    if o.service.is_some() {
+        s.push_str(&tasks_table(&o.tasks));
+    } else {
+        s.push_str(&instances_table(&o.instances));
+    }
     s
 }
 
@@ -103,4 +110,12 @@ pub fn json(o: &Outcome) -> String {
     let mut v = serde_json::to_value(o).unwrap_or_default();
     v["exit_code"] = o.exit_code().into();
     serde_json::to_string_pretty(&v).unwrap_or_default()
+}
+
+pub fn tasks_table(tasks: &[crate::engine::outcome::TaskReport]) -> String {
+    let mut s = String::from("TASK                              REVISION        STATUS    HOST\n");
+    for t in tasks {
+        let _ = writeln!(s, "{:<33} {:<15} {:<9} {}", t.task_id, t.revision, t.last_status, t.host.as_deref().unwrap_or("-"));
+    }
+    s
 }

@@ -1,0 +1,142 @@
+//! `ecs-roll status --service NAME`: the service's deployments with their rollout state, tasks
+//! per revision, target health per load balancer, and the last events.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::Aws;
+use crate::cli::OutputFormat;
+use crate::engine::deploy::{TAG_PREVIOUS, short_name};
+use crate::error::Error;
+use crate::platform::{Deployment, ServiceEvent};
+use crate::settings::Settings;
+
+#[derive(Debug, Serialize)]
+struct ServiceStatus {
+    cluster: String,
+    service: String,
+    status: String,
+    task_definition: String,
+    image: Option<String>,
+    /// What `ecs-roll rollback` would return to.
+    previous: Option<String>,
+    desired: i64,
+    running: i64,
+    deployment_configuration: String,
+    deployments: Vec<Deployment>,
+    tasks_per_revision: BTreeMap<String, usize>,
+    load_balancers: Vec<LoadBalancerHealth>,
+    events: Vec<ServiceEvent>,
+}
+
+#[derive(Debug, Serialize)]
+struct LoadBalancerHealth {
+    name: String,
+    /// Targets (or instances) by state.
+    states: BTreeMap<String, usize>,
+}
+
+pub async fn run(s: &Settings, aws: &Aws, service: &str) -> Result<i32, Error> {
+    let before = Error::from_api_before_change;
+    let svc = aws.services.describe_service(&s.cluster, service).await.map_err(before)?.ok_or_else(|| {
+        Error::preflight(format!("service {service:?} not found in cluster {:?}", s.cluster), "check --service, --cluster and --region")
+    })?;
+    let rev = aws.ecs.describe_task_definition(&svc.task_definition).await.map_err(before)?;
+    let td = crate::taskdef::TaskDefinition::from_revision(&rev);
+    let image = s.container.clone().or_else(|| td.container_names().first().cloned()).and_then(|c| td.image_of(&c).map(String::from));
+    let tasks = aws.services.service_tasks(&s.cluster, service, "RUNNING").await.map_err(before)?;
+    let mut per_revision = BTreeMap::new();
+    for t in &tasks {
+        *per_revision.entry(short_name(&t.task_definition_arn)).or_insert(0) += 1;
+    }
+    let mut lbs = Vec::new();
+    for lb in &svc.load_balancers {
+        let (name, states) = if let Some(arn) = &lb.target_group_arn {
+            let health = aws.target_groups.target_health(arn).await.map_err(before)?;
+            (arn.rsplit(':').next().unwrap_or(arn).to_string(), health.into_iter().map(|h| h.state).collect::<Vec<_>>())
+        } else if let Some(name) = &lb.load_balancer_name {
+            let health = aws.elb.instance_health(name).await.map_err(before)?;
+            (name.clone(), health.into_iter().map(|h| h.state.to_string()).collect())
+        } else {
+            continue;
+        };
+        let mut counts = BTreeMap::new();
+        for st in states {
+            *counts.entry(st).or_insert(0) += 1;
+        }
+        lbs.push(LoadBalancerHealth { name, states: counts });
+    }
+    let dc = &svc.deployment_configuration;
+    let status = ServiceStatus {
+        cluster: s.cluster.clone(),
+        service: service.to_string(),
+        status: svc.status.clone(),
+        task_definition: rev.name(),
+        image,
+        previous: rev.tags.get(TAG_PREVIOUS).map(|p| short_name(p)),
+        desired: svc.desired_count,
+        running: svc.running_count,
+        deployment_configuration: format!(
+            "{} max {}% min {}%{}",
+            dc.strategy.as_deref().unwrap_or("ROLLING"),
+            dc.maximum_percent.map_or("-".into(), |v| v.to_string()),
+            dc.minimum_healthy_percent.map_or("-".into(), |v| v.to_string()),
+            match dc.circuit_breaker {
+                Some((true, true)) => ", circuit breaker with rollback",
+                Some((true, false)) => ", circuit breaker",
+                _ => "",
+            }
+        ),
+        deployments: svc.deployments.clone(),
+        tasks_per_revision: per_revision,
+        load_balancers: lbs,
+        events: svc.events.iter().take(5).cloned().collect(),
+    };
+    match s.output {
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&status).unwrap_or_default()),
+        OutputFormat::Text => print!("{}", text(&status)),
+    }
+    Ok(0)
+}
+
+fn text(s: &ServiceStatus) -> String {
+    let mut out = format!(
+        "service {} ({}) in cluster {} · {} running of {} · {}\n",
+        s.service, s.status, s.cluster, s.running, s.desired, s.deployment_configuration
+    );
+    out.push_str(&format!(
+        "task definition {} ({}); rollback target: {}\n",
+        s.task_definition,
+        s.image.as_deref().unwrap_or("?"),
+        s.previous.as_deref().unwrap_or("none recorded")
+    ));
+    out.push_str("deployments:\n");
+    for d in &s.deployments {
+        out.push_str(&format!(
+            "  {} {} {} running {}/{} pending {} failed {} rollout {}{}\n",
+            d.status,
+            d.id,
+            short_name(&d.task_definition),
+            d.running_count,
+            d.desired_count,
+            d.pending_count,
+            d.failed_tasks,
+            d.rollout_state.as_deref().unwrap_or("-"),
+            d.created_at.as_deref().map(|c| format!(" since {c}")).unwrap_or_default()
+        ));
+    }
+    let per: Vec<String> = s.tasks_per_revision.iter().map(|(r, n)| format!("{r}: {n}")).collect();
+    out.push_str(&format!("tasks: {}\n", if per.is_empty() { "none".into() } else { per.join(", ") }));
+    for lb in &s.load_balancers {
+        let st: Vec<String> = lb.states.iter().map(|(k, v)| format!("{v} {k}")).collect();
+        out.push_str(&format!("load balancer {}: {}\n", lb.name, if st.is_empty() { "no targets".into() } else { st.join(", ") }));
+    }
+    if !s.events.is_empty() {
+        out.push_str("last events:\n");
+        for e in &s.events {
+            out.push_str(&format!("  {} {}\n", e.created_at.as_deref().unwrap_or(""), e.message));
+        }
+    }
+    out
+}
