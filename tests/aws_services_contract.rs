@@ -190,7 +190,10 @@ async fn a_service_is_described_and_updated() {
     assert!(svc.capacity_providers.is_empty());
     assert_eq!(svc.deployment_controller, "ECS");
     // moto's CreateService ignores deploymentConfiguration and reports none.
-    assert_eq!(svc.deployment_configuration, DeploymentConfiguration::default());
+    assert_eq!(
+        svc.deployment_configuration,
+        DeploymentConfiguration::default()
+    );
     assert_eq!(svc.deployments.len(), 1);
     let d = &svc.deployments[0];
     assert_eq!(d.id, s(&world, "deployment_id"));
@@ -200,7 +203,12 @@ async fn a_service_is_described_and_updated() {
         ("PRIMARY", s(&world, "td1"))
     );
     assert_eq!(
-        (d.desired_count, d.running_count, d.pending_count, d.failed_tasks),
+        (
+            d.desired_count,
+            d.running_count,
+            d.pending_count,
+            d.failed_tasks
+        ),
         (2, 0, 2, 0)
     );
     assert_eq!(d.rollout_state.as_deref(), Some("IN_PROGRESS"));
@@ -480,7 +488,13 @@ async fn service_tasks_are_the_tasks_of_the_service_group() {
         ),
         (ids[0], Some(32768), "healthy")
     );
-    assert_eq!((health[0].reason.as_deref(), health[0].description.as_deref()), (None, None));
+    assert_eq!(
+        (
+            health[0].reason.as_deref(),
+            health[0].description.as_deref()
+        ),
+        (None, None)
+    );
     assert_eq!(
         (
             health[1].id.as_str(),
@@ -529,10 +543,7 @@ async fn target_groups_are_described_with_their_deregistration_delay() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(
-        (spare.target_type.as_str(), spare.port),
-        ("ip", Some(8080))
-    );
+    assert_eq!((spare.target_type.as_str(), spare.port), ("ip", Some(8080)));
     // ELB's defaults.
     assert_eq!(spare.deregistration_delay, Duration::from_secs(300));
     assert_eq!(spare.health_check_interval, Duration::from_secs(30));
@@ -626,7 +637,9 @@ async fn an_unreachable_endpoint_is_unavailable() {
         ApiErrorKind::Unavailable,
     );
     assert_kind(
-        a.ecs.service_deployment(CLUSTER, SERVICE, "ecs-svc/1").await,
+        a.ecs
+            .service_deployment(CLUSTER, SERVICE, "ecs-svc/1")
+            .await,
         ApiErrorKind::Unavailable,
     );
     assert_kind(
@@ -855,7 +868,10 @@ async fn a_service_as_ecs_describes_it_mid_rollout() {
         svc.deployments[0].created_at.as_deref(),
         Some("2023-11-14T22:13:20.5Z")
     );
-    assert_eq!(svc.deployments[1].rollout_state.as_deref(), Some("COMPLETED"));
+    assert_eq!(
+        svc.deployments[1].rollout_state.as_deref(),
+        Some("COMPLETED")
+    );
     let events: Vec<(&str, Option<&str>)> = svc
         .events
         .iter()
@@ -890,12 +906,18 @@ async fn a_service_as_ecs_describes_it_mid_rollout() {
 #[tokio::test]
 async fn the_current_service_deployment_is_described_with_its_task_definitions() {
     let stub = Stub::start(vec![
-        ("DescribeServices", Reply::Json(200, ecs_service(Some(SD_ARN)))),
+        (
+            "DescribeServices",
+            Reply::Json(200, ecs_service(Some(SD_ARN))),
+        ),
         (
             "DescribeServiceDeployments",
             Reply::Json(200, ecs_service_deployment(SD_ARN, "ROLLBACK_IN_PROGRESS")),
         ),
-        ("DescribeServiceRevisions", Reply::Json(200, ecs_revisions())),
+        (
+            "DescribeServiceRevisions",
+            Reply::Json(200, ecs_revisions()),
+        ),
     ]);
     let a = adapters_at(&stub.url);
     let got = a
@@ -981,15 +1003,21 @@ async fn without_a_current_one_the_listed_deployment_with_the_same_number_is_tak
         ("DescribeServices", Reply::Json(200, ecs_service(None))),
         (
             "ListServiceDeployments",
-            Reply::Json(200, json!({"serviceDeployments": [
+            Reply::Json(
+                200,
+                json!({"serviceDeployments": [
                 {"serviceDeploymentArn": SD_ARN, "targetServiceRevisionArn": REV_OLD, "createdAt": 1690000000},
-                {"serviceDeploymentArn": other, "targetServiceRevisionArn": REV_NEW, "createdAt": 1700000100}]})),
+                {"serviceDeploymentArn": other, "targetServiceRevisionArn": REV_NEW, "createdAt": 1700000100}]}),
+            ),
         ),
         (
             "DescribeServiceDeployments",
             Reply::Json(200, ecs_service_deployment(other, "IN_PROGRESS")),
         ),
-        ("DescribeServiceRevisions", Reply::Json(200, ecs_revisions())),
+        (
+            "DescribeServiceRevisions",
+            Reply::Json(200, ecs_revisions()),
+        ),
     ]);
     let a = adapters_at(&stub2.url);
     let got = a
@@ -1021,7 +1049,8 @@ async fn without_a_current_one_the_listed_deployment_with_the_same_number_is_tak
 
 #[tokio::test]
 async fn unsupported_operations_are_none_and_real_failures_are_errors() {
-    const HTML_500: &str = "<!doctype html>\n<html lang=en>\n<title>500 Internal Server Error</title>\n";
+    const HTML_500: &str =
+        "<!doctype html>\n<html lang=en>\n<title>500 Internal Server Error</title>\n";
     let unsupported = [
         Reply::Json(400, json!({"__type": "UnknownOperationException"})),
         Reply::Json(
@@ -1051,7 +1080,10 @@ async fn unsupported_operations_are_none_and_real_failures_are_errors() {
     }
     // The same for DescribeServiceDeployments, after a current deployment was named.
     let stub = Stub::start(vec![
-        ("DescribeServices", Reply::Json(200, ecs_service(Some(SD_ARN)))),
+        (
+            "DescribeServices",
+            Reply::Json(200, ecs_service(Some(SD_ARN))),
+        ),
         (
             "DescribeServiceDeployments",
             Reply::Json(400, json!({"__type": "UnknownOperationException"})),
@@ -1072,15 +1104,24 @@ async fn unsupported_operations_are_none_and_real_failures_are_errors() {
             ApiErrorKind::AccessDenied,
         ),
         (
-            Reply::Json(400, json!({"__type": "ThrottlingException", "message": "Rate exceeded"})),
+            Reply::Json(
+                400,
+                json!({"__type": "ThrottlingException", "message": "Rate exceeded"}),
+            ),
             ApiErrorKind::Throttled,
         ),
         (
-            Reply::Json(500, json!({"__type": "ServerException", "message": "internal"})),
+            Reply::Json(
+                500,
+                json!({"__type": "ServerException", "message": "internal"}),
+            ),
             ApiErrorKind::Unavailable,
         ),
         (
-            Reply::Json(400, json!({"__type": "ClusterNotFoundException", "message": "Cluster not found."})),
+            Reply::Json(
+                400,
+                json!({"__type": "ClusterNotFoundException", "message": "Cluster not found."}),
+            ),
             ApiErrorKind::NotFound,
         ),
         // A JSON 500 without a code is AWS-like, not moto's "no such action" page.
@@ -1110,7 +1151,10 @@ async fn unsupported_operations_are_none_and_real_failures_are_errors() {
 
     // ECS names failures it cannot describe; anything but MISSING is an error.
     let stub = Stub::start(vec![
-        ("DescribeServices", Reply::Json(200, ecs_service(Some(SD_ARN)))),
+        (
+            "DescribeServices",
+            Reply::Json(200, ecs_service(Some(SD_ARN))),
+        ),
         (
             "DescribeServiceDeployments",
             Reply::Json(

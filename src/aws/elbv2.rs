@@ -121,10 +121,7 @@ fn target_health(d: &sdk::TargetHealthDescription) -> TargetHealth {
     let target = d.target();
     let health = d.target_health();
     TargetHealth {
-        id: target
-            .and_then(|t| t.id())
-            .unwrap_or_default()
-            .to_string(),
+        id: target.and_then(|t| t.id()).unwrap_or_default().to_string(),
         port: target
             .and_then(|t| t.port())
             .and_then(|p| u16::try_from(p).ok()),
@@ -237,6 +234,9 @@ mod tests {
             }
         );
         let empty = target_health(&sdk::TargetHealthDescription::builder().build());
-        assert_eq!((empty.id.as_str(), empty.state.as_str()), ("", "unavailable"));
+        assert_eq!(
+            (empty.id.as_str(), empty.state.as_str()),
+            ("", "unavailable")
+        );
     }
 }

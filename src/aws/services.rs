@@ -21,8 +21,8 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use super::{EcsAdapter, errors};
 use crate::platform::{
-    ApiError, ApiErrorKind, ApiResult, Ecs, EcsServices, Service, ServiceDeployment,
-    ServiceUpdate, Task,
+    ApiError, ApiErrorKind, ApiResult, Ecs, EcsServices, Service, ServiceDeployment, ServiceUpdate,
+    Task,
 };
 
 /// The most ARNs DescribeServiceRevisions accepts in one call.
@@ -131,7 +131,8 @@ impl EcsAdapter {
             else {
                 return Ok(None);
             };
-            if let Some(found) = convert::matching_deployment(page.service_deployments(), deployment_id)
+            if let Some(found) =
+                convert::matching_deployment(page.service_deployments(), deployment_id)
             {
                 return Ok(Some(found));
             }
@@ -304,7 +305,10 @@ impl EcsServices for EcsAdapter {
             return Err(ApiError::new(
                 OP,
                 ApiErrorKind::Other,
-                format!("ECS described no service deployment: {}", failures.join("; ")),
+                format!(
+                    "ECS described no service deployment: {}",
+                    failures.join("; ")
+                ),
             ));
         };
         let task_definitions = self.revision_task_definitions(found).await?;

@@ -290,11 +290,13 @@ impl<'a> Rollout<'a> {
                 ),
             });
             let drain = self.lb.connection_draining.unwrap_or_default();
+            // The ELB may report the end of draining a little after its timeout.
+            let drain_limit = drain + ctx.poll.max.max(Duration::from_secs(5));
             let what = format!("connection draining on {}", registered.join(", "));
             // Past the draining timeout the ELB cuts the connections itself: go on.
             match wait::until(
                 &what,
-                self.limit(drain + ctx.poll.min),
+                self.limit(drain_limit),
                 ctx.poll,
                 ctx.observer.as_ref(),
                 || async {

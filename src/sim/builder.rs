@@ -12,11 +12,12 @@ use tokio::time::Instant;
 
 use super::Sim;
 use super::cluster::{AGENT_PORTS, Cluster, ContainerInstanceRecord};
+use super::deployment::Rollout;
 use super::load_balancer::LoadBalancer;
 use super::placement::{LaunchType, port_mappings};
 use super::scheduler::endpoint;
 use super::service::{
-    Attachment, LoadBalancerRef, Rollout, ServiceRecord, ServiceSpec, ServiceTask, service_arn,
+    Attachment, LoadBalancerRef, ServiceRecord, ServiceSpec, ServiceTask, service_arn,
 };
 use super::target_group::{TargetGroupRecord, TargetGroupSpec, TargetType};
 use super::task::Behaviour;

@@ -57,9 +57,10 @@ impl ContainerInstanceRecord {
         tasks: &'a [TaskRecord],
         t: Instant,
     ) -> impl Iterator<Item = &'a TaskRecord> {
-        tasks
-            .iter()
-            .filter(move |task| task.container_instance_arn.as_deref() == Some(self.arn.as_str()) && task.holds_resources(t))
+        tasks.iter().filter(move |task| {
+            task.container_instance_arn.as_deref() == Some(self.arn.as_str())
+                && task.holds_resources(t)
+        })
     }
 
     fn remaining(&self, tasks: &[TaskRecord], t: Instant) -> Reservation {

@@ -46,9 +46,16 @@
 //! ```no_run
 //! # async fn scenario() {
 //! use std::time::Duration;
-//! use ecs_roll::platform::{EcsServices, ServiceUpdate};
+//! use ecs_roll::platform::{Ecs, EcsServices, ServiceUpdate};
 //! use ecs_roll::sim::{ServiceSpec, Sim, TargetGroupSpec, deployment_configuration};
 //!
+//! let web = |image: &str| serde_json::json!({
+//!     "family": "web",
+//!     "containerDefinitions": [{
+//!         "name": "app", "image": image, "memory": 256,
+//!         "portMappings": [{ "containerPort": 8080 }]  // dynamic host port
+//!     }]
+//! });
 //! let sim = Sim::builder()
 //!     .instances(3)
 //!     .target_group("web", TargetGroupSpec {
@@ -59,41 +66,41 @@
 //!     })
 //!     .service("web", ServiceSpec {
 //!         desired: 3,
-//!         task_definition: serde_json::json!({
-//!             "family": "web",
-//!             "containerDefinitions": [{
-//!                 "name": "app", "image": "app:v1", "memory": 256,
-//!                 "portMappings": [{ "containerPort": 8080 }]
-//!             }]
-//!         }),
+//!         task_definition: web("app:v1"),
 //!         target_group: Some("web".into()),
 //!         deployment_configuration: deployment_configuration(200, 100),
 //!         ..ServiceSpec::default()
 //!     })
 //!     .build();
 //! let capacity = sim.spawn_service_sampler("default", "web", Duration::from_secs(1));
-//! let update = ServiceUpdate { task_definition: Some("web:2".into()), ..Default::default() };
-//! # let _ = update;
-//! let (services, target_groups) = (sim.services(), sim.target_groups()); // for the engine
-//! # let _ = (services, target_groups);
-//! assert!(capacity.stop().min_serving() > Some(0));
+//! let v2 = sim.ecs().register_task_definition(&web("app:v2"), &Default::default()).await.unwrap();
+//! let update = ServiceUpdate { task_definition: Some(v2.arn), ..Default::default() };
+//! sim.services().update_service("default", "web", &update).await.unwrap();
+//! tokio::time::sleep(Duration::from_secs(60)).await; // ECS replaces the tasks meanwhile
+//! assert_eq!(sim.service("default", "web").unwrap().deployments.len(), 1);
+//! assert_eq!(capacity.stop().min_serving(), Some(3));
 //! # }
 //! ```
 //!
 //! Files follow ECS's vocabulary: `cluster` (container instances), `placement` (where tasks
 //! go, ports, addresses), `task`, `task_definition`, `load_balancer` (classic ELB health and
-//! draining), `target_group` (ALB/NLB targets), `service` (deployments, UpdateService),
-//! `scheduler` (what ECS does on its own), `service_deployment` (DescribeServiceDeployments),
-//! `faults`, the trait impls in `ecs_api` / `elb_api` / `service_api` / `target_group_api`,
+//! draining), `target_group` (ALB/NLB targets), `service` (the service, UpdateService),
+//! `deployment` (rollout state, stages), `scheduler` (what ECS does on its own) with its
+//! strategies `rolling_update` and `blue_green`, `service_deployment`
+//! (DescribeServiceDeployments), `faults`, the trait impls in `ecs_api` / `elb_api` /
+//! `service_api` / `target_group_api`, `sampler`,
 //! `world` (the one state struct) and `builder`.
 
+mod blue_green;
 mod builder;
 mod cluster;
+mod deployment;
 mod ecs_api;
 mod elb_api;
 mod faults;
 mod load_balancer;
 mod placement;
+mod rolling_update;
 mod sampler;
 mod scheduler;
 mod service;
@@ -290,7 +297,9 @@ impl Sim {
                 .values_mut()
                 .flat_map(|c| &mut c.instances)
                 .find(|i| i.ec2_instance_id == ec2_instance_id);
-            change(instance.unwrap_or_else(|| panic!("no container instance on {ec2_instance_id}")));
+            change(
+                instance.unwrap_or_else(|| panic!("no container instance on {ec2_instance_id}")),
+            );
         });
     }
 

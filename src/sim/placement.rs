@@ -3,11 +3,14 @@
 //! default service placement does (spread over zones, then over instances); StartTask names
 //! its instance.
 
+use std::time::Duration;
+
 use serde_json::Value;
 use tokio::time::Instant;
 
 use super::cluster::ContainerInstanceRecord;
-use super::task::TaskRecord;
+use super::service::ServiceRecord;
+use super::task::{Host, Launch, TaskRecord};
 use super::world::{Fail, World};
 use crate::platform::NetworkBinding;
 use crate::taskdef::TaskDefinition;
@@ -182,7 +185,8 @@ impl World {
         {
             return Ok(best.arn.clone());
         }
-        let prefix = "was unable to place a task because no container instance met all of its requirements.";
+        let prefix =
+            "was unable to place a task because no container instance met all of its requirements.";
         let why = match closest {
             None => "Reason: No Container Instances were found in your cluster.".to_string(),
             Some((_, instance, fail)) => {
@@ -202,6 +206,52 @@ impl World {
         Err(Unplaceable(format!(
             "{prefix} {why} For more information, see the Troubleshooting section of the Amazon ECS Developer Guide."
         )))
+    }
+
+    /// Places and starts a task of `deployment`; `at_once` skips the start delay (for tasks
+    /// the builder sets up as already running).
+    pub(crate) fn place_and_launch(
+        &mut self,
+        svc: &ServiceRecord,
+        deployment: &str,
+        t: Instant,
+        at_once: bool,
+    ) -> Result<usize, Unplaceable> {
+        let td_arn = svc
+            .any_deployment(deployment)
+            .map(|d| d.task_definition.clone())
+            .unwrap_or_default();
+        let revision = self
+            .task_definitions
+            .find(&td_arn)
+            .ok_or_else(|| Unplaceable(format!("was unable to find task definition {td_arn}.")))?;
+        let td = TaskDefinition::from_revision(revision);
+        let group = svc.group();
+        let (instance, delay) = match svc.launch_type {
+            LaunchType::Ec2 => (
+                Some(self.choose_instance(&svc.cluster, &group, &td, t)?),
+                self.timings.task_start,
+            ),
+            LaunchType::Fargate => {
+                if self.faults.check_named("RunTask", t).is_some() {
+                    return Err(Unplaceable(
+                        "was unable to place a task. Reason: Capacity is unavailable at this time. Please try again later or in a different availability zone. For more information, see the Troubleshooting section of the Amazon ECS Developer Guide.".into(),
+                    ));
+                }
+                (None, self.timings.fargate_task_start)
+            }
+        };
+        let launch = Launch {
+            cluster: &svc.cluster,
+            host: instance.as_deref().map_or(Host::Fargate, Host::Instance),
+            started_by: Some(deployment),
+            group: Some(&group),
+            start_delay: if at_once { Duration::ZERO } else { delay },
+            // Services keep running revisions deregistered since they were deployed.
+            inactive_ok: true,
+        };
+        self.launch(&td_arn, launch, t)
+            .map_err(|f| Unplaceable(format!("was unable to place a task: {}", f.message)))
     }
 
     /// A fresh private address in the VPC, for a task with its own network interface.

@@ -117,8 +117,16 @@ impl Drop for Sampler {
 impl World {
     /// The service's tasks healthy in all its load balancers, and of those the ones that
     /// answer where the load balancers send requests, at `t`.
-    pub(crate) fn service_capacity(&self, cluster: &str, service: &str, t: Instant) -> (usize, usize) {
-        let Some(svc) = self.services.get(&(cluster.to_string(), service.to_string())) else {
+    pub(crate) fn service_capacity(
+        &self,
+        cluster: &str,
+        service: &str,
+        t: Instant,
+    ) -> (usize, usize) {
+        let Some(svc) = self
+            .services
+            .get(&(cluster.to_string(), service.to_string()))
+        else {
             return (0, 0);
         };
         let healthy: Vec<_> = svc

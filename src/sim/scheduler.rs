@@ -17,25 +17,21 @@ use std::collections::BTreeMap;
 
 use tokio::time::Instant;
 
-use super::placement::{LaunchType, Unplaceable};
-use super::service::{
-    Attachment, LoadBalancerRef, Rollout, ServiceRecord, ServiceTask, Stage, Strategy,
-    UNABLE_EVERY,
-};
+use super::deployment::{Rollout, Stage, Strategy};
+use super::placement::Unplaceable;
+use super::service::{Attachment, LoadBalancerRef, ServiceRecord, ServiceTask, UNABLE_EVERY};
 use super::target_group::TargetType;
-use super::task::{Host, Launch, TaskRecord};
+use super::task::TaskRecord;
 use super::world::World;
-use crate::taskdef::TaskDefinition;
 
 /// More passes than this at one instant means the scheduler is going round in circles.
 const PASSES_PER_INSTANT: usize = 32;
 
-pub const CIRCUIT_BREAKER_REASON: &str =
-    "ECS deployment circuit breaker: tasks failed to start.";
+pub const CIRCUIT_BREAKER_REASON: &str = "ECS deployment circuit breaker: tasks failed to start.";
 
 /// Events of one pass, grouped the way ECS words them.
 #[derive(Debug, Default)]
-struct Notes {
+pub(crate) struct Notes {
     first: Vec<String>,
     stopped: Vec<String>,
     draining: usize,
@@ -163,7 +159,10 @@ impl World {
                     }
                 }
                 LoadBalancerRef::Classic(name) => {
-                    let zone = self.availability_zone_of(&id).unwrap_or_default().to_string();
+                    let zone = self
+                        .availability_zone_of(&id)
+                        .unwrap_or_default()
+                        .to_string();
                     if let Some(lb) = self.load_balancers.get_mut(name) {
                         lb.register(&id, &zone, t);
                     }
@@ -174,7 +173,13 @@ impl World {
     }
 
     /// Deregisters the task everywhere; returns when every load balancer is done draining it.
-    fn deregister(&mut self, svc: &ServiceRecord, index: usize, t: Instant, notes: &mut Notes) -> Instant {
+    pub(crate) fn deregister(
+        &mut self,
+        svc: &ServiceRecord,
+        index: usize,
+        t: Instant,
+        notes: &mut Notes,
+    ) -> Instant {
         let mut drained = t;
         for a in &svc.load_balancers {
             let Some((id, port)) = endpoint(self, a, &self.tasks[index]) else {
@@ -203,7 +208,14 @@ impl World {
     }
 
     /// Stops one of the service's tasks the way ECS does: deregister, drain, then SIGTERM.
-    fn retire(&mut self, svc: &mut ServiceRecord, k: usize, t: Instant, reason: &str, notes: &mut Notes) {
+    pub(crate) fn retire(
+        &mut self,
+        svc: &mut ServiceRecord,
+        k: usize,
+        t: Instant,
+        reason: &str,
+        notes: &mut Notes,
+    ) {
         let index = svc.tasks[k].index;
         let drained = if svc.tasks[k].registered {
             svc.tasks[k].registered = false;
@@ -303,9 +315,9 @@ impl World {
         p.reason = Some(CIRCUIT_BREAKER_REASON.into());
         p.updated_at = t;
         let (failed, failed_td) = (p.id.clone(), p.task_definition.clone());
-        notes
-            .last
-            .push(format!("(deployment {failed}) deployment failed: tasks failed to start."));
+        notes.last.push(format!(
+            "(deployment {failed}) deployment failed: tasks failed to start."
+        ));
         let back_to = svc.steady_task_definition.clone();
         if rollback && back_to != failed_td {
             let id = svc.deploy(self, &back_to, t, Some(&failed));
@@ -318,145 +330,17 @@ impl World {
         true
     }
 
-    // ---- 3. moving the PRIMARY along ----------------------------------------------------
-
-    /// Replaces and scales within the deployment configuration: stops tasks of other
-    /// deployments (and surplus ones) while enough stay healthy, starts PRIMARY tasks while
-    /// the total stays under the maximum.
-    fn rolling(&mut self, svc: &mut ServiceRecord, t: Instant, notes: &mut Notes) -> bool {
-        let desired = svc.desired;
-        let max_pct = svc.config.maximum_percent.unwrap_or(200).max(0) as usize;
-        let min_pct = svc.config.minimum_healthy_percent.unwrap_or(100).max(0) as usize;
-        let max_total = desired * max_pct / 100;
-        let min_healthy = (desired * min_pct).div_ceil(100);
-        let primary = svc.primary().id.clone();
-
-        let live: Vec<usize> = (0..svc.tasks.len())
-            .filter(|k| !self.tasks[svc.tasks[*k].index].stop_requested(t))
-            .collect();
-        let healthy = |w: &World, k: usize| w.is_healthy(svc, &w.tasks[svc.tasks[k].index], t);
-        let mut healthy_total = live.iter().filter(|k| healthy(self, **k)).count();
-        let mut live_total = live.len();
-        let mut live_primary = live
-            .iter()
-            .filter(|k| svc.tasks[**k].deployment == primary)
-            .count();
-
-        // Others' tasks first, unhealthy ones before healthy ones; then PRIMARY surplus.
-        let mut candidates: Vec<(bool, bool, usize)> = live
-            .iter()
-            .map(|k| (svc.tasks[*k].deployment == primary, healthy(self, *k), *k))
-            .collect();
-        candidates.sort_by_key(|(ours, healthy, k)| (*ours, *healthy, *k));
-        let reason = format!("Scaling activity initiated by (deployment {primary})");
-        let mut changed = false;
-        for (ours, is_healthy, k) in candidates {
-            if ours && live_primary <= desired {
-                continue;
-            }
-            if is_healthy {
-                if healthy_total <= min_healthy {
-                    continue;
-                }
-                healthy_total -= 1;
-            }
-            self.retire(svc, k, t, &reason, notes);
-            live_total -= 1;
-            if ours {
-                live_primary -= 1;
-            }
-            changed = true;
-        }
-
-        let mut room = max_total.saturating_sub(live_total);
-        while live_primary < desired && room > 0 && svc.may_place(t) {
-            if !self.start_for(svc, &primary, t, notes) {
-                break;
-            }
-            live_primary += 1;
-            room -= 1;
-            changed = true;
-        }
-        changed
-    }
-
-    /// Blue/green, simplified: start every green task (SCALE_UP), put them in the load
-    /// balancers and wait until they are healthy (TEST_TRAFFIC_SHIFT), take the blue ones out
-    /// and let them drain (PRODUCTION_TRAFFIC_SHIFT), keep them running for the bake time
-    /// (BAKE_TIME), then stop them (CLEAN_UP).
-    fn blue_green(
-        &mut self,
-        svc: &mut ServiceRecord,
-        t: Instant,
-        bake: std::time::Duration,
-        notes: &mut Notes,
-    ) -> bool {
-        let desired = svc.desired;
-        let primary = svc.primary().id.clone();
-        let live = |w: &World, svc: &ServiceRecord, green: bool| -> Vec<usize> {
-            (0..svc.tasks.len())
-                .filter(|k| (svc.tasks[*k].deployment == primary) == green)
-                .filter(|k| !w.tasks[svc.tasks[*k].index].stop_requested(t))
-                .collect()
-        };
-        let mut changed = false;
-        let mut green = live(self, svc, true).len();
-        while green < desired && svc.may_place(t) {
-            if !self.start_for(svc, &primary, t, notes) {
-                break;
-            }
-            green += 1;
-            changed = true;
-        }
-        let greens = live(self, svc, true);
-        let running = greens
-            .iter()
-            .filter(|k| self.tasks[svc.tasks[**k].index].is_running(t))
-            .count();
-        let healthy = greens
-            .iter()
-            .filter(|k| self.is_healthy(svc, &self.tasks[svc.tasks[**k].index], t))
-            .count();
-        let stage = svc.primary().stage.unwrap_or(Stage::ScaleUp);
-        let next = match stage {
-            Stage::ScaleUp if running >= desired => Some(Stage::TestTrafficShift),
-            Stage::TestTrafficShift if healthy >= desired => {
-                let mut drained = t;
-                for k in live(self, svc, false) {
-                    if svc.tasks[k].registered {
-                        svc.tasks[k].registered = false;
-                        svc.tasks[k].withdrawn = true;
-                        drained = drained.max(self.deregister(svc, svc.tasks[k].index, t, notes));
-                    }
-                }
-                svc.primary_mut().blue_drained_at = Some(drained);
-                Some(Stage::ProductionTrafficShift)
-            }
-            Stage::ProductionTrafficShift
-                if svc.primary().blue_drained_at.is_none_or(|at| t >= at) =>
-            {
-                Some(Stage::BakeTime)
-            }
-            Stage::BakeTime if t >= svc.primary().stage_since + bake => Some(Stage::CleanUp),
-            _ => None,
-        };
-        if let Some(next) = next {
-            svc.primary_mut().enter(next, t);
-            changed = true;
-        }
-        if svc.primary().stage == Some(Stage::CleanUp) {
-            let reason = format!("Scaling activity initiated by (deployment {primary})");
-            for k in live(self, svc, false) {
-                self.retire(svc, k, t, &reason, notes);
-                changed = true;
-            }
-        }
-        changed
-    }
+    // ---- 3. moving the PRIMARY along: `rolling_update`, `blue_green` ---------------------
 
     /// Starts one task of `deployment`; false (after an event, at most once a minute) when
     /// there is no room for it.
-    fn start_for(&mut self, svc: &mut ServiceRecord, deployment: &str, t: Instant, notes: &mut Notes) -> bool {
+    pub(crate) fn start_for(
+        &mut self,
+        svc: &mut ServiceRecord,
+        deployment: &str,
+        t: Instant,
+        notes: &mut Notes,
+    ) -> bool {
         match self.place_and_launch(svc, deployment, t, false) {
             Ok(index) => {
                 notes.started.push(self.tasks[index].arn.clone());
@@ -479,52 +363,6 @@ impl World {
                 false
             }
         }
-    }
-
-    /// Places and starts a task of `deployment`; `at_once` skips the start delay (for tasks
-    /// the builder sets up as already running).
-    pub(crate) fn place_and_launch(
-        &mut self,
-        svc: &ServiceRecord,
-        deployment: &str,
-        t: Instant,
-        at_once: bool,
-    ) -> Result<usize, Unplaceable> {
-        let td_arn = svc
-            .any_deployment(deployment)
-            .map(|d| d.task_definition.clone())
-            .unwrap_or_default();
-        let revision = self
-            .task_definitions
-            .find(&td_arn)
-            .ok_or_else(|| Unplaceable(format!("was unable to find task definition {td_arn}.")))?;
-        let td = TaskDefinition::from_revision(revision);
-        let group = svc.group();
-        let (instance, delay) = match svc.launch_type {
-            LaunchType::Ec2 => (
-                Some(self.choose_instance(&svc.cluster, &group, &td, t)?),
-                self.timings.task_start,
-            ),
-            LaunchType::Fargate => {
-                if self.faults.check_named("RunTask", t).is_some() {
-                    return Err(Unplaceable(
-                        "was unable to place a task. Reason: Capacity is unavailable at this time. Please try again later or in a different availability zone. For more information, see the Troubleshooting section of the Amazon ECS Developer Guide.".into(),
-                    ));
-                }
-                (None, self.timings.fargate_task_start)
-            }
-        };
-        let launch = Launch {
-            cluster: &svc.cluster,
-            host: instance.as_deref().map_or(Host::Fargate, Host::Instance),
-            started_by: Some(deployment),
-            group: Some(&group),
-            start_delay: if at_once { std::time::Duration::ZERO } else { delay },
-            // Services keep running revisions deregistered since they were deployed.
-            inactive_ok: true,
-        };
-        self.launch(&td_arn, launch, t)
-            .map_err(|f| Unplaceable(format!("was unable to place a task: {}", f.message)))
     }
 
     // ---- 4. completion -----------------------------------------------------------------
@@ -583,7 +421,11 @@ impl World {
             ));
         }
         for (label, n) in notes.deregistered {
-            let what = if label.starts_with("(elb") { "instances" } else { "targets" };
+            let what = if label.starts_with("(elb") {
+                "instances"
+            } else {
+                "targets"
+            };
             messages.push(format!("deregistered {n} {what} in {label}"));
         }
         if !notes.started.is_empty() {
@@ -594,7 +436,11 @@ impl World {
             ));
         }
         for (label, n) in notes.registered {
-            let what = if label.starts_with("(elb") { "instances" } else { "targets" };
+            let what = if label.starts_with("(elb") {
+                "instances"
+            } else {
+                "targets"
+            };
             messages.push(format!("registered {n} {what} in {label}"));
         }
         messages.extend(notes.last);
@@ -613,7 +459,11 @@ fn adopt(svc: &mut ServiceRecord, rollback: &str, task_definition: &str, t: Inst
         .filter(|d| d.id != rollback && d.task_definition == task_definition)
         .map(|d| d.id.clone())
         .collect();
-    for st in svc.tasks.iter_mut().filter(|st| adopted.contains(&st.deployment)) {
+    for st in svc
+        .tasks
+        .iter_mut()
+        .filter(|st| adopted.contains(&st.deployment))
+    {
         st.deployment = rollback.to_string();
         st.withdrawn = false;
     }

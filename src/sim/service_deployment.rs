@@ -2,7 +2,8 @@
 //! follows its rollout. A circuit-breaker rollback is part of the deployment that failed (its
 //! status turns ROLLBACK_*), so the rollback's own deployment id describes that one too.
 
-use super::service::{Rollout, ServiceRecord};
+use super::deployment::Rollout;
+use super::service::ServiceRecord;
 use super::world::{ACCOUNT, REGION};
 use crate::platform::ServiceDeployment;
 
@@ -11,7 +12,11 @@ impl ServiceRecord {
     /// service has that id.
     pub fn service_deployment(&self, deployment_id: &str) -> Option<ServiceDeployment> {
         let mut d = self.any_deployment(deployment_id)?;
-        if let Some(original) = d.rollback_of.as_deref().and_then(|f| self.any_deployment(f)) {
+        if let Some(original) = d
+            .rollback_of
+            .as_deref()
+            .and_then(|f| self.any_deployment(f))
+        {
             d = original;
         }
         let rollback = d

@@ -122,7 +122,9 @@ impl TargetGroupRecord {
         TargetGroupRecord {
             arn: format!("{prefix}:targetgroup/{name}/{serial:016x}"),
             name: name.to_string(),
-            load_balancer_arns: vec![format!("{prefix}:loadbalancer/app/{name}-alb/{serial:016x}")],
+            load_balancer_arns: vec![format!(
+                "{prefix}:loadbalancer/app/{name}-alb/{serial:016x}"
+            )],
             spec,
             targets: Vec::new(),
         }
@@ -155,7 +157,8 @@ impl TargetGroupRecord {
     /// Replays every health check due up to `now` and drops targets done draining.
     /// `answers(id, port, t)` says whether something answered there at `t`.
     pub fn settle(&mut self, now: Instant, answers: impl Fn(&str, u16, Instant) -> bool) {
-        self.targets.retain(|t| t.leaves_at.is_none_or(|at| at > now));
+        self.targets
+            .retain(|t| t.leaves_at.is_none_or(|at| at > now));
         let interval = self.spec.interval.max(Duration::from_millis(1));
         let (healthy, unhealthy) = (self.spec.healthy_threshold, self.spec.unhealthy_threshold);
         for target in self.targets.iter_mut().filter(|t| t.leaves_at.is_none()) {

@@ -173,7 +173,10 @@ impl TaskRecord {
             .stop
             .iter()
             .flat_map(|s| [s.requested_at, s.deactivated_at, s.stopped_at]);
-        self.running_at.into_iter().chain(self.serving_at).chain(stop)
+        self.running_at
+            .into_iter()
+            .chain(self.serving_at)
+            .chain(stop)
     }
 
     pub fn desired_status(&self, t: Instant) -> &'static str {
@@ -202,7 +205,10 @@ impl TaskRecord {
 
     /// Whether it answers on `container_port` at its own address (awsvpc) at `t`.
     pub fn serves_at_address(&self, container_port: u16, t: Instant) -> bool {
-        self.container_ports.iter().any(|(_, p)| *p == container_port) && self.answers(t)
+        self.container_ports
+            .iter()
+            .any(|(_, p)| *p == container_port)
+            && self.answers(t)
     }
 
     /// The host port the container's `container_port` is bound to on the instance.
@@ -243,7 +249,13 @@ impl TaskRecord {
 
     /// Its essential container exits 1 now, as if the app crashed.
     pub fn crash(&mut self, now: Instant) -> bool {
-        self.end(now, now, now, StopCause::Crashed, ESSENTIAL_CONTAINER_EXITED)
+        self.end(
+            now,
+            now,
+            now,
+            StopCause::Crashed,
+            ESSENTIAL_CONTAINER_EXITED,
+        )
     }
 
     fn end(

@@ -205,7 +205,10 @@ impl World {
     /// The first instant after the last step at which something changes by itself.
     fn next_event(&self) -> Option<Instant> {
         let tasks = self.tasks.iter().flat_map(|t| t.transitions());
-        let lbs = self.load_balancers.values().filter_map(|lb| lb.next_event());
+        let lbs = self
+            .load_balancers
+            .values()
+            .filter_map(|lb| lb.next_event());
         let tgs = self.target_groups.values().filter_map(|tg| tg.next_event());
         let timers = self
             .services

@@ -7,7 +7,14 @@
 //! to the moto_server on 127.0.0.1 it was given.
 //!
 //! Also: [`ecs_call`] and [`elb_call`], single AWS calls straight to moto over HTTP.
+//!
+//! Interceptors: [`CrashOnStart`] (a new revision's tasks crash at once), [`Hold`] and
+//! [`HoldAt`] (hold one chosen call so a test can act at that exact point), [`Chain`]
+//! (several at once) and [`FaultInjector`]: throttling, HTTP 500/503, connections closed
+//! without a response (before or after moto acted), slow responses, at a seeded random
+//! rate, and blackouts (AWS unreachable) from a chosen call on.
 
+use std::collections::BTreeMap;
 use std::io::{self, BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,6 +31,44 @@ pub trait Interceptor: Send + Sync + 'static {
     fn before(&self, _operation: &str, _request: &[u8]) {}
     /// After moto answered, before ecs-roll gets the answer.
     fn after(&self, _operation: &str, _request: &[u8], _response: &[u8]) {}
+    /// Called after `before`: a fault to inject instead of (or on top of) forwarding the
+    /// call. None (the default) forwards it as usual.
+    fn fault(&self, _operation: &str, _request: &[u8]) -> Option<Fault> {
+        None
+    }
+}
+
+/// What the proxy can do to one AWS call besides forwarding it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Fault {
+    /// HTTP 400 with the service's throttling error: `ThrottlingException` (ECS, JSON) or
+    /// `Throttling` (classic ELB, XML). The call does not reach moto.
+    Throttle,
+    /// HTTP 500 with the service's internal error (`ServerException` / `InternalFailure`).
+    ServerError,
+    /// HTTP 503 `ServiceUnavailable`.
+    Unavailable,
+    /// The connection is closed without a response, before the call reaches moto.
+    Reset,
+    /// The call reaches moto and takes effect, then the connection is closed before the
+    /// response: the caller cannot know whether it happened.
+    LostResponse,
+    /// The response is held back this long (forwarded normally otherwise).
+    Delay(Duration),
+}
+
+impl Fault {
+    /// A short name for counts and reports (`Delay` without its duration).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Fault::Throttle => "throttle",
+            Fault::ServerError => "http-500",
+            Fault::Unavailable => "http-503",
+            Fault::Reset => "reset",
+            Fault::LostResponse => "lost-response",
+            Fault::Delay(_) => "delay",
+        }
+    }
 }
 
 /// Lets everything through.
@@ -213,11 +258,79 @@ fn serve(
         let op = req.operation();
         ops.lock().unwrap().push(op.clone());
         hook.before(&op, &req.body);
+        match hook.fault(&op, &req.body) {
+            None => {}
+            Some(Fault::Throttle) => {
+                error_response(&req, 400, "Throttling", "Rate exceeded").write_to(&mut writer, "keep-alive")?;
+                continue;
+            }
+            Some(Fault::ServerError) => {
+                error_response(&req, 500, "InternalFailure", "We encountered an internal error. Please try again.")
+                    .write_to(&mut writer, "keep-alive")?;
+                continue;
+            }
+            Some(Fault::Unavailable) => {
+                error_response(&req, 503, "ServiceUnavailable", "Service is unavailable. Please try again.")
+                    .write_to(&mut writer, "keep-alive")?;
+                continue;
+            }
+            // Dropping the connection closes it: no response at all.
+            Some(Fault::Reset) => return Ok(()),
+            Some(Fault::LostResponse) => {
+                let resp = forward(upstream, &req)?;
+                hook.after(&op, &req.body, &resp.body);
+                return Ok(());
+            }
+            Some(Fault::Delay(d)) => thread::sleep(d),
+        }
         let resp = forward(upstream, &req)?;
         hook.after(&op, &req.body, &resp.body);
         resp.write_to(&mut writer, "keep-alive")?;
     }
     Ok(())
+}
+
+/// An AWS error response in the request's protocol: JSON 1.1 for ECS (`X-Amz-Target`), the
+/// query protocol's XML for the classic ELB. `code` is the query protocol's name; ECS's
+/// JSON codes are `ThrottlingException`, `ServerException` and `ServiceUnavailableException`.
+fn error_response(req: &Message, status: u16, code: &str, message: &str) -> Message {
+    let reason = match status {
+        400 => "Bad Request",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
+        _ => "Error",
+    };
+    let request_id = "00000000-0000-4000-8000-fa017fa017fa";
+    let (content_type, body) = if req.header("x-amz-target").is_some() {
+        let code = match code {
+            "Throttling" => "ThrottlingException",
+            "InternalFailure" => "ServerException",
+            "ServiceUnavailable" => "ServiceUnavailableException",
+            other => other,
+        };
+        (
+            "application/x-amz-json-1.1",
+            json!({"__type": code, "message": message}).to_string(),
+        )
+    } else {
+        let kind = if status < 500 { "Sender" } else { "Receiver" };
+        (
+            "text/xml",
+            format!(
+                "<ErrorResponse xmlns=\"http://elasticloadbalancing.amazonaws.com/doc/2012-06-01/\">\
+                 <Error><Type>{kind}</Type><Code>{code}</Code><Message>{message}</Message></Error>\
+                 <RequestId>{request_id}</RequestId></ErrorResponse>"
+            ),
+        )
+    };
+    Message {
+        start: format!("HTTP/1.1 {status} {reason}"),
+        headers: vec![
+            ("Content-Type".into(), content_type.into()),
+            ("x-amzn-RequestId".into(), request_id.into()),
+        ],
+        body: body.into_bytes(),
+    }
 }
 
 fn forward(upstream: u16, req: &Message) -> io::Result<Message> {
@@ -436,6 +549,375 @@ impl Interceptor for Hold {
                 break;
             }
             g = self.cv.wait_timeout(g, left).unwrap().0;
+        }
+    }
+}
+
+/// Several interceptors in turn: `before` and `after` of each in order; the first fault any
+/// of them asks for.
+pub struct Chain(pub Vec<Arc<dyn Interceptor>>);
+
+impl Interceptor for Chain {
+    fn before(&self, operation: &str, request: &[u8]) {
+        for h in &self.0 {
+            h.before(operation, request);
+        }
+    }
+    fn after(&self, operation: &str, request: &[u8], response: &[u8]) {
+        for h in &self.0 {
+            h.after(operation, request, response);
+        }
+    }
+    fn fault(&self, operation: &str, request: &[u8]) -> Option<Fault> {
+        self.0.iter().find_map(|h| h.fault(operation, request))
+    }
+}
+
+/// Holds one chosen call until [`HoldAt::release`] (or 60 s): the `nth` call of `operation`
+/// (1-based), counting only calls made after moto answered the first call of `after` (when
+/// set) and whose request body contains `body_contains` (when set). With it a test stops
+/// ecs-roll at an exact point of a rollout (inside the drain wait of step 1, at the StartTask
+/// of the rollback...) and acts while it waits there.
+pub struct HoldAt {
+    operation: String,
+    after: Option<String>,
+    nth: usize,
+    body_contains: Option<String>,
+    state: Mutex<HoldAtState>,
+    cv: Condvar,
+}
+
+#[derive(Default)]
+struct HoldAtState {
+    armed: bool,
+    seen: usize,
+    held: bool,
+    released: bool,
+}
+
+/// How long a held call waits at most for its release.
+pub const HOLD_LIMIT: Duration = Duration::from_secs(60);
+
+impl HoldAt {
+    /// The first call of `operation`.
+    pub fn new(operation: &str) -> HoldAt {
+        HoldAt {
+            operation: operation.into(),
+            after: None,
+            nth: 1,
+            body_contains: None,
+            state: Mutex::new(HoldAtState::default()),
+            cv: Condvar::new(),
+        }
+    }
+
+    /// Count only calls made after moto answered the first `operation` call.
+    pub fn after(mut self, operation: &str) -> HoldAt {
+        self.after = Some(operation.into());
+        self
+    }
+
+    /// The `n`th matching call (1-based) instead of the first.
+    pub fn nth(mut self, n: usize) -> HoldAt {
+        self.nth = n.max(1);
+        self
+    }
+
+    /// Count only calls whose request body contains `text`.
+    pub fn body_contains(mut self, text: &str) -> HoldAt {
+        self.body_contains = Some(text.into());
+        self
+    }
+
+    pub fn build(self) -> Arc<HoldAt> {
+        let armed = self.after.is_none();
+        self.state.lock().unwrap().armed = armed;
+        Arc::new(self)
+    }
+
+    /// What is held, for messages: `StartTask #1 after DeregisterInstancesFromLoadBalancer`.
+    pub fn describe(&self) -> String {
+        let mut s = format!("{} #{}", self.operation, self.nth);
+        if let Some(a) = &self.after {
+            s.push_str(&format!(" after {a}"));
+        }
+        if let Some(b) = &self.body_contains {
+            s.push_str(&format!(" with {b:?}"));
+        }
+        s
+    }
+
+    /// Waits until the call is being held.
+    pub fn wait_held(&self, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        let mut g = self.state.lock().unwrap();
+        while !g.held {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            g = self.cv.wait_timeout(g, left).unwrap().0;
+        }
+        true
+    }
+
+    pub fn release(&self) {
+        self.state.lock().unwrap().released = true;
+        self.cv.notify_all();
+    }
+}
+
+impl Interceptor for HoldAt {
+    fn before(&self, operation: &str, request: &[u8]) {
+        if operation != self.operation {
+            return;
+        }
+        if let Some(text) = &self.body_contains
+            && !String::from_utf8_lossy(request).contains(text.as_str())
+        {
+            return;
+        }
+        let mut g = self.state.lock().unwrap();
+        if !g.armed || g.held {
+            return;
+        }
+        g.seen += 1;
+        if g.seen != self.nth {
+            return;
+        }
+        g.held = true;
+        self.cv.notify_all();
+        let deadline = Instant::now() + HOLD_LIMIT;
+        while !g.released {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            g = self.cv.wait_timeout(g, left).unwrap().0;
+        }
+    }
+
+    fn after(&self, operation: &str, _request: &[u8], _response: &[u8]) {
+        if self.after.as_deref() == Some(operation) {
+            self.state.lock().unwrap().armed = true;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Fault injection
+
+/// SplitMix64: a tiny, seedable, deterministic generator (no dependency, same sequence on
+/// every machine).
+#[derive(Debug, Clone)]
+pub struct SplitMix64(u64);
+
+impl SplitMix64 {
+    pub fn new(seed: u64) -> SplitMix64 {
+        SplitMix64(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    pub fn next_f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Uniform in [0, n) (n > 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
+    }
+}
+
+/// What a [`FaultInjector`] does.
+#[derive(Debug, Clone)]
+pub struct FaultConfig {
+    pub seed: u64,
+    /// Share of calls that get a fault, 0.0 to 1.0.
+    pub rate: f64,
+    /// The faults drawn from, with weights. A `Delay(d)` waits between d/4 and d.
+    pub kinds: Vec<(Fault, u32)>,
+    /// Operations that are not idempotent (a repeat does something again): they never get
+    /// `LostResponse` (a `Reset` instead, which stops them before moto).
+    pub not_idempotent: Vec<String>,
+    /// Operations that never get a fault.
+    pub spared: Vec<String>,
+}
+
+impl FaultConfig {
+    /// Every kind of fault at `rate`, with the given seed; StartTask and
+    /// RegisterTaskDefinition never lose their response.
+    pub fn mixed(seed: u64, rate: f64) -> FaultConfig {
+        FaultConfig {
+            seed,
+            rate,
+            kinds: vec![
+                (Fault::Throttle, 30),
+                (Fault::ServerError, 15),
+                (Fault::Unavailable, 15),
+                (Fault::Reset, 20),
+                (Fault::LostResponse, 10),
+                (Fault::Delay(Duration::from_millis(1500)), 10),
+            ],
+            not_idempotent: vec!["StartTask".into(), "RegisterTaskDefinition".into()],
+            spared: Vec::new(),
+        }
+    }
+}
+
+/// Counts of what a [`FaultInjector`] did.
+#[derive(Debug, Clone, Default)]
+pub struct FaultReport {
+    /// Calls that reached the injector.
+    pub calls: u64,
+    /// Random faults by kind name ([`Fault::name`]).
+    pub injected: BTreeMap<&'static str, u64>,
+    /// Random faults by operation.
+    pub by_operation: BTreeMap<String, u64>,
+    /// Calls dropped (closed unanswered) by a blackout.
+    pub blacked_out: u64,
+}
+
+impl FaultReport {
+    pub fn total_injected(&self) -> u64 {
+        self.injected.values().sum()
+    }
+
+    pub fn summary(&self) -> String {
+        format!(
+            "{} calls, {} faults injected ({:?}), {} dropped by blackout; by operation {:?}",
+            self.calls,
+            self.total_injected(),
+            self.injected,
+            self.blacked_out,
+            self.by_operation
+        )
+    }
+}
+
+/// Injects faults into the calls through the proxy: at random (seeded, so a run is
+/// reproducible given the same order of calls) at a configured rate, and as a blackout
+/// (every call closed unanswered: AWS unreachable) for a while, from a chosen call on.
+pub struct FaultInjector {
+    config: FaultConfig,
+    rng: Mutex<SplitMix64>,
+    random: AtomicBool,
+    report: Mutex<FaultReport>,
+    blackout: Mutex<BlackoutState>,
+}
+
+#[derive(Default)]
+struct BlackoutState {
+    /// Calls are dropped until then.
+    until: Option<Instant>,
+    /// Start a blackout this long once moto answered this operation (once).
+    trigger: Option<(String, Duration)>,
+    started: Option<Instant>,
+}
+
+impl FaultInjector {
+    pub fn new(config: FaultConfig) -> Arc<FaultInjector> {
+        Arc::new(FaultInjector {
+            rng: Mutex::new(SplitMix64::new(config.seed)),
+            random: AtomicBool::new(config.rate > 0.0),
+            config,
+            report: Mutex::new(FaultReport::default()),
+            blackout: Mutex::new(BlackoutState::default()),
+        })
+    }
+
+    /// Turns the random faults on or off (blackouts are not affected).
+    pub fn set_random(&self, on: bool) {
+        self.random.store(on, Ordering::SeqCst);
+    }
+
+    /// Drops every call from now on for `d`.
+    pub fn blackout_for(&self, d: Duration) {
+        let mut b = self.blackout.lock().unwrap();
+        b.until = Some(Instant::now() + d);
+        b.started = Some(Instant::now());
+    }
+
+    /// Drops every call for `d` from the moment moto answered the first call of
+    /// `operation` (that call itself gets its answer).
+    pub fn blackout_after(&self, operation: &str, d: Duration) {
+        self.blackout.lock().unwrap().trigger = Some((operation.into(), d));
+    }
+
+    /// When the blackout started, if one did.
+    pub fn blackout_started(&self) -> Option<Instant> {
+        self.blackout.lock().unwrap().started
+    }
+
+    pub fn report(&self) -> FaultReport {
+        self.report.lock().unwrap().clone()
+    }
+
+    fn draw(&self, operation: &str) -> Option<Fault> {
+        if !self.random.load(Ordering::SeqCst) || self.config.spared.iter().any(|s| s == operation)
+        {
+            return None;
+        }
+        let mut rng = self.rng.lock().unwrap();
+        if rng.next_f64() >= self.config.rate {
+            return None;
+        }
+        let total: u64 = self.config.kinds.iter().map(|(_, w)| u64::from(*w)).sum();
+        let mut pick = rng.below(total);
+        let mut fault = Fault::Reset;
+        for (f, w) in &self.config.kinds {
+            if pick < u64::from(*w) {
+                fault = *f;
+                break;
+            }
+            pick -= u64::from(*w);
+        }
+        Some(match fault {
+            Fault::Delay(max) => {
+                let max_ms = max.as_millis().max(4) as u64;
+                Fault::Delay(Duration::from_millis(max_ms / 4 + rng.below(max_ms - max_ms / 4)))
+            }
+            Fault::LostResponse if self.config.not_idempotent.iter().any(|o| o == operation) => {
+                Fault::Reset
+            }
+            f => f,
+        })
+    }
+}
+
+impl Interceptor for FaultInjector {
+    fn fault(&self, operation: &str, _request: &[u8]) -> Option<Fault> {
+        let blacked_out = self
+            .blackout
+            .lock()
+            .unwrap()
+            .until
+            .is_some_and(|u| Instant::now() < u);
+        let mut report = self.report.lock().unwrap();
+        report.calls += 1;
+        if blacked_out {
+            report.blacked_out += 1;
+            return Some(Fault::Reset);
+        }
+        let fault = self.draw(operation)?;
+        *report.injected.entry(fault.name()).or_default() += 1;
+        *report.by_operation.entry(operation.to_string()).or_default() += 1;
+        Some(fault)
+    }
+
+    fn after(&self, operation: &str, _request: &[u8], _response: &[u8]) {
+        let mut b = self.blackout.lock().unwrap();
+        if b.trigger.as_ref().is_some_and(|(op, _)| op == operation) {
+            let (_, d) = b.trigger.take().unwrap();
+            b.until = Some(Instant::now() + d);
+            b.started = Some(Instant::now());
         }
     }
 }

@@ -18,7 +18,7 @@ use std::hash::BuildHasher;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::thread::{self, JoinHandle};
@@ -168,6 +168,8 @@ pub struct MotoServer {
     startup: Duration,
     target: Mutex<Target>,
     samplers: AtomicU64,
+    /// scripts/aws_call.py --serve, started on the first [`MotoServer::aws`] call.
+    aws_helper: Mutex<Option<AwsHelper>>,
 }
 
 impl MotoServer {
@@ -223,6 +225,7 @@ impl MotoServer {
                             family: FAMILY.into(),
                         }),
                         samplers: AtomicU64::new(0),
+                        aws_helper: Mutex::new(None),
                     };
                     moto.apply_transition_fix()?;
                     return Ok(moto);
@@ -367,28 +370,59 @@ impl MotoServer {
     }
 
     /// Calls one AWS operation (boto3 client name and snake_case method, e.g.
-    /// `("ecs", "stop_task", json!({...}))`) through scripts/aws_call.py. `Err` holds
-    /// `{"code", "message", "http_status"}` of an AWS error.
+    /// `("ecs", "stop_task", json!({...}))`) through a `scripts/aws_call.py --serve`
+    /// process kept for this server (no interpreter start per call). `Err` holds
+    /// `{"code", "message", "http_status"}` of an AWS error; a malformed call panics.
     pub fn try_aws(&self, service: &str, operation: &str, params: &Value) -> Result<Value, Value> {
-        let args = [
-            "--endpoint".to_string(),
-            self.endpoint.clone(),
-            service.to_string(),
-            operation.to_string(),
-            params.to_string(),
-        ];
-        let out = self.run_script("aws_call.py", &args);
-        let parsed: Option<Value> = serde_json::from_slice(&out.stdout).ok();
-        match (out.status.code(), parsed) {
-            (Some(0), Some(v)) => Ok(v),
-            (Some(3), Some(mut v)) => Err(v["error"].take()),
-            _ => panic!(
-                "aws_call.py {service} {operation} crashed ({}):\n{}{}",
-                out.status,
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ),
+        let request =
+            serde_json::json!({"service": service, "operation": operation, "params": params})
+                .to_string();
+        let mut guard = self.aws_helper.lock().unwrap_or_else(|p| p.into_inner());
+        let mut answer = None;
+        for _attempt in 0..2 {
+            if guard.is_none() {
+                *guard = Some(AwsHelper::spawn(self));
+            }
+            match guard.as_mut().unwrap().call(&request) {
+                Ok(line) => {
+                    answer = Some(line);
+                    break;
+                }
+                // The helper died (or answered nothing): start a new one, once.
+                Err(_) => {
+                    if let Some(mut h) = guard.take() {
+                        h.kill();
+                    }
+                }
+            }
         }
+        let log = || {
+            tail(
+                &fs::read_to_string(self.dir.path().join("aws-helper.log")).unwrap_or_default(),
+                30,
+            )
+        };
+        let line = answer.unwrap_or_else(|| {
+            panic!(
+                "aws_call.py --serve died on {service} {operation}:\n{}",
+                log()
+            )
+        });
+        let mut v: Value = serde_json::from_str(&line).unwrap_or_else(|e| {
+            panic!("aws_call.py: bad answer to {service} {operation} ({e}): {line}")
+        });
+        if v.get("ok").is_some() {
+            return Ok(v["ok"].take());
+        }
+        let err = v["error"].take();
+        if err["code"] == "HelperError" || err["code"] == "NoSuchOperation" {
+            panic!(
+                "{service} {operation} {params}: {}\n{}",
+                err["message"],
+                log()
+            );
+        }
+        Err(err)
     }
 
     /// Like [`MotoServer::try_aws`], panicking on an AWS error.
@@ -474,10 +508,74 @@ impl MotoServer {
 
 impl Drop for MotoServer {
     fn drop(&mut self) {
+        let helper = self
+            .aws_helper
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(mut helper) = helper {
+            helper.kill();
+        }
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+}
+
+/// A `scripts/aws_call.py --serve` child: one JSON request per line in, one answer out.
+struct AwsHelper {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl AwsHelper {
+    fn spawn(moto: &MotoServer) -> AwsHelper {
+        let log = moto.dir.path().join("aws-helper.log");
+        let err = File::options()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .unwrap_or_else(|e| panic!("{}: {e}", log.display()));
+        let mut cmd = Command::new(python());
+        cmd.arg(scripts_dir().join("aws_call.py"))
+            .args(["--endpoint", moto.endpoint(), "--serve"])
+            .current_dir(repo_root())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(err);
+        moto.apply_env(&mut cmd);
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawning aws_call.py --serve: {e}"));
+        let stdin = child.stdin.take();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        AwsHelper {
+            child,
+            stdin,
+            stdout,
+        }
+    }
+
+    fn call(&mut self, request: &str) -> std::io::Result<String> {
+        let stdin = self
+            .stdin
+            .as_mut()
+            .ok_or_else(|| std::io::Error::other("closed"))?;
+        writeln!(stdin, "{request}")?;
+        stdin.flush()?;
+        let mut line = String::new();
+        if self.stdout.read_line(&mut line)? == 0 {
+            return Err(std::io::Error::other("aws_call.py --serve exited"));
+        }
+        Ok(line)
+    }
+
+    fn kill(&mut self) {
+        drop(self.stdin.take());
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

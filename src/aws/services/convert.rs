@@ -83,7 +83,9 @@ fn load_balancer(lb: &sdk::LoadBalancer) -> ServiceLoadBalancer {
     }
 }
 
-pub(super) fn deployment_configuration(c: &sdk::DeploymentConfiguration) -> DeploymentConfiguration {
+pub(super) fn deployment_configuration(
+    c: &sdk::DeploymentConfiguration,
+) -> DeploymentConfiguration {
     DeploymentConfiguration {
         maximum_percent: c.maximum_percent().map(i64::from),
         minimum_healthy_percent: c.minimum_healthy_percent().map(i64::from),
@@ -151,9 +153,7 @@ pub(super) fn service_deployment(
     task_definitions: &BTreeMap<String, String>,
 ) -> ServiceDeployment {
     let task_definition = |r: &sdk::ServiceRevisionSummary| {
-        r.arn()
-            .and_then(|arn| task_definitions.get(arn))
-            .cloned()
+        r.arn().and_then(|arn| task_definitions.get(arn)).cloned()
     };
     let status = d.status().map(|s| s.as_str().to_string());
     ServiceDeployment {
@@ -304,10 +304,17 @@ mod tests {
         assert_eq!(got.launch_type, None);
         assert_eq!(got.capacity_providers, ["FARGATE_SPOT"]);
         assert_eq!(got.deployment_controller, "CODE_DEPLOY");
-        assert_eq!(got.deployment_configuration, DeploymentConfiguration::default());
+        assert_eq!(
+            got.deployment_configuration,
+            DeploymentConfiguration::default()
+        );
         let d = &got.deployments[0];
         assert_eq!(
-            (d.failed_tasks, d.rollout_state.as_deref(), d.updated_at.as_deref()),
+            (
+                d.failed_tasks,
+                d.rollout_state.as_deref(),
+                d.updated_at.as_deref()
+            ),
             (4, Some("FAILED"), None)
         );
         assert_eq!(d.created_at.as_deref(), Some("2023-11-14T22:13:20Z"));
@@ -359,7 +366,11 @@ mod tests {
         assert_eq!(merged.minimum_healthy_percent, Some(50));
         let breaker = merged.deployment_circuit_breaker.as_ref().unwrap();
         assert_eq!(
-            (breaker.enable, breaker.rollback, breaker.reset_on_healthy_task),
+            (
+                breaker.enable,
+                breaker.rollback,
+                breaker.reset_on_healthy_task
+            ),
             (true, true, Some(true))
         );
         assert_eq!(merged.canary_configuration, current.canary_configuration);
@@ -387,8 +398,16 @@ mod tests {
     #[test]
     fn deployments_are_matched_by_revision_number_else_the_newest_wins() {
         let listed = [
-            brief("arn:sd/new", "arn:aws:ecs:r:1:service-revision/c/web/222", 200),
-            brief("arn:sd/old", "arn:aws:ecs:r:1:service-revision/c/web/111", 100),
+            brief(
+                "arn:sd/new",
+                "arn:aws:ecs:r:1:service-revision/c/web/222",
+                200,
+            ),
+            brief(
+                "arn:sd/old",
+                "arn:aws:ecs:r:1:service-revision/c/web/111",
+                100,
+            ),
         ];
         assert_eq!(
             matching_deployment(&listed, "ecs-svc/111").as_deref(),

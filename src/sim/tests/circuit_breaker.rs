@@ -10,7 +10,10 @@ fn assert_failed(service: &Service, id: &str, failed_tasks: i64) {
     let d = service.deployments.iter().find(|d| d.id == id).unwrap();
     assert_eq!(d.status, "ACTIVE");
     assert_eq!(d.rollout_state.as_deref(), Some("FAILED"));
-    assert_eq!(d.rollout_state_reason.as_deref(), Some(CIRCUIT_BREAKER_REASON));
+    assert_eq!(
+        d.rollout_state_reason.as_deref(),
+        Some(CIRCUIT_BREAKER_REASON)
+    );
     assert_eq!(d.failed_tasks, failed_tasks);
 }
 
@@ -32,7 +35,10 @@ async fn an_image_that_cannot_be_pulled_trips_the_breaker_and_ecs_rolls_back() {
         panic!("{:?}", done.deployments)
     };
     assert_ne!(rollback.id, ours);
-    assert_eq!(rollback.task_definition, v1, "back to the revision that was steady");
+    assert_eq!(
+        rollback.task_definition, v1,
+        "back to the revision that was steady"
+    );
     assert_eq!(rollback.rollout_state.as_deref(), Some("COMPLETED"));
     assert_eq!(done.task_definition, v1);
     let log = events(&sim);
@@ -55,11 +61,13 @@ async fn an_image_that_cannot_be_pulled_trips_the_breaker_and_ecs_rolls_back() {
         .await
         .unwrap();
     assert_eq!(stopped.len(), 3);
-    assert!(stopped.iter().all(|t| t.containers[0]
-        .reason
-        .as_deref()
-        .unwrap()
-        .starts_with("CannotPullContainerError")));
+    assert!(stopped.iter().all(|t| {
+        t.containers[0]
+            .reason
+            .as_deref()
+            .unwrap()
+            .starts_with("CannotPullContainerError")
+    }));
 }
 
 #[tokio::test(start_paused = true)]
@@ -71,8 +79,14 @@ async fn tasks_failing_load_balancer_checks_count_as_failed_too() {
     advance(secs(20)).await;
     let service = web_service(&sim);
     assert_failed(&service, &ours, 3);
-    assert_eq!(service.deployments[0].task_definition, service.task_definition);
-    assert_eq!(service.deployments[0].rollout_state.as_deref(), Some("IN_PROGRESS"));
+    assert_eq!(
+        service.deployments[0].task_definition,
+        service.task_definition
+    );
+    assert_eq!(
+        service.deployments[0].rollout_state.as_deref(),
+        Some("IN_PROGRESS")
+    );
     // Rolled back once the failed tasks are stopped (never healthy: nothing to drain).
     let done = until_rollout_ends(&sim, secs(60)).await;
     assert_eq!(sim.elapsed(), secs(25));
@@ -95,7 +109,10 @@ async fn without_rollback_the_failed_deployment_stays_primary_and_nothing_more_s
     );
     assert_eq!(primary.failed_tasks, 3);
     assert_eq!(sim.tasks().len(), 6, "3 old + 3 failed, no more attempts");
-    assert_eq!(service.deployments[1].running_count, 3, "the old tasks still serve");
+    assert_eq!(
+        service.deployments[1].running_count, 3,
+        "the old tasks still serve"
+    );
     assert!(!events(&sim).iter().any(|e| e.contains("rolling back")));
 }
 
@@ -106,7 +123,10 @@ async fn without_the_breaker_ecs_keeps_trying() {
     deploy(&sim, web("app:nope")).await;
     advance(secs(55)).await;
     let service = web_service(&sim);
-    assert_eq!(service.deployments[0].rollout_state.as_deref(), Some("IN_PROGRESS"));
+    assert_eq!(
+        service.deployments[0].rollout_state.as_deref(),
+        Some("IN_PROGRESS")
+    );
     // A batch of three fails every 10 s: at 10, 20, 30, 40, 50 s.
     assert_eq!(service.deployments[0].failed_tasks, 15);
 }
@@ -134,7 +154,11 @@ async fn the_threshold_is_half_the_desired_count() {
     let (_, ours) = deploy(&sim, web("app:nope")).await;
     let ours_now = |sim: &Sim| {
         let service = web_service(sim);
-        let d = service.deployments.into_iter().find(|d| d.id == ours).unwrap();
+        let d = service
+            .deployments
+            .into_iter()
+            .find(|d| d.id == ours)
+            .unwrap();
         (d.failed_tasks, d.rollout_state.unwrap())
     };
     // 100/80: two old tasks make room for two new ones, which fail at 10 s; two more start

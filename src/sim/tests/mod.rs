@@ -103,7 +103,7 @@ mod service_faults;
 mod services;
 mod target_groups;
 
-use crate::platform::{DeploymentConfiguration, EcsServices, Service, ServiceUpdate};
+use crate::platform::{DeploymentConfiguration, Service, ServiceUpdate};
 use crate::sim::{ServiceSpec, TargetGroupSpec, TargetType, deployment_configuration};
 
 const WEB: &str = "web";
@@ -215,7 +215,11 @@ async fn until_rollout_ends(sim: &Sim, limit: Duration) -> Service {
         if service.deployments[0].rollout_state.as_deref() != Some("IN_PROGRESS") {
             return service;
         }
-        assert!(sim.elapsed() < give_up, "still in progress: {:#?}", service.deployments);
+        assert!(
+            sim.elapsed() < give_up,
+            "still in progress: {:#?}",
+            service.deployments
+        );
         advance(secs(1)).await;
     }
 }

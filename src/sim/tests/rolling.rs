@@ -65,7 +65,10 @@ async fn dynamic_ports_200_100_start_all_new_tasks_then_drain_the_old_ones() {
         right_after.deployments[0].rollout_state.as_deref(),
         Some("IN_PROGRESS")
     );
-    assert_eq!(right_after.deployments[0].pending_count, 3, "all three at once");
+    assert_eq!(
+        right_after.deployments[0].pending_count, 3,
+        "all three at once"
+    );
 
     let done = until_rollout_ends(&sim, secs(300)).await;
     // 10 s to start, two 5 s checks, 30 s deregistration delay, 5 s to stop.
@@ -92,7 +95,11 @@ async fn dynamic_ports_200_100_start_all_new_tasks_then_drain_the_old_ones() {
         .await
         .unwrap();
     assert!(tasks.iter().all(|t| t.task_definition_arn == v2));
-    assert!(tasks.iter().all(|t| t.network_bindings[0].host_port == 32769));
+    assert!(
+        tasks
+            .iter()
+            .all(|t| t.network_bindings[0].host_port == 32769)
+    );
     let stopped = sim
         .services()
         .service_tasks(CLUSTER, WEB, "STOPPED")
@@ -187,7 +194,10 @@ async fn static_ports_200_100_without_a_spare_instance_stall_with_placement_even
         ),
         (0, 0)
     );
-    assert_eq!(service.deployments[1].running_count, 3, "nothing was stopped");
+    assert_eq!(
+        service.deployments[1].running_count, 3,
+        "nothing was stopped"
+    );
     assert_eq!(unable_events(&sim).len(), 6, "at 0, 60, ... 300 s");
     assert_eq!(sampler.stop().min_serving(), Some(3));
 }
@@ -241,7 +251,8 @@ async fn fargate_tasks_get_their_own_address_and_register_by_ip() {
     let targets = sim.target_groups().target_health(&arn).await.unwrap();
     let mut ips: Vec<_> = tasks.iter().map(|t| t.private_ipv4.clone()).collect();
     let mut ids: Vec<_> = targets.iter().map(|h| Some(h.id.clone())).collect();
-    (ips.sort(), ids.sort());
+    ips.sort();
+    ids.sort();
     assert_eq!(ips, ids);
     assert!(targets.iter().all(|h| h.port == Some(APP_PORT)));
 
@@ -275,7 +286,10 @@ async fn fargate_placement_fails_only_when_a_fault_says_so() {
     sim.inject(Fault::unavailable().on("RunTask").next_calls(2));
     deploy(&sim, web_fargate("app:v2")).await;
     let service = until_rollout_ends(&sim, secs(300)).await;
-    assert_eq!(service.deployments[0].rollout_state.as_deref(), Some("COMPLETED"));
+    assert_eq!(
+        service.deployments[0].rollout_state.as_deref(),
+        Some("COMPLETED")
+    );
     let capacity: Vec<_> = events(&sim)
         .into_iter()
         .filter(|e| e.contains("Capacity is unavailable"))
@@ -308,7 +322,10 @@ async fn someone_elses_deployment_mid_way_supersedes_ours() {
         .iter()
         .map(|d| (d.id.as_str(), d.status.as_str()))
         .collect();
-    assert_eq!(statuses[..2], [(theirs.as_str(), "PRIMARY"), (ours.as_str(), "ACTIVE")]);
+    assert_eq!(
+        statuses[..2],
+        [(theirs.as_str(), "PRIMARY"), (ours.as_str(), "ACTIVE")]
+    );
     assert_eq!(statuses.len(), 3);
 
     let done = until_rollout_ends(&sim, secs(300)).await;
@@ -320,7 +337,10 @@ async fn someone_elses_deployment_mid_way_supersedes_ours() {
         .await
         .unwrap();
     assert_eq!(
-        stopped.iter().filter(|t| t.task_definition_arn == v2).count(),
+        stopped
+            .iter()
+            .filter(|t| t.task_definition_arn == v2)
+            .count(),
         3,
         "our tasks, not yet healthy, went first"
     );

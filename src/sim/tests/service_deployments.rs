@@ -41,7 +41,8 @@ async fn a_rolling_deployment_is_in_progress_then_successful() {
     let sd = describe_deployment(&sim, &id).await;
     assert_eq!(sd.status, "IN_PROGRESS");
     assert!(
-        sd.arn.starts_with("arn:aws:ecs:us-east-1:123456789012:service-deployment/default/web/"),
+        sd.arn
+            .starts_with("arn:aws:ecs:us-east-1:123456789012:service-deployment/default/web/"),
         "{}",
         sd.arn
     );
@@ -111,8 +112,14 @@ async fn a_deployment_superseded_by_someone_else_is_stopped() {
     let sd = describe_deployment(&sim, &ours).await;
     assert_eq!(sd.status, "STOPPED");
     assert!(sd.status_reason.unwrap().contains(&theirs));
-    assert_eq!(describe_deployment(&sim, &theirs).await.status, "IN_PROGRESS");
+    assert_eq!(
+        describe_deployment(&sim, &theirs).await.status,
+        "IN_PROGRESS"
+    );
     until_rollout_ends(&sim, secs(300)).await;
     assert_eq!(describe_deployment(&sim, &ours).await.status, "STOPPED");
-    assert_eq!(describe_deployment(&sim, &theirs).await.status, "SUCCESSFUL");
+    assert_eq!(
+        describe_deployment(&sim, &theirs).await.status,
+        "SUCCESSFUL"
+    );
 }

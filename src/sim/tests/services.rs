@@ -19,7 +19,11 @@ async fn a_built_service_is_steady_with_one_completed_deployment() {
         "arn:aws:ecs:us-east-1:123456789012:service/default/web"
     );
     assert_eq!(
-        (service.desired_count, service.running_count, service.pending_count),
+        (
+            service.desired_count,
+            service.running_count,
+            service.pending_count
+        ),
         (3, 3, 0)
     );
     assert_eq!(service.launch_type.as_deref(), Some("EC2"));
@@ -58,16 +62,24 @@ async fn a_built_service_is_steady_with_one_completed_deployment() {
         .map(|t| t.container_instance_arn.clone().unwrap())
         .collect();
     assert_eq!(zones.len(), 3);
-    assert!(tasks.iter().all(|t| t.group.as_deref() == Some("service:web")
-        && t.started_by.as_deref() == Some(d.id.as_str())
-        && t.network_bindings[0].host_port == crate::sim::DYNAMIC_PORTS_FROM));
+    assert!(
+        tasks
+            .iter()
+            .all(|t| t.group.as_deref() == Some("service:web")
+                && t.started_by.as_deref() == Some(d.id.as_str())
+                && t.network_bindings[0].host_port == crate::sim::DYNAMIC_PORTS_FROM)
+    );
     let health = sim
         .target_groups()
         .target_health(&sim.target_group_arn(WEB).unwrap())
         .await
         .unwrap();
     assert_eq!(health.len(), 3);
-    assert!(health.iter().all(|h| h.state == "healthy" && h.port == Some(32768)));
+    assert!(
+        health
+            .iter()
+            .all(|h| h.state == "healthy" && h.port == Some(32768))
+    );
     assert_eq!(sim.service_capacity(CLUSTER, WEB).serving, 3);
 }
 
@@ -115,7 +127,11 @@ async fn update_service_refuses_what_ecs_refuses_and_only_deploys_a_new_revision
         .update_service(CLUSTER, WEB, &update("web:1"))
         .await
         .unwrap();
-    assert_eq!(same.deployments.len(), 1, "the same revision is no deployment");
+    assert_eq!(
+        same.deployments.len(),
+        1,
+        "the same revision is no deployment"
+    );
 
     let only_config = ServiceUpdate {
         deployment_configuration: Some(DeploymentConfiguration {
@@ -213,7 +229,10 @@ async fn ecs_replaces_a_crashed_task_and_keeps_the_stopped_one_describable() {
     assert_eq!(crashed.containers[0].exit_code, Some(1));
     let log = events(&sim);
     assert_eq!(
-        log[1..].iter().map(|e| e.split(':').next().unwrap()).collect::<Vec<_>>(),
+        log[1..]
+            .iter()
+            .map(|e| e.split(':').next().unwrap())
+            .collect::<Vec<_>>(),
         [
             "deregistered 1 targets in (target-group arn",
             "has started 1 tasks",

@@ -56,7 +56,11 @@ async fn a_new_target_is_initial_then_healthy_and_the_old_one_drains_for_the_del
 
     // RUNNING at 10 s: registered; checks at 15 s and 20 s pass.
     advance(secs(10)).await;
-    let fresh = targets(&sim).await.into_iter().find(|t| t.port == Some(32769)).unwrap();
+    let fresh = targets(&sim)
+        .await
+        .into_iter()
+        .find(|t| t.port == Some(32769))
+        .unwrap();
     assert_eq!(fresh.state, "initial");
     assert_eq!(fresh.reason.as_deref(), Some("Elb.InitialHealthChecking"));
     assert_eq!(fresh.description.as_deref(), Some(INITIAL_CHECKS));
@@ -68,14 +72,21 @@ async fn a_new_target_is_initial_then_healthy_and_the_old_one_drains_for_the_del
     assert_eq!(state(&sim, 32769).await.as_deref(), Some("healthy"));
 
     // The old target drains for the 30 s delay while its task finishes requests in flight.
-    let old = targets(&sim).await.into_iter().find(|t| t.port == Some(32768)).unwrap();
+    let old = targets(&sim)
+        .await
+        .into_iter()
+        .find(|t| t.port == Some(32768))
+        .unwrap();
     assert_eq!(
         (old.state.as_str(), old.description.as_deref()),
         ("draining", Some(DEREGISTRATION_IN_PROGRESS))
     );
     let old_task = task_on(&sim, 32768).await;
     assert_eq!(
-        (old_task.last_status.as_str(), old_task.desired_status.as_str()),
+        (
+            old_task.last_status.as_str(),
+            old_task.desired_status.as_str()
+        ),
         ("DEACTIVATING", "STOPPED")
     );
     advance(secs(30) - MS).await;
@@ -116,9 +127,17 @@ async fn a_target_failing_its_checks_turns_unhealthy_and_ecs_replaces_its_task_a
     advance(secs(20) - MS).await;
     assert_eq!(state(&sim, 32769).await.as_deref(), Some("initial"));
     advance(MS).await;
-    let bad = targets(&sim).await.into_iter().find(|t| t.port == Some(32769)).unwrap();
+    let bad = targets(&sim)
+        .await
+        .into_iter()
+        .find(|t| t.port == Some(32769))
+        .unwrap();
     assert_eq!(
-        (bad.state.as_str(), bad.reason.as_deref(), bad.description.as_deref()),
+        (
+            bad.state.as_str(),
+            bad.reason.as_deref(),
+            bad.description.as_deref()
+        ),
         (
             "unhealthy",
             Some("Target.FailedHealthChecks"),
@@ -134,7 +153,11 @@ async fn a_target_failing_its_checks_turns_unhealthy_and_ecs_replaces_its_task_a
         killed.stopped_reason.as_deref(),
         Some(format!("Task failed ELB health checks in (target-group {arn})").as_str())
     );
-    assert_eq!(state(&sim, 32769).await, None, "never served: nothing to drain");
+    assert_eq!(
+        state(&sim, 32769).await,
+        None,
+        "never served: nothing to drain"
+    );
     let log = events(&sim);
     assert!(
         log.contains(&format!(
@@ -149,14 +172,20 @@ async fn a_target_failing_its_checks_turns_unhealthy_and_ecs_replaces_its_task_a
         1,
         "and starts another"
     );
-    assert_eq!(state(&sim, 32768).await.as_deref(), Some("healthy"), "v1 still serves");
+    assert_eq!(
+        state(&sim, 32768).await.as_deref(),
+        Some("healthy"),
+        "v1 still serves"
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn describe_target_group_tells_its_settings_and_unknown_groups_are_errors() {
     let sim = one_task(Timings::default(), Duration::ZERO);
     let arn = sim.target_group_arn(WEB).unwrap();
-    assert!(arn.starts_with("arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/"));
+    assert!(
+        arn.starts_with("arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/")
+    );
     let tg = sim
         .target_groups()
         .describe_target_group(&arn)
@@ -164,11 +193,20 @@ async fn describe_target_group_tells_its_settings_and_unknown_groups_are_errors(
         .unwrap()
         .unwrap();
     assert_eq!(
-        (tg.name.as_str(), tg.target_type.as_str(), tg.port, tg.protocol.as_deref()),
+        (
+            tg.name.as_str(),
+            tg.target_type.as_str(),
+            tg.port,
+            tg.protocol.as_deref()
+        ),
         ("web", "instance", Some(APP_PORT), Some("HTTP"))
     );
     assert_eq!(
-        (tg.health_check_interval, tg.healthy_threshold, tg.unhealthy_threshold),
+        (
+            tg.health_check_interval,
+            tg.healthy_threshold,
+            tg.unhealthy_threshold
+        ),
         (secs(5), 2, 2)
     );
     assert_eq!(tg.deregistration_delay, secs(30));
@@ -178,7 +216,11 @@ async fn describe_target_group_tells_its_settings_and_unknown_groups_are_errors(
         sim.target_groups().describe_target_group("arn:nope").await,
         Ok(None)
     );
-    let err = sim.target_groups().target_health("arn:nope").await.unwrap_err();
+    let err = sim
+        .target_groups()
+        .target_health("arn:nope")
+        .await
+        .unwrap_err();
     assert_eq!(
         (err.kind, err.operation),
         (ApiErrorKind::NotFound, "DescribeTargetHealth")
