@@ -79,6 +79,8 @@ pub enum Command {
     Status,
     /// Show the task definition change a deploy would make, and its plan. Changes nothing.
     Diff(DiffArgs),
+    /// Remove the deploy lock a crashed run left behind (it also expires by itself).
+    Unlock,
 }
 
 #[derive(Debug, Args)]

@@ -481,3 +481,13 @@ pub trait TargetGroups: Send + Sync {
     /// One call per target group: the health of every target.
     async fn target_health(&self, arn: &str) -> ApiResult<Vec<TargetHealth>>;
 }
+
+/// Tags on ECS resources (clusters, services), where ecs-roll keeps its deploy lock.
+#[async_trait]
+pub trait ResourceTags: Send + Sync {
+    /// The cluster's ARN; None when it does not exist.
+    async fn cluster_arn(&self, cluster: &str) -> ApiResult<Option<String>>;
+    async fn resource_tags(&self, arn: &str) -> ApiResult<BTreeMap<String, String>>;
+    async fn tag_resource(&self, arn: &str, tags: &BTreeMap<String, String>) -> ApiResult<()>;
+    async fn untag_resource(&self, arn: &str, keys: &[String]) -> ApiResult<()>;
+}

@@ -15,7 +15,7 @@ use ecs_roll::engine::{Cancel, Ctx, Event, Outcome, RunResult, Timeouts};
 use ecs_roll::error::Error;
 use ecs_roll::image::ImageRef;
 use ecs_roll::platform::{DeploymentConfiguration, HealthCheck};
-use ecs_roll::sim::{Behaviour, Fault, LaunchType, ServiceSpec, Sim, TargetGroupSpec, TargetType, deployment_configuration, health_check};
+use ecs_roll::sim::{MemoryTags, Behaviour, Fault, LaunchType, ServiceSpec, Sim, TargetGroupSpec, TargetType, deployment_configuration, health_check};
 use ecs_roll::taskdef::TaskDefinition;
 use serde_json::{Value, json};
 
@@ -82,18 +82,20 @@ fn fargate_alb() -> Sim {
 
 struct Run {
     sim: Sim,
+    tags: MemoryTags,
     recorder: Arc<Recorder>,
 }
 
 impl Run {
     fn new(sim: Sim) -> Run {
-        Run { sim, recorder: Arc::new(Recorder::default()) }
+        Run { sim, tags: MemoryTags::default(), recorder: Arc::new(Recorder::default()) }
     }
 
     fn sctx(&self) -> ServiceCtx {
         ServiceCtx {
             ctx: Ctx {
                 ecs: self.sim.ecs(),
+            tags: Arc::new(self.tags.clone()),
                 elb: self.sim.elb(),
                 cluster: CLUSTER.into(),
                 family: WEB.into(),

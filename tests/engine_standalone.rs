@@ -14,7 +14,7 @@ use ecs_roll::engine::{Cancel, Ctx, Desired, Event, Options, Outcome, RunResult,
 use ecs_roll::error::Error;
 use ecs_roll::image::ImageRef;
 use ecs_roll::platform::HealthCheck;
-use ecs_roll::sim::{Behaviour, Fault, Sim, health_check};
+use ecs_roll::sim::{MemoryTags, Behaviour, Fault, Sim, health_check};
 use ecs_roll::taskdef::TaskDefinition;
 use serde_json::json;
 
@@ -53,6 +53,7 @@ fn world(instances: usize) -> Sim {
 
 struct Run {
     sim: Sim,
+    tags: MemoryTags,
     recorder: Arc<Recorder>,
     cancel: Cancel,
 }
@@ -61,6 +62,7 @@ impl Run {
     fn new(sim: Sim) -> Run {
         Run {
             sim,
+            tags: MemoryTags::default(),
             recorder: Arc::new(Recorder::default()),
             cancel: Cancel::default(),
         }
@@ -69,6 +71,7 @@ impl Run {
     fn ctx(&self) -> Ctx {
         Ctx {
             ecs: self.sim.ecs(),
+            tags: Arc::new(self.tags.clone()),
             elb: self.sim.elb(),
             cluster: "cb-prototype".into(),
             family: "cb-prototype".into(),
@@ -369,6 +372,7 @@ async fn an_interrupt_finishes_the_step_in_progress_and_a_rerun_resumes() {
 
     let again = Run {
         sim: run.sim.clone(),
+        tags: run.tags.clone(),
         recorder: Arc::new(Recorder::default()),
         cancel: Cancel::default(),
     };
@@ -483,4 +487,29 @@ async fn dry_run_plans_and_changes_nothing() {
         diff.unwrap()
             .contains("+      \"image\": \"rafabor/prototype-4-cb:v0.0.2\"")
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_second_deploy_while_one_runs_fails_fast_naming_the_first() {
+    let run = Run::new(world(3));
+    let second = Run { sim: run.sim.clone(), tags: run.tags.clone(), recorder: Arc::new(Recorder::default()), cancel: Cancel::default() };
+    let first = async { run.deploy(V2).await };
+    let other = async {
+        // Starts while the first is rolling.
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        let mut ctx = second.ctx();
+        ctx.actor = "bob@ci".into();
+        let td = TaskDefinition::parse(&task_definition(V1).to_string(), "test").unwrap();
+        let desired = td.with_image("cb-prototype", &ImageRef::parse("rafabor/prototype-4-cb:v0.0.3").unwrap());
+        deploy::run(&ctx, Desired::Definition(desired), &opts()).await
+    };
+    let (a, b) = tokio::join!(first, other);
+    assert_eq!(a.unwrap().result, RunResult::Succeeded);
+    let err = b.unwrap_err();
+    assert_eq!(err.exit_code(), 2);
+    assert!(err.to_string().contains("in progress") && err.to_string().contains("test"), "{err}");
+    // The family ends on one revision, and the lock is gone.
+    assert_eq!(run.running_images(), ["cb-prototype:2"; 3]);
+    assert_eq!(run.sim.call_count("RegisterTaskDefinition"), 1);
+    assert!(run.tags.of(&MemoryTags::cluster_arn_of("cb-prototype")).is_empty());
 }

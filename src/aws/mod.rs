@@ -7,6 +7,7 @@ mod elbv2;
 mod errors;
 mod raw_json;
 mod services;
+mod tags;
 #[cfg(test)]
 mod tests;
 

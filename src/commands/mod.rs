@@ -5,6 +5,7 @@ pub mod deploy;
 pub mod diff;
 pub mod rollback;
 pub mod status;
+pub mod unlock;
 mod status_service;
 
 use std::sync::Arc;
@@ -16,7 +17,7 @@ use crate::engine::outcome::Outcome;
 use crate::engine::{Cancel, Ctx, Event, Observer, Timeouts};
 use crate::error::Error;
 use crate::engine::service::ServiceCtx;
-use crate::platform::{ClassicElb, Ecs, EcsServices, Revision, TargetGroups};
+use crate::platform::{ClassicElb, Ecs, EcsServices, ResourceTags, Revision, TargetGroups};
 use crate::render;
 use crate::settings::{Mode, Settings};
 
@@ -45,6 +46,7 @@ async fn dispatch(cli: Cli) -> Result<i32, Error> {
         Command::Rollback(args) => rollback::run(&cli.global, args, loaded).await,
         Command::Status => status::run(&cli.global, loaded).await,
         Command::Diff(args) => diff::run(&cli.global, args, loaded).await,
+        Command::Unlock => unlock::run(&cli.global, loaded).await,
     }
 }
 
@@ -77,6 +79,7 @@ fn report_error(e: &Error, output: OutputFormat) {
 /// The AWS side of a command: adapters behind the platform traits, and their call counter.
 pub struct Aws {
     pub ecs: Arc<dyn Ecs>,
+    pub tags: Arc<dyn ResourceTags>,
     pub elb: Arc<dyn ClassicElb>,
     pub services: Arc<dyn EcsServices>,
     pub target_groups: Arc<dyn TargetGroups>,
@@ -95,6 +98,7 @@ pub async fn connect(s: &Settings) -> Result<Aws, Error> {
     let ecs = Arc::new(aws::EcsAdapter::new(&cfg, calls.clone()));
     Ok(Aws {
         ecs: ecs.clone(),
+        tags: ecs.clone(),
         elb: Arc::new(aws::ClassicElbAdapter::new(&cfg, calls.clone())),
         services: ecs,
         target_groups: Arc::new(aws::TargetGroupsAdapter::new(&cfg, calls.clone())),
@@ -112,6 +116,7 @@ pub fn context(
     Ctx {
         ecs: aws.ecs.clone(),
         elb: aws.elb.clone(),
+        tags: aws.tags.clone(),
         cluster: s.cluster.clone(),
         family: s.family.clone(),
         load_balancer: s.load_balancer.clone(),

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::events::{Event, Observer};
 use super::wait::Poll;
-use crate::platform::{ClassicElb, Ecs};
+use crate::platform::{ClassicElb, Ecs, ResourceTags};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
@@ -50,6 +50,8 @@ impl Cancel {
 pub struct Ctx {
     pub ecs: Arc<dyn Ecs>,
     pub elb: Arc<dyn ClassicElb>,
+    /// Where the deploy lock is kept.
+    pub tags: Arc<dyn ResourceTags>,
     pub cluster: String,
     pub family: String,
     pub load_balancer: String,

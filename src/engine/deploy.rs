@@ -13,6 +13,7 @@ use super::observe::{Catalog, Observation};
 use super::outcome::{InstanceReport, Outcome, RevisionInfo, RunResult};
 use super::plan::{self, Plan};
 use super::rollout::{Halt, Rollout, StepReport, plan_limit};
+use super::lock;
 use super::wait::with_retry;
 use crate::error::Error;
 use crate::platform::{ApiErrorKind, Revision};
@@ -174,72 +175,84 @@ pub async fn run(ctx: &Ctx, desired: Desired, opts: &Options) -> Result<Outcome,
         return Ok(outcome);
     }
 
-    ctx.emit(Event::Phase(Phase::Register));
-    let target = record(ctx, existing, &target_td, previous_arn.as_deref()).await?;
-    catalog.insert(target.clone());
-    outcome.target = Some(info(&target, opts.container.as_deref()));
+    // Only now, with every check passed, does anything change in AWS: first the lock.
+    let cluster_arn = with_retry(|| ctx.tags.cluster_arn(&ctx.cluster)).await.map_err(Error::from_api_before_change)?.unwrap_or_else(|| ctx.cluster.clone());
+    let ttl = plan_limit(ctx, &obs.load_balancer, &plan) * 2 + Duration::from_secs(600);
+    let what = format!("family {} in cluster {}", ctx.family, ctx.cluster);
+    let held = lock::acquire(ctx.tags.as_ref(), &cluster_arn, &lock::key_for_family(&ctx.family), &ctx.actor, ttl, &what).await?;
+    let result: Result<Outcome, Error> = async {
+        ctx.emit(Event::Phase(Phase::Register));
+        let target = record(ctx, existing, &target_td, previous_arn.as_deref()).await?;
+        catalog.insert(target.clone());
+        outcome.target = Some(info(&target, opts.container.as_deref()));
 
-    ctx.emit(Event::Phase(Phase::Rollout));
-    let (halt, steps) = converge_with(
-        ctx,
-        &obs,
-        &target,
-        &plan,
-        opts.rollback_on_failure,
-        opts.allow_downtime,
-    )
-    .await;
-    outcome.steps = steps;
-    outcome.result = match halt {
-        None => RunResult::Succeeded,
-        Some(Halt::Interrupted) => {
-            outcome.failure = Some("interrupted; the step in progress was finished first".into());
-            RunResult::Interrupted
-        }
-        Some(Halt::Failed { step, reason }) => {
-            outcome.failure = Some(format!("{step}: {reason}"));
-            match (&previous, opts.rollback_on_failure) {
-                (Some(prev), true) => {
-                    ctx.emit(Event::RollbackStarted {
-                        reason: reason.clone(),
-                        to: prev.name(),
-                    });
-                    ctx.emit(Event::Phase(Phase::Rollback));
-                    let (result, steps) = converge(
-                        ctx,
-                        &mut catalog,
-                        prev,
-                        count_before.max(1),
-                        opts.allow_downtime,
-                    )
-                    .await;
-                    outcome.rollback_steps = steps;
-                    match result {
-                        Ok(()) => RunResult::RolledBack,
-                        Err(Halt::Interrupted) => RunResult::Interrupted,
-                        Err(Halt::Failed { step, reason }) => {
-                            outcome.rollback_failure = Some(format!("{step}: {reason}"));
-                            RunResult::Failed
+        ctx.emit(Event::Phase(Phase::Rollout));
+        let (halt, steps) = converge_with(
+            ctx,
+            &obs,
+            &target,
+            &plan,
+            opts.rollback_on_failure,
+            opts.allow_downtime,
+        )
+        .await;
+        outcome.steps = steps;
+        outcome.result = match halt {
+            None => RunResult::Succeeded,
+            Some(Halt::Interrupted) => {
+                outcome.failure = Some("interrupted; the step in progress was finished first".into());
+                RunResult::Interrupted
+            }
+            Some(Halt::Failed { step, reason }) => {
+                outcome.failure = Some(format!("{step}: {reason}"));
+                match (&previous, opts.rollback_on_failure) {
+                    (Some(prev), true) => {
+                        ctx.emit(Event::RollbackStarted {
+                            reason: reason.clone(),
+                            to: prev.name(),
+                        });
+                        ctx.emit(Event::Phase(Phase::Rollback));
+                        let (result, steps) = converge(
+                            ctx,
+                            &mut catalog,
+                            prev,
+                            count_before.max(1),
+                            opts.allow_downtime,
+                        )
+                        .await;
+                        outcome.rollback_steps = steps;
+                        match result {
+                            Ok(()) => RunResult::RolledBack,
+                            Err(Halt::Interrupted) => RunResult::Interrupted,
+                            Err(Halt::Failed { step, reason }) => {
+                                outcome.rollback_failure = Some(format!("{step}: {reason}"));
+                                RunResult::Failed
+                            }
                         }
                     }
+                    _ => RunResult::Failed,
                 }
-                _ => RunResult::Failed,
             }
-        }
-    };
-    match Observation::take(ctx).await {
-        Ok(end) => {
-            for (arn, _) in end.running_revisions() {
-                let _ = catalog.get(ctx, &arn).await;
+        };
+        match Observation::take(ctx).await {
+            Ok(end) => {
+                for (arn, _) in end.running_revisions() {
+                    let _ = catalog.get(ctx, &arn).await;
+                }
+                outcome.instances = reports(&end, &catalog);
             }
-            outcome.instances = reports(&end, &catalog);
+            Err(e) => ctx.emit(Event::Warning(format!(
+                "could not read the final state: {e}"
+            ))),
         }
-        Err(e) => ctx.emit(Event::Warning(format!(
-            "could not read the final state: {e}"
-        ))),
+        outcome.duration = started.elapsed();
+        Ok(outcome)
     }
-    outcome.duration = started.elapsed();
-    Ok(outcome)
+    .await;
+    if let Err(e) = lock::release(ctx.tags.as_ref(), &held).await {
+        ctx.emit(Event::Warning(format!("could not release the deploy lock (it expires by itself): {e}")));
+    }
+    result
 }
 
 /// Carries out `plan` onto `target`, then checks that the result really is what was wanted.

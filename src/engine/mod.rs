@@ -16,3 +16,4 @@ pub use deploy::{Desired, Options};
 pub use events::{Event, Observer, Phase};
 pub use outcome::{Outcome, RunResult};
 pub mod service;
+pub mod lock;

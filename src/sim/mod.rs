@@ -105,6 +105,7 @@ mod sampler;
 mod scheduler;
 mod service;
 mod service_api;
+mod tags;
 mod service_deployment;
 mod target_group;
 mod target_group_api;
@@ -133,6 +134,7 @@ pub use target_group::{
     DEREGISTRATION_IN_PROGRESS, FAILED_HEALTH_CHECKS, INITIAL_CHECKS, TargetGroupSpec, TargetType,
 };
 pub use task::{Behaviour, ESSENTIAL_CONTAINER_EXITED};
+pub use tags::MemoryTags;
 pub use timings::Timings;
 pub use world::{ApiCall, Interruption};
 

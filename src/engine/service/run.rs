@@ -13,6 +13,7 @@ use super::watch::{Judgement, Observed, Tracker, Watched, find_ours};
 use super::{ServiceCtx, ServicePlan};
 use crate::engine::deploy::{Desired, Options, TAG_PREVIOUS, find_identical, info, record, short_name};
 use crate::engine::events::{Event, Phase};
+use crate::engine::lock;
 use crate::engine::observe::Catalog;
 use crate::engine::outcome::{Outcome, RunResult, TaskReport};
 use crate::engine::verdict::Verdict;
@@ -143,98 +144,109 @@ pub async fn run(s: &ServiceCtx, desired: Desired, opts: &Options) -> Result<Out
         return Ok(outcome);
     }
 
-    ctx.emit(Event::Phase(Phase::Register));
-    let target = record(ctx, existing, &target_td, previous_arn.as_deref()).await?;
-    catalog.insert(target.clone());
-    outcome.target = Some(info(&target, opts.container.as_deref()));
+    // Only now, with every check passed, does anything change in AWS: first the lock.
+    let ttl = ctx.timeouts.total.unwrap_or(Duration::from_secs(30 * 60)) * 3 + Duration::from_secs(600);
+    let what = format!("service {}", s.service);
+    let held = lock::acquire(ctx.tags.as_ref(), &svc.arn, lock::SERVICE_KEY, &ctx.actor, ttl, &what).await?;
+    let result: Result<Outcome, Error> = async {
+        ctx.emit(Event::Phase(Phase::Register));
+        let target = record(ctx, existing, &target_td, previous_arn.as_deref()).await?;
+        catalog.insert(target.clone());
+        outcome.target = Some(info(&target, opts.container.as_deref()));
 
-    ctx.emit(Event::Phase(Phase::Rollout));
-    let seen: HashSet<String> = svc.events.iter().map(|e| e.id.clone()).collect();
-    let seen = RefCell::new(seen);
-    let new_config = if strategy == "ROLLING" {
-        DeploymentConfiguration {
-            maximum_percent: Some(choice.maximum_percent),
-            minimum_healthy_percent: Some(choice.minimum_healthy_percent),
-            strategy: switches_strategy.then(|| strategy.clone()),
-            ..svc.deployment_configuration.clone()
-        }
-    } else {
-        DeploymentConfiguration { strategy: Some(strategy.clone()), ..svc.deployment_configuration.clone() }
-    };
-    let deployment_id = match resuming {
-        Some(id) => id,
-        None => {
-            let update = ServiceUpdate { task_definition: Some(target.arn.clone()), deployment_configuration: changes_configuration.then(|| new_config.clone()) };
-            start(s, &update, &target.arn).await.map_err(Error::from_api_after_change)?
-        }
-    };
-    ctx.emit(Event::Action { text: format!("deployment {deployment_id} of {} started on service {}", target.name(), s.service) });
+        ctx.emit(Event::Phase(Phase::Rollout));
+        let seen: HashSet<String> = svc.events.iter().map(|e| e.id.clone()).collect();
+        let seen = RefCell::new(seen);
+        let new_config = if strategy == "ROLLING" {
+            DeploymentConfiguration {
+                maximum_percent: Some(choice.maximum_percent),
+                minimum_healthy_percent: Some(choice.minimum_healthy_percent),
+                strategy: switches_strategy.then(|| strategy.clone()),
+                ..svc.deployment_configuration.clone()
+            }
+        } else {
+            DeploymentConfiguration { strategy: Some(strategy.clone()), ..svc.deployment_configuration.clone() }
+        };
+        let deployment_id = match resuming {
+            Some(id) => id,
+            None => {
+                let update = ServiceUpdate { task_definition: Some(target.arn.clone()), deployment_configuration: changes_configuration.then(|| new_config.clone()) };
+                start(s, &update, &target.arn).await.map_err(Error::from_api_after_change)?
+            }
+        };
+        ctx.emit(Event::Action { text: format!("deployment {deployment_id} of {} started on service {}", target.name(), s.service) });
 
-    let watched = Watched { deployment_id: &deployment_id, target: &target.arn, previous: previous_arn.as_deref() };
-    let limit = ctx.timeouts.total.unwrap_or(Duration::from_secs(30 * 60));
-    let step_start = Instant::now();
-    let halt = watch(s, &gates, &watched, &instances, svc.desired_count, limit, &seen).await;
-    outcome.steps.push(step(format!("roll out {} on service {}", target.name(), s.service), step_start, halt.is_none()));
+        let watched = Watched { deployment_id: &deployment_id, target: &target.arn, previous: previous_arn.as_deref() };
+        let limit = ctx.timeouts.total.unwrap_or(Duration::from_secs(30 * 60));
+        let step_start = Instant::now();
+        let halt = watch(s, &gates, &watched, &instances, svc.desired_count, limit, &seen).await;
+        outcome.steps.push(step(format!("roll out {} on service {}", target.name(), s.service), step_start, halt.is_none()));
 
-    outcome.result = match halt {
-        None => RunResult::Succeeded,
-        Some(Halt::Superseded(reason)) => {
-            outcome.failure = Some(format!("{reason}; not rolling back over it"));
-            RunResult::Failed
-        }
-        Some(Halt::Interrupted) => {
-            outcome.failure = Some(format!("interrupted; ECS carries on with deployment {deployment_id} by itself: run the same command to watch it again, or `ecs-roll rollback`"));
-            RunResult::Interrupted
-        }
-        Some(Halt::Failed { reason, ecs_rollback }) => {
-            outcome.failure = Some(reason.clone());
-            match (&previous, ecs_rollback) {
-                (Some(prev), Some(id)) => {
-                    // ECS is already rolling back: watch it rather than fight it.
-                    ctx.emit(Event::RollbackStarted { reason, to: format!("{} (by ECS, deployment {id})", prev.name()) });
-                    ctx.emit(Event::Phase(Phase::Rollback));
-                    let w = Watched { deployment_id: &id, target: &prev.arn, previous: None };
-                    let t = Instant::now();
-                    let h = watch(s, &gates, &w, &instances, svc.desired_count, limit, &seen).await;
-                    outcome.rollback_steps.push(step(format!("ECS rolls back to {}", prev.name()), t, h.is_none()));
-                    rolled_back(&mut outcome, h)
+        outcome.result = match halt {
+            None => RunResult::Succeeded,
+            Some(Halt::Superseded(reason)) => {
+                outcome.failure = Some(format!("{reason}; not rolling back over it"));
+                RunResult::Failed
+            }
+            Some(Halt::Interrupted) => {
+                outcome.failure = Some(format!("interrupted; ECS carries on with deployment {deployment_id} by itself: run the same command to watch it again, or `ecs-roll rollback`"));
+                RunResult::Interrupted
+            }
+            Some(Halt::Failed { reason, ecs_rollback }) => {
+                outcome.failure = Some(reason.clone());
+                match (&previous, ecs_rollback) {
+                    (Some(prev), Some(id)) => {
+                        // ECS is already rolling back: watch it rather than fight it.
+                        ctx.emit(Event::RollbackStarted { reason, to: format!("{} (by ECS, deployment {id})", prev.name()) });
+                        ctx.emit(Event::Phase(Phase::Rollback));
+                        let w = Watched { deployment_id: &id, target: &prev.arn, previous: None };
+                        let t = Instant::now();
+                        let h = watch(s, &gates, &w, &instances, svc.desired_count, limit, &seen).await;
+                        outcome.rollback_steps.push(step(format!("ECS rolls back to {}", prev.name()), t, h.is_none()));
+                        rolled_back(&mut outcome, h)
+                    }
+                    (Some(prev), None) if opts.rollback_on_failure => {
+                        ctx.emit(Event::RollbackStarted { reason, to: prev.name() });
+                        ctx.emit(Event::Phase(Phase::Rollback));
+                        let t = Instant::now();
+                        let update = ServiceUpdate { task_definition: Some(prev.arn.clone()), deployment_configuration: None };
+                        let h = match start(s, &update, &prev.arn).await {
+                            Ok(id) => {
+                                ctx.emit(Event::Action { text: format!("deployment {id} of {} started on service {}", prev.name(), s.service) });
+                                let w = Watched { deployment_id: &id, target: &prev.arn, previous: None };
+                                watch(s, &gates, &w, &instances, svc.desired_count, limit, &seen).await
+                            }
+                            Err(e) => Some(Halt::Failed { reason: e.to_string(), ecs_rollback: None }),
+                        };
+                        outcome.rollback_steps.push(step(format!("roll back to {}", prev.name()), t, h.is_none()));
+                        rolled_back(&mut outcome, h)
+                    }
+                    _ => RunResult::Failed,
                 }
-                (Some(prev), None) if opts.rollback_on_failure => {
-                    ctx.emit(Event::RollbackStarted { reason, to: prev.name() });
-                    ctx.emit(Event::Phase(Phase::Rollback));
-                    let t = Instant::now();
-                    let update = ServiceUpdate { task_definition: Some(prev.arn.clone()), deployment_configuration: None };
-                    let h = match start(s, &update, &prev.arn).await {
-                        Ok(id) => {
-                            ctx.emit(Event::Action { text: format!("deployment {id} of {} started on service {}", prev.name(), s.service) });
-                            let w = Watched { deployment_id: &id, target: &prev.arn, previous: None };
-                            watch(s, &gates, &w, &instances, svc.desired_count, limit, &seen).await
-                        }
-                        Err(e) => Some(Halt::Failed { reason: e.to_string(), ecs_rollback: None }),
-                    };
-                    outcome.rollback_steps.push(step(format!("roll back to {}", prev.name()), t, h.is_none()));
-                    rolled_back(&mut outcome, h)
-                }
-                _ => RunResult::Failed,
+            }
+        };
+
+        if changes_configuration && outcome.result != RunResult::Interrupted {
+            let restore = ServiceUpdate { task_definition: None, deployment_configuration: Some(svc.deployment_configuration.clone()) };
+            match with_retry(|| s.services.update_service(&ctx.cluster, &s.service, &restore)).await {
+                Ok(_) => ctx.emit(Event::Action { text: format!("restored the deployment configuration {}/{}", pct(current_pct.0), pct(current_pct.1)) }),
+                Err(e) => ctx.emit(Event::Warning(format!("could not restore the deployment configuration: {e}"))),
             }
         }
-    };
-
-    if changes_configuration && outcome.result != RunResult::Interrupted {
-        let restore = ServiceUpdate { task_definition: None, deployment_configuration: Some(svc.deployment_configuration.clone()) };
-        match with_retry(|| s.services.update_service(&ctx.cluster, &s.service, &restore)).await {
-            Ok(_) => ctx.emit(Event::Action { text: format!("restored the deployment configuration {}/{}", pct(current_pct.0), pct(current_pct.1)) }),
-            Err(e) => ctx.emit(Event::Warning(format!("could not restore the deployment configuration: {e}"))),
+        if let Ok(tasks) = with_retry(|| s.services.service_tasks(&ctx.cluster, &s.service, "RUNNING")).await {
+            for t in &tasks {
+                let _ = catalog.get(ctx, &t.task_definition_arn).await;
+            }
+            outcome.tasks = task_reports(&tasks, &instances, &catalog);
         }
+        outcome.duration = started.elapsed();
+        Ok(outcome)
     }
-    if let Ok(tasks) = with_retry(|| s.services.service_tasks(&ctx.cluster, &s.service, "RUNNING")).await {
-        for t in &tasks {
-            let _ = catalog.get(ctx, &t.task_definition_arn).await;
-        }
-        outcome.tasks = task_reports(&tasks, &instances, &catalog);
+    .await;
+    if let Err(e) = lock::release(ctx.tags.as_ref(), &held).await {
+        ctx.emit(Event::Warning(format!("could not release the deploy lock (it expires by itself): {e}")));
     }
-    outcome.duration = started.elapsed();
-    Ok(outcome)
+    result
 }
 
 enum Halt {

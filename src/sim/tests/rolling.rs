@@ -346,3 +346,43 @@ async fn someone_elses_deployment_mid_way_supersedes_ours() {
     );
     assert_eq!(sampler.stop().min_serving(), Some(3));
 }
+
+#[tokio::test(start_paused = true)]
+async fn how_often_the_world_is_observed_makes_no_difference() {
+    async fn run(poll: bool) -> Vec<(String, Option<String>)> {
+        let sim = Sim::builder()
+            .target_group(WEB, quick_target_group(TargetType::Ip))
+            .service(
+                WEB,
+                ServiceSpec {
+                    desired: 3,
+                    launch_type: crate::sim::LaunchType::Fargate,
+                    task_definition: web_fargate("app:v1"),
+                    target_group: Some(WEB.into()),
+                    deployment_configuration: deployment_configuration(100, 50),
+                    ..ServiceSpec::default()
+                },
+            )
+            .build();
+        deploy(&sim, web_fargate("app:v2")).await;
+        // Placement attempts use these up: extra attempts would change the story.
+        sim.inject(Fault::unavailable().on("RunTask").next_calls(4));
+        // Failed calls change nothing either.
+        sim.inject(Fault::throttled().with_probability(0.5));
+        for _ in 0..300 {
+            if poll {
+                let _ = sim.services().describe_service(CLUSTER, WEB).await;
+                let _ = sim.services().service_tasks(CLUSTER, WEB, "RUNNING").await;
+            }
+            advance(secs(1)).await;
+        }
+        web_service(&sim)
+            .events
+            .into_iter()
+            .map(|e| (format!("{} {}", e.id, e.message), e.created_at))
+            .collect()
+    }
+    let (watched, unwatched) = (run(true).await, run(false).await);
+    assert!(watched.len() > 10, "{watched:#?}");
+    assert_eq!(watched, unwatched);
+}

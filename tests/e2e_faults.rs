@@ -1,0 +1,261 @@
+//! End to end under API faults: the real ecs-roll binary talks to moto_server through the
+//! loopback proxy of `tests/e2e/proxy.rs`, which injects faults with a seeded generator:
+//! throttling (HTTP 400 `ThrottlingException` JSON for ECS, `Throttling` XML for the ELB),
+//! HTTP 500 and 503, connections closed without a response (before the call reaches moto,
+//! or after it took effect: a lost response) and slow responses. The health sampler talks to
+//! moto directly, so it sees the real state, never a fault.
+//!
+//! * Under a 20% fault rate a rolling deploy and the rollback after it complete as without
+//!   faults: exit 0, the final state right, the load balancer serving throughout.
+//! * With AWS unreachable (every connection closed unanswered) for longer than `--timeout`,
+//!   in the middle of a step, the run ends with a message that says what happened, exit 3
+//!   (rolled back) and every instance either serving or out of the ELB with no task.
+//! * A deadline that passes while an instance drains does not cut its connections.
+//!
+//! Each test prints its figures (`[faults] ...`): calls, faults injected by kind, deploys
+//! completed.
+
+mod e2e;
+mod support;
+
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use e2e::proxy::{FaultConfig, FaultInjector, FaultReport, Interceptor, Proxy};
+use e2e::{
+    Run, api_calls, arn_of, assert_registered_exactly, assert_runs_only,
+    assert_safe_resting_state, ecs_roll, previous_tag, run, with_globals,
+};
+use serde_json::Value;
+use support::{HealthReport, IMAGE_V1, IMAGE_V2, MotoServer, SeedOptions};
+
+const TASKDEF: &str = "taskdefs/cb-prototype.json";
+
+/// The seed of the fault generator: a failing run can be replayed with the same faults
+/// (given the same order of calls).
+const SEED: u64 = 0x00EC_5011;
+
+fn deploy_args(extra: &[&str]) -> Vec<String> {
+    let mut a = with_globals(&[
+        "--output",
+        "json",
+        "deploy",
+        "--image",
+        IMAGE_V2,
+        "--task-definition",
+        TASKDEF,
+    ]);
+    a.extend(extra.iter().map(|s| s.to_string()));
+    a
+}
+
+/// ecs-roll through `proxy`, with SDK retries that are quick: 3 attempts (the SDK's
+/// default) and a 10 ms initial backoff.
+fn through(moto: &MotoServer, proxy: &Proxy) -> Command {
+    let mut cmd = ecs_roll(moto);
+    cmd.env("AWS_ENDPOINT_URL", proxy.endpoint())
+        .env("AWS_MAX_ATTEMPTS", "3")
+        .env("ECS_ROLL_RETRY_INITIAL_BACKOFF_MS", "10");
+    cmd
+}
+
+fn outcome(r: &Run, code: i32, result: &str) -> Value {
+    r.assert_code(code);
+    let doc = r.json();
+    assert_eq!(doc["result"], result, "{}", r.context());
+    assert_eq!(doc["exit_code"], code, "{}", r.context());
+    doc
+}
+
+fn assert_no_panic(r: &Run) {
+    assert!(
+        !r.stderr.contains("panicked") && !r.stderr.contains("RUST_BACKTRACE"),
+        "ecs-roll panicked:\n{}",
+        r.context()
+    );
+}
+
+fn assert_served(report: &HealthReport, min: usize, what: &str) {
+    eprintln!("[faults] {what}: health {}", report.summary());
+    assert!(report.samples >= 5, "{what}: {}", report.summary());
+    assert!(
+        report.min_in_service >= min,
+        "{what}: InService dropped to {} (want >= {min}): {}\n{:?}",
+        report.min_in_service,
+        report.summary(),
+        report.dips_below(min)
+    );
+    assert!(
+        report.min_serving.unwrap_or(0) >= min,
+        "{what}: serving dropped below {min}: {}",
+        report.summary()
+    );
+    assert!(
+        report.cut_instances.is_empty(),
+        "{what}: tasks stopped while their instance was still draining: {:?}",
+        report.cut_instances
+    );
+}
+
+fn print_figures(what: &str, report: &FaultReport, deploys_completed: usize) {
+    eprintln!(
+        "[faults] {what}: {}; deploys completed under faults: {deploys_completed}",
+        report.summary()
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// 1. 20% of the calls fail or are slow
+
+#[test]
+fn deploy_and_rollback_complete_under_twenty_percent_faults() {
+    let moto = MotoServer::start();
+    let seeded = moto.seed(&SeedOptions::fast());
+    let ids = &seeded.instance_ids;
+    let faults = FaultInjector::new(FaultConfig::mixed(SEED, 0.20));
+    let proxy = Proxy::start(moto.port(), faults.clone() as Arc<dyn Interceptor>);
+    let sampler = moto.health_sampler();
+    let mut completed = 0;
+
+    let r = run(through(&moto, &proxy), &deploy_args(&[]));
+    eprintln!("[faults] deploy: exit {} in {:?}", r.code(), r.took);
+    assert_no_panic(&r);
+    let doc = outcome(&r, 0, "succeeded");
+    completed += 1;
+    assert_eq!(doc["target"]["name"], "cb-prototype:2", "{doc}");
+    assert_eq!(doc["target"]["image"], IMAGE_V2);
+    assert_eq!(doc["previous"]["name"], "cb-prototype:1");
+    // Every StartTask that ecs-roll counted started a task: 3 and no more (a StartTask
+    // retried after its response was lost would start a second one; the injector spares it
+    // that fault, see `lost_starttask_response` for what happens then).
+    assert_eq!(api_calls(&doc, "StartTask"), 3, "{doc}");
+    let state = moto.inspect();
+    assert_eq!(
+        state.task_definitions.len(),
+        2,
+        "one revision registered: {:?}",
+        state.task_definitions
+    );
+    assert_runs_only(&state, 2, IMAGE_V2, ids);
+    assert_registered_exactly(&state, ids);
+    assert_eq!(previous_tag(&state, 2), Some(arn_of(&state, 1)));
+    let after_deploy = faults.report();
+    print_figures("deploy", &after_deploy, completed);
+
+    let r = run(
+        through(&moto, &proxy),
+        &with_globals(&["--output", "json", "rollback"]),
+    );
+    eprintln!("[faults] rollback: exit {} in {:?}", r.code(), r.took);
+    assert_no_panic(&r);
+    let doc = outcome(&r, 0, "succeeded");
+    completed += 1;
+    assert_eq!(doc["target"]["name"], "cb-prototype:1", "{doc}");
+    let state = moto.inspect();
+    assert_eq!(state.task_definitions.len(), 2);
+    assert_runs_only(&state, 1, IMAGE_V1, ids);
+    assert_registered_exactly(&state, ids);
+    assert_eq!(previous_tag(&state, 1), Some(arn_of(&state, 2)));
+
+    let health = sampler.stop();
+    let report = faults.report();
+    print_figures("deploy + rollback", &report, completed);
+    // The faults really happened, every kind of them.
+    for kind in [
+        "throttle",
+        "http-500",
+        "http-503",
+        "reset",
+        "lost-response",
+        "delay",
+    ] {
+        assert!(
+            report.injected.get(kind).copied().unwrap_or(0) >= 1,
+            "no {kind} fault injected: {}",
+            report.summary()
+        );
+    }
+    let rate = report.total_injected() as f64 / report.calls as f64;
+    assert!(
+        (0.12..=0.28).contains(&rate),
+        "fault rate {rate:.2}: {}",
+        report.summary()
+    );
+    // The rolling plan keeps two of three instances in service; faults change nothing there.
+    assert_served(&health, 2, "deploy + rollback under 20% faults");
+}
+
+// ---------------------------------------------------------------------------------------
+// 2. AWS unreachable for longer than --timeout
+
+/// AWS goes away right after step 1 started the new task (the instance is out of the ELB,
+/// its new task not yet registered: the worst moment) and stays away for twice `--timeout`.
+/// ecs-roll must give up the step when the deadline passes, then clean up and roll back
+/// once AWS answers again, and say what happened.
+#[test]
+fn aws_unreachable_longer_than_the_timeout_ends_rolled_back_and_consistent() {
+    let moto = MotoServer::start();
+    let seeded = moto.seed(&SeedOptions::fast());
+    let ids = &seeded.instance_ids;
+    let timeout = Duration::from_secs(6);
+    let blackout = timeout * 2;
+    let faults = FaultInjector::new(FaultConfig::mixed(SEED, 0.0));
+    faults.blackout_after("StartTask", blackout);
+    let proxy = Proxy::start(moto.port(), faults.clone() as Arc<dyn Interceptor>);
+    let sampler = moto.health_sampler();
+
+    let t0 = Instant::now();
+    let r = run(
+        through(&moto, &proxy),
+        &deploy_args(&["--timeout", &format!("{}s", timeout.as_secs())]),
+    );
+    let health = sampler.stop();
+    eprintln!(
+        "[faults] deploy with AWS unreachable for {blackout:?} (--timeout {timeout:?}): exit {} in {:?}",
+        r.code(),
+        r.took
+    );
+    assert_no_panic(&r);
+    let started = faults
+        .blackout_started()
+        .expect("the blackout never started: no StartTask went through");
+    let report = faults.report();
+    print_figures("blackout", &report, 0);
+    assert!(report.blacked_out >= 3, "{}", report.summary());
+
+    let doc = outcome(&r, 3, "rolled-back");
+    let failure = doc["failure"].as_str().unwrap_or_default().to_string();
+    assert!(
+        failure.contains("RUNNING") && failure.contains("not done after"),
+        "the failure should say what did not happen in time: {failure:?}\n{}",
+        r.context()
+    );
+    assert!(
+        r.stderr.contains("FAILED") && r.stderr.contains("rolling back to cb-prototype:1"),
+        "{}",
+        r.context()
+    );
+    assert_eq!(doc["rollback_failure"], Value::Null, "{doc}");
+    // It gave up at the deadline and finished soon after AWS came back.
+    let back = started + blackout;
+    assert!(
+        Instant::now().saturating_duration_since(back) < Duration::from_secs(40),
+        "ecs-roll took {:?} after AWS came back\n{}",
+        Instant::now().saturating_duration_since(back),
+        r.context()
+    );
+    assert!(t0.elapsed() < e2e::RUN_LIMIT);
+
+    let state = moto.inspect();
+    assert_safe_resting_state(&state);
+    assert_runs_only(&state, 1, IMAGE_V1, ids);
+    assert_registered_exactly(&state, ids);
+    assert!(
+        state.running_tasks().iter().all(|t| t.revision == 1),
+        "{:?}",
+        state.running_tasks()
+    );
+    // One instance was out for the whole blackout; the other two served throughout.
+    assert_served(&health, 2, "AWS unreachable mid-step");
+}
