@@ -20,3 +20,4 @@ pub mod settings;
 pub mod sim;
 pub mod suggest;
 pub mod taskdef;
+pub mod ratelimit;

@@ -1,0 +1,190 @@
+//! A client-side rate limit shared by every target of a multi-target deploy, so 50 services
+//! deploying at once stay under the account's API rate limits instead of relying on
+//! throttling and retries. A token bucket on tokio time (paused in tests and benchmarks),
+//! wrapped around the platform traits.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::Value;
+use tokio::time::Instant;
+
+use crate::platform::*;
+
+#[derive(Debug)]
+pub struct RateLimiter {
+    per_second: f64,
+    burst: f64,
+    state: Mutex<(f64, Instant)>,
+}
+
+impl RateLimiter {
+    pub fn new(per_second: f64, burst: u32) -> Arc<RateLimiter> {
+        Arc::new(RateLimiter { per_second, burst: f64::from(burst), state: Mutex::new((f64::from(burst), Instant::now())) })
+    }
+
+    /// Waits for a token.
+    pub async fn acquire(&self) {
+        loop {
+            let wait = {
+                let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+                let now = Instant::now();
+                let refill = now.duration_since(st.1).as_secs_f64() * self.per_second;
+                st.0 = (st.0 + refill).min(self.burst);
+                st.1 = now;
+                if st.0 >= 1.0 {
+                    st.0 -= 1.0;
+                    return;
+                }
+                Duration::from_secs_f64((1.0 - st.0) / self.per_second)
+            };
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+/// A platform client that takes a token before every call.
+pub struct Limited<T: ?Sized> {
+    inner: Arc<T>,
+    limiter: Arc<RateLimiter>,
+}
+
+impl<T: ?Sized> Limited<T> {
+    pub fn new(inner: Arc<T>, limiter: Arc<RateLimiter>) -> Arc<Limited<T>> {
+        Arc::new(Limited { inner, limiter })
+    }
+}
+
+#[async_trait]
+impl Ecs for Limited<dyn Ecs> {
+    async fn cluster_is_active(&self, cluster: &str) -> ApiResult<bool> {
+        self.limiter.acquire().await;
+        self.inner.cluster_is_active(cluster).await
+    }
+    async fn container_instances(&self, cluster: &str) -> ApiResult<Vec<ContainerInstance>> {
+        self.limiter.acquire().await;
+        self.inner.container_instances(cluster).await
+    }
+    async fn family_tasks(&self, cluster: &str, family: &str) -> ApiResult<Vec<Task>> {
+        self.limiter.acquire().await;
+        self.inner.family_tasks(cluster, family).await
+    }
+    async fn describe_tasks(&self, cluster: &str, task_arns: &[String]) -> ApiResult<Vec<Task>> {
+        self.limiter.acquire().await;
+        self.inner.describe_tasks(cluster, task_arns).await
+    }
+    async fn describe_task_definition(&self, reference: &str) -> ApiResult<Revision> {
+        self.limiter.acquire().await;
+        self.inner.describe_task_definition(reference).await
+    }
+    async fn register_task_definition(&self, body: &Value, tags: &BTreeMap<String, String>) -> ApiResult<Revision> {
+        self.limiter.acquire().await;
+        self.inner.register_task_definition(body, tags).await
+    }
+    async fn tag_task_definition(&self, arn: &str, tags: &BTreeMap<String, String>) -> ApiResult<()> {
+        self.limiter.acquire().await;
+        self.inner.tag_task_definition(arn, tags).await
+    }
+    async fn start_task(&self, cluster: &str, task_definition_arn: &str, container_instance_arn: &str, started_by: &str) -> ApiResult<Task> {
+        self.limiter.acquire().await;
+        self.inner.start_task(cluster, task_definition_arn, container_instance_arn, started_by).await
+    }
+    async fn stop_task(&self, cluster: &str, task_arn: &str, reason: &str) -> ApiResult<()> {
+        self.limiter.acquire().await;
+        self.inner.stop_task(cluster, task_arn, reason).await
+    }
+}
+
+#[async_trait]
+impl ClassicElb for Limited<dyn ClassicElb> {
+    async fn describe_load_balancer(&self, name: &str) -> ApiResult<Option<ClassicLoadBalancer>> {
+        self.limiter.acquire().await;
+        self.inner.describe_load_balancer(name).await
+    }
+    async fn instance_health(&self, name: &str) -> ApiResult<Vec<InstanceHealth>> {
+        self.limiter.acquire().await;
+        self.inner.instance_health(name).await
+    }
+    async fn register_instances(&self, name: &str, instance_ids: &[String]) -> ApiResult<()> {
+        self.limiter.acquire().await;
+        self.inner.register_instances(name, instance_ids).await
+    }
+    async fn deregister_instances(&self, name: &str, instance_ids: &[String]) -> ApiResult<()> {
+        self.limiter.acquire().await;
+        self.inner.deregister_instances(name, instance_ids).await
+    }
+}
+
+#[async_trait]
+impl EcsServices for Limited<dyn EcsServices> {
+    async fn describe_service(&self, cluster: &str, service: &str) -> ApiResult<Option<Service>> {
+        self.limiter.acquire().await;
+        self.inner.describe_service(cluster, service).await
+    }
+    async fn update_service(&self, cluster: &str, service: &str, update: &ServiceUpdate) -> ApiResult<Service> {
+        self.limiter.acquire().await;
+        self.inner.update_service(cluster, service, update).await
+    }
+    async fn service_tasks(&self, cluster: &str, service: &str, desired_status: &str) -> ApiResult<Vec<Task>> {
+        self.limiter.acquire().await;
+        self.inner.service_tasks(cluster, service, desired_status).await
+    }
+    async fn service_deployment(&self, cluster: &str, service: &str, deployment_id: &str) -> ApiResult<Option<ServiceDeployment>> {
+        self.limiter.acquire().await;
+        self.inner.service_deployment(cluster, service, deployment_id).await
+    }
+}
+
+#[async_trait]
+impl TargetGroups for Limited<dyn TargetGroups> {
+    async fn describe_target_group(&self, arn: &str) -> ApiResult<Option<TargetGroup>> {
+        self.limiter.acquire().await;
+        self.inner.describe_target_group(arn).await
+    }
+    async fn target_health(&self, arn: &str) -> ApiResult<Vec<TargetHealth>> {
+        self.limiter.acquire().await;
+        self.inner.target_health(arn).await
+    }
+}
+
+#[async_trait]
+impl ResourceTags for Limited<dyn ResourceTags> {
+    async fn cluster_arn(&self, cluster: &str) -> ApiResult<Option<String>> {
+        self.limiter.acquire().await;
+        self.inner.cluster_arn(cluster).await
+    }
+    async fn resource_tags(&self, arn: &str) -> ApiResult<BTreeMap<String, String>> {
+        self.limiter.acquire().await;
+        self.inner.resource_tags(arn).await
+    }
+    async fn tag_resource(&self, arn: &str, tags: &BTreeMap<String, String>) -> ApiResult<()> {
+        self.limiter.acquire().await;
+        self.inner.tag_resource(arn, tags).await
+    }
+    async fn untag_resource(&self, arn: &str, keys: &[String]) -> ApiResult<()> {
+        self.limiter.acquire().await;
+        self.inner.untag_resource(arn, keys).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn the_bucket_allows_the_burst_then_the_rate() {
+        let l = RateLimiter::new(10.0, 5);
+        let start = Instant::now();
+        for _ in 0..5 {
+            l.acquire().await;
+        }
+        assert_eq!(start.elapsed(), Duration::ZERO, "the burst is free");
+        for _ in 0..20 {
+            l.acquire().await;
+        }
+        let took = start.elapsed().as_secs_f64();
+        assert!((1.95..=2.05).contains(&took), "{took}");
+    }
+}
