@@ -105,8 +105,8 @@ mod sampler;
 mod scheduler;
 mod service;
 mod service_api;
-mod tags;
 mod service_deployment;
+mod tags;
 mod target_group;
 mod target_group_api;
 mod task;
@@ -130,11 +130,11 @@ pub use placement::{DYNAMIC_PORTS_FROM, LaunchType};
 pub use sampler::{CapacityReport, CapacitySample, Sampler};
 pub use scheduler::CIRCUIT_BREAKER_REASON;
 pub use service::{ServiceSpec, deployment_configuration};
+pub use tags::MemoryTags;
 pub use target_group::{
     DEREGISTRATION_IN_PROGRESS, FAILED_HEALTH_CHECKS, INITIAL_CHECKS, TargetGroupSpec, TargetType,
 };
 pub use task::{Behaviour, ESSENTIAL_CONTAINER_EXITED};
-pub use tags::MemoryTags;
 pub use timings::Timings;
 pub use world::{ApiCall, Interruption};
 

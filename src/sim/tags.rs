@@ -21,7 +21,12 @@ impl MemoryTags {
 
     /// Every tag of `arn`, as a test sees it.
     pub fn of(&self, arn: &str) -> BTreeMap<String, String> {
-        self.tags.lock().unwrap_or_else(|e| e.into_inner()).get(arn).cloned().unwrap_or_default()
+        self.tags
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(arn)
+            .cloned()
+            .unwrap_or_default()
     }
 }
 

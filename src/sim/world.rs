@@ -177,7 +177,6 @@ impl World {
             }
         }
         self.settle_load_balancers(now);
-        self.run_service_schedulers(now);
         self.clock = self.clock.max(now);
     }
 
