@@ -22,7 +22,7 @@ pub struct Cli {
 pub const EXIT_CODES: &str = "Exit codes: 0 success, 1 failure, 2 usage or preflight error (nothing changed), \
 3 failed and rolled back, 130 interrupted (the step in progress was finished first).";
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct Global {
     /// ECS cluster name or ARN.
     #[arg(long, env = "ECS_ROLL_CLUSTER", global = true)]
@@ -34,8 +34,15 @@ pub struct Global {
     #[arg(long, env = "ECS_ROLL_LOAD_BALANCER", global = true)]
     pub load_balancer: Option<String>,
     /// ECS service to deploy (selects service mode; its load balancers come from the service).
-    #[arg(long, env = "ECS_ROLL_SERVICE", global = true, conflicts_with = "load_balancer")]
-    pub service: Option<String>,
+    /// Repeat it to deploy several services at once.
+    #[arg(long, env = "ECS_ROLL_SERVICE", global = true, conflicts_with = "load_balancer", value_delimiter = ',')]
+    pub service: Vec<String>,
+    /// Deploy the [[app]] of ecs-roll.toml with this name (repeatable).
+    #[arg(long = "app", global = true)]
+    pub apps: Vec<String>,
+    /// Deploy every [[app]] of ecs-roll.toml at once.
+    #[arg(long, global = true, conflicts_with = "apps")]
+    pub all: bool,
     /// AWS profile (default: AWS_PROFILE or the default profile).
     #[arg(long, env = "ECS_ROLL_PROFILE", global = true)]
     pub profile: Option<String>,
@@ -83,7 +90,7 @@ pub enum Command {
     Unlock,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct Rollout {
     /// Number of tasks (default: as many as run now).
     #[arg(long, env = "ECS_ROLL_COUNT", allow_hyphen_values = true)]
@@ -102,7 +109,7 @@ pub struct Rollout {
     pub allow_downtime: bool,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct Deploy {
     /// The image to deploy, e.g. rafabor/prototype-4-cb:v0.0.2.
     #[arg(long, env = "ECS_ROLL_IMAGE")]
@@ -127,7 +134,7 @@ pub enum Strategy {
     Canary,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct Source {
     /// Task definition JSON (register-task-definition input); without it the running revision is cloned.
     #[arg(long, env = "ECS_ROLL_TASK_DEFINITION")]
@@ -137,7 +144,7 @@ pub struct Source {
     pub container: Option<String>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct Rollback {
     /// Revision to return to: a number, family:revision or an ARN (default: the recorded previous one).
     #[arg(long)]

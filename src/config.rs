@@ -25,6 +25,43 @@ pub struct Config {
     pub count: Option<i64>,
     pub timeout: Option<String>,
     pub health_timeout: Option<String>,
+    /// Several deploy targets: `[[app]]` tables, each overriding the keys above.
+    #[serde(default)]
+    pub app: Vec<App>,
+}
+
+/// One `[[app]]`: a named target; unset keys come from the top level.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct App {
+    pub name: String,
+    pub cluster: Option<String>,
+    pub family: Option<String>,
+    pub task_definition: Option<PathBuf>,
+    pub container: Option<String>,
+    pub load_balancer: Option<String>,
+    pub service: Option<String>,
+    pub count: Option<i64>,
+    pub timeout: Option<String>,
+}
+
+impl Config {
+    /// The top-level settings with `app`'s on top.
+    pub fn for_app(&self, app: &App) -> Config {
+        Config {
+            cluster: app.cluster.clone().or_else(|| self.cluster.clone()),
+            family: app.family.clone().or_else(|| self.family.clone()),
+            task_definition: app.task_definition.clone().or_else(|| self.task_definition.clone()),
+            container: app.container.clone().or_else(|| self.container.clone()),
+            // An app names its own target: a service or a load balancer, not both inherited.
+            load_balancer: if app.service.is_some() { None } else { app.load_balancer.clone().or_else(|| self.load_balancer.clone()) },
+            service: if app.load_balancer.is_some() { None } else { app.service.clone().or_else(|| self.service.clone()) },
+            count: app.count.or(self.count),
+            timeout: app.timeout.clone().or_else(|| self.timeout.clone()),
+            app: Vec::new(),
+            ..self.clone()
+        }
+    }
 }
 
 pub const KEYS: &[&str] = &[
@@ -39,6 +76,7 @@ pub const KEYS: &[&str] = &[
     "count",
     "timeout",
     "health_timeout",
+    "app",
 ];
 
 /// The config in force and where it came from.
@@ -136,6 +174,15 @@ mod tests {
                 && err.starts_with("line 2"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn apps_inherit_the_top_level() {
+        let c = parse("cluster = \"prod\"\nregion = \"eu-west-1\"\n[[app]]\nname = \"web\"\nservice = \"web\"\n[[app]]\nname = \"api\"\nservice = \"api\"\ncluster = \"prod-2\"\n").unwrap();
+        assert_eq!(c.app.len(), 2);
+        let api = c.for_app(&c.app[1]);
+        assert_eq!((api.cluster.as_deref(), api.service.as_deref(), api.region.as_deref()), (Some("prod-2"), Some("api"), Some("eu-west-1")));
+        assert!(parse("[[app]]\nname = \"x\"\nsrvice = \"y\"\n").unwrap_err().contains("did you mean `service`"));
     }
 
     #[test]

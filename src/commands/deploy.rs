@@ -1,6 +1,12 @@
 //! `ecs-roll deploy --image IMAGE`: a new revision with that image, rolled out without downtime.
 
+use std::sync::Arc;
+
+use crate::aws::ApiCalls;
 use crate::cli::{Deploy, Global};
+use crate::engine::Observer;
+use crate::engine::outcome::Outcome;
+use crate::ratelimit::RateLimiter;
 use crate::config::Loaded;
 use crate::engine::{self, Cancel, Desired, Event, Options};
 use crate::error::Error;
@@ -8,7 +14,29 @@ use crate::settings::{self, Settings};
 use crate::taskdef::TaskDefinition;
 
 pub async fn run(g: &Global, args: Deploy, loaded: Loaded) -> Result<i32, Error> {
-    let s = Settings::new(g, Some(&args.source), loaded)?;
+    let mut targets = Settings::all(g, Some(&args.source), loaded)?;
+    if targets.len() > 1 {
+        return Ok(super::multi::run(targets, move |s, observer, cancel, limiter| {
+            let args = args.clone();
+            async move {
+                let (mut o, calls) = one(&s, &args, observer, cancel, limiter).await?;
+                o.api_calls = calls.snapshot();
+                Ok(o)
+            }
+        })
+        .await);
+    }
+    let (_, s) = targets.remove(0);
+    let observer = super::progress(&s);
+    let cancel = Cancel::default();
+    super::watch_signals(cancel.clone(), observer.clone());
+    let (outcome, calls) = one(&s, &args, observer.clone(), cancel, None).await?;
+    Ok(super::finish(outcome, &s, &calls, observer.as_ref()))
+}
+
+/// One target: resolve the source definition, swap the image, roll it out.
+async fn one(s: &Settings, args: &Deploy, observer: Arc<dyn Observer>, cancel: Cancel, limiter: Option<Arc<RateLimiter>>) -> Result<(Outcome, ApiCalls), Error> {
+    let s = s.clone();
     let rollout = s.rollout(&args.rollout)?;
     let image = settings::parse_image(&args.image)?;
     let file = s
@@ -16,7 +44,7 @@ pub async fn run(g: &Global, args: Deploy, loaded: Loaded) -> Result<i32, Error>
         .as_deref()
         .map(settings::load_task_definition)
         .transpose()?;
-    let aws = super::connect(&s).await?;
+    let aws = super::connect_limited(&s, limiter).await?;
     let source = match (file, &s.service) {
         (Some(td), _) => td,
         (None, Some(service)) => TaskDefinition::from_revision(&super::service_revision(&s, &aws, service).await?),
@@ -32,14 +60,11 @@ pub async fn run(g: &Global, args: Deploy, loaded: Loaded) -> Result<i32, Error>
         })?;
     let desired = source.with_image(&container, &image);
 
-    let observer = super::progress(&s);
     for field in desired.unknown_fields() {
         observer.event(&Event::Warning(format!(
             "task definition field {field:?} is not known to ecs-roll; it is sent to ECS unchanged"
         )));
     }
-    let cancel = Cancel::default();
-    super::watch_signals(cancel.clone(), observer.clone());
     let mut ctx = super::context(&s, &aws, observer.clone(), rollout.timeouts, cancel);
     let opts = Options {
         command: "deploy".into(),
@@ -58,7 +83,7 @@ pub async fn run(g: &Global, args: Deploy, loaded: Loaded) -> Result<i32, Error>
         }
         None => engine::deploy::run(&ctx, Desired::Definition(desired), &opts).await,
     };
-    Ok(super::finish(outcome?, &s, &aws.calls, observer.as_ref()))
+    Ok((outcome?, aws.calls))
 }
 
 /// The ECS API's name for a strategy.

@@ -3,6 +3,7 @@
 
 pub mod deploy;
 pub mod diff;
+pub mod multi;
 pub mod rollback;
 pub mod status;
 pub mod unlock;
@@ -103,6 +104,21 @@ pub async fn connect(s: &Settings) -> Result<Aws, Error> {
         services: ecs,
         target_groups: Arc::new(aws::TargetGroupsAdapter::new(&cfg, calls.clone())),
         calls,
+    })
+}
+
+/// `connect`, with every call going through a rate limit shared with other targets.
+pub async fn connect_limited(s: &Settings, limiter: Option<Arc<crate::ratelimit::RateLimiter>>) -> Result<Aws, Error> {
+    use crate::ratelimit::Limited;
+    let aws = connect(s).await?;
+    let Some(l) = limiter else { return Ok(aws) };
+    Ok(Aws {
+        ecs: Limited::new(aws.ecs, l.clone()),
+        tags: Limited::new(aws.tags, l.clone()),
+        elb: Limited::new(aws.elb, l.clone()),
+        services: Limited::new(aws.services, l.clone()),
+        target_groups: Limited::new(aws.target_groups, l),
+        calls: aws.calls,
     })
 }
 

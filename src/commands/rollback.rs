@@ -1,7 +1,13 @@
 //! `ecs-roll rollback [--to REVISION]`: back to the revision that ran before the last deploy,
 //! as recorded on the deployed revision (never guessed from revision numbers).
 
+use std::sync::Arc;
+
+use crate::aws::ApiCalls;
 use crate::cli::{Global, Rollback};
+use crate::engine::Observer;
+use crate::engine::outcome::Outcome;
+use crate::ratelimit::RateLimiter;
 use crate::config::Loaded;
 use crate::engine::deploy::{TAG_DEPLOYED_AT, TAG_PREVIOUS};
 use crate::engine::{self, Cancel, Desired, Options};
@@ -10,9 +16,34 @@ use crate::platform::{ApiErrorKind, Revision};
 use crate::settings::Settings;
 
 pub async fn run(g: &Global, args: Rollback, loaded: Loaded) -> Result<i32, Error> {
-    let s = Settings::new(g, None, loaded)?;
+    let mut targets = Settings::all(g, None, loaded)?;
+    if targets.len() > 1 {
+        if args.to.is_some() {
+            return Err(Error::usage("--to names one revision, but several targets are selected", "roll back one target at a time with --to, or drop --to"));
+        }
+        return Ok(super::multi::run(targets, move |s, observer, cancel, limiter| {
+            let args = args.clone();
+            async move {
+                let (mut o, calls) = one(&s, &args, observer, cancel, limiter).await?;
+                o.api_calls = calls.snapshot();
+                Ok(o)
+            }
+        })
+        .await);
+    }
+    let (_, s) = targets.remove(0);
+    let observer = super::progress(&s);
+    let cancel = Cancel::default();
+    super::watch_signals(cancel.clone(), observer.clone());
+    let (outcome, calls) = one(&s, &args, observer.clone(), cancel, None).await?;
+    Ok(super::finish(outcome, &s, &calls, observer.as_ref()))
+}
+
+/// One target: find the revision to return to and roll it out.
+async fn one(s: &Settings, args: &Rollback, observer: Arc<dyn Observer>, cancel: Cancel, limiter: Option<Arc<RateLimiter>>) -> Result<(Outcome, ApiCalls), Error> {
+    let s = s.clone();
     let rollout = s.rollout(&args.rollout)?;
-    let aws = super::connect(&s).await?;
+    let aws = super::connect_limited(&s, limiter).await?;
     let target = match &args.to {
         Some(to) => resolve(&s, &aws, to).await?,
         None => {
@@ -32,9 +63,6 @@ pub async fn run(g: &Global, args: Rollback, loaded: Loaded) -> Result<i32, Erro
             resolve(&s, &aws, prev).await?
         }
     };
-    let observer = super::progress(&s);
-    let cancel = Cancel::default();
-    super::watch_signals(cancel.clone(), observer.clone());
     let mut ctx = super::context(&s, &aws, observer.clone(), rollout.timeouts, cancel);
     let opts = Options {
         command: "rollback".into(),
@@ -53,7 +81,7 @@ pub async fn run(g: &Global, args: Rollback, loaded: Loaded) -> Result<i32, Erro
         }
         None => engine::deploy::run(&ctx, Desired::Revision(target), &opts).await,
     };
-    Ok(super::finish(outcome?, &s, &aws.calls, observer.as_ref()))
+    Ok((outcome?, aws.calls))
 }
 
 /// Among the revisions running now, the one ecs-roll rolled out last.

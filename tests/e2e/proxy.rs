@@ -442,18 +442,29 @@ pub struct CrashOnStart {
     revision: String,
     crashed: Mutex<Vec<String>>,
     errors: Mutex<Vec<String>>,
+    /// StartTask calls of the revision let through before the crashes begin.
+    spare: usize,
+    starts: Mutex<usize>,
 }
 
 pub const CRASH_REASON: &str = "Essential container in task exited";
 
 impl CrashOnStart {
     pub fn new(upstream: u16, cluster: &str, revision: &str) -> Arc<CrashOnStart> {
+        CrashOnStart::sparing(upstream, cluster, revision, 0)
+    }
+
+    /// Like [`CrashOnStart::new`], but the first `spare` StartTask calls of the revision
+    /// start healthy tasks: the deploy fails at a later step.
+    pub fn sparing(upstream: u16, cluster: &str, revision: &str, spare: usize) -> Arc<CrashOnStart> {
         Arc::new(CrashOnStart {
             upstream,
             cluster: cluster.into(),
             revision: revision.into(),
             crashed: Mutex::new(Vec::new()),
             errors: Mutex::new(Vec::new()),
+            spare,
+            starts: Mutex::new(0),
         })
     }
 
@@ -478,6 +489,13 @@ impl Interceptor for CrashOnStart {
         let name = td.rsplit('/').next().unwrap_or(td);
         if name != self.revision {
             return;
+        }
+        {
+            let mut starts = self.starts.lock().unwrap();
+            *starts += 1;
+            if *starts <= self.spare {
+                return;
+            }
         }
         let resp: Value = serde_json::from_slice(response).unwrap_or_default();
         for task in resp["tasks"].as_array().into_iter().flatten() {
@@ -574,15 +592,17 @@ impl Interceptor for Chain {
 }
 
 /// Holds one chosen call until [`HoldAt::release`] (or 60 s): the `nth` call of `operation`
-/// (1-based), counting only calls made after moto answered the first call of `after` (when
-/// set) and whose request body contains `body_contains` (when set). With it a test stops
+/// (1-based), counting only calls made after moto answered the `after_nth`th call of `after`
+/// (when set) and whose request body contains `body_contains` (when set). With it a test stops
 /// ecs-roll at an exact point of a rollout (inside the drain wait of step 1, at the StartTask
 /// of the rollback...) and acts while it waits there.
 pub struct HoldAt {
     operation: String,
     after: Option<String>,
+    after_nth: usize,
     nth: usize,
     body_contains: Option<String>,
+    drop_after_release: bool,
     state: Mutex<HoldAtState>,
     cv: Condvar,
 }
@@ -590,9 +610,12 @@ pub struct HoldAt {
 #[derive(Default)]
 struct HoldAtState {
     armed: bool,
+    after_seen: usize,
     seen: usize,
     held: bool,
     released: bool,
+    /// The proxy thread serving the held call, while its drop is pending.
+    dropping: Option<thread::ThreadId>,
 }
 
 /// How long a held call waits at most for its release.
@@ -604,16 +627,24 @@ impl HoldAt {
         HoldAt {
             operation: operation.into(),
             after: None,
+            after_nth: 1,
             nth: 1,
             body_contains: None,
+            drop_after_release: false,
             state: Mutex::new(HoldAtState::default()),
             cv: Condvar::new(),
         }
     }
 
     /// Count only calls made after moto answered the first `operation` call.
-    pub fn after(mut self, operation: &str) -> HoldAt {
+    pub fn after(self, operation: &str) -> HoldAt {
+        self.after_nth(operation, 1)
+    }
+
+    /// Count only calls made after moto answered the `n`th `operation` call (1-based).
+    pub fn after_nth(mut self, operation: &str, n: usize) -> HoldAt {
         self.after = Some(operation.into());
+        self.after_nth = n.max(1);
         self
     }
 
@@ -629,6 +660,14 @@ impl HoldAt {
         self
     }
 
+    /// After its release the held call never reaches moto: its connection is closed
+    /// unanswered (as for a process killed while the call was on its way, which AWS never
+    /// got).
+    pub fn drop_after_release(mut self) -> HoldAt {
+        self.drop_after_release = true;
+        self
+    }
+
     pub fn build(self) -> Arc<HoldAt> {
         let armed = self.after.is_none();
         self.state.lock().unwrap().armed = armed;
@@ -639,7 +678,7 @@ impl HoldAt {
     pub fn describe(&self) -> String {
         let mut s = format!("{} #{}", self.operation, self.nth);
         if let Some(a) = &self.after {
-            s.push_str(&format!(" after {a}"));
+            s.push_str(&format!(" after {a} #{}", self.after_nth));
         }
         if let Some(b) = &self.body_contains {
             s.push_str(&format!(" with {b:?}"));
@@ -695,12 +734,28 @@ impl Interceptor for HoldAt {
             }
             g = self.cv.wait_timeout(g, left).unwrap().0;
         }
+        if self.drop_after_release {
+            g.dropping = Some(thread::current().id());
+        }
     }
 
     fn after(&self, operation: &str, _request: &[u8], _response: &[u8]) {
         if self.after.as_deref() == Some(operation) {
-            self.state.lock().unwrap().armed = true;
+            let mut g = self.state.lock().unwrap();
+            g.after_seen += 1;
+            if g.after_seen >= self.after_nth {
+                g.armed = true;
+            }
         }
+    }
+
+    fn fault(&self, _operation: &str, _request: &[u8]) -> Option<Fault> {
+        let mut g = self.state.lock().unwrap();
+        if g.dropping == Some(thread::current().id()) {
+            g.dropping = None;
+            return Some(Fault::Reset);
+        }
+        None
     }
 }
 

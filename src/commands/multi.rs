@@ -1,0 +1,126 @@
+//! Several targets in one command (repeated `--service`, or `[[app]]`s with `--app`/`--all`):
+//! deployed concurrently under one client-side rate limit, each target's progress lines
+//! prefixed with its name, one summary line per target, and an aggregated exit code.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use crate::engine::outcome::{Outcome, RunResult};
+use crate::engine::{Cancel, Event, Observer};
+use crate::error::{Error, exit};
+use crate::ratelimit::RateLimiter;
+use crate::render;
+use crate::settings::{Mode, Settings};
+
+/// API calls per second for all targets together, and the burst: half of ECS's sustained
+/// describe rate (20/s per account and region, shared with everything else in the account).
+pub const RATE_PER_SECOND: f64 = 10.0;
+pub const BURST: u32 = 20;
+
+/// Prefixes each line of a target's progress with its name.
+struct Prefixed {
+    name: String,
+    inner: Arc<dyn Observer>,
+}
+
+impl Observer for Prefixed {
+    fn event(&self, event: &Event) {
+        let prefix = |s: &str| format!("[{}] {s}", self.name);
+        let e = match event {
+            Event::Action { text } => Event::Action { text: prefix(text) },
+            Event::Warning(w) => Event::Warning(prefix(w)),
+            Event::StepStarted { index, total, title } => Event::StepStarted { index: *index, total: *total, title: prefix(title) },
+            Event::WaitProgress { what, detail } => Event::WaitProgress { what: what.clone(), detail: prefix(detail) },
+            Event::WaitStarted { what, limit } => Event::WaitStarted { what: prefix(what), limit: *limit },
+            Event::WaitFinished { what, took } => Event::WaitFinished { what: prefix(what), took: *took },
+            Event::ServiceEvent { at, message } => Event::ServiceEvent { at: at.clone(), message: prefix(message) },
+            Event::RollbackStarted { reason, to } => Event::RollbackStarted { reason: prefix(reason), to: to.clone() },
+            // Phases and plans of many targets interleave: phases are dropped, the rest kept.
+            Event::Phase(_) => return,
+            other => other.clone(),
+        };
+        self.inner.event(&e);
+    }
+}
+
+/// Runs `one` for every target at once and prints a line per target.
+pub async fn run<F, Fut>(targets: Vec<(String, Settings)>, one: F) -> i32
+where
+    F: Fn(Settings, Arc<dyn Observer>, Cancel, Option<Arc<RateLimiter>>) -> Fut,
+    Fut: Future<Output = Result<Outcome, Error>> + 'static,
+{
+    let limiter = RateLimiter::new(RATE_PER_SECOND, BURST);
+    // Bars for many targets at once would fight over the terminal: plain lines.
+    let github = targets.first().is_some_and(|(_, s)| s.mode == Mode::GithubActions);
+    let shared = render::progress(if github { Mode::GithubActions } else { Mode::Plain });
+    let cancel = Cancel::default();
+    super::watch_signals(cancel.clone(), shared.clone());
+    // The engine's futures are not Send (they keep per-run state in cells); a LocalSet runs
+    // them concurrently on this thread, which is all waiting on AWS needs.
+    let local = tokio::task::LocalSet::new();
+    let mut results = local
+        .run_until(async {
+            let mut set = tokio::task::JoinSet::new();
+            for (i, (name, s)) in targets.into_iter().enumerate() {
+                let observer: Arc<dyn Observer> = Arc::new(Prefixed { name: name.clone(), inner: shared.clone() });
+                let fut = one(s, observer, cancel.clone(), Some(limiter.clone()));
+                set.spawn_local(async move { (i, name, fut.await) });
+            }
+            let mut results = Vec::new();
+            while let Some(r) = set.join_next().await {
+                match r {
+                    Ok(x) => results.push(x),
+                    Err(e) => results.push((usize::MAX, "?".into(), Err(Error::failed(format!("a deploy task failed: {e}"), "report this as a bug")))),
+                }
+            }
+            results
+        })
+        .await;
+    shared.event(&Event::Finished);
+    results.sort_by_key(|(i, _, _)| *i);
+    let mut codes = Vec::new();
+    for (_, name, r) in &results {
+        let (code, line) = match r {
+            Ok(o) => (o.exit_code(), line(o)),
+            Err(e) => (e.exit_code(), format!("error: {e} ({})", e.hint())),
+        };
+        codes.push(code);
+        println!("{name}: {line}");
+    }
+    aggregate(&codes)
+}
+
+fn line(o: &Outcome) -> String {
+    let target = o.target.as_ref().map_or("?".to_string(), |t| t.name.clone());
+    let took = render::human(o.duration);
+    match o.result {
+        RunResult::Succeeded => format!("{} succeeded: {target} ({took})", o.command),
+        RunResult::Planned => format!("{} planned: {target}", o.command),
+        RunResult::RolledBack => format!("{} FAILED, rolled back: {} ({took})", o.command, o.failure.as_deref().unwrap_or("")),
+        RunResult::Failed => format!("{} FAILED: {} ({took})", o.command, o.failure.as_deref().unwrap_or("")),
+        RunResult::Interrupted => format!("{} interrupted ({took})", o.command),
+    }
+}
+
+/// One code for many: the shared one when all agree; otherwise 1 (something needs a look,
+/// and "nothing changed" or "rolled back" would not be true of all of them).
+pub fn aggregate(codes: &[i32]) -> i32 {
+    match codes.first() {
+        Some(first) if codes.iter().all(|c| c == first) => *first,
+        Some(_) => exit::FAILURE,
+        None => exit::USAGE,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn aggregate_table() {
+        use super::aggregate;
+        assert_eq!(aggregate(&[0, 0, 0]), 0);
+        assert_eq!(aggregate(&[3, 3]), 3);
+        assert_eq!(aggregate(&[0, 3]), 1);
+        assert_eq!(aggregate(&[0, 2]), 1);
+        assert_eq!(aggregate(&[]), 2);
+    }
+}

@@ -1,0 +1,479 @@
+//! End to end: SIGINT and SIGTERM at every phase of a deploy and of a rollback, sent to the
+//! real binary while it talks to moto_server through the loopback proxy. The proxy holds one
+//! chosen AWS call (`HoldAt`), so the signal lands in that exact phase, never racing
+//! ecs-roll's polling: the test waits until the call is held, signals, waits for ecs-roll's
+//! acknowledgement, then lets the call through.
+//!
+//! After each interrupted run:
+//! * exit 130, result `interrupted` (or the run's own end when nothing was left to do), no
+//!   panic, and no more steps finished than the one in progress;
+//! * the state is one to leave a service in: every container instance is either InService
+//!   with a RUNNING task of the family, or out of the ELB with no task (none registered
+//!   without a task, none draining);
+//! * running the same command again completes the job.
+//!
+//! And a second signal aborts at once (exit 130 within a moment, the held call still
+//! unanswered), after which the same command completes the job too.
+//!
+//! Each phase is one test (they run in parallel, each with its own moto_server); each sends
+//! SIGINT, then SIGTERM on a fresh seed.
+
+mod e2e;
+mod support;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use e2e::proxy::{self, CRASH_REASON, Chain, CrashOnStart, HoldAt, Interceptor, Proxy};
+use e2e::{
+    Run, assert_registered_exactly, assert_runs_only, assert_safe_resting_state, ecs_roll,
+    run, spawn, with_globals,
+};
+use serde_json::{Value, json};
+use support::{CLUSTER, IMAGE_V1, IMAGE_V2, MotoServer, SeedOptions, Seeded};
+
+const TASKDEF: &str = "taskdefs/cb-prototype.json";
+const SIGNALS: [&str; 2] = ["INT", "TERM"];
+
+fn deploy_args() -> Vec<String> {
+    with_globals(&[
+        "--output",
+        "json",
+        "deploy",
+        "--image",
+        IMAGE_V2,
+        "--task-definition",
+        TASKDEF,
+    ])
+}
+
+fn rollback_args() -> Vec<String> {
+    with_globals(&["--output", "json", "rollback", "--to", "2"])
+}
+
+/// What a case sets up before the run.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Setup {
+    /// The reference setup: revision 1 (IMAGE_V1) on three instances; the run deploys
+    /// IMAGE_V2 as revision 2.
+    Deploy,
+    /// The same, plus revision 2 (IMAGE_V2) registered but not running; the run is
+    /// `rollback --to 2`.
+    Rollback,
+}
+
+/// Seeds moto for `setup`.
+fn prepare(moto: &MotoServer, setup: Setup) -> Seeded {
+    let seeded = moto.seed(&SeedOptions::fast());
+    if setup == Setup::Rollback {
+        let text = std::fs::read_to_string(support::repo_root().join(TASKDEF)).unwrap();
+        let mut td: Value = serde_json::from_str(&text).unwrap();
+        td["containerDefinitions"][0]["image"] = json!(IMAGE_V2);
+        let (status, body) = proxy::ecs_call(moto.port(), "RegisterTaskDefinition", &td)
+            .unwrap_or_else(|e| panic!("RegisterTaskDefinition on moto: {e}"));
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["taskDefinition"]["revision"], 2, "{body}");
+    }
+    seeded
+}
+
+fn assert_no_panic(r: &Run) {
+    assert!(
+        !r.stderr.contains("panicked"),
+        "ecs-roll panicked:\n{}",
+        r.context()
+    );
+}
+
+/// Where a signal lands: the call held while it is sent, and how many steps (of the deploy,
+/// or of the automatic rollback) may have finished by the end.
+struct Phase {
+    name: &'static str,
+    setup: Setup,
+    hold: fn() -> HoldAt,
+    steps_done: std::ops::RangeInclusive<usize>,
+    /// The new revision's second task crashes (the deploy fails at step 2 and rolls back
+    /// by itself): the signal lands in that automatic rollback.
+    crash_second_start: bool,
+}
+
+/// One interrupted run and its re-run; returns the exit code of the interrupted run.
+fn interrupt(moto: &MotoServer, phase: &Phase, signal: &str) -> i32 {
+    let what = format!("{} ({signal})", phase.name);
+    let seeded = prepare(moto, phase.setup);
+    let ids = &seeded.instance_ids;
+    let hold = (phase.hold)().build();
+    let mut hooks: Vec<Arc<dyn Interceptor>> = vec![hold.clone()];
+    let crash = phase
+        .crash_second_start
+        .then(|| CrashOnStart::sparing(moto.port(), CLUSTER, "cb-prototype:2", 1));
+    if let Some(c) = &crash {
+        hooks.push(c.clone());
+    }
+    let proxy = Proxy::start(moto.port(), Arc::new(Chain(hooks)));
+    let (args, target_rev, target_image) = match phase.setup {
+        Setup::Deploy => (deploy_args(), 2, IMAGE_V2),
+        Setup::Rollback => (rollback_args(), 2, IMAGE_V2),
+    };
+    let mut cmd = ecs_roll(moto);
+    cmd.env("AWS_ENDPOINT_URL", proxy.endpoint());
+    let child = spawn(cmd, &args);
+    assert!(
+        hold.wait_held(Duration::from_secs(60)),
+        "{what}: {} was never called:\n{}",
+        hold.describe(),
+        child.stderr_so_far()
+    );
+    child.signal(signal);
+    let ack = child.wait_for_line("interrupt received", Duration::from_secs(20));
+    hold.release();
+    assert!(
+        ack.is_some(),
+        "{what}: no acknowledgement of SIG{signal}:\n{}",
+        child.stderr_so_far()
+    );
+    let r = child.finish(e2e::RUN_LIMIT);
+    drop(proxy);
+    eprintln!(
+        "[signals] {what}: held {}, exit {} in {:?}",
+        hold.describe(),
+        r.code(),
+        r.took
+    );
+    assert_no_panic(&r);
+    let doc = r.json();
+    let (steps, rollback_steps) = (
+        doc["steps"].as_array().map_or(0, Vec::len),
+        doc["rollback_steps"].as_array().map_or(0, Vec::len),
+    );
+    if phase.crash_second_start {
+        // Interrupted during the automatic rollback: its step in progress was finished.
+        assert!(
+            [130, 3].contains(&r.code()),
+            "{what}: exit {}\n{}",
+            r.code(),
+            r.context()
+        );
+        assert!(
+            phase.steps_done.contains(&rollback_steps),
+            "{what}: {rollback_steps} rollback steps finished\n{doc}"
+        );
+        assert!(
+            doc["failure"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(CRASH_REASON),
+            "{doc}"
+        );
+    } else {
+        r.assert_code(130);
+        assert!(
+            phase.steps_done.contains(&steps),
+            "{what}: {steps} steps finished, want {:?}\n{doc}",
+            phase.steps_done
+        );
+        assert!(
+            doc["steps"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .all(|s| s["ok"] == true),
+            "{doc}"
+        );
+    }
+    if r.code() == 130 {
+        assert_eq!(doc["result"], "interrupted", "{}", r.context());
+        assert!(
+            r.stdout.contains("\"exit_code\": 130"),
+            "{}",
+            r.context()
+        );
+    }
+
+    let state = moto.inspect();
+    assert_safe_resting_state(&state);
+
+    // The same command again completes the job. Where the new revision crashed, it still
+    // does: the deploy fails again and rolls everything back.
+    let mut cmd = ecs_roll(moto);
+    let _crashing = crash.is_some().then(|| {
+        let again = CrashOnStart::new(moto.port(), CLUSTER, "cb-prototype:2");
+        let p = Proxy::start(moto.port(), again as Arc<dyn Interceptor>);
+        cmd.env("AWS_ENDPOINT_URL", p.endpoint());
+        p
+    });
+    let again = run(cmd, &args);
+    eprintln!(
+        "[signals] {what}: re-run exit {} in {:?}",
+        again.code(),
+        again.took
+    );
+    assert_no_panic(&again);
+    let state = moto.inspect();
+    assert_safe_resting_state(&state);
+    if phase.crash_second_start {
+        again.assert_code(3);
+        assert_eq!(again.json()["result"], "rolled-back", "{}", again.context());
+        assert_runs_only(&state, 1, IMAGE_V1, ids);
+    } else {
+        again.assert_code(0);
+        let doc = again.json();
+        assert_eq!(doc["result"], "succeeded", "{}", again.context());
+        assert_eq!(
+            doc["target"]["name"],
+            format!("cb-prototype:{target_rev}"),
+            "{doc}"
+        );
+        assert_runs_only(&state, target_rev, target_image, ids);
+    }
+    assert_registered_exactly(&state, ids);
+    assert_eq!(
+        state.task_definitions.len(),
+        2,
+        "{what}: no revision registered twice: {:?}",
+        state.task_definitions
+    );
+    r.code()
+}
+
+fn each_signal(phase: Phase) {
+    let moto = MotoServer::start();
+    let t0 = Instant::now();
+    for signal in SIGNALS {
+        interrupt(&moto, &phase, signal);
+    }
+    eprintln!(
+        "[signals] phase {}: SIGINT and SIGTERM handled, states consistent, re-runs completed ({:?})",
+        phase.name,
+        t0.elapsed()
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// deploy
+
+#[test]
+fn deploy_interrupted_in_preflight() {
+    each_signal(Phase {
+        name: "deploy: preflight",
+        setup: Setup::Deploy,
+        hold: || HoldAt::new("DescribeClusters"),
+        steps_done: 0..=0,
+        crash_second_start: false,
+    });
+}
+
+#[test]
+fn deploy_interrupted_while_registering_the_revision() {
+    each_signal(Phase {
+        name: "deploy: register",
+        setup: Setup::Deploy,
+        hold: || HoldAt::new("RegisterTaskDefinition"),
+        steps_done: 0..=0,
+        crash_second_start: false,
+    });
+}
+
+#[test]
+fn deploy_interrupted_while_step_one_drains() {
+    each_signal(Phase {
+        name: "deploy: step 1 draining",
+        setup: Setup::Deploy,
+        hold: || HoldAt::new("DescribeInstanceHealth").after("DeregisterInstancesFromLoadBalancer"),
+        steps_done: 1..=1,
+        crash_second_start: false,
+    });
+}
+
+#[test]
+fn deploy_interrupted_while_step_one_starts_its_task() {
+    // The instance is out of the ELB and runs no task: the worst place to stop.
+    each_signal(Phase {
+        name: "deploy: step 1 starting the new task",
+        setup: Setup::Deploy,
+        hold: || HoldAt::new("StartTask"),
+        steps_done: 1..=1,
+        crash_second_start: false,
+    });
+}
+
+#[test]
+fn deploy_interrupted_while_step_one_waits_for_health() {
+    each_signal(Phase {
+        name: "deploy: step 1 waiting InService",
+        setup: Setup::Deploy,
+        hold: || HoldAt::new("DescribeInstanceHealth").after("RegisterInstancesWithLoadBalancer"),
+        steps_done: 1..=1,
+        crash_second_start: false,
+    });
+}
+
+#[test]
+fn deploy_interrupted_between_steps() {
+    // Step 1 is done; step 2 has only looked (its check that another instance serves).
+    // Stopping there or finishing step 2 are both right.
+    each_signal(Phase {
+        name: "deploy: between steps 1 and 2",
+        setup: Setup::Deploy,
+        hold: || {
+            HoldAt::new("DescribeInstanceHealth")
+                .after("RegisterInstancesWithLoadBalancer")
+                .nth(2)
+        },
+        steps_done: 1..=2,
+        crash_second_start: false,
+    });
+}
+
+// ---------------------------------------------------------------------------------------
+// rollback
+
+#[test]
+fn rollback_interrupted_in_preflight() {
+    each_signal(Phase {
+        name: "rollback: preflight",
+        setup: Setup::Rollback,
+        hold: || HoldAt::new("DescribeClusters"),
+        steps_done: 0..=0,
+        crash_second_start: false,
+    });
+}
+
+#[test]
+fn rollback_interrupted_while_step_one_drains() {
+    each_signal(Phase {
+        name: "rollback: step 1 draining",
+        setup: Setup::Rollback,
+        hold: || HoldAt::new("DescribeInstanceHealth").after("DeregisterInstancesFromLoadBalancer"),
+        steps_done: 1..=1,
+        crash_second_start: false,
+    });
+}
+
+#[test]
+fn rollback_interrupted_while_step_one_starts_its_task() {
+    each_signal(Phase {
+        name: "rollback: step 1 starting the task",
+        setup: Setup::Rollback,
+        hold: || HoldAt::new("StartTask"),
+        steps_done: 1..=1,
+        crash_second_start: false,
+    });
+}
+
+#[test]
+fn rollback_interrupted_while_step_two_waits_for_health() {
+    each_signal(Phase {
+        name: "rollback: step 2 waiting InService",
+        setup: Setup::Rollback,
+        hold: || {
+            HoldAt::new("DescribeInstanceHealth").after_nth("RegisterInstancesWithLoadBalancer", 2)
+        },
+        steps_done: 2..=2,
+        crash_second_start: false,
+    });
+}
+
+#[test]
+fn automatic_rollback_interrupted_during_its_first_step() {
+    // Step 1 of the deploy succeeds, step 2's new task crashes at once: the deploy cleans up
+    // and rolls back by itself; the signal lands while the rollback starts its first task.
+    each_signal(Phase {
+        name: "deploy: automatic rollback, step 1 starting the task",
+        setup: Setup::Deploy,
+        hold: || HoldAt::new("StartTask").body_contains("cb-prototype:1\""),
+        steps_done: 1..=1,
+        crash_second_start: true,
+    });
+}
+
+// ---------------------------------------------------------------------------------------
+// a second signal
+
+/// The first signal asks to finish the step; the second aborts at once, while the call ecs-roll
+/// waits on is still held. `delivered`: the held call reaches AWS after the process died
+/// (else it never does). Either way the same command then completes the job.
+fn second_signal_aborts(first: &str, second: &str, delivered: bool) {
+    let moto = MotoServer::start();
+    let seeded = prepare(&moto, Setup::Deploy);
+    let ids = &seeded.instance_ids;
+    let mut hold = HoldAt::new("StartTask");
+    if !delivered {
+        hold = hold.drop_after_release();
+    }
+    let hold = hold.build();
+    let proxy = Proxy::start(moto.port(), hold.clone() as Arc<dyn Interceptor>);
+    let mut cmd = ecs_roll(&moto);
+    cmd.env("AWS_ENDPOINT_URL", proxy.endpoint());
+    let child = spawn(cmd, &deploy_args());
+    assert!(
+        hold.wait_held(Duration::from_secs(60)),
+        "{}",
+        child.stderr_so_far()
+    );
+    child.signal(first);
+    assert!(
+        child
+            .wait_for_line("interrupt received", Duration::from_secs(20))
+            .is_some(),
+        "{}",
+        child.stderr_so_far()
+    );
+    let sent = Instant::now();
+    child.signal(second);
+    let r = child.finish(Duration::from_secs(60));
+    let took = sent.elapsed();
+    eprintln!(
+        "[signals] second signal (SIG{first} then SIG{second}, held call {}): exit {} {took:?} after it",
+        if delivered { "delivered" } else { "dropped" },
+        r.code()
+    );
+    hold.release();
+    assert_no_panic(&r);
+    r.assert_code(130);
+    assert!(
+        took < Duration::from_secs(3),
+        "the second signal should abort at once, took {took:?}\n{}",
+        r.context()
+    );
+    assert!(r.stderr.contains("aborting at once"), "{}", r.context());
+    drop(proxy);
+    if delivered {
+        // The StartTask that was on its way reaches moto now: a task of revision 2 runs on
+        // the instance that is out of the ELB.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while moto
+            .inspect()
+            .running_tasks()
+            .iter()
+            .all(|t| t.revision != 2)
+        {
+            assert!(Instant::now() < deadline, "the held StartTask never arrived");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    let again = run(ecs_roll(&moto), &deploy_args());
+    eprintln!(
+        "[signals] after an abort: re-run exit {} in {:?}",
+        again.code(),
+        again.took
+    );
+    assert_no_panic(&again);
+    again.assert_code(0);
+    let state = moto.inspect();
+    assert_safe_resting_state(&state);
+    assert_runs_only(&state, 2, IMAGE_V2, ids);
+    assert_registered_exactly(&state, ids);
+    assert_eq!(state.task_definitions.len(), 2, "{:?}", state.task_definitions);
+}
+
+#[test]
+fn a_second_sigint_aborts_at_once_and_the_deploy_resumes() {
+    second_signal_aborts("INT", "INT", false);
+}
+
+#[test]
+fn sigterm_then_sigint_aborts_at_once_and_the_deploy_resumes_with_the_call_delivered() {
+    second_signal_aborts("TERM", "INT", true);
+}
