@@ -35,7 +35,13 @@ pub struct Global {
     pub load_balancer: Option<String>,
     /// ECS service to deploy (selects service mode; its load balancers come from the service).
     /// Repeat it to deploy several services at once.
-    #[arg(long, env = "ECS_ROLL_SERVICE", global = true, conflicts_with = "load_balancer", value_delimiter = ',')]
+    #[arg(
+        long,
+        env = "ECS_ROLL_SERVICE",
+        global = true,
+        conflicts_with = "load_balancer",
+        value_delimiter = ','
+    )]
     pub service: Vec<String>,
     /// Deploy the [[app]] of ecs-roll.toml with this name (repeatable).
     #[arg(long = "app", global = true)]

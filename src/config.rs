@@ -51,11 +51,24 @@ impl Config {
         Config {
             cluster: app.cluster.clone().or_else(|| self.cluster.clone()),
             family: app.family.clone().or_else(|| self.family.clone()),
-            task_definition: app.task_definition.clone().or_else(|| self.task_definition.clone()),
+            task_definition: app
+                .task_definition
+                .clone()
+                .or_else(|| self.task_definition.clone()),
             container: app.container.clone().or_else(|| self.container.clone()),
             // An app names its own target: a service or a load balancer, not both inherited.
-            load_balancer: if app.service.is_some() { None } else { app.load_balancer.clone().or_else(|| self.load_balancer.clone()) },
-            service: if app.load_balancer.is_some() { None } else { app.service.clone().or_else(|| self.service.clone()) },
+            load_balancer: if app.service.is_some() {
+                None
+            } else {
+                app.load_balancer
+                    .clone()
+                    .or_else(|| self.load_balancer.clone())
+            },
+            service: if app.load_balancer.is_some() {
+                None
+            } else {
+                app.service.clone().or_else(|| self.service.clone())
+            },
             count: app.count.or(self.count),
             timeout: app.timeout.clone().or_else(|| self.timeout.clone()),
             app: Vec::new(),
@@ -181,8 +194,19 @@ mod tests {
         let c = parse("cluster = \"prod\"\nregion = \"eu-west-1\"\n[[app]]\nname = \"web\"\nservice = \"web\"\n[[app]]\nname = \"api\"\nservice = \"api\"\ncluster = \"prod-2\"\n").unwrap();
         assert_eq!(c.app.len(), 2);
         let api = c.for_app(&c.app[1]);
-        assert_eq!((api.cluster.as_deref(), api.service.as_deref(), api.region.as_deref()), (Some("prod-2"), Some("api"), Some("eu-west-1")));
-        assert!(parse("[[app]]\nname = \"x\"\nsrvice = \"y\"\n").unwrap_err().contains("did you mean `service`"));
+        assert_eq!(
+            (
+                api.cluster.as_deref(),
+                api.service.as_deref(),
+                api.region.as_deref()
+            ),
+            (Some("prod-2"), Some("api"), Some("eu-west-1"))
+        );
+        assert!(
+            parse("[[app]]\nname = \"x\"\nsrvice = \"y\"\n")
+                .unwrap_err()
+                .contains("did you mean `service`")
+        );
     }
 
     #[test]

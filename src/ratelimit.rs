@@ -22,7 +22,11 @@ pub struct RateLimiter {
 
 impl RateLimiter {
     pub fn new(per_second: f64, burst: u32) -> Arc<RateLimiter> {
-        Arc::new(RateLimiter { per_second, burst: f64::from(burst), state: Mutex::new((f64::from(burst), Instant::now())) })
+        Arc::new(RateLimiter {
+            per_second,
+            burst: f64::from(burst),
+            state: Mutex::new((f64::from(burst), Instant::now())),
+        })
     }
 
     /// Waits for a token.
@@ -79,17 +83,38 @@ impl Ecs for Limited<dyn Ecs> {
         self.limiter.acquire().await;
         self.inner.describe_task_definition(reference).await
     }
-    async fn register_task_definition(&self, body: &Value, tags: &BTreeMap<String, String>) -> ApiResult<Revision> {
+    async fn register_task_definition(
+        &self,
+        body: &Value,
+        tags: &BTreeMap<String, String>,
+    ) -> ApiResult<Revision> {
         self.limiter.acquire().await;
         self.inner.register_task_definition(body, tags).await
     }
-    async fn tag_task_definition(&self, arn: &str, tags: &BTreeMap<String, String>) -> ApiResult<()> {
+    async fn tag_task_definition(
+        &self,
+        arn: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> ApiResult<()> {
         self.limiter.acquire().await;
         self.inner.tag_task_definition(arn, tags).await
     }
-    async fn start_task(&self, cluster: &str, task_definition_arn: &str, container_instance_arn: &str, started_by: &str) -> ApiResult<Task> {
+    async fn start_task(
+        &self,
+        cluster: &str,
+        task_definition_arn: &str,
+        container_instance_arn: &str,
+        started_by: &str,
+    ) -> ApiResult<Task> {
         self.limiter.acquire().await;
-        self.inner.start_task(cluster, task_definition_arn, container_instance_arn, started_by).await
+        self.inner
+            .start_task(
+                cluster,
+                task_definition_arn,
+                container_instance_arn,
+                started_by,
+            )
+            .await
     }
     async fn stop_task(&self, cluster: &str, task_arn: &str, reason: &str) -> ApiResult<()> {
         self.limiter.acquire().await;
@@ -123,17 +148,36 @@ impl EcsServices for Limited<dyn EcsServices> {
         self.limiter.acquire().await;
         self.inner.describe_service(cluster, service).await
     }
-    async fn update_service(&self, cluster: &str, service: &str, update: &ServiceUpdate) -> ApiResult<Service> {
+    async fn update_service(
+        &self,
+        cluster: &str,
+        service: &str,
+        update: &ServiceUpdate,
+    ) -> ApiResult<Service> {
         self.limiter.acquire().await;
         self.inner.update_service(cluster, service, update).await
     }
-    async fn service_tasks(&self, cluster: &str, service: &str, desired_status: &str) -> ApiResult<Vec<Task>> {
+    async fn service_tasks(
+        &self,
+        cluster: &str,
+        service: &str,
+        desired_status: &str,
+    ) -> ApiResult<Vec<Task>> {
         self.limiter.acquire().await;
-        self.inner.service_tasks(cluster, service, desired_status).await
+        self.inner
+            .service_tasks(cluster, service, desired_status)
+            .await
     }
-    async fn service_deployment(&self, cluster: &str, service: &str, deployment_id: &str) -> ApiResult<Option<ServiceDeployment>> {
+    async fn service_deployment(
+        &self,
+        cluster: &str,
+        service: &str,
+        deployment_id: &str,
+    ) -> ApiResult<Option<ServiceDeployment>> {
         self.limiter.acquire().await;
-        self.inner.service_deployment(cluster, service, deployment_id).await
+        self.inner
+            .service_deployment(cluster, service, deployment_id)
+            .await
     }
 }
 

@@ -64,14 +64,34 @@ impl Settings {
         let container = source
             .and_then(|s| s.container.clone())
             .or_else(|| c.container.clone());
-        let cluster = required(g.cluster.clone().or_else(|| c.cluster.clone()), "cluster", "--cluster", "ECS_ROLL_CLUSTER")?;
+        let cluster = required(
+            g.cluster.clone().or_else(|| c.cluster.clone()),
+            "cluster",
+            "--cluster",
+            "ECS_ROLL_CLUSTER",
+        )?;
         // A service named anywhere selects service mode; its load balancers come from ECS, so
         // a load balancer from the config file is ignored (one given as a flag conflicts).
-        let service = g.service.first().cloned().or_else(|| c.service.clone()).filter(|s| !s.trim().is_empty());
+        let service = g
+            .service
+            .first()
+            .cloned()
+            .or_else(|| c.service.clone())
+            .filter(|s| !s.trim().is_empty());
         let (load_balancer, family) = if service.is_some() {
-            (String::new(), g.family.clone().or_else(|| c.family.clone()).unwrap_or_default())
+            (
+                String::new(),
+                g.family
+                    .clone()
+                    .or_else(|| c.family.clone())
+                    .unwrap_or_default(),
+            )
         } else {
-            let lb = g.load_balancer.clone().or_else(|| c.load_balancer.clone()).filter(|s| !s.trim().is_empty());
+            let lb = g
+                .load_balancer
+                .clone()
+                .or_else(|| c.load_balancer.clone())
+                .filter(|s| !s.trim().is_empty());
             let lb = lb.ok_or_else(|| {
                 Error::usage(
                     "no load balancer or service given",
@@ -82,7 +102,13 @@ impl Settings {
                 Some(f) => f,
                 None => match &task_definition {
                     Some(path) => load_task_definition(path)?.family().to_string(),
-                    None => return Err(missing("task definition family", "--family", "ECS_ROLL_FAMILY")),
+                    None => {
+                        return Err(missing(
+                            "task definition family",
+                            "--family",
+                            "ECS_ROLL_FAMILY",
+                        ));
+                    }
                 },
             };
             (lb, family)
@@ -109,23 +135,39 @@ impl Settings {
 
     /// Every target the command line selects: one, several `--service`s, or `[[app]]`s of the
     /// config (`--app NAME` or `--all`), each with its name.
-    pub fn all(g: &cli::Global, source: Option<&cli::Source>, loaded: Loaded) -> Result<Vec<(String, Settings)>, Error> {
+    pub fn all(
+        g: &cli::Global,
+        source: Option<&cli::Source>,
+        loaded: Loaded,
+    ) -> Result<Vec<(String, Settings)>, Error> {
         if g.all || !g.apps.is_empty() {
             let apps = &loaded.config.app;
             if apps.is_empty() {
-                return Err(Error::usage("--app/--all select [[app]] entries, but ecs-roll.toml has none", "add [[app]] tables with a name each to ecs-roll.toml"));
+                return Err(Error::usage(
+                    "--app/--all select [[app]] entries, but ecs-roll.toml has none",
+                    "add [[app]] tables with a name each to ecs-roll.toml",
+                ));
             }
             for name in &g.apps {
                 if !apps.iter().any(|a| &a.name == name) {
                     let names: Vec<&str> = apps.iter().map(|a| a.name.as_str()).collect();
-                    return Err(Error::usage(format!("no [[app]] named {name:?} in ecs-roll.toml"), format!("pick one of: {}", names.join(", "))));
+                    return Err(Error::usage(
+                        format!("no [[app]] named {name:?} in ecs-roll.toml"),
+                        format!("pick one of: {}", names.join(", ")),
+                    ));
                 }
             }
             let mut out = Vec::new();
             for app in apps.iter().filter(|a| g.all || g.apps.contains(&a.name)) {
-                let merged = Loaded { config: loaded.config.for_app(app), path: loaded.path.clone() };
+                let merged = Loaded {
+                    config: loaded.config.for_app(app),
+                    path: loaded.path.clone(),
+                };
                 let s = Settings::new(g, source, merged).map_err(|e| match e {
-                    Error::Usage { message, hint } => Error::Usage { message: format!("app {}: {message}", app.name), hint },
+                    Error::Usage { message, hint } => Error::Usage {
+                        message: format!("app {}: {message}", app.name),
+                        hint,
+                    },
                     other => other,
                 })?;
                 out.push((app.name.clone(), s));

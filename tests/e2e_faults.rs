@@ -24,8 +24,8 @@ use std::time::{Duration, Instant};
 
 use e2e::proxy::{FaultConfig, FaultInjector, FaultReport, Interceptor, Proxy};
 use e2e::{
-    Run, api_calls, arn_of, assert_registered_exactly, assert_runs_only,
-    assert_safe_resting_state, ecs_roll, previous_tag, run, with_globals,
+    Run, api_calls, arn_of, assert_registered_exactly, assert_runs_only, assert_safe_resting_state,
+    ecs_roll, previous_tag, run, with_globals,
 };
 use serde_json::Value;
 use support::{HealthReport, IMAGE_V1, IMAGE_V2, MotoServer, SeedOptions};

@@ -26,8 +26,8 @@ use std::time::{Duration, Instant};
 
 use e2e::proxy::{self, CRASH_REASON, Chain, CrashOnStart, HoldAt, Interceptor, Proxy};
 use e2e::{
-    Run, assert_registered_exactly, assert_runs_only, assert_safe_resting_state, ecs_roll,
-    run, spawn, with_globals,
+    Run, assert_registered_exactly, assert_runs_only, assert_safe_resting_state, ecs_roll, run,
+    spawn, with_globals,
 };
 use serde_json::{Value, json};
 use support::{CLUSTER, IMAGE_V1, IMAGE_V2, MotoServer, SeedOptions, Seeded};
@@ -183,11 +183,7 @@ fn interrupt(moto: &MotoServer, phase: &Phase, signal: &str) -> i32 {
     }
     if r.code() == 130 {
         assert_eq!(doc["result"], "interrupted", "{}", r.context());
-        assert!(
-            r.stdout.contains("\"exit_code\": 130"),
-            "{}",
-            r.context()
-        );
+        assert!(r.stdout.contains("\"exit_code\": 130"), "{}", r.context());
     }
 
     let state = moto.inspect();
@@ -448,7 +444,10 @@ fn second_signal_aborts(first: &str, second: &str, delivered: bool) {
             .iter()
             .all(|t| t.revision != 2)
         {
-            assert!(Instant::now() < deadline, "the held StartTask never arrived");
+            assert!(
+                Instant::now() < deadline,
+                "the held StartTask never arrived"
+            );
             std::thread::sleep(Duration::from_millis(200));
         }
     }
@@ -465,7 +464,12 @@ fn second_signal_aborts(first: &str, second: &str, delivered: bool) {
     assert_safe_resting_state(&state);
     assert_runs_only(&state, 2, IMAGE_V2, ids);
     assert_registered_exactly(&state, ids);
-    assert_eq!(state.task_definitions.len(), 2, "{:?}", state.task_definitions);
+    assert_eq!(
+        state.task_definitions.len(),
+        2,
+        "{:?}",
+        state.task_definitions
+    );
 }
 
 #[test]

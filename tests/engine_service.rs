@@ -15,7 +15,10 @@ use ecs_roll::engine::{Cancel, Ctx, Event, Outcome, RunResult, Timeouts};
 use ecs_roll::error::Error;
 use ecs_roll::image::ImageRef;
 use ecs_roll::platform::{DeploymentConfiguration, HealthCheck};
-use ecs_roll::sim::{MemoryTags, Behaviour, Fault, LaunchType, ServiceSpec, Sim, TargetGroupSpec, TargetType, deployment_configuration, health_check};
+use ecs_roll::sim::{
+    Behaviour, Fault, LaunchType, MemoryTags, ServiceSpec, Sim, TargetGroupSpec, TargetType,
+    deployment_configuration, health_check,
+};
 use ecs_roll::taskdef::TaskDefinition;
 use serde_json::{Value, json};
 
@@ -45,11 +48,24 @@ fn fargate_app(image: &str) -> Value {
 }
 
 fn tg(target_type: TargetType, port: u16) -> TargetGroupSpec {
-    TargetGroupSpec { target_type, port, interval: secs(10), healthy_threshold: 3, unhealthy_threshold: 2, deregistration_delay: secs(30), ..TargetGroupSpec::default() }
+    TargetGroupSpec {
+        target_type,
+        port,
+        interval: secs(10),
+        healthy_threshold: 3,
+        unhealthy_threshold: 2,
+        deregistration_delay: secs(30),
+        ..TargetGroupSpec::default()
+    }
 }
 
 fn quick_elb() -> HealthCheck {
-    HealthCheck { interval: secs(10), healthy_threshold: 2, unhealthy_threshold: 2, ..health_check("HTTP:5555/testme") }
+    HealthCheck {
+        interval: secs(10),
+        healthy_threshold: 2,
+        unhealthy_threshold: 2,
+        ..health_check("HTTP:5555/testme")
+    }
 }
 
 /// The reference setup as a service: 3 instances, static port 5555, classic ELB, 200/100.
@@ -58,7 +74,16 @@ fn classic_static(instances: usize, config: DeploymentConfiguration) -> Sim {
         .instances(instances)
         .elb(ELB, quick_elb())
         .draining(secs(30))
-        .service(WEB, ServiceSpec { desired: 3, task_definition: static_app("app:v1"), elb: Some(ELB.into()), deployment_configuration: config, ..ServiceSpec::default() })
+        .service(
+            WEB,
+            ServiceSpec {
+                desired: 3,
+                task_definition: static_app("app:v1"),
+                elb: Some(ELB.into()),
+                deployment_configuration: config,
+                ..ServiceSpec::default()
+            },
+        )
         .build()
 }
 
@@ -66,7 +91,16 @@ fn alb_dynamic(config: DeploymentConfiguration) -> Sim {
     Sim::builder()
         .instances(3)
         .target_group(WEB, tg(TargetType::Instance, 8080))
-        .service(WEB, ServiceSpec { desired: 3, task_definition: dynamic_app("app:v1"), target_group: Some(WEB.into()), deployment_configuration: config, ..ServiceSpec::default() })
+        .service(
+            WEB,
+            ServiceSpec {
+                desired: 3,
+                task_definition: dynamic_app("app:v1"),
+                target_group: Some(WEB.into()),
+                deployment_configuration: config,
+                ..ServiceSpec::default()
+            },
+        )
         .build()
 }
 
@@ -75,7 +109,13 @@ fn fargate_alb() -> Sim {
         .target_group(WEB, tg(TargetType::Ip, 8080))
         .service(
             WEB,
-            ServiceSpec { desired: 3, launch_type: LaunchType::Fargate, task_definition: fargate_app("app:v1"), target_group: Some(WEB.into()), ..ServiceSpec::default() },
+            ServiceSpec {
+                desired: 3,
+                launch_type: LaunchType::Fargate,
+                task_definition: fargate_app("app:v1"),
+                target_group: Some(WEB.into()),
+                ..ServiceSpec::default()
+            },
         )
         .build()
 }
@@ -88,14 +128,18 @@ struct Run {
 
 impl Run {
     fn new(sim: Sim) -> Run {
-        Run { sim, tags: MemoryTags::default(), recorder: Arc::new(Recorder::default()) }
+        Run {
+            sim,
+            tags: MemoryTags::default(),
+            recorder: Arc::new(Recorder::default()),
+        }
     }
 
     fn sctx(&self) -> ServiceCtx {
         ServiceCtx {
             ctx: Ctx {
                 ecs: self.sim.ecs(),
-            tags: Arc::new(self.tags.clone()),
+                tags: Arc::new(self.tags.clone()),
                 elb: self.sim.elb(),
                 cluster: CLUSTER.into(),
                 family: WEB.into(),
@@ -119,17 +163,43 @@ impl Run {
 
     /// The running revision with `image`, read before any fault is injected.
     async fn definition(&self, image: &str) -> TaskDefinition {
-        let current = self.sim.services().describe_service(CLUSTER, WEB).await.unwrap().unwrap();
-        let rev = self.sim.ecs().describe_task_definition(&current.task_definition).await.unwrap();
+        let current = self
+            .sim
+            .services()
+            .describe_service(CLUSTER, WEB)
+            .await
+            .unwrap()
+            .unwrap();
+        let rev = self
+            .sim
+            .ecs()
+            .describe_task_definition(&current.task_definition)
+            .await
+            .unwrap();
         TaskDefinition::from_revision(&rev).with_image("app", &ImageRef::parse(image).unwrap())
     }
 
     async fn deploy_td(&self, td: TaskDefinition) -> Result<Outcome, Error> {
-        service::run(&self.sctx(), Desired::Definition(td), &Options { command: "deploy".into(), rollback_on_failure: true, ..Options::default() }).await
+        service::run(
+            &self.sctx(),
+            Desired::Definition(td),
+            &Options {
+                command: "deploy".into(),
+                rollback_on_failure: true,
+                ..Options::default()
+            },
+        )
+        .await
     }
 
     async fn service_revision(&self) -> String {
-        let svc = self.sim.services().describe_service(CLUSTER, WEB).await.unwrap().unwrap();
+        let svc = self
+            .sim
+            .services()
+            .describe_service(CLUSTER, WEB)
+            .await
+            .unwrap()
+            .unwrap();
         svc.task_definition.rsplit('/').next().unwrap().to_string()
     }
 
@@ -143,7 +213,13 @@ impl Run {
             .unwrap()
             .into_iter()
             .filter(|t| t.is_running())
-            .map(|t| t.task_definition_arn.rsplit('/').next().unwrap().to_string())
+            .map(|t| {
+                t.task_definition_arn
+                    .rsplit('/')
+                    .next()
+                    .unwrap()
+                    .to_string()
+            })
             .collect();
         v.sort();
         v
@@ -155,7 +231,12 @@ impl Run {
 }
 
 fn min_serving(report: &ecs_roll::sim::CapacityReport) -> usize {
-    report.samples.iter().map(|s| s.in_service).min().unwrap_or(0)
+    report
+        .samples
+        .iter()
+        .map(|s| s.in_service)
+        .min()
+        .unwrap_or(0)
 }
 
 #[tokio::test(start_paused = true)]
@@ -166,16 +247,49 @@ async fn reference_setup_as_a_service_rolls_one_task_at_a_time_and_restores_the_
     let report = sampler.stop();
     assert_eq!(out.result, RunResult::Succeeded, "{:?}", out.failure);
     assert_eq!(run.running().await, ["web:2"; 3]);
-    assert!(min_serving(&report) >= 2, "{:?}", report.samples.iter().map(|s| s.in_service).collect::<Vec<_>>());
+    assert!(
+        min_serving(&report) >= 2,
+        "{:?}",
+        report
+            .samples
+            .iter()
+            .map(|s| s.in_service)
+            .collect::<Vec<_>>()
+    );
     let plan = run.events().into_iter().find_map(|e| match e {
         Event::ServicePlan(p) => Some(p),
         _ => None,
     });
     let plan = plan.expect("a plan");
-    assert_eq!((plan.chosen.maximum_percent, plan.chosen.minimum_healthy_percent), (100, 66), "no spare instance: one at a time");
-    let svc = run.sim.services().describe_service(CLUSTER, WEB).await.unwrap().unwrap();
-    assert_eq!((svc.deployment_configuration.maximum_percent, svc.deployment_configuration.minimum_healthy_percent), (Some(200), Some(100)), "restored");
-    let rev = run.sim.ecs().describe_task_definition("web:2").await.unwrap();
+    assert_eq!(
+        (
+            plan.chosen.maximum_percent,
+            plan.chosen.minimum_healthy_percent
+        ),
+        (100, 66),
+        "no spare instance: one at a time"
+    );
+    let svc = run
+        .sim
+        .services()
+        .describe_service(CLUSTER, WEB)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            svc.deployment_configuration.maximum_percent,
+            svc.deployment_configuration.minimum_healthy_percent
+        ),
+        (Some(200), Some(100)),
+        "restored"
+    );
+    let rev = run
+        .sim
+        .ecs()
+        .describe_task_definition("web:2")
+        .await
+        .unwrap();
     assert!(rev.tags[TAG_PREVIOUS].ends_with("web:1"));
 }
 
@@ -210,27 +324,47 @@ async fn fargate_behind_an_alb_deploys_on_ip_targets() {
 }
 
 async fn assert_rolled_back(run: &Run, out: &Outcome, report: &ecs_roll::sim::CapacityReport) {
-    assert_eq!(out.result, RunResult::RolledBack, "{:?} / {:?}", out.failure, out.rollback_failure);
+    assert_eq!(
+        out.result,
+        RunResult::RolledBack,
+        "{:?} / {:?}",
+        out.failure,
+        out.rollback_failure
+    );
     assert_eq!(out.exit_code(), 3);
     assert_eq!(run.service_revision().await, "web:1");
     assert_eq!(run.running().await, ["web:1"; 3]);
-    assert!(min_serving(report) >= 1, "{:?}", report.samples.iter().map(|s| s.in_service).collect::<Vec<_>>());
+    assert!(
+        min_serving(report) >= 1,
+        "{:?}",
+        report
+            .samples
+            .iter()
+            .map(|s| s.in_service)
+            .collect::<Vec<_>>()
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_crashing_image_is_rolled_back() {
     let run = Run::new(alb_dynamic(deployment_configuration(200, 100)));
-    run.sim.set_image_behaviour("app:v2", Behaviour::CrashAfter(secs(5)));
+    run.sim
+        .set_image_behaviour("app:v2", Behaviour::CrashAfter(secs(5)));
     let sampler = run.sim.spawn_service_sampler(CLUSTER, WEB, secs(1));
     let out = run.deploy("app:v2").await.unwrap();
     assert_rolled_back(&run, &out, &sampler.stop()).await;
-    assert!(out.failure.as_deref().unwrap_or("").contains("stopped"), "{:?}", out.failure);
+    assert!(
+        out.failure.as_deref().unwrap_or("").contains("stopped"),
+        "{:?}",
+        out.failure
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn an_image_that_never_passes_health_checks_is_rolled_back() {
     let run = Run::new(alb_dynamic(deployment_configuration(200, 100)));
-    run.sim.set_image_behaviour("app:v2", Behaviour::FailsHealthCheck);
+    run.sim
+        .set_image_behaviour("app:v2", Behaviour::FailsHealthCheck);
     let sampler = run.sim.spawn_service_sampler(CLUSTER, WEB, secs(1));
     let out = run.deploy("app:v2").await.unwrap();
     assert_rolled_back(&run, &out, &sampler.stop()).await;
@@ -238,9 +372,13 @@ async fn an_image_that_never_passes_health_checks_is_rolled_back() {
 
 #[tokio::test(start_paused = true)]
 async fn a_circuit_breaker_rollback_is_followed_and_never_reported_as_success() {
-    let config = DeploymentConfiguration { circuit_breaker: Some((true, true)), ..deployment_configuration(200, 100) };
+    let config = DeploymentConfiguration {
+        circuit_breaker: Some((true, true)),
+        ..deployment_configuration(200, 100)
+    };
     let run = Run::new(alb_dynamic(config));
-    run.sim.set_image_behaviour("app:v2", Behaviour::cannot_pull("app:v2"));
+    run.sim
+        .set_image_behaviour("app:v2", Behaviour::cannot_pull("app:v2"));
     let sampler = run.sim.spawn_service_sampler(CLUSTER, WEB, secs(1));
     let out = run.deploy("app:v2").await.unwrap();
     assert_rolled_back(&run, &out, &sampler.stop()).await;
@@ -250,29 +388,69 @@ async fn a_circuit_breaker_rollback_is_followed_and_never_reported_as_success() 
 async fn a_placement_stall_fails_after_the_grace_and_rolls_back() {
     // The new revision needs more memory than any instance has: ECS can never place it.
     let run = Run::new(classic_static(3, deployment_configuration(200, 100)));
-    let current = run.sim.ecs().describe_task_definition("web:1").await.unwrap();
-    let mut body = TaskDefinition::from_revision(&current).with_image("app", &ImageRef::parse("app:v2").unwrap()).to_json();
+    let current = run
+        .sim
+        .ecs()
+        .describe_task_definition("web:1")
+        .await
+        .unwrap();
+    let mut body = TaskDefinition::from_revision(&current)
+        .with_image("app", &ImageRef::parse("app:v2").unwrap())
+        .to_json();
     body["containerDefinitions"][0]["memory"] = json!(100_000);
     let td = TaskDefinition::parse(&body.to_string(), "test").unwrap();
     let sampler = run.sim.spawn_service_sampler(CLUSTER, WEB, secs(1));
-    let out = service::run(&run.sctx(), Desired::Definition(td), &Options { command: "deploy".into(), rollback_on_failure: true, ..Options::default() }).await.unwrap();
+    let out = service::run(
+        &run.sctx(),
+        Desired::Definition(td),
+        &Options {
+            command: "deploy".into(),
+            rollback_on_failure: true,
+            ..Options::default()
+        },
+    )
+    .await
+    .unwrap();
     assert_rolled_back(&run, &out, &sampler.stop()).await;
-    assert!(out.failure.as_deref().unwrap_or("").contains("cannot be placed"), "{:?}", out.failure);
+    assert!(
+        out.failure
+            .as_deref()
+            .unwrap_or("")
+            .contains("cannot be placed"),
+        "{:?}",
+        out.failure
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn someone_elses_deployment_mid_watch_fails_without_fighting_it() {
     let run = Run::new(alb_dynamic(deployment_configuration(200, 100)));
-    let other = run.sim.ecs().register_task_definition(&dynamic_app("app:v9"), &Default::default()).await.unwrap();
+    let other = run
+        .sim
+        .ecs()
+        .register_task_definition(&dynamic_app("app:v9"), &Default::default())
+        .await
+        .unwrap();
     let sim = run.sim.clone();
     tokio::spawn(async move {
         tokio::time::sleep(secs(8)).await;
-        sim.update_service_as_someone_else(CLUSTER, WEB, &other.arn).unwrap();
+        sim.update_service_as_someone_else(CLUSTER, WEB, &other.arn)
+            .unwrap();
     });
     let out = run.deploy("app:v2").await.unwrap();
     assert_eq!(out.result, RunResult::Failed);
-    assert!(out.failure.as_deref().unwrap_or("").contains("someone else"), "{:?}", out.failure);
-    assert!(out.rollback_steps.is_empty(), "no rollback over someone else's deployment");
+    assert!(
+        out.failure
+            .as_deref()
+            .unwrap_or("")
+            .contains("someone else"),
+        "{:?}",
+        out.failure
+    );
+    assert!(
+        out.rollback_steps.is_empty(),
+        "no rollback over someone else's deployment"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -293,23 +471,45 @@ async fn a_code_deploy_service_is_refused_before_any_change() {
     let sim = Sim::builder()
         .instances(3)
         .target_group(WEB, tg(TargetType::Instance, 8080))
-        .service(WEB, ServiceSpec { desired: 3, task_definition: dynamic_app("app:v1"), target_group: Some(WEB.into()), deployment_controller: "CODE_DEPLOY".into(), ..ServiceSpec::default() })
+        .service(
+            WEB,
+            ServiceSpec {
+                desired: 3,
+                task_definition: dynamic_app("app:v1"),
+                target_group: Some(WEB.into()),
+                deployment_controller: "CODE_DEPLOY".into(),
+                ..ServiceSpec::default()
+            },
+        )
         .build();
     let run = Run::new(sim);
     let err = run.deploy("app:v2").await.unwrap_err();
     assert_eq!(err.exit_code(), 2);
     assert!(err.to_string().contains("CodeDeploy"), "{err}");
-    assert_eq!(run.sim.call_count("RegisterTaskDefinition") + run.sim.call_count("UpdateService"), 0);
+    assert_eq!(
+        run.sim.call_count("RegisterTaskDefinition") + run.sim.call_count("UpdateService"),
+        0
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_deployment_in_progress_is_refused_naming_it() {
     let run = Run::new(alb_dynamic(deployment_configuration(200, 100)));
-    let other = run.sim.ecs().register_task_definition(&dynamic_app("app:v9"), &Default::default()).await.unwrap();
-    run.sim.update_service_as_someone_else(CLUSTER, WEB, &other.arn).unwrap();
+    let other = run
+        .sim
+        .ecs()
+        .register_task_definition(&dynamic_app("app:v9"), &Default::default())
+        .await
+        .unwrap();
+    run.sim
+        .update_service_as_someone_else(CLUSTER, WEB, &other.arn)
+        .unwrap();
     let err = run.deploy("app:v2").await.unwrap_err();
     assert_eq!(err.exit_code(), 2);
-    assert!(err.to_string().contains("in progress") && err.to_string().contains("web:2"), "{err}");
+    assert!(
+        err.to_string().contains("in progress") && err.to_string().contains("web:2"),
+        "{err}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -317,7 +517,15 @@ async fn a_single_task_without_room_is_refused() {
     let sim = Sim::builder()
         .instances(1)
         .elb(ELB, quick_elb())
-        .service(WEB, ServiceSpec { desired: 1, task_definition: static_app("app:v1"), elb: Some(ELB.into()), ..ServiceSpec::default() })
+        .service(
+            WEB,
+            ServiceSpec {
+                desired: 1,
+                task_definition: static_app("app:v1"),
+                elb: Some(ELB.into()),
+                ..ServiceSpec::default()
+            },
+        )
         .build();
     let run = Run::new(sim);
     let err = run.deploy("app:v2").await.unwrap_err();

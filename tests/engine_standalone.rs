@@ -14,7 +14,7 @@ use ecs_roll::engine::{Cancel, Ctx, Desired, Event, Options, Outcome, RunResult,
 use ecs_roll::error::Error;
 use ecs_roll::image::ImageRef;
 use ecs_roll::platform::HealthCheck;
-use ecs_roll::sim::{MemoryTags, Behaviour, Fault, Sim, health_check};
+use ecs_roll::sim::{Behaviour, Fault, MemoryTags, Sim, health_check};
 use ecs_roll::taskdef::TaskDefinition;
 use serde_json::json;
 
@@ -492,7 +492,12 @@ async fn dry_run_plans_and_changes_nothing() {
 #[tokio::test(start_paused = true)]
 async fn a_second_deploy_while_one_runs_fails_fast_naming_the_first() {
     let run = Run::new(world(3));
-    let second = Run { sim: run.sim.clone(), tags: run.tags.clone(), recorder: Arc::new(Recorder::default()), cancel: Cancel::default() };
+    let second = Run {
+        sim: run.sim.clone(),
+        tags: run.tags.clone(),
+        recorder: Arc::new(Recorder::default()),
+        cancel: Cancel::default(),
+    };
     let first = async { run.deploy(V2).await };
     let other = async {
         // Starts while the first is rolling.
@@ -500,16 +505,26 @@ async fn a_second_deploy_while_one_runs_fails_fast_naming_the_first() {
         let mut ctx = second.ctx();
         ctx.actor = "bob@ci".into();
         let td = TaskDefinition::parse(&task_definition(V1).to_string(), "test").unwrap();
-        let desired = td.with_image("cb-prototype", &ImageRef::parse("rafabor/prototype-4-cb:v0.0.3").unwrap());
+        let desired = td.with_image(
+            "cb-prototype",
+            &ImageRef::parse("rafabor/prototype-4-cb:v0.0.3").unwrap(),
+        );
         deploy::run(&ctx, Desired::Definition(desired), &opts()).await
     };
     let (a, b) = tokio::join!(first, other);
     assert_eq!(a.unwrap().result, RunResult::Succeeded);
     let err = b.unwrap_err();
     assert_eq!(err.exit_code(), 2);
-    assert!(err.to_string().contains("in progress") && err.to_string().contains("test"), "{err}");
+    assert!(
+        err.to_string().contains("in progress") && err.to_string().contains("test"),
+        "{err}"
+    );
     // The family ends on one revision, and the lock is gone.
     assert_eq!(run.running_images(), ["cb-prototype:2"; 3]);
     assert_eq!(run.sim.call_count("RegisterTaskDefinition"), 1);
-    assert!(run.tags.of(&MemoryTags::cluster_arn_of("cb-prototype")).is_empty());
+    assert!(
+        run.tags
+            .of(&MemoryTags::cluster_arn_of("cb-prototype"))
+            .is_empty()
+    );
 }

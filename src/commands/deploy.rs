@@ -4,27 +4,29 @@ use std::sync::Arc;
 
 use crate::aws::ApiCalls;
 use crate::cli::{Deploy, Global};
+use crate::config::Loaded;
 use crate::engine::Observer;
 use crate::engine::outcome::Outcome;
-use crate::ratelimit::RateLimiter;
-use crate::config::Loaded;
 use crate::engine::{self, Cancel, Desired, Event, Options};
 use crate::error::Error;
+use crate::ratelimit::RateLimiter;
 use crate::settings::{self, Settings};
 use crate::taskdef::TaskDefinition;
 
 pub async fn run(g: &Global, args: Deploy, loaded: Loaded) -> Result<i32, Error> {
     let mut targets = Settings::all(g, Some(&args.source), loaded)?;
     if targets.len() > 1 {
-        return Ok(super::multi::run(targets, move |s, observer, cancel, limiter| {
-            let args = args.clone();
-            async move {
-                let (mut o, calls) = one(&s, &args, observer, cancel, limiter).await?;
-                o.api_calls = calls.snapshot();
-                Ok(o)
-            }
-        })
-        .await);
+        return Ok(
+            super::multi::run(targets, move |s, observer, cancel, limiter| {
+                let args = args.clone();
+                async move {
+                    let (mut o, calls) = one(&s, &args, observer, cancel, limiter).await?;
+                    o.api_calls = calls.snapshot();
+                    Ok(o)
+                }
+            })
+            .await,
+        );
     }
     let (_, s) = targets.remove(0);
     let observer = super::progress(&s);
@@ -35,7 +37,13 @@ pub async fn run(g: &Global, args: Deploy, loaded: Loaded) -> Result<i32, Error>
 }
 
 /// One target: resolve the source definition, swap the image, roll it out.
-async fn one(s: &Settings, args: &Deploy, observer: Arc<dyn Observer>, cancel: Cancel, limiter: Option<Arc<RateLimiter>>) -> Result<(Outcome, ApiCalls), Error> {
+async fn one(
+    s: &Settings,
+    args: &Deploy,
+    observer: Arc<dyn Observer>,
+    cancel: Cancel,
+    limiter: Option<Arc<RateLimiter>>,
+) -> Result<(Outcome, ApiCalls), Error> {
     let s = s.clone();
     let rollout = s.rollout(&args.rollout)?;
     let image = settings::parse_image(&args.image)?;
@@ -47,7 +55,9 @@ async fn one(s: &Settings, args: &Deploy, observer: Arc<dyn Observer>, cancel: C
     let aws = super::connect_limited(&s, limiter).await?;
     let source = match (file, &s.service) {
         (Some(td), _) => td,
-        (None, Some(service)) => TaskDefinition::from_revision(&super::service_revision(&s, &aws, service).await?),
+        (None, Some(service)) => {
+            TaskDefinition::from_revision(&super::service_revision(&s, &aws, service).await?)
+        }
         (None, None) => TaskDefinition::from_revision(&super::current_revision(&s, &aws).await?),
     };
     let container = source

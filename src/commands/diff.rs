@@ -28,7 +28,9 @@ pub async fn run(g: &Global, args: DiffArgs, loaded: Loaded) -> Result<i32, Erro
     let aws = super::connect(&s).await?;
     let source = match (file, &s.service) {
         (Some(td), _) => td,
-        (None, Some(service)) => TaskDefinition::from_revision(&super::service_revision(&s, &aws, service).await?),
+        (None, Some(service)) => {
+            TaskDefinition::from_revision(&super::service_revision(&s, &aws, service).await?)
+        }
         (None, None) => TaskDefinition::from_revision(&super::current_revision(&s, &aws).await?),
     };
     let container = source
@@ -58,7 +60,12 @@ pub async fn run(g: &Global, args: DiffArgs, loaded: Loaded) -> Result<i32, Erro
     let outcome = match &s.service {
         Some(service) => {
             ctx.family = desired.family().to_string();
-            engine::service::run(&super::service_context(ctx, &aws, service), Desired::Definition(desired), &opts).await?
+            engine::service::run(
+                &super::service_context(ctx, &aws, service),
+                Desired::Definition(desired),
+                &opts,
+            )
+            .await?
         }
         None => engine::deploy::run(&ctx, Desired::Definition(desired), &opts).await?,
     };

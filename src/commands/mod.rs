@@ -6,8 +6,8 @@ pub mod diff;
 pub mod multi;
 pub mod rollback;
 pub mod status;
-pub mod unlock;
 mod status_service;
+pub mod unlock;
 
 use std::sync::Arc;
 
@@ -15,9 +15,9 @@ use crate::aws::{self, ApiCalls};
 use crate::cli::{Cli, Command, OutputFormat};
 use crate::config;
 use crate::engine::outcome::Outcome;
+use crate::engine::service::ServiceCtx;
 use crate::engine::{Cancel, Ctx, Event, Observer, Timeouts};
 use crate::error::Error;
-use crate::engine::service::ServiceCtx;
 use crate::platform::{ClassicElb, Ecs, EcsServices, ResourceTags, Revision, TargetGroups};
 use crate::render;
 use crate::settings::{Mode, Settings};
@@ -108,7 +108,10 @@ pub async fn connect(s: &Settings) -> Result<Aws, Error> {
 }
 
 /// `connect`, with every call going through a rate limit shared with other targets.
-pub async fn connect_limited(s: &Settings, limiter: Option<Arc<crate::ratelimit::RateLimiter>>) -> Result<Aws, Error> {
+pub async fn connect_limited(
+    s: &Settings,
+    limiter: Option<Arc<crate::ratelimit::RateLimiter>>,
+) -> Result<Aws, Error> {
     use crate::ratelimit::Limited;
     let aws = connect(s).await?;
     let Some(l) = limiter else { return Ok(aws) };
@@ -218,19 +221,31 @@ pub fn finish(
 
 /// Service mode: the context for `service`, with the family of the revision it runs.
 pub fn service_context(ctx: Ctx, aws: &Aws, service: &str) -> ServiceCtx {
-    ServiceCtx { ctx, services: aws.services.clone(), target_groups: aws.target_groups.clone(), service: service.to_string() }
+    ServiceCtx {
+        ctx,
+        services: aws.services.clone(),
+        target_groups: aws.target_groups.clone(),
+        service: service.to_string(),
+    }
 }
 
 /// The revision a service runs now.
 pub async fn service_revision(s: &Settings, aws: &Aws, service: &str) -> Result<Revision, Error> {
-    let svc = aws.services.describe_service(&s.cluster, service).await.map_err(Error::from_api_before_change)?;
+    let svc = aws
+        .services
+        .describe_service(&s.cluster, service)
+        .await
+        .map_err(Error::from_api_before_change)?;
     let Some(svc) = svc else {
         return Err(Error::preflight(
             format!("service {service:?} not found in cluster {:?}", s.cluster),
             "check --service (or `service` in ecs-roll.toml), --cluster and --region",
         ));
     };
-    aws.ecs.describe_task_definition(&svc.task_definition).await.map_err(Error::from_api_before_change)
+    aws.ecs
+        .describe_task_definition(&svc.task_definition)
+        .await
+        .map_err(Error::from_api_before_change)
 }
 
 /// The revision most of the family's running tasks run, or the family's latest when none runs.

@@ -29,12 +29,35 @@ impl Observer for Prefixed {
         let e = match event {
             Event::Action { text } => Event::Action { text: prefix(text) },
             Event::Warning(w) => Event::Warning(prefix(w)),
-            Event::StepStarted { index, total, title } => Event::StepStarted { index: *index, total: *total, title: prefix(title) },
-            Event::WaitProgress { what, detail } => Event::WaitProgress { what: what.clone(), detail: prefix(detail) },
-            Event::WaitStarted { what, limit } => Event::WaitStarted { what: prefix(what), limit: *limit },
-            Event::WaitFinished { what, took } => Event::WaitFinished { what: prefix(what), took: *took },
-            Event::ServiceEvent { at, message } => Event::ServiceEvent { at: at.clone(), message: prefix(message) },
-            Event::RollbackStarted { reason, to } => Event::RollbackStarted { reason: prefix(reason), to: to.clone() },
+            Event::StepStarted {
+                index,
+                total,
+                title,
+            } => Event::StepStarted {
+                index: *index,
+                total: *total,
+                title: prefix(title),
+            },
+            Event::WaitProgress { what, detail } => Event::WaitProgress {
+                what: what.clone(),
+                detail: prefix(detail),
+            },
+            Event::WaitStarted { what, limit } => Event::WaitStarted {
+                what: prefix(what),
+                limit: *limit,
+            },
+            Event::WaitFinished { what, took } => Event::WaitFinished {
+                what: prefix(what),
+                took: *took,
+            },
+            Event::ServiceEvent { at, message } => Event::ServiceEvent {
+                at: at.clone(),
+                message: prefix(message),
+            },
+            Event::RollbackStarted { reason, to } => Event::RollbackStarted {
+                reason: prefix(reason),
+                to: to.clone(),
+            },
             // Phases and plans of many targets interleave: phases are dropped, the rest kept.
             Event::Phase(_) => return,
             other => other.clone(),
@@ -51,8 +74,14 @@ where
 {
     let limiter = RateLimiter::new(RATE_PER_SECOND, BURST);
     // Bars for many targets at once would fight over the terminal: plain lines.
-    let github = targets.first().is_some_and(|(_, s)| s.mode == Mode::GithubActions);
-    let shared = render::progress(if github { Mode::GithubActions } else { Mode::Plain });
+    let github = targets
+        .first()
+        .is_some_and(|(_, s)| s.mode == Mode::GithubActions);
+    let shared = render::progress(if github {
+        Mode::GithubActions
+    } else {
+        Mode::Plain
+    });
     let cancel = Cancel::default();
     super::watch_signals(cancel.clone(), shared.clone());
     // The engine's futures are not Send (they keep per-run state in cells); a LocalSet runs
@@ -62,7 +91,10 @@ where
         .run_until(async {
             let mut set = tokio::task::JoinSet::new();
             for (i, (name, s)) in targets.into_iter().enumerate() {
-                let observer: Arc<dyn Observer> = Arc::new(Prefixed { name: name.clone(), inner: shared.clone() });
+                let observer: Arc<dyn Observer> = Arc::new(Prefixed {
+                    name: name.clone(),
+                    inner: shared.clone(),
+                });
                 let fut = one(s, observer, cancel.clone(), Some(limiter.clone()));
                 set.spawn_local(async move { (i, name, fut.await) });
             }
@@ -70,7 +102,14 @@ where
             while let Some(r) = set.join_next().await {
                 match r {
                     Ok(x) => results.push(x),
-                    Err(e) => results.push((usize::MAX, "?".into(), Err(Error::failed(format!("a deploy task failed: {e}"), "report this as a bug")))),
+                    Err(e) => results.push((
+                        usize::MAX,
+                        "?".into(),
+                        Err(Error::failed(
+                            format!("a deploy task failed: {e}"),
+                            "report this as a bug",
+                        )),
+                    )),
                 }
             }
             results
@@ -91,13 +130,24 @@ where
 }
 
 fn line(o: &Outcome) -> String {
-    let target = o.target.as_ref().map_or("?".to_string(), |t| t.name.clone());
+    let target = o
+        .target
+        .as_ref()
+        .map_or("?".to_string(), |t| t.name.clone());
     let took = render::human(o.duration);
     match o.result {
         RunResult::Succeeded => format!("{} succeeded: {target} ({took})", o.command),
         RunResult::Planned => format!("{} planned: {target}", o.command),
-        RunResult::RolledBack => format!("{} FAILED, rolled back: {} ({took})", o.command, o.failure.as_deref().unwrap_or("")),
-        RunResult::Failed => format!("{} FAILED: {} ({took})", o.command, o.failure.as_deref().unwrap_or("")),
+        RunResult::RolledBack => format!(
+            "{} FAILED, rolled back: {} ({took})",
+            o.command,
+            o.failure.as_deref().unwrap_or("")
+        ),
+        RunResult::Failed => format!(
+            "{} FAILED: {} ({took})",
+            o.command,
+            o.failure.as_deref().unwrap_or("")
+        ),
         RunResult::Interrupted => format!("{} interrupted ({took})", o.command),
     }
 }

@@ -5,31 +5,36 @@ use std::sync::Arc;
 
 use crate::aws::ApiCalls;
 use crate::cli::{Global, Rollback};
-use crate::engine::Observer;
-use crate::engine::outcome::Outcome;
-use crate::ratelimit::RateLimiter;
 use crate::config::Loaded;
+use crate::engine::Observer;
 use crate::engine::deploy::{TAG_DEPLOYED_AT, TAG_PREVIOUS};
+use crate::engine::outcome::Outcome;
 use crate::engine::{self, Cancel, Desired, Options};
 use crate::error::Error;
 use crate::platform::{ApiErrorKind, Revision};
+use crate::ratelimit::RateLimiter;
 use crate::settings::Settings;
 
 pub async fn run(g: &Global, args: Rollback, loaded: Loaded) -> Result<i32, Error> {
     let mut targets = Settings::all(g, None, loaded)?;
     if targets.len() > 1 {
         if args.to.is_some() {
-            return Err(Error::usage("--to names one revision, but several targets are selected", "roll back one target at a time with --to, or drop --to"));
+            return Err(Error::usage(
+                "--to names one revision, but several targets are selected",
+                "roll back one target at a time with --to, or drop --to",
+            ));
         }
-        return Ok(super::multi::run(targets, move |s, observer, cancel, limiter| {
-            let args = args.clone();
-            async move {
-                let (mut o, calls) = one(&s, &args, observer, cancel, limiter).await?;
-                o.api_calls = calls.snapshot();
-                Ok(o)
-            }
-        })
-        .await);
+        return Ok(
+            super::multi::run(targets, move |s, observer, cancel, limiter| {
+                let args = args.clone();
+                async move {
+                    let (mut o, calls) = one(&s, &args, observer, cancel, limiter).await?;
+                    o.api_calls = calls.snapshot();
+                    Ok(o)
+                }
+            })
+            .await,
+        );
     }
     let (_, s) = targets.remove(0);
     let observer = super::progress(&s);
@@ -40,7 +45,13 @@ pub async fn run(g: &Global, args: Rollback, loaded: Loaded) -> Result<i32, Erro
 }
 
 /// One target: find the revision to return to and roll it out.
-async fn one(s: &Settings, args: &Rollback, observer: Arc<dyn Observer>, cancel: Cancel, limiter: Option<Arc<RateLimiter>>) -> Result<(Outcome, ApiCalls), Error> {
+async fn one(
+    s: &Settings,
+    args: &Rollback,
+    observer: Arc<dyn Observer>,
+    cancel: Cancel,
+    limiter: Option<Arc<RateLimiter>>,
+) -> Result<(Outcome, ApiCalls), Error> {
     let s = s.clone();
     let rollout = s.rollout(&args.rollout)?;
     let aws = super::connect_limited(&s, limiter).await?;
@@ -132,7 +143,11 @@ async fn resolve(s: &Settings, aws: &super::Aws, to: &str) -> Result<Revision, E
         Some(service) if numeric => super::service_revision(s, aws, service).await?.family,
         _ => s.family.clone(),
     };
-    let reference = if numeric { format!("{family}:{to}") } else { to.to_string() };
+    let reference = if numeric {
+        format!("{family}:{to}")
+    } else {
+        to.to_string()
+    };
     let rev = aws
         .ecs
         .describe_task_definition(&reference)

@@ -39,25 +39,53 @@ struct LoadBalancerHealth {
 
 pub async fn run(s: &Settings, aws: &Aws, service: &str) -> Result<i32, Error> {
     let before = Error::from_api_before_change;
-    let svc = aws.services.describe_service(&s.cluster, service).await.map_err(before)?.ok_or_else(|| {
-        Error::preflight(format!("service {service:?} not found in cluster {:?}", s.cluster), "check --service, --cluster and --region")
-    })?;
-    let rev = aws.ecs.describe_task_definition(&svc.task_definition).await.map_err(before)?;
+    let svc = aws
+        .services
+        .describe_service(&s.cluster, service)
+        .await
+        .map_err(before)?
+        .ok_or_else(|| {
+            Error::preflight(
+                format!("service {service:?} not found in cluster {:?}", s.cluster),
+                "check --service, --cluster and --region",
+            )
+        })?;
+    let rev = aws
+        .ecs
+        .describe_task_definition(&svc.task_definition)
+        .await
+        .map_err(before)?;
     let td = crate::taskdef::TaskDefinition::from_revision(&rev);
-    let image = s.container.clone().or_else(|| td.container_names().first().cloned()).and_then(|c| td.image_of(&c).map(String::from));
-    let tasks = aws.services.service_tasks(&s.cluster, service, "RUNNING").await.map_err(before)?;
+    let image = s
+        .container
+        .clone()
+        .or_else(|| td.container_names().first().cloned())
+        .and_then(|c| td.image_of(&c).map(String::from));
+    let tasks = aws
+        .services
+        .service_tasks(&s.cluster, service, "RUNNING")
+        .await
+        .map_err(before)?;
     let mut per_revision = BTreeMap::new();
     for t in &tasks {
-        *per_revision.entry(short_name(&t.task_definition_arn)).or_insert(0) += 1;
+        *per_revision
+            .entry(short_name(&t.task_definition_arn))
+            .or_insert(0) += 1;
     }
     let mut lbs = Vec::new();
     for lb in &svc.load_balancers {
         let (name, states) = if let Some(arn) = &lb.target_group_arn {
             let health = aws.target_groups.target_health(arn).await.map_err(before)?;
-            (arn.rsplit(':').next().unwrap_or(arn).to_string(), health.into_iter().map(|h| h.state).collect::<Vec<_>>())
+            (
+                arn.rsplit(':').next().unwrap_or(arn).to_string(),
+                health.into_iter().map(|h| h.state).collect::<Vec<_>>(),
+            )
         } else if let Some(name) = &lb.load_balancer_name {
             let health = aws.elb.instance_health(name).await.map_err(before)?;
-            (name.clone(), health.into_iter().map(|h| h.state.to_string()).collect())
+            (
+                name.clone(),
+                health.into_iter().map(|h| h.state.to_string()).collect(),
+            )
         } else {
             continue;
         };
@@ -65,7 +93,10 @@ pub async fn run(s: &Settings, aws: &Aws, service: &str) -> Result<i32, Error> {
         for st in states {
             *counts.entry(st).or_insert(0) += 1;
         }
-        lbs.push(LoadBalancerHealth { name, states: counts });
+        lbs.push(LoadBalancerHealth {
+            name,
+            states: counts,
+        });
     }
     let dc = &svc.deployment_configuration;
     let status = ServiceStatus {
@@ -81,7 +112,8 @@ pub async fn run(s: &Settings, aws: &Aws, service: &str) -> Result<i32, Error> {
             "{} max {}% min {}%{}",
             dc.strategy.as_deref().unwrap_or("ROLLING"),
             dc.maximum_percent.map_or("-".into(), |v| v.to_string()),
-            dc.minimum_healthy_percent.map_or("-".into(), |v| v.to_string()),
+            dc.minimum_healthy_percent
+                .map_or("-".into(), |v| v.to_string()),
             match dc.circuit_breaker {
                 Some((true, true)) => ", circuit breaker with rollback",
                 Some((true, false)) => ", circuit breaker",
@@ -94,7 +126,10 @@ pub async fn run(s: &Settings, aws: &Aws, service: &str) -> Result<i32, Error> {
         events: svc.events.iter().take(5).cloned().collect(),
     };
     match s.output {
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&status).unwrap_or_default()),
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&status).unwrap_or_default()
+        ),
         OutputFormat::Text => print!("{}", text(&status)),
     }
     Ok(0)
@@ -123,19 +158,45 @@ fn text(s: &ServiceStatus) -> String {
             d.pending_count,
             d.failed_tasks,
             d.rollout_state.as_deref().unwrap_or("-"),
-            d.created_at.as_deref().map(|c| format!(" since {c}")).unwrap_or_default()
+            d.created_at
+                .as_deref()
+                .map(|c| format!(" since {c}"))
+                .unwrap_or_default()
         ));
     }
-    let per: Vec<String> = s.tasks_per_revision.iter().map(|(r, n)| format!("{r}: {n}")).collect();
-    out.push_str(&format!("tasks: {}\n", if per.is_empty() { "none".into() } else { per.join(", ") }));
+    let per: Vec<String> = s
+        .tasks_per_revision
+        .iter()
+        .map(|(r, n)| format!("{r}: {n}"))
+        .collect();
+    out.push_str(&format!(
+        "tasks: {}\n",
+        if per.is_empty() {
+            "none".into()
+        } else {
+            per.join(", ")
+        }
+    ));
     for lb in &s.load_balancers {
         let st: Vec<String> = lb.states.iter().map(|(k, v)| format!("{v} {k}")).collect();
-        out.push_str(&format!("load balancer {}: {}\n", lb.name, if st.is_empty() { "no targets".into() } else { st.join(", ") }));
+        out.push_str(&format!(
+            "load balancer {}: {}\n",
+            lb.name,
+            if st.is_empty() {
+                "no targets".into()
+            } else {
+                st.join(", ")
+            }
+        ));
     }
     if !s.events.is_empty() {
         out.push_str("last events:\n");
         for e in &s.events {
-            out.push_str(&format!("  {} {}\n", e.created_at.as_deref().unwrap_or(""), e.message));
+            out.push_str(&format!(
+                "  {} {}\n",
+                e.created_at.as_deref().unwrap_or(""),
+                e.message
+            ));
         }
     }
     out

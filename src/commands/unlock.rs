@@ -13,13 +13,27 @@ pub async fn run(g: &Global, loaded: Loaded) -> Result<i32, Error> {
     let before = Error::from_api_before_change;
     let (arn, key) = match &s.service {
         Some(service) => {
-            let svc = aws.services.describe_service(&s.cluster, service).await.map_err(before)?;
-            let svc = svc.ok_or_else(|| Error::preflight(format!("service {service:?} not found in cluster {:?}", s.cluster), "check --service and --cluster"))?;
+            let svc = aws
+                .services
+                .describe_service(&s.cluster, service)
+                .await
+                .map_err(before)?;
+            let svc = svc.ok_or_else(|| {
+                Error::preflight(
+                    format!("service {service:?} not found in cluster {:?}", s.cluster),
+                    "check --service and --cluster",
+                )
+            })?;
             (svc.arn, lock::SERVICE_KEY.to_string())
         }
         None => {
             let arn = aws.tags.cluster_arn(&s.cluster).await.map_err(before)?;
-            let arn = arn.ok_or_else(|| Error::preflight(format!("cluster {:?} not found", s.cluster), "check --cluster and --region"))?;
+            let arn = arn.ok_or_else(|| {
+                Error::preflight(
+                    format!("cluster {:?} not found", s.cluster),
+                    "check --cluster and --region",
+                )
+            })?;
             (arn, lock::key_for_family(&s.family))
         }
     };
@@ -27,7 +41,10 @@ pub async fn run(g: &Global, loaded: Loaded) -> Result<i32, Error> {
     match tags.get(&key) {
         None => println!("no deploy lock is held"),
         Some(v) => {
-            aws.tags.untag_resource(&arn, std::slice::from_ref(&key)).await.map_err(Error::from_api_after_change)?;
+            aws.tags
+                .untag_resource(&arn, std::slice::from_ref(&key))
+                .await
+                .map_err(Error::from_api_after_change)?;
             match Lock::decode(v) {
                 Some(l) => println!("removed the deploy lock of {}", l.describe()),
                 None => println!("removed an unreadable deploy lock ({v})"),

@@ -9,11 +9,11 @@ use tokio::time::Instant;
 
 use super::context::Ctx;
 use super::events::{Event, Phase};
+use super::lock;
 use super::observe::{Catalog, Observation};
 use super::outcome::{InstanceReport, Outcome, RevisionInfo, RunResult};
 use super::plan::{self, Plan};
 use super::rollout::{Halt, Rollout, StepReport, plan_limit};
-use super::lock;
 use super::wait::with_retry;
 use crate::error::Error;
 use crate::platform::{ApiErrorKind, Revision};
@@ -176,10 +176,21 @@ pub async fn run(ctx: &Ctx, desired: Desired, opts: &Options) -> Result<Outcome,
     }
 
     // Only now, with every check passed, does anything change in AWS: first the lock.
-    let cluster_arn = with_retry(|| ctx.tags.cluster_arn(&ctx.cluster)).await.map_err(Error::from_api_before_change)?.unwrap_or_else(|| ctx.cluster.clone());
+    let cluster_arn = with_retry(|| ctx.tags.cluster_arn(&ctx.cluster))
+        .await
+        .map_err(Error::from_api_before_change)?
+        .unwrap_or_else(|| ctx.cluster.clone());
     let ttl = plan_limit(ctx, &obs.load_balancer, &plan) * 2 + Duration::from_secs(600);
     let what = format!("family {} in cluster {}", ctx.family, ctx.cluster);
-    let held = lock::acquire(ctx.tags.as_ref(), &cluster_arn, &lock::key_for_family(&ctx.family), &ctx.actor, ttl, &what).await?;
+    let held = lock::acquire(
+        ctx.tags.as_ref(),
+        &cluster_arn,
+        &lock::key_for_family(&ctx.family),
+        &ctx.actor,
+        ttl,
+        &what,
+    )
+    .await?;
     let result: Result<Outcome, Error> = async {
         ctx.emit(Event::Phase(Phase::Register));
         let target = record(ctx, existing, &target_td, previous_arn.as_deref()).await?;
@@ -200,7 +211,8 @@ pub async fn run(ctx: &Ctx, desired: Desired, opts: &Options) -> Result<Outcome,
         outcome.result = match halt {
             None => RunResult::Succeeded,
             Some(Halt::Interrupted) => {
-                outcome.failure = Some("interrupted; the step in progress was finished first".into());
+                outcome.failure =
+                    Some("interrupted; the step in progress was finished first".into());
                 RunResult::Interrupted
             }
             Some(Halt::Failed { step, reason }) => {
@@ -250,7 +262,9 @@ pub async fn run(ctx: &Ctx, desired: Desired, opts: &Options) -> Result<Outcome,
     }
     .await;
     if let Err(e) = lock::release(ctx.tags.as_ref(), &held).await {
-        ctx.emit(Event::Warning(format!("could not release the deploy lock (it expires by itself): {e}")));
+        ctx.emit(Event::Warning(format!(
+            "could not release the deploy lock (it expires by itself): {e}"
+        )));
     }
     result
 }

@@ -20,7 +20,10 @@ pub enum Event {
     /// Service mode: the deployment configuration ecs-roll will set, and why.
     ServicePlan(ServicePlan),
     /// A service event ECS recorded during the deploy (each printed once).
-    ServiceEvent { at: Option<String>, message: String },
+    ServiceEvent {
+        at: Option<String>,
+        message: String,
+    },
     /// The revision to roll out: newly registered, or an identical one reused.
     Revision {
         name: String,

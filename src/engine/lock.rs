@@ -29,7 +29,12 @@ impl Lock {
     pub fn encode(&self) -> String {
         let head = format!("{}|{}|{}|", self.token, self.since, self.expires);
         let room = 256usize.saturating_sub(head.len());
-        let holder: String = self.holder.chars().filter(|c| *c != '|').take(room).collect();
+        let holder: String = self
+            .holder
+            .chars()
+            .filter(|c| *c != '|')
+            .take(room)
+            .collect();
         format!("{head}{holder}")
     }
 
@@ -45,7 +50,12 @@ impl Lock {
 
     /// A description for people: who, since when, until when.
     pub fn describe(&self) -> String {
-        format!("{} since {} (the lock expires at {})", self.holder, rfc3339(self.since), rfc3339(self.expires))
+        format!(
+            "{} since {} (the lock expires at {})",
+            self.holder,
+            rfc3339(self.since),
+            rfc3339(self.expires)
+        )
     }
 }
 
@@ -59,7 +69,9 @@ fn rfc3339(secs: u64) -> String {
 }
 
 pub fn now_secs() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// A held lock; release it with `release`.
@@ -72,28 +84,65 @@ pub struct Held {
 
 /// Takes the lock `key` on `arn` for `ttl`, or fails (exit 2, nothing changed) naming the run
 /// that holds it.
-pub async fn acquire(tags: &dyn ResourceTags, arn: &str, key: &str, holder: &str, ttl: Duration, what: &str) -> Result<Held, Error> {
+pub async fn acquire(
+    tags: &dyn ResourceTags,
+    arn: &str,
+    key: &str,
+    holder: &str,
+    ttl: Duration,
+    what: &str,
+) -> Result<Held, Error> {
     let read = |t: &BTreeMap<String, String>| t.get(key).and_then(|v| Lock::decode(v));
     let now = now_secs();
-    let token = format!("{:x}{:x}", now, std::process::id() as u64 ^ (SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_nanos()) as u64));
-    let existing = tags.resource_tags(arn).await.map_err(Error::from_api_before_change)?;
+    let token = format!(
+        "{:x}{:x}",
+        now,
+        std::process::id() as u64
+            ^ (SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos()) as u64)
+    );
+    let existing = tags
+        .resource_tags(arn)
+        .await
+        .map_err(Error::from_api_before_change)?;
     if let Some(l) = read(&existing).filter(|l| blocks(Some(l), &token, now)) {
         return Err(busy(what, &l));
     }
-    let lock = Lock { token: token.clone(), since: now, expires: now + ttl.as_secs(), holder: holder.to_string() };
-    tags.tag_resource(arn, &BTreeMap::from([(key.to_string(), lock.encode())])).await.map_err(Error::from_api_before_change)?;
+    let lock = Lock {
+        token: token.clone(),
+        since: now,
+        expires: now + ttl.as_secs(),
+        holder: holder.to_string(),
+    };
+    tags.tag_resource(arn, &BTreeMap::from([(key.to_string(), lock.encode())]))
+        .await
+        .map_err(Error::from_api_before_change)?;
     tokio::time::sleep(SETTLE).await;
-    let after = tags.resource_tags(arn).await.map_err(Error::from_api_before_change)?;
+    let after = tags
+        .resource_tags(arn)
+        .await
+        .map_err(Error::from_api_before_change)?;
     match read(&after) {
-        Some(l) if l.token == token => Ok(Held { arn: arn.to_string(), key: key.to_string(), token }),
+        Some(l) if l.token == token => Ok(Held {
+            arn: arn.to_string(),
+            key: key.to_string(),
+            token,
+        }),
         Some(l) => Err(busy(what, &l)),
-        None => Err(Error::preflight(format!("the deploy lock on {what} vanished right after it was taken"), "another ecs-roll run may be unlocking it; try again")),
+        None => Err(Error::preflight(
+            format!("the deploy lock on {what} vanished right after it was taken"),
+            "another ecs-roll run may be unlocking it; try again",
+        )),
     }
 }
 
 fn busy(what: &str, l: &Lock) -> Error {
     Error::preflight(
-        format!("another ecs-roll deploy of {what} is in progress: {}", l.describe()),
+        format!(
+            "another ecs-roll deploy of {what} is in progress: {}",
+            l.describe()
+        ),
         "wait for it to finish; if that run crashed, `ecs-roll unlock` removes its lock (it also expires by itself)",
     )
 }
@@ -101,9 +150,15 @@ fn busy(what: &str, l: &Lock) -> Error {
 /// Releases the lock if this run still holds it; a failure to release is only reported,
 /// since the lock expires anyway.
 pub async fn release(tags: &dyn ResourceTags, held: &Held) -> Result<(), String> {
-    let now = tags.resource_tags(&held.arn).await.map_err(|e| e.to_string())?;
+    let now = tags
+        .resource_tags(&held.arn)
+        .await
+        .map_err(|e| e.to_string())?;
     match now.get(&held.key).and_then(|v| Lock::decode(v)) {
-        Some(l) if l.token == held.token => tags.untag_resource(&held.arn, std::slice::from_ref(&held.key)).await.map_err(|e| e.to_string()),
+        Some(l) if l.token == held.token => tags
+            .untag_resource(&held.arn, std::slice::from_ref(&held.key))
+            .await
+            .map_err(|e| e.to_string()),
         _ => Ok(()),
     }
 }
@@ -122,16 +177,37 @@ mod tests {
 
     #[test]
     fn encodes_and_decodes() {
-        let l = Lock { token: "abc".into(), since: 10, expires: 20, holder: "ci|run 5".into() };
+        let l = Lock {
+            token: "abc".into(),
+            since: 10,
+            expires: 20,
+            holder: "ci|run 5".into(),
+        };
         let back = Lock::decode(&l.encode()).unwrap();
-        assert_eq!((back.token.as_str(), back.since, back.expires, back.holder.as_str()), ("abc", 10, 20, "cirun 5"));
-        let long = Lock { holder: "x".repeat(400), ..l };
+        assert_eq!(
+            (
+                back.token.as_str(),
+                back.since,
+                back.expires,
+                back.holder.as_str()
+            ),
+            ("abc", 10, 20, "cirun 5")
+        );
+        let long = Lock {
+            holder: "x".repeat(400),
+            ..l
+        };
         assert!(long.encode().len() <= 256);
     }
 
     #[test]
     fn blocking_table() {
-        let l = Lock { token: "a".into(), since: 0, expires: 100, holder: "h".into() };
+        let l = Lock {
+            token: "a".into(),
+            since: 0,
+            expires: 100,
+            holder: "h".into(),
+        };
         assert!(blocks(Some(&l), "b", 50));
         assert!(!blocks(Some(&l), "a", 50), "our own lock");
         assert!(!blocks(Some(&l), "b", 100), "expired");
@@ -143,32 +219,93 @@ mod tests {
         let tags = MemoryTags::default();
         let arn = MemoryTags::cluster_arn_of("c");
         let key = key_for_family("app");
-        let first = acquire(&tags, &arn, &key, "alice@laptop", Duration::from_secs(600), "family app").await.unwrap();
-        let err = acquire(&tags, &arn, &key, "ci run 7", Duration::from_secs(600), "family app").await.unwrap_err();
+        let first = acquire(
+            &tags,
+            &arn,
+            &key,
+            "alice@laptop",
+            Duration::from_secs(600),
+            "family app",
+        )
+        .await
+        .unwrap();
+        let err = acquire(
+            &tags,
+            &arn,
+            &key,
+            "ci run 7",
+            Duration::from_secs(600),
+            "family app",
+        )
+        .await
+        .unwrap_err();
         assert_eq!(err.exit_code(), 2);
-        assert!(err.to_string().contains("alice@laptop") && err.to_string().contains("in progress"), "{err}");
+        assert!(
+            err.to_string().contains("alice@laptop") && err.to_string().contains("in progress"),
+            "{err}"
+        );
         release(&tags, &first).await.unwrap();
         assert!(tags.of(&arn).is_empty());
-        acquire(&tags, &arn, &key, "ci run 7", Duration::from_secs(600), "family app").await.unwrap();
+        acquire(
+            &tags,
+            &arn,
+            &key,
+            "ci run 7",
+            Duration::from_secs(600),
+            "family app",
+        )
+        .await
+        .unwrap();
     }
 
     #[tokio::test(start_paused = true)]
     async fn an_expired_lock_is_taken_over() {
         let tags = MemoryTags::default();
         let arn = MemoryTags::cluster_arn_of("c");
-        let stale = Lock { token: "old".into(), since: 1, expires: 2, holder: "crashed run".into() };
-        tags.tag_resource(&arn, &BTreeMap::from([(SERVICE_KEY.to_string(), stale.encode())])).await.unwrap();
-        acquire(&tags, &arn, SERVICE_KEY, "me", Duration::from_secs(60), "service web").await.unwrap();
+        let stale = Lock {
+            token: "old".into(),
+            since: 1,
+            expires: 2,
+            holder: "crashed run".into(),
+        };
+        tags.tag_resource(
+            &arn,
+            &BTreeMap::from([(SERVICE_KEY.to_string(), stale.encode())]),
+        )
+        .await
+        .unwrap();
+        acquire(
+            &tags,
+            &arn,
+            SERVICE_KEY,
+            "me",
+            Duration::from_secs(60),
+            "service web",
+        )
+        .await
+        .unwrap();
     }
 
     #[tokio::test(start_paused = true)]
     async fn releasing_leaves_someone_elses_lock_alone() {
         let tags = MemoryTags::default();
         let arn = MemoryTags::cluster_arn_of("c");
-        let mine = acquire(&tags, &arn, SERVICE_KEY, "me", Duration::from_secs(60), "x").await.unwrap();
+        let mine = acquire(&tags, &arn, SERVICE_KEY, "me", Duration::from_secs(60), "x")
+            .await
+            .unwrap();
         // Someone unlocked and took it since.
-        let theirs = Lock { token: "theirs".into(), since: now_secs(), expires: now_secs() + 60, holder: "them".into() };
-        tags.tag_resource(&arn, &BTreeMap::from([(SERVICE_KEY.to_string(), theirs.encode())])).await.unwrap();
+        let theirs = Lock {
+            token: "theirs".into(),
+            since: now_secs(),
+            expires: now_secs() + 60,
+            holder: "them".into(),
+        };
+        tags.tag_resource(
+            &arn,
+            &BTreeMap::from([(SERVICE_KEY.to_string(), theirs.encode())]),
+        )
+        .await
+        .unwrap();
         release(&tags, &mine).await.unwrap();
         assert!(tags.of(&arn).contains_key(SERVICE_KEY));
     }

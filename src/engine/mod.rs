@@ -15,5 +15,5 @@ pub use context::{Cancel, Ctx, Timeouts};
 pub use deploy::{Desired, Options};
 pub use events::{Event, Observer, Phase};
 pub use outcome::{Outcome, RunResult};
-pub mod service;
 pub mod lock;
+pub mod service;

@@ -110,7 +110,11 @@ pub fn instances_drained(health: &[InstanceHealth], instance_ids: &[String]) -> 
 pub fn others_in_service(health: &[InstanceHealth], leaving: &[String]) -> usize {
     health
         .iter()
-        .filter(|h| h.state == HealthState::InService && !h.is_deregistering() && !leaving.contains(&h.instance_id))
+        .filter(|h| {
+            h.state == HealthState::InService
+                && !h.is_deregistering()
+                && !leaving.contains(&h.instance_id)
+        })
         .count()
 }
 
@@ -261,7 +265,11 @@ mod tests {
         // An instance whose connections are draining serves no new requests.
         let draining = [
             health("i-1", HealthState::InService, None),
-            health("i-2", HealthState::InService, Some("Instance deregistration currently in progress.")),
+            health(
+                "i-2",
+                HealthState::InService,
+                Some("Instance deregistration currently in progress."),
+            ),
         ];
         assert_eq!(others_in_service(&draining, &["i-1".into()]), 0);
     }

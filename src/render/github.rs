@@ -101,9 +101,19 @@ pub fn summary_markdown(o: &Outcome) -> String {
         }
     }
     if o.service.is_some() {
-        let _ = writeln!(s, "\n| Task | Revision | Status | Host |\n|---|---|---|---|");
+        let _ = writeln!(
+            s,
+            "\n| Task | Revision | Status | Host |\n|---|---|---|---|"
+        );
         for t in &o.tasks {
-            let _ = writeln!(s, "| `{}` | {} | {} | {} |", t.task_id, t.revision, t.last_status, t.host.as_deref().unwrap_or("-"));
+            let _ = writeln!(
+                s,
+                "| `{}` | {} | {} | {} |",
+                t.task_id,
+                t.revision,
+                t.last_status,
+                t.host.as_deref().unwrap_or("-")
+            );
         }
         return s;
     }

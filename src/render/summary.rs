@@ -15,12 +15,13 @@ pub fn text(o: &Outcome) -> String {
             None => t.name.clone(),
         });
     let headline = match o.result {
-        RunResult::Succeeded => {
-            match &o.service {
-                Some(svc) => format!("{} succeeded: {target} serves every task of service {svc}, healthy in its load balancers", o.command),
-                None => format!("{} succeeded: {target} serves on every instance", o.command),
-            }
-        }
+        RunResult::Succeeded => match &o.service {
+            Some(svc) => format!(
+                "{} succeeded: {target} serves every task of service {svc}, healthy in its load balancers",
+                o.command
+            ),
+            None => format!("{} succeeded: {target} serves on every instance", o.command),
+        },
         RunResult::Planned => format!("{} planned (dry run, nothing changed): {target}", o.command),
         RunResult::Failed => format!("{} FAILED: {target}", o.command),
         RunResult::RolledBack => format!(
@@ -115,7 +116,14 @@ pub fn json(o: &Outcome) -> String {
 pub fn tasks_table(tasks: &[crate::engine::outcome::TaskReport]) -> String {
     let mut s = String::from("TASK                              REVISION        STATUS    HOST\n");
     for t in tasks {
-        let _ = writeln!(s, "{:<33} {:<15} {:<9} {}", t.task_id, t.revision, t.last_status, t.host.as_deref().unwrap_or("-"));
+        let _ = writeln!(
+            s,
+            "{:<33} {:<15} {:<9} {}",
+            t.task_id,
+            t.revision,
+            t.last_status,
+            t.host.as_deref().unwrap_or("-")
+        );
     }
     s
 }

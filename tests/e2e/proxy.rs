@@ -261,17 +261,28 @@ fn serve(
         match hook.fault(&op, &req.body) {
             None => {}
             Some(Fault::Throttle) => {
-                error_response(&req, 400, "Throttling", "Rate exceeded").write_to(&mut writer, "keep-alive")?;
+                error_response(&req, 400, "Throttling", "Rate exceeded")
+                    .write_to(&mut writer, "keep-alive")?;
                 continue;
             }
             Some(Fault::ServerError) => {
-                error_response(&req, 500, "InternalFailure", "We encountered an internal error. Please try again.")
-                    .write_to(&mut writer, "keep-alive")?;
+                error_response(
+                    &req,
+                    500,
+                    "InternalFailure",
+                    "We encountered an internal error. Please try again.",
+                )
+                .write_to(&mut writer, "keep-alive")?;
                 continue;
             }
             Some(Fault::Unavailable) => {
-                error_response(&req, 503, "ServiceUnavailable", "Service is unavailable. Please try again.")
-                    .write_to(&mut writer, "keep-alive")?;
+                error_response(
+                    &req,
+                    503,
+                    "ServiceUnavailable",
+                    "Service is unavailable. Please try again.",
+                )
+                .write_to(&mut writer, "keep-alive")?;
                 continue;
             }
             // Dropping the connection closes it: no response at all.
@@ -456,7 +467,12 @@ impl CrashOnStart {
 
     /// Like [`CrashOnStart::new`], but the first `spare` StartTask calls of the revision
     /// start healthy tasks: the deploy fails at a later step.
-    pub fn sparing(upstream: u16, cluster: &str, revision: &str, spare: usize) -> Arc<CrashOnStart> {
+    pub fn sparing(
+        upstream: u16,
+        cluster: &str,
+        revision: &str,
+        spare: usize,
+    ) -> Arc<CrashOnStart> {
         Arc::new(CrashOnStart {
             upstream,
             cluster: cluster.into(),
@@ -937,7 +953,9 @@ impl FaultInjector {
         Some(match fault {
             Fault::Delay(max) => {
                 let max_ms = max.as_millis().max(4) as u64;
-                Fault::Delay(Duration::from_millis(max_ms / 4 + rng.below(max_ms - max_ms / 4)))
+                Fault::Delay(Duration::from_millis(
+                    max_ms / 4 + rng.below(max_ms - max_ms / 4),
+                ))
             }
             Fault::LostResponse if self.config.not_idempotent.iter().any(|o| o == operation) => {
                 Fault::Reset
@@ -963,7 +981,10 @@ impl Interceptor for FaultInjector {
         }
         let fault = self.draw(operation)?;
         *report.injected.entry(fault.name()).or_default() += 1;
-        *report.by_operation.entry(operation.to_string()).or_default() += 1;
+        *report
+            .by_operation
+            .entry(operation.to_string())
+            .or_default() += 1;
         Some(fault)
     }
 

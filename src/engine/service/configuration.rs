@@ -110,7 +110,9 @@ mod tests {
     #[test]
     fn table() {
         // (desired, capacity, allow downtime) -> (max, min, min healthy tasks, surge)
-        let cases: &[(i64, Capacity, (i64, i64, i64, i64))] = &[
+        // (desired, capacity) -> (max %, min %, min healthy tasks, surge)
+        type Case = (i64, Capacity, (i64, i64, i64, i64));
+        let cases: &[Case] = &[
             (3, Capacity::Unbounded, (200, 100, 3, 3)),
             (3, Capacity::Tasks(3), (200, 100, 3, 3)),
             (3, Capacity::Tasks(5), (200, 100, 3, 3)),

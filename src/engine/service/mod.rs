@@ -44,7 +44,13 @@ pub struct ServicePlan {
 
 pub fn plan_text(p: &ServicePlan) -> String {
     let pct = |v: Option<i64>| v.map_or("-".to_string(), |x| x.to_string());
-    let mut s = format!("plan: {} deployment of service {} ({} task(s)); capacity: {}", p.strategy.to_lowercase(), p.service, p.desired, p.capacity);
+    let mut s = format!(
+        "plan: {} deployment of service {} ({} task(s)); capacity: {}",
+        p.strategy.to_lowercase(),
+        p.service,
+        p.desired,
+        p.capacity
+    );
     if let Some(id) = &p.resuming {
         s.push_str(&format!("\n  resuming the watch of deployment {id}"));
     }
@@ -54,7 +60,11 @@ pub fn plan_text(p: &ServicePlan) -> String {
             p.chosen.maximum_percent,
             p.chosen.minimum_healthy_percent,
             if p.changes_configuration {
-                format!(" (now {}/{}; restored afterwards)", pct(p.current.0), pct(p.current.1))
+                format!(
+                    " (now {}/{}; restored afterwards)",
+                    pct(p.current.0),
+                    pct(p.current.1)
+                )
             } else {
                 " (unchanged)".to_string()
             }
@@ -68,7 +78,10 @@ pub fn plan_text(p: &ServicePlan) -> String {
         ));
     }
     if !p.load_balancers.is_empty() {
-        s.push_str(&format!("\n  health gates: {}", p.load_balancers.join(", ")));
+        s.push_str(&format!(
+            "\n  health gates: {}",
+            p.load_balancers.join(", ")
+        ));
     }
     s
 }

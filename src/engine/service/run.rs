@@ -11,7 +11,9 @@ use super::configuration::{self, Capacity};
 use super::observe::{self, Gate, Snapshot};
 use super::watch::{Judgement, Observed, Tracker, Watched, find_ours};
 use super::{ServiceCtx, ServicePlan};
-use crate::engine::deploy::{Desired, Options, TAG_PREVIOUS, find_identical, info, record, short_name};
+use crate::engine::deploy::{
+    Desired, Options, TAG_PREVIOUS, find_identical, info, record, short_name,
+};
 use crate::engine::events::{Event, Phase};
 use crate::engine::lock;
 use crate::engine::observe::Catalog;
@@ -19,7 +21,9 @@ use crate::engine::outcome::{Outcome, RunResult, TaskReport};
 use crate::engine::verdict::Verdict;
 use crate::engine::wait::{self, WaitError, with_retry};
 use crate::error::Error;
-use crate::platform::{ContainerInstance, DeploymentConfiguration, Revision, Service, ServiceUpdate, Task};
+use crate::platform::{
+    ContainerInstance, DeploymentConfiguration, Revision, Service, ServiceUpdate, Task,
+};
 use crate::taskdef::TaskDefinition;
 
 /// How long tasks may stay unplaceable with no progress before the deploy fails: ECS emits
@@ -30,27 +34,49 @@ pub async fn run(s: &ServiceCtx, desired: Desired, opts: &Options) -> Result<Out
     let ctx = &s.ctx;
     let started = Instant::now();
     ctx.emit(Event::Phase(Phase::Preflight));
-    let active = with_retry(|| ctx.ecs.cluster_is_active(&ctx.cluster)).await.map_err(Error::from_api_before_change)?;
+    let active = with_retry(|| ctx.ecs.cluster_is_active(&ctx.cluster))
+        .await
+        .map_err(Error::from_api_before_change)?;
     if !active {
-        return Err(Error::preflight(format!("cluster {:?} does not exist or is not ACTIVE", ctx.cluster), "check --cluster and --region"));
+        return Err(Error::preflight(
+            format!("cluster {:?} does not exist or is not ACTIVE", ctx.cluster),
+            "check --cluster and --region",
+        ));
     }
-    let svc = with_retry(|| s.services.describe_service(&ctx.cluster, &s.service)).await.map_err(Error::from_api_before_change)?;
+    let svc = with_retry(|| s.services.describe_service(&ctx.cluster, &s.service))
+        .await
+        .map_err(Error::from_api_before_change)?;
     let Some(svc) = svc else {
-        return Err(Error::preflight(format!("service {:?} not found in cluster {:?}", s.service, ctx.cluster), "check --service (or `service` in ecs-roll.toml), --cluster and --region"));
+        return Err(Error::preflight(
+            format!(
+                "service {:?} not found in cluster {:?}",
+                s.service, ctx.cluster
+            ),
+            "check --service (or `service` in ecs-roll.toml), --cluster and --region",
+        ));
     };
     check_service(&svc)?;
 
     let mut catalog = Catalog::default();
-    let current = catalog.get(ctx, &svc.task_definition).await.map_err(Error::from_api_before_change)?;
+    let current = catalog
+        .get(ctx, &svc.task_definition)
+        .await
+        .map_err(Error::from_api_before_change)?;
     let (target_td, existing) = match desired {
         Desired::Definition(td) => {
             if td.family() != current.family {
                 return Err(Error::usage(
-                    format!("the task definition's family is {:?} but service {} runs family {:?}", td.family(), s.service, current.family),
+                    format!(
+                        "the task definition's family is {:?} but service {} runs family {:?}",
+                        td.family(),
+                        s.service,
+                        current.family
+                    ),
                     "deploy a task definition of the service's family",
                 ));
             }
-            let reuse = find_identical(ctx, &mut catalog, &[(svc.task_definition.clone(), 1)], &td).await?;
+            let reuse =
+                find_identical(ctx, &mut catalog, &[(svc.task_definition.clone(), 1)], &td).await?;
             (td, reuse)
         }
         Desired::Revision(r) => (TaskDefinition::from_revision(&r), Some(r)),
@@ -59,30 +85,54 @@ pub async fn run(s: &ServiceCtx, desired: Desired, opts: &Options) -> Result<Out
     let resuming = svc
         .deployments
         .iter()
-        .find(|d| d.status == "PRIMARY" && Some(&d.task_definition) == target_arn.as_ref() && d.rollout_state.as_deref() == Some("IN_PROGRESS"))
+        .find(|d| {
+            d.status == "PRIMARY"
+                && Some(&d.task_definition) == target_arn.as_ref()
+                && d.rollout_state.as_deref() == Some("IN_PROGRESS")
+        })
         .map(|d| d.id.clone());
     if resuming.is_none() {
         check_no_other_deployment(&svc)?;
     }
     let gates = observe::gates(s, &svc.load_balancers).await?;
-    let own_strategy = svc.deployment_configuration.strategy.clone().unwrap_or_else(|| "ROLLING".into());
-    let strategy = opts.strategy.clone().unwrap_or_else(|| own_strategy.clone());
-    if strategy != "ROLLING" && gates.iter().any(|g| matches!(g, Gate::Classic { .. }) ) {
+    let own_strategy = svc
+        .deployment_configuration
+        .strategy
+        .clone()
+        .unwrap_or_else(|| "ROLLING".into());
+    let strategy = opts
+        .strategy
+        .clone()
+        .unwrap_or_else(|| own_strategy.clone());
+    if strategy != "ROLLING" && gates.iter().any(|g| matches!(g, Gate::Classic { .. })) {
         return Err(Error::preflight(
-            format!("the {strategy} strategy shifts traffic between target groups, but service {} is behind a classic ELB", s.service),
+            format!(
+                "the {strategy} strategy shifts traffic between target groups, but service {} is behind a classic ELB",
+                s.service
+            ),
             "use --strategy rolling, or move the service to an ALB/NLB target group",
         ));
     }
     if strategy != "ROLLING" && gates.is_empty() {
         return Err(Error::preflight(
-            format!("the {strategy} strategy needs an ALB/NLB target group and service {} has no load balancer", s.service),
+            format!(
+                "the {strategy} strategy needs an ALB/NLB target group and service {} has no load balancer",
+                s.service
+            ),
             "use --strategy rolling",
         ));
     }
     let switches_strategy = strategy != own_strategy;
     let fargate = is_fargate(&svc);
-    let instances = observe::instances(s, fargate).await.map_err(Error::from_api_before_change)?;
-    let running = with_retry(|| s.services.service_tasks(&ctx.cluster, &s.service, "RUNNING")).await.map_err(Error::from_api_before_change)?;
+    let instances = observe::instances(s, fargate)
+        .await
+        .map_err(Error::from_api_before_change)?;
+    let running = with_retry(|| {
+        s.services
+            .service_tasks(&ctx.cluster, &s.service, "RUNNING")
+    })
+    .await
+    .map_err(Error::from_api_before_change)?;
     let (capacity, capacity_text) = capacity(&target_td, &instances, fargate);
     let choice = configuration::choose(svc.desired_count, capacity, opts.allow_downtime).map_err(|r| {
         Error::preflight(
@@ -90,12 +140,27 @@ pub async fn run(s: &ServiceCtx, desired: Desired, opts: &Options) -> Result<Out
             "add a container instance (or capacity provider capacity) so a new task fits beside the old one, or pass --allow-downtime",
         )
     })?;
-    let current_pct = (svc.deployment_configuration.maximum_percent, svc.deployment_configuration.minimum_healthy_percent);
+    let current_pct = (
+        svc.deployment_configuration.maximum_percent,
+        svc.deployment_configuration.minimum_healthy_percent,
+    );
     let changes_configuration = resuming.is_none()
-        && (switches_strategy || (strategy == "ROLLING" && current_pct != (Some(choice.maximum_percent), Some(choice.minimum_healthy_percent))));
+        && (switches_strategy
+            || (strategy == "ROLLING"
+                && current_pct
+                    != (
+                        Some(choice.maximum_percent),
+                        Some(choice.minimum_healthy_percent),
+                    )));
 
     let target_running = Some(&svc.task_definition) == target_arn.as_ref();
-    let previous_arn = if target_running { existing.as_ref().and_then(|r| r.tags.get(TAG_PREVIOUS).cloned()) } else { Some(svc.task_definition.clone()) };
+    let previous_arn = if target_running {
+        existing
+            .as_ref()
+            .and_then(|r| r.tags.get(TAG_PREVIOUS).cloned())
+    } else {
+        Some(svc.task_definition.clone())
+    };
     let previous = match &previous_arn {
         Some(a) => catalog.get(ctx, a).await.ok(),
         None => None,
@@ -103,8 +168,14 @@ pub async fn run(s: &ServiceCtx, desired: Desired, opts: &Options) -> Result<Out
     if !target_running {
         let from = TaskDefinition::from_revision(&current);
         if !from.same_as(&target_td) {
-            let to = existing.as_ref().map_or_else(|| format!("{}:new", current.family), Revision::name);
-            ctx.emit(Event::Diff { from: current.name(), to, text: crate::diff::unified(&from.display_json(), &target_td.display_json()) });
+            let to = existing
+                .as_ref()
+                .map_or_else(|| format!("{}:new", current.family), Revision::name);
+            ctx.emit(Event::Diff {
+                from: current.name(),
+                to,
+                text: crate::diff::unified(&from.display_json(), &target_td.display_json()),
+            });
         }
     }
     let plan = ServicePlan {
@@ -125,9 +196,17 @@ pub async fn run(s: &ServiceCtx, desired: Desired, opts: &Options) -> Result<Out
         result: RunResult::Planned,
         cluster: ctx.cluster.clone(),
         family: current.family.clone(),
-        load_balancer: gates.iter().map(Gate::describe).collect::<Vec<_>>().join(", "),
-        previous: previous.as_ref().map(|r| info(r, opts.container.as_deref())),
-        target: existing.as_ref().map(|r| info(r, opts.container.as_deref())),
+        load_balancer: gates
+            .iter()
+            .map(Gate::describe)
+            .collect::<Vec<_>>()
+            .join(", "),
+        previous: previous
+            .as_ref()
+            .map(|r| info(r, opts.container.as_deref())),
+        target: existing
+            .as_ref()
+            .map(|r| info(r, opts.container.as_deref())),
         plan: None,
         steps: Vec::new(),
         rollback_steps: Vec::new(),
@@ -145,9 +224,18 @@ pub async fn run(s: &ServiceCtx, desired: Desired, opts: &Options) -> Result<Out
     }
 
     // Only now, with every check passed, does anything change in AWS: first the lock.
-    let ttl = ctx.timeouts.total.unwrap_or(Duration::from_secs(30 * 60)) * 3 + Duration::from_secs(600);
+    let ttl =
+        ctx.timeouts.total.unwrap_or(Duration::from_secs(30 * 60)) * 3 + Duration::from_secs(600);
     let what = format!("service {}", s.service);
-    let held = lock::acquire(ctx.tags.as_ref(), &svc.arn, lock::SERVICE_KEY, &ctx.actor, ttl, &what).await?;
+    let held = lock::acquire(
+        ctx.tags.as_ref(),
+        &svc.arn,
+        lock::SERVICE_KEY,
+        &ctx.actor,
+        ttl,
+        &what,
+    )
+    .await?;
     let result: Result<Outcome, Error> = async {
         ctx.emit(Event::Phase(Phase::Register));
         let target = record(ctx, existing, &target_td, previous_arn.as_deref()).await?;
@@ -244,13 +332,18 @@ pub async fn run(s: &ServiceCtx, desired: Desired, opts: &Options) -> Result<Out
     }
     .await;
     if let Err(e) = lock::release(ctx.tags.as_ref(), &held).await {
-        ctx.emit(Event::Warning(format!("could not release the deploy lock (it expires by itself): {e}")));
+        ctx.emit(Event::Warning(format!(
+            "could not release the deploy lock (it expires by itself): {e}"
+        )));
     }
     result
 }
 
 enum Halt {
-    Failed { reason: String, ecs_rollback: Option<String> },
+    Failed {
+        reason: String,
+        ecs_rollback: Option<String>,
+    },
     /// Someone else's deployment took over; not ours to undo.
     Superseded(String),
     Interrupted,
@@ -268,7 +361,11 @@ fn rolled_back(outcome: &mut Outcome, h: Option<Halt>) -> RunResult {
 }
 
 fn step(title: String, start: Instant, ok: bool) -> crate::engine::rollout::StepReport {
-    crate::engine::rollout::StepReport { title, took: start.elapsed(), ok }
+    crate::engine::rollout::StepReport {
+        title,
+        took: start.elapsed(),
+        ok,
+    }
 }
 
 fn pct(v: Option<i64>) -> String {
@@ -277,34 +374,59 @@ fn pct(v: Option<i64>) -> String {
 
 fn check_service(svc: &Service) -> Result<(), Error> {
     if svc.status != "ACTIVE" {
-        return Err(Error::preflight(format!("service {} is {}, not ACTIVE", svc.name, svc.status), "deploy to an ACTIVE service"));
+        return Err(Error::preflight(
+            format!("service {} is {}, not ACTIVE", svc.name, svc.status),
+            "deploy to an ACTIVE service",
+        ));
     }
     match svc.deployment_controller.as_str() {
         "ECS" | "" => Ok(()),
         "CODE_DEPLOY" => Err(Error::preflight(
-            format!("service {} is deployed by CodeDeploy (deployment controller CODE_DEPLOY); UpdateService cannot change its task definition", svc.name),
+            format!(
+                "service {} is deployed by CodeDeploy (deployment controller CODE_DEPLOY); UpdateService cannot change its task definition",
+                svc.name
+            ),
             "deploy it with `aws deploy create-deployment` (an AppSpec with the new revision), or move it to the ECS controller and its built-in BLUE_GREEN strategy",
         )),
         other => Err(Error::preflight(
-            format!("service {} uses the {other} deployment controller: its task sets are managed outside ECS", svc.name),
+            format!(
+                "service {} uses the {other} deployment controller: its task sets are managed outside ECS",
+                svc.name
+            ),
             "deploy through the external controller that owns its task sets",
         )),
     }
 }
 
 fn check_no_other_deployment(svc: &Service) -> Result<(), Error> {
-    let busy = svc.deployments.iter().find(|d| d.status != "PRIMARY" && d.status != "INACTIVE").or_else(|| {
-        svc.deployments.iter().find(|d| d.status == "PRIMARY" && d.rollout_state.as_deref() == Some("IN_PROGRESS"))
-    });
-    if let Some(d) = busy.filter(|_| svc.deployments.len() > 1 || busy.is_some_and(|d| d.rollout_state.as_deref() == Some("IN_PROGRESS"))) {
-        let primary = svc.deployments.iter().find(|d| d.status == "PRIMARY").unwrap_or(d);
+    let busy = svc
+        .deployments
+        .iter()
+        .find(|d| d.status != "PRIMARY" && d.status != "INACTIVE")
+        .or_else(|| {
+            svc.deployments.iter().find(|d| {
+                d.status == "PRIMARY" && d.rollout_state.as_deref() == Some("IN_PROGRESS")
+            })
+        });
+    if let Some(d) = busy.filter(|_| {
+        svc.deployments.len() > 1
+            || busy.is_some_and(|d| d.rollout_state.as_deref() == Some("IN_PROGRESS"))
+    }) {
+        let primary = svc
+            .deployments
+            .iter()
+            .find(|d| d.status == "PRIMARY")
+            .unwrap_or(d);
         return Err(Error::preflight(
             format!(
                 "another deployment of service {} is in progress: {} of {} (started {}, rollout {}, {}/{} running)",
                 svc.name,
                 primary.id,
                 short_name(&primary.task_definition),
-                primary.created_at.as_deref().unwrap_or("at an unknown time"),
+                primary
+                    .created_at
+                    .as_deref()
+                    .unwrap_or("at an unknown time"),
                 primary.rollout_state.as_deref().unwrap_or("in progress"),
                 primary.running_count,
                 primary.desired_count
@@ -316,14 +438,25 @@ fn check_no_other_deployment(svc: &Service) -> Result<(), Error> {
 }
 
 fn is_fargate(svc: &Service) -> bool {
-    svc.launch_type.as_deref() == Some("FARGATE") || svc.capacity_providers.iter().any(|c| c.starts_with("FARGATE"))
+    svc.launch_type.as_deref() == Some("FARGATE")
+        || svc
+            .capacity_providers
+            .iter()
+            .any(|c| c.starts_with("FARGATE"))
 }
 
 /// How many more tasks of `td` fit now: unbounded on Fargate; on EC2 one per instance with
 /// the static host ports free, or as many as CPU and memory allow with dynamic ports.
-fn capacity(td: &TaskDefinition, instances: &[ContainerInstance], fargate: bool) -> (Capacity, String) {
+fn capacity(
+    td: &TaskDefinition,
+    instances: &[ContainerInstance],
+    fargate: bool,
+) -> (Capacity, String) {
     if fargate {
-        return (Capacity::Unbounded, "Fargate: new tasks need no free instance".into());
+        return (
+            Capacity::Unbounded,
+            "Fargate: new tasks need no free instance".into(),
+        );
     }
     let need = td.reservation();
     let ports = td.static_host_ports();
@@ -343,26 +476,47 @@ fn capacity(td: &TaskDefinition, instances: &[ContainerInstance], fargate: bool)
     };
     let total: i64 = instances.iter().map(fits).sum();
     let text = if ports.is_empty() {
-        format!("room for {total} more task(s) on {} instance(s)", instances.len())
+        format!(
+            "room for {total} more task(s) on {} instance(s)",
+            instances.len()
+        )
     } else {
-        let list = ports.iter().map(u16::to_string).collect::<Vec<_>>().join(",");
+        let list = ports
+            .iter()
+            .map(u16::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
         format!("{total} instance(s) with host port {list} free and room for a task")
     };
     (Capacity::Tasks(total), text)
 }
 
 /// UpdateService and find the deployment it started.
-async fn start(s: &ServiceCtx, update: &ServiceUpdate, target: &str) -> Result<String, crate::platform::ApiError> {
+async fn start(
+    s: &ServiceCtx,
+    update: &ServiceUpdate,
+    target: &str,
+) -> Result<String, crate::platform::ApiError> {
     let ctx = &s.ctx;
-    let updated = with_retry(|| s.services.update_service(&ctx.cluster, &s.service, update)).await?;
+    let updated =
+        with_retry(|| s.services.update_service(&ctx.cluster, &s.service, update)).await?;
     if let Some(d) = find_ours(&updated, target) {
         return Ok(d.id.clone());
     }
     // Some endpoints answer before the deployment shows; look once more.
     let again = observe::service(s).await?;
-    find_ours(&again, target).map(|d| d.id.clone()).ok_or_else(|| {
-        crate::platform::ApiError::new("UpdateService", crate::platform::ApiErrorKind::Other, format!("UpdateService started no deployment of {}", short_name(target)))
-    })
+    find_ours(&again, target)
+        .map(|d| d.id.clone())
+        .ok_or_else(|| {
+            crate::platform::ApiError::new(
+                "UpdateService",
+                crate::platform::ApiErrorKind::Other,
+                format!(
+                    "UpdateService started no deployment of {}",
+                    short_name(target)
+                ),
+            )
+        })
 }
 
 /// Polls until our deployment is done or failed; prints each new service event once.
@@ -379,7 +533,10 @@ async fn watch(
     let health_grace = gates
         .iter()
         .filter_map(|g| match g {
-            Gate::TargetGroup { group, .. } => Some(group.health_check_interval * (group.unhealthy_threshold + group.healthy_threshold) + Duration::from_secs(60)),
+            Gate::TargetGroup { group, .. } => Some(
+                group.health_check_interval * (group.unhealthy_threshold + group.healthy_threshold)
+                    + Duration::from_secs(60),
+            ),
             Gate::Classic { .. } => None,
         })
         .max()
@@ -392,7 +549,10 @@ async fn watch(
     let instances = RefCell::new(instances.to_vec());
     let failed_seen = RefCell::new(0i64);
     let stopped: RefCell<Vec<Task>> = RefCell::new(Vec::new());
-    let what = format!("deployment {} healthy in every load balancer", w.deployment_id);
+    let what = format!(
+        "deployment {} healthy in every load balancer",
+        w.deployment_id
+    );
     let result = wait::until(&what, limit, ctx.poll, ctx.observer.as_ref(), || async {
         if ctx.cancel.requested() {
             *interrupted.borrow_mut() = true;
@@ -403,24 +563,49 @@ async fn watch(
         *supported.borrow_mut() = sup;
         print_new_events(s, &snap.service, seen);
         // Tasks on instances registered since preflight.
-        if snap.tasks.iter().any(|t| t.container_instance_arn.as_ref().is_some_and(|a| !instances.borrow().iter().any(|i| &i.arn == a))) {
-            *instances.borrow_mut() = with_retry(|| ctx.ecs.container_instances(&ctx.cluster)).await?;
+        if snap.tasks.iter().any(|t| {
+            t.container_instance_arn
+                .as_ref()
+                .is_some_and(|a| !instances.borrow().iter().any(|i| &i.arn == a))
+        }) {
+            *instances.borrow_mut() =
+                with_retry(|| ctx.ecs.container_instances(&ctx.cluster)).await?;
         }
         // Stopped tasks are read only when ECS counts a new failure: they cost two calls.
-        let ours = snap.service.deployments.iter().find(|d| d.id == w.deployment_id);
+        let ours = snap
+            .service
+            .deployments
+            .iter()
+            .find(|d| d.id == w.deployment_id);
         let failed = ours.map_or(0, |d| d.failed_tasks);
         if failed > *failed_seen.borrow() {
             *failed_seen.borrow_mut() = failed;
-            let all = s.services.service_tasks(&ctx.cluster, &s.service, "STOPPED").await?;
-            *stopped.borrow_mut() = all.into_iter().filter(|t| t.task_definition_arn == w.target).collect();
+            let all = s
+                .services
+                .service_tasks(&ctx.cluster, &s.service, "STOPPED")
+                .await?;
+            *stopped.borrow_mut() = all
+                .into_iter()
+                .filter(|t| t.task_definition_arn == w.target)
+                .collect();
         }
         let inst = instances.borrow();
         let stopped_now = stopped.borrow();
-        let o = Observed { service: &snap.service, deployment: snap.deployment.as_ref(), tasks: &snap.tasks, instances: &inst, health: &snap.health, stopped: &stopped_now };
+        let o = Observed {
+            service: &snap.service,
+            deployment: snap.deployment.as_ref(),
+            tasks: &snap.tasks,
+            instances: &inst,
+            health: &snap.health,
+            stopped: &stopped_now,
+        };
         Ok(match tracker.borrow_mut().judge(&o, w, Instant::now()) {
             Judgement::Done => Verdict::Done,
             Judgement::Pending(d) => Verdict::Pending(d),
-            Judgement::Failed { reason, ecs_rollback: r } => {
+            Judgement::Failed {
+                reason,
+                ecs_rollback: r,
+            } => {
                 *ecs_rollback.borrow_mut() = r;
                 Verdict::Failed(reason)
             }
@@ -437,8 +622,14 @@ async fn watch(
     match result {
         Ok(_) => None,
         Err(WaitError::Failed(reason)) if *superseded.borrow() => Some(Halt::Superseded(reason)),
-        Err(WaitError::Failed(reason)) => Some(Halt::Failed { reason, ecs_rollback: ecs_rollback.take() }),
-        Err(e) => Some(Halt::Failed { reason: e.to_string(), ecs_rollback: None }),
+        Err(WaitError::Failed(reason)) => Some(Halt::Failed {
+            reason,
+            ecs_rollback: ecs_rollback.take(),
+        }),
+        Err(e) => Some(Halt::Failed {
+            reason: e.to_string(),
+            ecs_rollback: None,
+        }),
     }
 }
 
@@ -447,18 +638,32 @@ fn print_new_events(s: &ServiceCtx, svc: &Service, seen: &RefCell<HashSet<String
     // ECS lists events newest first; print the unseen ones oldest first.
     for e in svc.events.iter().rev() {
         if seen.insert(e.id.clone()) {
-            s.ctx.emit(Event::ServiceEvent { at: e.created_at.clone(), message: e.message.clone() });
+            s.ctx.emit(Event::ServiceEvent {
+                at: e.created_at.clone(),
+                message: e.message.clone(),
+            });
         }
     }
 }
 
-fn task_reports(tasks: &[Task], instances: &[ContainerInstance], catalog: &Catalog) -> Vec<TaskReport> {
-    let names: BTreeMap<String, String> = catalog.definitions().keys().map(|a| (a.clone(), short_name(a))).collect();
+fn task_reports(
+    tasks: &[Task],
+    instances: &[ContainerInstance],
+    catalog: &Catalog,
+) -> Vec<TaskReport> {
+    let names: BTreeMap<String, String> = catalog
+        .definitions()
+        .keys()
+        .map(|a| (a.clone(), short_name(a)))
+        .collect();
     tasks
         .iter()
         .map(|t| TaskReport {
             task_id: short_name(&t.arn),
-            revision: names.get(&t.task_definition_arn).cloned().unwrap_or_else(|| short_name(&t.task_definition_arn)),
+            revision: names
+                .get(&t.task_definition_arn)
+                .cloned()
+                .unwrap_or_else(|| short_name(&t.task_definition_arn)),
             last_status: t.last_status.clone(),
             host: t
                 .container_instance_arn

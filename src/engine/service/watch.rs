@@ -122,10 +122,19 @@ impl Tracker {
                 format!("deployment {} of {}", p.id, short(&p.task_definition))
             });
             if ecs_rollback.is_some() {
-                let reason = format!("ECS rolled our deployment {} back: {by} is now primary", w.deployment_id);
-                return Judgement::Failed { reason, ecs_rollback };
+                let reason = format!(
+                    "ECS rolled our deployment {} back: {by} is now primary",
+                    w.deployment_id
+                );
+                return Judgement::Failed {
+                    reason,
+                    ecs_rollback,
+                };
             }
-            return Judgement::Superseded(format!("our deployment {} was replaced by {by}, started by someone else", w.deployment_id));
+            return Judgement::Superseded(format!(
+                "our deployment {} was replaced by {by}, started by someone else",
+                w.deployment_id
+            ));
         };
         if ours.rollout_state.as_deref() == Some("FAILED") {
             return Judgement::Failed {
@@ -194,23 +203,21 @@ impl Tracker {
             self.progress_at = Some(now);
         }
         let stalled_for = now.duration_since(self.progress_at.unwrap_or(now));
-        if (ours.running_count as usize) < ours.desired_count as usize
+        if ours.running_count < ours.desired_count
             && stalled_for >= self.placement_grace
-        {
-            if let Some(e) = svc
+            && let Some(e) = svc
                 .events
                 .iter()
                 .find(|e| e.message.contains("unable to place a task"))
-            {
-                return Judgement::Failed {
-                    reason: format!(
-                        "no progress for {}s while tasks cannot be placed: {}",
-                        stalled_for.as_secs(),
-                        e.message
-                    ),
-                    ecs_rollback: None,
-                };
-            }
+        {
+            return Judgement::Failed {
+                reason: format!(
+                    "no progress for {}s while tasks cannot be placed: {}",
+                    stalled_for.as_secs(),
+                    e.message
+                ),
+                ecs_rollback: None,
+            };
         }
 
         let others_running = o

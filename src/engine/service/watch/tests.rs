@@ -244,7 +244,10 @@ fn someone_elses_deployment_is_named() {
         deployment("ecs-svc/2", "ACTIVE", NEW, 1, Some("IN_PROGRESS")),
     ]);
     let j = judge_at(&mut tracker(), &svc, &[], &tg(vec![]), &[], Instant::now());
-    assert!(matches!(&j, Judgement::Superseded(reason) if reason.contains("ecs-svc/9") && reason.contains("someone else")), "{j:?}");
+    assert!(
+        matches!(&j, Judgement::Superseded(reason) if reason.contains("ecs-svc/9") && reason.contains("someone else")),
+        "{j:?}"
+    );
 }
 
 #[test]
