@@ -21,16 +21,13 @@
 mod e2e;
 mod support;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use e2e::proxy::{self, CRASH_REASON, Chain, CrashOnStart, HoldAt, Interceptor, Proxy};
-use e2e::{
-    Run, assert_registered_exactly, assert_runs_only, assert_safe_resting_state, ecs_roll, run,
-    spawn, with_globals,
-};
+use e2e::{Run, ecs_roll, quick_state, run, spawn, with_globals};
 use serde_json::{Value, json};
-use support::{CLUSTER, IMAGE_V1, IMAGE_V2, MotoServer, SeedOptions, Seeded};
+use support::{CLUSTER, IMAGE_V2, MotoServer, SeedOptions};
 
 const TASKDEF: &str = "taskdefs/cb-prototype.json";
 const SIGNALS: [&str; 2] = ["INT", "TERM"];
@@ -62,9 +59,39 @@ enum Setup {
     Rollback,
 }
 
+/// moto_servers shared by the cases one after the other (a start costs ~2 s of CPU; a
+/// seed resets everything). A case that panics drops its server instead of returning it.
+static POOL: Mutex<Vec<MotoServer>> = Mutex::new(Vec::new());
+
+struct Pooled(Option<MotoServer>);
+
+impl Pooled {
+    fn take() -> Pooled {
+        let spare = POOL.lock().unwrap().pop();
+        Pooled(Some(spare.unwrap_or_else(MotoServer::start)))
+    }
+}
+
+impl std::ops::Deref for Pooled {
+    type Target = MotoServer;
+    fn deref(&self) -> &MotoServer {
+        self.0.as_ref().unwrap()
+    }
+}
+
+impl Drop for Pooled {
+    fn drop(&mut self) {
+        if let Some(m) = self.0.take()
+            && !std::thread::panicking()
+        {
+            POOL.lock().unwrap().push(m);
+        }
+    }
+}
+
 /// Seeds moto for `setup`.
-fn prepare(moto: &MotoServer, setup: Setup) -> Seeded {
-    let seeded = moto.seed(&SeedOptions::fast());
+fn prepare(moto: &MotoServer, setup: Setup) {
+    moto.seed(&SeedOptions::fast());
     if setup == Setup::Rollback {
         let text = std::fs::read_to_string(support::repo_root().join(TASKDEF)).unwrap();
         let mut td: Value = serde_json::from_str(&text).unwrap();
@@ -74,7 +101,6 @@ fn prepare(moto: &MotoServer, setup: Setup) -> Seeded {
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["taskDefinition"]["revision"], 2, "{body}");
     }
-    seeded
 }
 
 fn assert_no_panic(r: &Run) {
@@ -97,11 +123,12 @@ struct Phase {
     crash_second_start: bool,
 }
 
-/// One interrupted run and its re-run; returns the exit code of the interrupted run.
-fn interrupt(moto: &MotoServer, phase: &Phase, signal: &str) -> i32 {
-    let what = format!("{} ({signal})", phase.name);
-    let seeded = prepare(moto, phase.setup);
-    let ids = &seeded.instance_ids;
+/// One interrupted run and its re-run, on a moto_server of its own; returns the exit code
+/// of the interrupted run.
+fn interrupt(phase: &Phase, signal: &str) -> i32 {
+    let what = format!("{} (SIG{signal})", phase.name);
+    let moto = &Pooled::take();
+    prepare(moto, phase.setup);
     let hold = (phase.hold)().build();
     let mut hooks: Vec<Arc<dyn Interceptor>> = vec![hold.clone()];
     let crash = phase
@@ -111,9 +138,9 @@ fn interrupt(moto: &MotoServer, phase: &Phase, signal: &str) -> i32 {
         hooks.push(c.clone());
     }
     let proxy = Proxy::start(moto.port(), Arc::new(Chain(hooks)));
-    let (args, target_rev, target_image) = match phase.setup {
-        Setup::Deploy => (deploy_args(), 2, IMAGE_V2),
-        Setup::Rollback => (rollback_args(), 2, IMAGE_V2),
+    let args = match phase.setup {
+        Setup::Deploy => deploy_args(),
+        Setup::Rollback => rollback_args(),
     };
     let mut cmd = ecs_roll(moto);
     cmd.env("AWS_ENDPOINT_URL", proxy.endpoint());
@@ -186,8 +213,7 @@ fn interrupt(moto: &MotoServer, phase: &Phase, signal: &str) -> i32 {
         assert!(r.stdout.contains("\"exit_code\": 130"), "{}", r.context());
     }
 
-    let state = moto.inspect();
-    assert_safe_resting_state(&state);
+    quick_state(moto).assert_safe(&what);
 
     // The same command again completes the job. Where the new revision crashed, it still
     // does: the deploy fails again and rolls everything back.
@@ -205,39 +231,40 @@ fn interrupt(moto: &MotoServer, phase: &Phase, signal: &str) -> i32 {
         again.took
     );
     assert_no_panic(&again);
-    let state = moto.inspect();
-    assert_safe_resting_state(&state);
+    let state = quick_state(moto);
     if phase.crash_second_start {
         again.assert_code(3);
         assert_eq!(again.json()["result"], "rolled-back", "{}", again.context());
-        assert_runs_only(&state, 1, IMAGE_V1, ids);
+        state.assert_converged(1, &what);
     } else {
         again.assert_code(0);
         let doc = again.json();
         assert_eq!(doc["result"], "succeeded", "{}", again.context());
-        assert_eq!(
-            doc["target"]["name"],
-            format!("cb-prototype:{target_rev}"),
-            "{doc}"
-        );
-        assert_runs_only(&state, target_rev, target_image, ids);
+        assert_eq!(doc["target"]["name"], "cb-prototype:2", "{doc}");
+        state.assert_converged(2, &what);
     }
-    assert_registered_exactly(&state, ids);
     assert_eq!(
-        state.task_definitions.len(),
-        2,
-        "{what}: no revision registered twice: {:?}",
-        state.task_definitions
+        state.revisions,
+        [1, 2],
+        "{what}: no revision registered twice"
     );
     r.code()
 }
 
+/// The phase with SIGINT and with SIGTERM, side by side (the runs mostly wait).
 fn each_signal(phase: Phase) {
-    let moto = MotoServer::start();
     let t0 = Instant::now();
-    for signal in SIGNALS {
-        interrupt(&moto, &phase, signal);
-    }
+    std::thread::scope(|s| {
+        let runs: Vec<_> = SIGNALS
+            .iter()
+            .map(|signal| s.spawn(|| interrupt(&phase, signal)))
+            .collect();
+        for r in runs {
+            if let Err(panic) = r.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+    });
     eprintln!(
         "[signals] phase {}: SIGINT and SIGTERM handled, states consistent, re-runs completed ({:?})",
         phase.name,
@@ -390,9 +417,8 @@ fn automatic_rollback_interrupted_during_its_first_step() {
 /// waits on is still held. `delivered`: the held call reaches AWS after the process died
 /// (else it never does). Either way the same command then completes the job.
 fn second_signal_aborts(first: &str, second: &str, delivered: bool) {
-    let moto = MotoServer::start();
-    let seeded = prepare(&moto, Setup::Deploy);
-    let ids = &seeded.instance_ids;
+    let moto = Pooled::take();
+    prepare(&moto, Setup::Deploy);
     let mut hold = HoldAt::new("StartTask");
     if !delivered {
         hold = hold.drop_after_release();
@@ -438,12 +464,7 @@ fn second_signal_aborts(first: &str, second: &str, delivered: bool) {
         // The StartTask that was on its way reaches moto now: a task of revision 2 runs on
         // the instance that is out of the ELB.
         let deadline = Instant::now() + Duration::from_secs(20);
-        while moto
-            .inspect()
-            .running_tasks()
-            .iter()
-            .all(|t| t.revision != 2)
-        {
+        while quick_state(&moto).on_revision(2) == 0 {
             assert!(
                 Instant::now() < deadline,
                 "the held StartTask never arrived"
@@ -460,16 +481,9 @@ fn second_signal_aborts(first: &str, second: &str, delivered: bool) {
     );
     assert_no_panic(&again);
     again.assert_code(0);
-    let state = moto.inspect();
-    assert_safe_resting_state(&state);
-    assert_runs_only(&state, 2, IMAGE_V2, ids);
-    assert_registered_exactly(&state, ids);
-    assert_eq!(
-        state.task_definitions.len(),
-        2,
-        "{:?}",
-        state.task_definitions
-    );
+    let state = quick_state(&moto);
+    state.assert_converged(2, "after an abort");
+    assert_eq!(state.revisions, [1, 2]);
 }
 
 #[test]

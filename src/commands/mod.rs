@@ -193,6 +193,8 @@ pub fn watch_signals(cancel: Cancel, observer: Arc<dyn Observer>) {
                 eprintln!(
                     "second interrupt: aborting at once; run the same command again to resume, or `ecs-roll rollback`"
                 );
+                // Release the deploy lock (briefly), so the rerun is not blocked by its own lock.
+                crate::engine::lock::release_all(std::time::Duration::from_secs(2)).await;
                 std::process::exit(crate::error::exit::INTERRUPTED);
             }
         }

@@ -23,6 +23,8 @@ use crate::taskdef::TaskDefinition;
 pub const TAG_PREVIOUS: &str = "ecs-roll:previous";
 /// Tag on a revision: when ecs-roll last started rolling it out (RFC 3339).
 pub const TAG_DEPLOYED_AT: &str = "ecs-roll:deployed-at";
+/// Tag on a revision: how many tasks its last standalone rollout ran.
+pub const TAG_COUNT: &str = "ecs-roll:count";
 /// Tag on a revision: who last rolled it out.
 pub const TAG_DEPLOYED_BY: &str = "ecs-roll:deployed-by";
 
@@ -97,7 +99,18 @@ pub async fn run(ctx: &Ctx, desired: Desired, opts: &Options) -> Result<Outcome,
         None => None,
     };
     let count_before = obs.instances_with_tasks();
-    let count = match opts.count.or((count_before > 0).then_some(count_before)) {
+    // A run aborted mid-step can leave an instance without its task: the count the last
+    // deploy recorded wins over what runs now when it is larger, so a rerun restores it.
+    let recorded = recorded_count(&catalog, existing.as_ref(), &running);
+    if opts.count.is_none()
+        && let Some(n) = recorded.filter(|n| *n > count_before)
+    {
+        ctx.emit(Event::Warning(format!("{count_before} task(s) run now, the last deploy ran {n}: deploying {n} (pass --count to change)")));
+    }
+    let inferred = recorded
+        .filter(|n| *n > count_before)
+        .or((count_before > 0).then_some(count_before));
+    let count = match opts.count.or(inferred) {
         Some(n) => n,
         None => {
             return Err(Error::usage(
@@ -191,9 +204,17 @@ pub async fn run(ctx: &Ctx, desired: Desired, opts: &Options) -> Result<Outcome,
         &what,
     )
     .await?;
+    lock::remember(ctx.tags.clone(), &held);
     let result: Result<Outcome, Error> = async {
         ctx.emit(Event::Phase(Phase::Register));
-        let target = record(ctx, existing, &target_td, previous_arn.as_deref()).await?;
+        let target = record(
+            ctx,
+            existing,
+            &target_td,
+            previous_arn.as_deref(),
+            Some(count),
+        )
+        .await?;
         catalog.insert(target.clone());
         outcome.target = Some(info(&target, opts.container.as_deref()));
 
@@ -434,6 +455,7 @@ pub(crate) async fn record(
     existing: Option<Revision>,
     td: &TaskDefinition,
     previous: Option<&str>,
+    count: Option<usize>,
 ) -> Result<Revision, Error> {
     let mut tags = BTreeMap::new();
     tags.insert(
@@ -441,6 +463,9 @@ pub(crate) async fn record(
         humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
     );
     tags.insert(TAG_DEPLOYED_BY.to_string(), ctx.actor.clone());
+    if let Some(n) = count {
+        tags.insert(TAG_COUNT.to_string(), n.to_string());
+    }
     if let Some(p) = previous {
         tags.insert(TAG_PREVIOUS.to_string(), p.to_string());
     }
@@ -560,4 +585,25 @@ pub fn reports(obs: &Observation, catalog: &Catalog) -> Vec<InstanceReport> {
 /// `arn:aws:ecs:…:task-definition/app:3` -> `app:3`.
 pub fn short_name(arn: &str) -> String {
     arn.rsplit('/').next().unwrap_or(arn).to_string()
+}
+
+/// The task count the most recent ecs-roll rollout recorded, among the target and the
+/// revisions running now.
+fn recorded_count(
+    catalog: &Catalog,
+    target: Option<&Revision>,
+    running: &[(String, usize)],
+) -> Option<usize> {
+    let defs = catalog.revisions();
+    target
+        .into_iter()
+        .chain(running.iter().filter_map(|(a, _)| defs.get(a)))
+        .filter_map(|r| {
+            Some((
+                r.tags.get(TAG_DEPLOYED_AT)?.clone(),
+                r.tags.get(TAG_COUNT)?.parse::<usize>().ok()?,
+            ))
+        })
+        .max_by(|a, b| a.0.cmp(&b.0))
+        .map(|(_, n)| n)
 }

@@ -7,6 +7,7 @@
 //! expires (a crashed run cannot block deploys forever) and `ecs-roll unlock` removes it.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::error::Error;
@@ -147,9 +148,35 @@ fn busy(what: &str, l: &Lock) -> Error {
     )
 }
 
+/// Locks this process holds, so an abort (a second Ctrl-C) can still release them: a rerun
+/// that resumes the deploy must not find its own lock in the way.
+static HELD: Mutex<Vec<(Arc<dyn ResourceTags>, Held)>> = Mutex::new(Vec::new());
+
+/// Remembers a held lock for `release_all`.
+pub fn remember(tags: Arc<dyn ResourceTags>, held: &Held) {
+    HELD.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push((tags, held.clone()));
+}
+
+/// Releases every lock this process still holds, giving up after `limit`.
+pub async fn release_all(limit: Duration) {
+    let all: Vec<(Arc<dyn ResourceTags>, Held)> =
+        std::mem::take(&mut *HELD.lock().unwrap_or_else(|e| e.into_inner()));
+    let work = async {
+        for (tags, held) in &all {
+            let _ = release(tags.as_ref(), held).await;
+        }
+    };
+    let _ = tokio::time::timeout(limit, work).await;
+}
+
 /// Releases the lock if this run still holds it; a failure to release is only reported,
 /// since the lock expires anyway.
 pub async fn release(tags: &dyn ResourceTags, held: &Held) -> Result<(), String> {
+    HELD.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .retain(|(_, h)| h.token != held.token);
     let now = tags
         .resource_tags(&held.arn)
         .await

@@ -221,6 +221,11 @@ impl Catalog {
         self.revisions.insert(r.arn.clone(), r);
     }
 
+    /// Every revision known, by ARN.
+    pub fn revisions(&self) -> &HashMap<String, Revision> {
+        &self.revisions
+    }
+
     /// The registerable documents of every revision known, by ARN.
     pub fn definitions(&self) -> HashMap<String, TaskDefinition> {
         self.revisions

@@ -539,3 +539,177 @@ pub fn arn_of(state: &AwsState, revision: i64) -> String {
 pub fn api_calls(doc: &Value, op: &str) -> u64 {
     doc["api_calls"][op].as_u64().unwrap_or(0)
 }
+
+// ---------------------------------------------------------------------------------------
+// A quick look at the resting state, straight from moto over HTTP (no Python): cheap
+// enough to take after every one of many runs.
+
+/// Each container instance with the family's tasks on it and how the ELB sees it, and the
+/// family's revisions.
+#[derive(Debug, Clone)]
+pub struct QuickState {
+    /// By EC2 instance id.
+    pub instances: BTreeMap<String, QuickInstance>,
+    /// Every revision of the family, ACTIVE or INACTIVE.
+    pub revisions: Vec<i64>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct QuickInstance {
+    /// Revisions of the family's tasks whose desired status is RUNNING (one entry per task).
+    pub tasks: Vec<i64>,
+    /// Those of them whose last status is RUNNING too.
+    pub running: Vec<i64>,
+    /// Listed by DescribeInstanceHealth (draining ones included).
+    pub registered: bool,
+    pub in_service: bool,
+    /// Connection draining in progress.
+    pub draining: bool,
+}
+
+/// What a classic ELB says of an instance whose connections are draining.
+pub const DEREGISTERING: &str = "Instance deregistration currently in progress.";
+
+fn revision_of_arn(arn: &str) -> i64 {
+    arn.rsplit(':')
+        .next()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(-1)
+}
+
+/// Reads [`QuickState`] from moto (about ten calls).
+pub fn quick_state(moto: &MotoServer) -> QuickState {
+    let port = moto.port();
+    let ecs = |op: &str, body: Value| -> Value {
+        let (status, v) =
+            proxy::ecs_call(port, op, &body).unwrap_or_else(|e| panic!("{op} on moto: {e}"));
+        assert_eq!(status, 200, "{op}: HTTP {status}: {v}");
+        v
+    };
+    let strings = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s.as_str().map(String::from))
+            .collect()
+    };
+    let ci_arns = strings(
+        &ecs("ListContainerInstances", json!({"cluster": CLUSTER}))["containerInstanceArns"],
+    );
+    let described = ecs(
+        "DescribeContainerInstances",
+        json!({"cluster": CLUSTER, "containerInstances": ci_arns}),
+    );
+    let mut ec2_of = BTreeMap::new();
+    let mut instances = BTreeMap::new();
+    for ci in described["containerInstances"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let (arn, id) = (
+            ci["containerInstanceArn"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            ci["ec2InstanceId"].as_str().unwrap_or_default().to_string(),
+        );
+        instances.insert(id.clone(), QuickInstance::default());
+        ec2_of.insert(arn, id);
+    }
+    let task_arns = strings(
+        &ecs(
+            "ListTasks",
+            json!({"cluster": CLUSTER, "family": FAMILY, "desiredStatus": "RUNNING"}),
+        )["taskArns"],
+    );
+    if !task_arns.is_empty() {
+        let tasks = ecs(
+            "DescribeTasks",
+            json!({"cluster": CLUSTER, "tasks": task_arns}),
+        );
+        for t in tasks["tasks"].as_array().into_iter().flatten() {
+            if t["desiredStatus"] != "RUNNING" {
+                continue;
+            }
+            let rev = revision_of_arn(t["taskDefinitionArn"].as_str().unwrap_or_default());
+            let ci = t["containerInstanceArn"].as_str().unwrap_or_default();
+            let id = ec2_of.get(ci).cloned().unwrap_or_else(|| format!("? {ci}"));
+            let entry = instances.entry(id).or_default();
+            entry.tasks.push(rev);
+            if t["lastStatus"] == "RUNNING" {
+                entry.running.push(rev);
+            }
+        }
+    }
+    let (status, xml) = proxy::elb_call(
+        port,
+        "DescribeInstanceHealth",
+        &[("LoadBalancerName", LOAD_BALANCER)],
+    )
+    .unwrap_or_else(|e| panic!("DescribeInstanceHealth on moto: {e}"));
+    assert_eq!(status, 200, "DescribeInstanceHealth: HTTP {status}: {xml}");
+    for m in xml_blocks(&xml, "member") {
+        let id = xml_value(&m, "InstanceId");
+        let entry = instances.entry(id).or_default();
+        let state = xml_value(&m, "State");
+        entry.registered = state != "Unknown";
+        entry.in_service = state == "InService";
+        entry.draining = xml_value(&m, "Description") == DEREGISTERING;
+    }
+    let mut revisions: Vec<i64> = ["ACTIVE", "INACTIVE"]
+        .iter()
+        .flat_map(|status| {
+            strings(
+                &ecs(
+                    "ListTaskDefinitions",
+                    json!({"familyPrefix": FAMILY, "status": status}),
+                )["taskDefinitionArns"],
+            )
+        })
+        .map(|a| revision_of_arn(&a))
+        .collect();
+    revisions.sort_unstable();
+    QuickState {
+        instances,
+        revisions,
+    }
+}
+
+impl QuickState {
+    /// Every container instance serves (registered, InService, not draining, a RUNNING task
+    /// of the family) or is out of the ELB with no task of the family.
+    pub fn assert_safe(&self, what: &str) {
+        for (id, i) in &self.instances {
+            let serving = i.registered && i.in_service && !i.draining && !i.running.is_empty();
+            let empty = !i.registered && i.tasks.is_empty();
+            assert!(
+                serving || empty,
+                "{what}: {id} is neither serving nor out of the ELB with no task: {i:?}\n{self:#?}"
+            );
+        }
+    }
+
+    /// Every container instance serves exactly one RUNNING task of `revision`.
+    pub fn assert_converged(&self, revision: i64, what: &str) {
+        assert!(!self.instances.is_empty(), "{what}: no container instance");
+        for (id, i) in &self.instances {
+            assert!(
+                i.registered
+                    && i.in_service
+                    && !i.draining
+                    && i.tasks == [revision]
+                    && i.running == [revision],
+                "{what}: {id} should serve one task of revision {revision}: {i:?}\n{self:#?}"
+            );
+        }
+    }
+
+    /// Instances running at least one task of `revision`.
+    pub fn on_revision(&self, revision: i64) -> usize {
+        self.instances
+            .values()
+            .filter(|i| i.running.contains(&revision))
+            .count()
+    }
+}

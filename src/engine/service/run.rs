@@ -236,9 +236,10 @@ pub async fn run(s: &ServiceCtx, desired: Desired, opts: &Options) -> Result<Out
         &what,
     )
     .await?;
+    lock::remember(ctx.tags.clone(), &held);
     let result: Result<Outcome, Error> = async {
         ctx.emit(Event::Phase(Phase::Register));
-        let target = record(ctx, existing, &target_td, previous_arn.as_deref()).await?;
+        let target = record(ctx, existing, &target_td, previous_arn.as_deref(), None).await?;
         catalog.insert(target.clone());
         outcome.target = Some(info(&target, opts.container.as_deref()));
 
