@@ -422,10 +422,6 @@ fn the_action_installs_ecs_roll_maps_inputs_to_flags_and_outputs() {
             "command must be deploy, rollback, status or diff",
         ),
         (
-            &[("service", "web")][..],
-            "input 'service' needs an ecs-roll with --service",
-        ),
-        (
             &[("command", "rollback"), ("dry-run", "yes")][..],
             "input 'dry-run' must be true or false",
         ),
