@@ -12,7 +12,7 @@ use aws_sdk_ecs::operation::describe_tasks::DescribeTasksOutput;
 use aws_sdk_ecs::operation::register_task_definition::RegisterTaskDefinitionOutput;
 use aws_sdk_ecs::operation::start_task::StartTaskOutput;
 use aws_sdk_ecs::operation::stop_task::StopTaskOutput;
-use aws_sdk_ecs::types::{DesiredStatus, Tag, TaskDefinitionField};
+use aws_sdk_ecs::types::{DesiredStatus, TaskDefinitionField};
 use serde_json::Value;
 
 use super::ApiCalls;
@@ -194,22 +194,8 @@ impl Ecs for EcsAdapter {
         arn: &str,
         tags: &BTreeMap<String, String>,
     ) -> ApiResult<()> {
-        // TagResource rejects an empty tag list; nothing to add is not an error.
-        if tags.is_empty() {
-            return Ok(());
-        }
-        let tags = tags
-            .iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build())
-            .collect();
-        let request = self
-            .client
-            .tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(tags))
-            .send();
-        self.calls.call("TagResource", request).await?;
-        Ok(())
+        // A revision is tagged like any other ECS resource.
+        crate::platform::ResourceTags::tag_resource(self, arn, tags).await
     }
 
     async fn start_task(

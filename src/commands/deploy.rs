@@ -11,29 +11,14 @@ use crate::engine::{self, Cancel, Desired, Event, Options};
 use crate::error::Error;
 use crate::ratelimit::RateLimiter;
 use crate::settings::{self, Settings};
-use crate::taskdef::TaskDefinition;
 
 pub async fn run(g: &Global, args: Deploy, loaded: Loaded) -> Result<i32, Error> {
-    let mut targets = Settings::all(g, Some(&args.source), loaded)?;
-    if targets.len() > 1 {
-        return Ok(
-            super::multi::run(targets, move |s, observer, cancel, limiter| {
-                let args = args.clone();
-                async move {
-                    let (mut o, calls) = one(&s, &args, observer, cancel, limiter).await?;
-                    o.api_calls = calls.snapshot();
-                    Ok(o)
-                }
-            })
-            .await,
-        );
-    }
-    let (_, s) = targets.remove(0);
-    let observer = super::progress(&s);
-    let cancel = Cancel::default();
-    super::watch_signals(cancel.clone(), observer.clone());
-    let (outcome, calls) = one(&s, &args, observer.clone(), cancel, None).await?;
-    Ok(super::finish(outcome, &s, &calls, observer.as_ref()))
+    let targets = Settings::all(g, Some(&args.source), loaded)?;
+    super::run_targets(targets, move |s, observer, cancel, limiter| {
+        let args = args.clone();
+        async move { one(&s, &args, observer, cancel, limiter).await }
+    })
+    .await
 }
 
 /// One target: resolve the source definition, swap the image, roll it out.
@@ -47,28 +32,8 @@ async fn one(
     let s = s.clone();
     let rollout = s.rollout(&args.rollout)?;
     let image = settings::parse_image(&args.image)?;
-    let file = s
-        .task_definition
-        .as_deref()
-        .map(settings::load_task_definition)
-        .transpose()?;
     let aws = super::connect_limited(&s, limiter).await?;
-    let source = match (file, &s.service) {
-        (Some(td), _) => td,
-        (None, Some(service)) => {
-            TaskDefinition::from_revision(&super::service_revision(&s, &aws, service).await?)
-        }
-        (None, None) => TaskDefinition::from_revision(&super::current_revision(&s, &aws).await?),
-    };
-    let container = source
-        .pick_container(s.container.as_deref(), &image)
-        .map_err(|e| {
-            Error::usage(
-                e.to_string(),
-                "pass --container NAME (or `container` in ecs-roll.toml)",
-            )
-        })?;
-    let desired = source.with_image(&container, &image);
+    let (desired, container) = super::desired_definition(&s, &aws, &image).await?;
 
     for field in desired.unknown_fields() {
         observer.event(&Event::Warning(format!(

@@ -10,7 +10,6 @@ use crate::engine::{self, Cancel, Desired, Event, Options, Timeouts};
 use crate::error::Error;
 use crate::render::plain::plan_text;
 use crate::settings::{self, Settings};
-use crate::taskdef::TaskDefinition;
 
 pub async fn run(g: &Global, args: DiffArgs, loaded: Loaded) -> Result<i32, Error> {
     let s = Settings::new(g, Some(&args.source), loaded)?;
@@ -20,28 +19,8 @@ pub async fn run(g: &Global, args: DiffArgs, loaded: Loaded) -> Result<i32, Erro
         .map(settings::parse_count)
         .transpose()?;
     let image = settings::parse_image(&args.image)?;
-    let file = s
-        .task_definition
-        .as_deref()
-        .map(settings::load_task_definition)
-        .transpose()?;
     let aws = super::connect(&s).await?;
-    let source = match (file, &s.service) {
-        (Some(td), _) => td,
-        (None, Some(service)) => {
-            TaskDefinition::from_revision(&super::service_revision(&s, &aws, service).await?)
-        }
-        (None, None) => TaskDefinition::from_revision(&super::current_revision(&s, &aws).await?),
-    };
-    let container = source
-        .pick_container(s.container.as_deref(), &image)
-        .map_err(|e| {
-            Error::usage(
-                e.to_string(),
-                "pass --container NAME (or `container` in ecs-roll.toml)",
-            )
-        })?;
-    let desired = source.with_image(&container, &image);
+    let (desired, container) = super::desired_definition(&s, &aws, &image).await?;
     let recorder = Arc::new(Recorder::default());
     let mut ctx = super::context(
         &s,

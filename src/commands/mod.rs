@@ -285,3 +285,60 @@ pub async fn current_revision(s: &Settings, aws: &Aws) -> Result<Revision, Error
 pub fn progress(s: &Settings) -> Arc<dyn Observer> {
     render::progress(s.mode)
 }
+
+/// The task definition a deploy of `image` registers: the file in force, or the revision
+/// that runs now, with `image` in the chosen container. Returns it with that container.
+pub async fn desired_definition(
+    s: &Settings,
+    aws: &Aws,
+    image: &crate::image::ImageRef,
+) -> Result<(crate::taskdef::TaskDefinition, String), Error> {
+    use crate::taskdef::TaskDefinition;
+    let file = s
+        .task_definition
+        .as_deref()
+        .map(crate::settings::load_task_definition)
+        .transpose()?;
+    let source = match (file, &s.service) {
+        (Some(td), _) => td,
+        (None, Some(service)) => {
+            TaskDefinition::from_revision(&service_revision(s, aws, service).await?)
+        }
+        (None, None) => TaskDefinition::from_revision(&current_revision(s, aws).await?),
+    };
+    let container = source
+        .pick_container(s.container.as_deref(), image)
+        .map_err(|e| {
+            Error::usage(
+                e.to_string(),
+                "pass --container NAME (or `container` in ecs-roll.toml)",
+            )
+        })?;
+    let desired = source.with_image(&container, image);
+    Ok((desired, container))
+}
+
+/// Runs `one` for the selected target, or for every selected target at once.
+pub async fn run_targets<F, Fut>(mut targets: Vec<(String, Settings)>, one: F) -> Result<i32, Error>
+where
+    F: Fn(Settings, Arc<dyn Observer>, Cancel, Option<Arc<crate::ratelimit::RateLimiter>>) -> Fut,
+    Fut: std::future::Future<Output = Result<(Outcome, ApiCalls), Error>> + 'static,
+{
+    if targets.len() > 1 {
+        let counted = move |s, observer, cancel, limiter| {
+            let fut = one(s, observer, cancel, limiter);
+            async move {
+                let (mut o, calls) = fut.await?;
+                o.api_calls = calls.snapshot();
+                Ok(o)
+            }
+        };
+        return Ok(multi::run(targets, counted).await);
+    }
+    let (_, s) = targets.remove(0);
+    let observer = progress(&s);
+    let cancel = Cancel::default();
+    watch_signals(cancel.clone(), observer.clone());
+    let (outcome, calls) = one(s.clone(), observer.clone(), cancel, None).await?;
+    Ok(finish(outcome, &s, &calls, observer.as_ref()))
+}

@@ -16,32 +16,18 @@ use crate::ratelimit::RateLimiter;
 use crate::settings::Settings;
 
 pub async fn run(g: &Global, args: Rollback, loaded: Loaded) -> Result<i32, Error> {
-    let mut targets = Settings::all(g, None, loaded)?;
-    if targets.len() > 1 {
-        if args.to.is_some() {
-            return Err(Error::usage(
-                "--to names one revision, but several targets are selected",
-                "roll back one target at a time with --to, or drop --to",
-            ));
-        }
-        return Ok(
-            super::multi::run(targets, move |s, observer, cancel, limiter| {
-                let args = args.clone();
-                async move {
-                    let (mut o, calls) = one(&s, &args, observer, cancel, limiter).await?;
-                    o.api_calls = calls.snapshot();
-                    Ok(o)
-                }
-            })
-            .await,
-        );
+    let targets = Settings::all(g, None, loaded)?;
+    if targets.len() > 1 && args.to.is_some() {
+        return Err(Error::usage(
+            "--to names one revision, but several targets are selected",
+            "roll back one target at a time with --to, or drop --to",
+        ));
     }
-    let (_, s) = targets.remove(0);
-    let observer = super::progress(&s);
-    let cancel = Cancel::default();
-    super::watch_signals(cancel.clone(), observer.clone());
-    let (outcome, calls) = one(&s, &args, observer.clone(), cancel, None).await?;
-    Ok(super::finish(outcome, &s, &calls, observer.as_ref()))
+    super::run_targets(targets, move |s, observer, cancel, limiter| {
+        let args = args.clone();
+        async move { one(&s, &args, observer, cancel, limiter).await }
+    })
+    .await
 }
 
 /// One target: find the revision to return to and roll it out.
