@@ -91,7 +91,7 @@ impl Error {
 pub fn api_hint(e: &ApiError) -> String {
     match e.kind {
         ApiErrorKind::AccessDenied => format!(
-            "grant the permission for {} to the identity ecs-roll runs as (README: \"IAM permissions\")",
+            "grant the permission for {} to the identity ecs-roll runs as (see iam/README.md)",
             iam_action(e.operation)
         ),
         ApiErrorKind::Credentials => "configure AWS credentials: AWS_PROFILE or --profile, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or an instance/OIDC role; refresh them if they expired".into(),
@@ -113,6 +113,7 @@ pub fn iam_action(operation: &str) -> String {
         "DeregisterInstancesFromLoadBalancer",
         "DescribeTargetHealth",
         "DescribeTargetGroups",
+        "DescribeTargetGroupAttributes",
     ];
     if ELB.contains(&operation) {
         format!("elasticloadbalancing:{operation}")

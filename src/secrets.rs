@@ -49,6 +49,21 @@ pub fn mask_task_definition(td: &mut Value) {
                 }
             }
         }
+        // References to secrets elsewhere in the container: log driver options and private
+        // registry credentials.
+        if let Some(opts) = c
+            .pointer_mut("/logConfiguration/secretOptions")
+            .and_then(Value::as_array_mut)
+        {
+            for s in opts {
+                if s.get("valueFrom").is_some() {
+                    s["valueFrom"] = Value::String(MASK.into());
+                }
+            }
+        }
+        if let Some(rc) = c.pointer_mut("/repositoryCredentials/credentialsParameter") {
+            *rc = Value::String(MASK.into());
+        }
     }
 }
 

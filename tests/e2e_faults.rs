@@ -22,7 +22,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use e2e::proxy::{FaultConfig, FaultInjector, FaultReport, Interceptor, Proxy};
+use e2e::proxy::{Fault, FaultConfig, FaultInjector, FaultReport, Interceptor, Proxy};
 use e2e::{
     Run, api_calls, arn_of, assert_registered_exactly, assert_runs_only, assert_safe_resting_state,
     ecs_roll, previous_tag, run, with_globals,
@@ -98,6 +98,15 @@ fn assert_served(report: &HealthReport, min: usize, what: &str) {
     );
 }
 
+/// Tasks of `revision` ever started (RUNNING or STOPPED).
+fn tasks_of(state: &support::AwsState, revision: i64) -> usize {
+    state
+        .tasks
+        .iter()
+        .filter(|t| t.revision == revision)
+        .count()
+}
+
 fn print_figures(what: &str, report: &FaultReport, deploys_completed: usize) {
     eprintln!(
         "[faults] {what}: {}; deploys completed under faults: {deploys_completed}",
@@ -126,11 +135,11 @@ fn deploy_and_rollback_complete_under_twenty_percent_faults() {
     assert_eq!(doc["target"]["name"], "cb-prototype:2", "{doc}");
     assert_eq!(doc["target"]["image"], IMAGE_V2);
     assert_eq!(doc["previous"]["name"], "cb-prototype:1");
-    // Every StartTask that ecs-roll counted started a task: 3 and no more (a StartTask
-    // retried after its response was lost would start a second one; the injector spares it
-    // that fault, see `lost_starttask_response` for what happens then).
-    assert_eq!(api_calls(&doc, "StartTask"), 3, "{doc}");
     let state = moto.inspect();
+    // Three tasks of revision 2 were started, no more, however often StartTask was retried
+    // (a StartTask retried after its response was lost would start a second one; the
+    // injector spares it that fault, see `a_lost_starttask_response_*` for what happens then).
+    assert_eq!(tasks_of(&state, 2), 3, "{}", state.raw);
     assert_eq!(
         state.task_definitions.len(),
         2,
@@ -186,6 +195,55 @@ fn deploy_and_rollback_complete_under_twenty_percent_faults() {
     assert_served(&health, 2, "deploy + rollback under 20% faults");
 }
 
+/// The same with the SDK's own retries off (`AWS_MAX_ATTEMPTS=1`): every fault reaches
+/// ecs-roll, whose own retries (`wait::with_retry`) and polling (`wait::until`) must carry the
+/// deploy through. The deploy lock's calls are spared: ecs-roll leaves their retries to the
+/// SDK (see the report).
+#[test]
+fn ecs_rolls_own_retries_carry_a_deploy_through_faults_without_sdk_retries() {
+    let moto = MotoServer::start();
+    let seeded = moto.seed(&SeedOptions::fast());
+    let ids = &seeded.instance_ids;
+    let mut config = FaultConfig::mixed(SEED + 1, 0.20);
+    config.spared = ["ListTagsForResource", "TagResource", "UntagResource"]
+        .map(String::from)
+        .to_vec();
+    let faults = FaultInjector::new(config);
+    let proxy = Proxy::start(moto.port(), faults.clone() as Arc<dyn Interceptor>);
+    let sampler = moto.health_sampler();
+    let mut cmd = through(&moto, &proxy);
+    cmd.env("AWS_MAX_ATTEMPTS", "1");
+    let r = run(cmd, &deploy_args(&[]));
+    let health = sampler.stop();
+    eprintln!(
+        "[faults] deploy without SDK retries: exit {} in {:?}",
+        r.code(),
+        r.took
+    );
+    assert_no_panic(&r);
+    let report = faults.report();
+    print_figures(
+        "deploy without SDK retries",
+        &report,
+        usize::from(r.code() == 0),
+    );
+    let doc = outcome(&r, 0, "succeeded");
+    assert_eq!(doc["target"]["name"], "cb-prototype:2", "{doc}");
+    assert!(api_calls(&doc, "StartTask") >= 3, "{doc}");
+    let state = moto.inspect();
+    assert_eq!(tasks_of(&state, 2), 3, "{}", state.raw);
+    assert_eq!(
+        state.task_definitions.len(),
+        2,
+        "{:?}",
+        state.task_definitions
+    );
+    assert_runs_only(&state, 2, IMAGE_V2, ids);
+    assert_registered_exactly(&state, ids);
+    assert!(report.total_injected() >= 10, "{}", report.summary());
+    assert_served(&health, 2, "deploy under 20% faults without SDK retries");
+}
+
 // ---------------------------------------------------------------------------------------
 // 2. AWS unreachable for longer than --timeout
 
@@ -226,6 +284,7 @@ fn aws_unreachable_longer_than_the_timeout_ends_rolled_back_and_consistent() {
 
     let doc = outcome(&r, 3, "rolled-back");
     let failure = doc["failure"].as_str().unwrap_or_default().to_string();
+    eprintln!("[faults] blackout: failure: {failure}");
     assert!(
         failure.contains("RUNNING") && failure.contains("not done after"),
         "the failure should say what did not happen in time: {failure:?}\n{}",
@@ -258,4 +317,112 @@ fn aws_unreachable_longer_than_the_timeout_ends_rolled_back_and_consistent() {
     );
     // One instance was out for the whole blackout; the other two served throughout.
     assert_served(&health, 2, "AWS unreachable mid-step");
+}
+
+// ---------------------------------------------------------------------------------------
+// 3. a StartTask whose response is lost
+
+/// Deploys with step 1's StartTask response lost: the call reaches ECS and starts the task,
+/// then the connection closes before the response arrives. The SDK retries the call, and ECS
+/// finds the host port taken by the task the first call started.
+fn deploy_with_lost_starttask_response() -> (MotoServer, support::Seeded, Run) {
+    let moto = MotoServer::start();
+    let seeded = moto.seed(&SeedOptions::fast());
+    let faults = FaultInjector::new(FaultConfig::mixed(SEED, 0.0));
+    faults.on_call("StartTask", 1, Fault::LostResponse);
+    let proxy = Proxy::start(moto.port(), faults.clone() as Arc<dyn Interceptor>);
+    let r = run(through(&moto, &proxy), &deploy_args(&[]));
+    eprintln!(
+        "[faults] deploy with step 1's StartTask response lost: exit {} in {:?}: {}",
+        r.code(),
+        r.took,
+        r.json()["failure"]
+    );
+    assert_no_panic(&r);
+    (moto, seeded, r)
+}
+
+/// Whatever becomes of the deploy, the task the lost call started is not left behind: every
+/// instance serves exactly one task, all of one revision.
+#[test]
+fn a_lost_starttask_response_leaves_no_stray_task() {
+    let (moto, seeded, r) = deploy_with_lost_starttask_response();
+    assert!([0, 3].contains(&r.code()), "{}", r.context());
+    let state = moto.inspect();
+    assert_safe_resting_state(&state);
+    let (rev, image) = if r.code() == 0 {
+        (2, IMAGE_V2)
+    } else {
+        (1, IMAGE_V1)
+    };
+    assert_runs_only(&state, rev, image, &seeded.instance_ids);
+    assert_registered_exactly(&state, &seeded.instance_ids);
+}
+
+/// ecs-roll should find the task the lost call started (a task of the target revision on
+/// that instance, started by ecs-roll) and carry on, instead of failing the deploy.
+#[test]
+#[ignore = "known bug (ecs-roll report): a lost StartTask response fails the deploy"]
+fn a_lost_starttask_response_does_not_fail_the_deploy() {
+    let (_moto, _seeded, r) = deploy_with_lost_starttask_response();
+    outcome(&r, 0, "succeeded");
+}
+
+// ---------------------------------------------------------------------------------------
+// 4. the deadline and connection draining
+
+/// `--timeout` passes while step 1's instance drains (4 s of connection draining, a 3 s
+/// budget): ecs-roll must neither stop the task of an instance that is still draining (its
+/// in-flight requests would be cut) nor go on with more steps past its deadline.
+#[test]
+fn a_deadline_that_passes_while_draining_does_not_cut_connections() {
+    let moto = MotoServer::start();
+    let seeded = moto.seed(&SeedOptions {
+        draining_timeout_secs: 4,
+        ..SeedOptions::fast()
+    });
+    let sampler = moto.health_sampler();
+    let r = run(ecs_roll(&moto), &deploy_args(&["--timeout", "3s"]));
+    let health = sampler.stop();
+    eprintln!(
+        "[faults] deploy with --timeout 3s and 4 s of connection draining: exit {} in {:?}: {}",
+        r.code(),
+        r.took,
+        r.json()["failure"]
+    );
+    assert_no_panic(&r);
+    assert_ne!(
+        r.code(),
+        0,
+        "a deploy past its deadline is no success\n{}",
+        r.context()
+    );
+    let state = moto.inspect();
+    assert_safe_resting_state(&state);
+    assert_registered_exactly(&state, &seeded.instance_ids);
+    assert_served(&health, 2, "deadline while draining");
+}
+
+/// Not a test of the suite: how long ecs-roll takes to give up when AWS never answers at all
+/// (every connection closed unanswered from the first call on). Run it with `--ignored`.
+#[test]
+#[ignore = "measurement (minutes): AWS unreachable from the first call"]
+fn measure_aws_unreachable_from_the_start() {
+    let moto = MotoServer::start();
+    moto.seed(&SeedOptions::fast());
+    let before = e2e::quick_fingerprint(&moto);
+    let faults = FaultInjector::new(FaultConfig::mixed(SEED, 0.0));
+    faults.blackout_for(Duration::from_secs(3600));
+    let proxy = Proxy::start(moto.port(), faults.clone() as Arc<dyn Interceptor>);
+    let r = run(through(&moto, &proxy), &deploy_args(&["--timeout", "10s"]));
+    eprintln!(
+        "[faults] AWS unreachable from the start, --timeout 10s: exit {} after {:?}, {} calls dropped\n{}",
+        r.code(),
+        r.took,
+        faults.report().blacked_out,
+        e2e::tail(&r.stderr, 8)
+    );
+    assert_no_panic(&r);
+    r.assert_code(2);
+    assert_eq!(e2e::quick_fingerprint(&moto), before, "nothing changed");
 }

@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use e2e::proxy::{self, CRASH_REASON, Chain, CrashOnStart, HoldAt, Interceptor, Proxy};
-use e2e::{Run, ecs_roll, quick_state, run, spawn, with_globals};
+use e2e::{Pooled, Run, ecs_roll, quick_state, run, spawn, with_globals};
 use serde_json::{Value, json};
 use support::{CLUSTER, IMAGE_V2, MotoServer, SeedOptions};
 
@@ -57,36 +57,6 @@ enum Setup {
     /// The same, plus revision 2 (IMAGE_V2) registered but not running; the run is
     /// `rollback --to 2`.
     Rollback,
-}
-
-/// moto_servers shared by the cases one after the other (a start costs ~2 s of CPU; a
-/// seed resets everything). A case that panics drops its server instead of returning it.
-static POOL: Mutex<Vec<MotoServer>> = Mutex::new(Vec::new());
-
-struct Pooled(Option<MotoServer>);
-
-impl Pooled {
-    fn take() -> Pooled {
-        let spare = POOL.lock().unwrap().pop();
-        Pooled(Some(spare.unwrap_or_else(MotoServer::start)))
-    }
-}
-
-impl std::ops::Deref for Pooled {
-    type Target = MotoServer;
-    fn deref(&self) -> &MotoServer {
-        self.0.as_ref().unwrap()
-    }
-}
-
-impl Drop for Pooled {
-    fn drop(&mut self) {
-        if let Some(m) = self.0.take()
-            && !std::thread::panicking()
-        {
-            POOL.lock().unwrap().push(m);
-        }
-    }
 }
 
 /// Seeds moto for `setup`.
@@ -213,7 +183,14 @@ fn interrupt(phase: &Phase, signal: &str) -> i32 {
         assert!(r.stdout.contains("\"exit_code\": 130"), "{}", r.context());
     }
 
-    quick_state(moto).assert_safe(&what);
+    let state = quick_state(moto);
+    state.assert_safe(&what);
+    // The step in progress was finished, not abandoned: every instance serves again.
+    assert_eq!(
+        state.serving(),
+        state.instances.len(),
+        "{what}: not every instance serves after the interrupted run\n{state:#?}"
+    );
 
     // The same command again completes the job. Where the new revision crashed, it still
     // does: the deploy fails again and rolls everything back.
@@ -251,163 +228,163 @@ fn interrupt(phase: &Phase, signal: &str) -> i32 {
     r.code()
 }
 
-/// The phase with SIGINT and with SIGTERM, side by side (the runs mostly wait).
-fn each_signal(phase: Phase) {
+/// Runs every phase with SIGINT and with SIGTERM, `parallel` cases at a time (the runs mostly
+/// wait on draining and polling), each on a moto_server of its own; reports every failed case.
+fn every_phase(phases: &[Phase], parallel: usize) {
     let t0 = Instant::now();
+    let cases: Vec<(&Phase, &str)> = phases
+        .iter()
+        .flat_map(|p| SIGNALS.iter().map(move |s| (p, *s)))
+        .collect();
+    let queue = Mutex::new(cases.clone());
+    let failed = Mutex::new(Vec::new());
     std::thread::scope(|s| {
-        let runs: Vec<_> = SIGNALS
-            .iter()
-            .map(|signal| s.spawn(|| interrupt(&phase, signal)))
-            .collect();
-        for r in runs {
-            if let Err(panic) = r.join() {
-                std::panic::resume_unwind(panic);
-            }
+        for _ in 0..parallel {
+            s.spawn(|| {
+                loop {
+                    let Some((phase, signal)) = queue.lock().unwrap().pop() else {
+                        break;
+                    };
+                    let r = std::panic::catch_unwind(|| interrupt(phase, signal));
+                    if r.is_err() {
+                        failed
+                            .lock()
+                            .unwrap()
+                            .push(format!("{} (SIG{signal})", phase.name));
+                    }
+                }
+            });
         }
     });
+    let failed = failed.into_inner().unwrap();
     eprintln!(
-        "[signals] phase {}: SIGINT and SIGTERM handled, states consistent, re-runs completed ({:?})",
-        phase.name,
+        "[signals] {} phases x SIGINT/SIGTERM = {} interrupted runs, {} re-runs; inconsistent states or failed re-runs: {} ({:?})",
+        phases.len(),
+        cases.len(),
+        cases.len(),
+        failed.len(),
         t0.elapsed()
+    );
+    assert!(failed.is_empty(), "failed cases (see above): {failed:?}");
+}
+
+// ---------------------------------------------------------------------------------------
+// deploy, rollback, automatic rollback
+
+#[test]
+fn deploy_interrupted_at_every_phase() {
+    every_phase(
+        &[
+            Phase {
+                name: "deploy: preflight",
+                setup: Setup::Deploy,
+                hold: || HoldAt::new("DescribeClusters"),
+                steps_done: 0..=0,
+                crash_second_start: false,
+            },
+            Phase {
+                name: "deploy: registering the revision",
+                setup: Setup::Deploy,
+                hold: || HoldAt::new("RegisterTaskDefinition"),
+                steps_done: 0..=0,
+                crash_second_start: false,
+            },
+            Phase {
+                name: "deploy: step 1 draining",
+                setup: Setup::Deploy,
+                hold: || {
+                    HoldAt::new("DescribeInstanceHealth")
+                        .after("DeregisterInstancesFromLoadBalancer")
+                },
+                steps_done: 1..=1,
+                crash_second_start: false,
+            },
+            // The instance is out of the ELB and runs no task: the worst place to stop.
+            Phase {
+                name: "deploy: step 1 starting the new task",
+                setup: Setup::Deploy,
+                hold: || HoldAt::new("StartTask"),
+                steps_done: 1..=1,
+                crash_second_start: false,
+            },
+            Phase {
+                name: "deploy: step 1 waiting InService",
+                setup: Setup::Deploy,
+                hold: || {
+                    HoldAt::new("DescribeInstanceHealth").after("RegisterInstancesWithLoadBalancer")
+                },
+                steps_done: 1..=1,
+                crash_second_start: false,
+            },
+            // Step 1 is done; step 2 has only looked (its check that another instance
+            // serves). Stopping there or finishing step 2 are both right.
+            Phase {
+                name: "deploy: between steps 1 and 2",
+                setup: Setup::Deploy,
+                hold: || {
+                    HoldAt::new("DescribeInstanceHealth")
+                        .after("RegisterInstancesWithLoadBalancer")
+                        .nth(2)
+                },
+                steps_done: 1..=2,
+                crash_second_start: false,
+            },
+        ],
+        6,
     );
 }
 
-// ---------------------------------------------------------------------------------------
-// deploy
-
 #[test]
-fn deploy_interrupted_in_preflight() {
-    each_signal(Phase {
-        name: "deploy: preflight",
-        setup: Setup::Deploy,
-        hold: || HoldAt::new("DescribeClusters"),
-        steps_done: 0..=0,
-        crash_second_start: false,
-    });
-}
-
-#[test]
-fn deploy_interrupted_while_registering_the_revision() {
-    each_signal(Phase {
-        name: "deploy: register",
-        setup: Setup::Deploy,
-        hold: || HoldAt::new("RegisterTaskDefinition"),
-        steps_done: 0..=0,
-        crash_second_start: false,
-    });
-}
-
-#[test]
-fn deploy_interrupted_while_step_one_drains() {
-    each_signal(Phase {
-        name: "deploy: step 1 draining",
-        setup: Setup::Deploy,
-        hold: || HoldAt::new("DescribeInstanceHealth").after("DeregisterInstancesFromLoadBalancer"),
-        steps_done: 1..=1,
-        crash_second_start: false,
-    });
-}
-
-#[test]
-fn deploy_interrupted_while_step_one_starts_its_task() {
-    // The instance is out of the ELB and runs no task: the worst place to stop.
-    each_signal(Phase {
-        name: "deploy: step 1 starting the new task",
-        setup: Setup::Deploy,
-        hold: || HoldAt::new("StartTask"),
-        steps_done: 1..=1,
-        crash_second_start: false,
-    });
-}
-
-#[test]
-fn deploy_interrupted_while_step_one_waits_for_health() {
-    each_signal(Phase {
-        name: "deploy: step 1 waiting InService",
-        setup: Setup::Deploy,
-        hold: || HoldAt::new("DescribeInstanceHealth").after("RegisterInstancesWithLoadBalancer"),
-        steps_done: 1..=1,
-        crash_second_start: false,
-    });
-}
-
-#[test]
-fn deploy_interrupted_between_steps() {
-    // Step 1 is done; step 2 has only looked (its check that another instance serves).
-    // Stopping there or finishing step 2 are both right.
-    each_signal(Phase {
-        name: "deploy: between steps 1 and 2",
-        setup: Setup::Deploy,
-        hold: || {
-            HoldAt::new("DescribeInstanceHealth")
-                .after("RegisterInstancesWithLoadBalancer")
-                .nth(2)
-        },
-        steps_done: 1..=2,
-        crash_second_start: false,
-    });
-}
-
-// ---------------------------------------------------------------------------------------
-// rollback
-
-#[test]
-fn rollback_interrupted_in_preflight() {
-    each_signal(Phase {
-        name: "rollback: preflight",
-        setup: Setup::Rollback,
-        hold: || HoldAt::new("DescribeClusters"),
-        steps_done: 0..=0,
-        crash_second_start: false,
-    });
-}
-
-#[test]
-fn rollback_interrupted_while_step_one_drains() {
-    each_signal(Phase {
-        name: "rollback: step 1 draining",
-        setup: Setup::Rollback,
-        hold: || HoldAt::new("DescribeInstanceHealth").after("DeregisterInstancesFromLoadBalancer"),
-        steps_done: 1..=1,
-        crash_second_start: false,
-    });
-}
-
-#[test]
-fn rollback_interrupted_while_step_one_starts_its_task() {
-    each_signal(Phase {
-        name: "rollback: step 1 starting the task",
-        setup: Setup::Rollback,
-        hold: || HoldAt::new("StartTask"),
-        steps_done: 1..=1,
-        crash_second_start: false,
-    });
-}
-
-#[test]
-fn rollback_interrupted_while_step_two_waits_for_health() {
-    each_signal(Phase {
-        name: "rollback: step 2 waiting InService",
-        setup: Setup::Rollback,
-        hold: || {
-            HoldAt::new("DescribeInstanceHealth").after_nth("RegisterInstancesWithLoadBalancer", 2)
-        },
-        steps_done: 2..=2,
-        crash_second_start: false,
-    });
-}
-
-#[test]
-fn automatic_rollback_interrupted_during_its_first_step() {
-    // Step 1 of the deploy succeeds, step 2's new task crashes at once: the deploy cleans up
-    // and rolls back by itself; the signal lands while the rollback starts its first task.
-    each_signal(Phase {
-        name: "deploy: automatic rollback, step 1 starting the task",
-        setup: Setup::Deploy,
-        hold: || HoldAt::new("StartTask").body_contains("cb-prototype:1\""),
-        steps_done: 1..=1,
-        crash_second_start: true,
-    });
+fn rollback_interrupted_at_every_phase() {
+    every_phase(
+        &[
+            Phase {
+                name: "rollback: preflight",
+                setup: Setup::Rollback,
+                hold: || HoldAt::new("DescribeClusters"),
+                steps_done: 0..=0,
+                crash_second_start: false,
+            },
+            Phase {
+                name: "rollback: step 1 draining",
+                setup: Setup::Rollback,
+                hold: || {
+                    HoldAt::new("DescribeInstanceHealth")
+                        .after("DeregisterInstancesFromLoadBalancer")
+                },
+                steps_done: 1..=1,
+                crash_second_start: false,
+            },
+            Phase {
+                name: "rollback: step 1 starting the task",
+                setup: Setup::Rollback,
+                hold: || HoldAt::new("StartTask"),
+                steps_done: 1..=1,
+                crash_second_start: false,
+            },
+            Phase {
+                name: "rollback: step 2 waiting InService",
+                setup: Setup::Rollback,
+                hold: || {
+                    HoldAt::new("DescribeInstanceHealth")
+                        .after_nth("RegisterInstancesWithLoadBalancer", 2)
+                },
+                steps_done: 2..=2,
+                crash_second_start: false,
+            },
+            // Step 1 of the deploy succeeds, step 2's new task crashes at once: the deploy
+            // cleans up and rolls back by itself; the signal lands while that rollback starts
+            // its first task.
+            Phase {
+                name: "deploy: automatic rollback, step 1 starting the task",
+                setup: Setup::Deploy,
+                hold: || HoldAt::new("StartTask").body_contains("cb-prototype:1\""),
+                steps_done: 1..=1,
+                crash_second_start: true,
+            },
+        ],
+        6,
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -494,4 +471,60 @@ fn a_second_sigint_aborts_at_once_and_the_deploy_resumes() {
 #[test]
 fn sigterm_then_sigint_aborts_at_once_and_the_deploy_resumes_with_the_call_delivered() {
     second_signal_aborts("TERM", "INT", true);
+}
+
+// ---------------------------------------------------------------------------------------
+// `ecs-roll rollback` (the recorded previous revision) interrupted, then run again
+
+/// After a deploy of revision 2, `ecs-roll rollback` (back to revision 1, as recorded) is
+/// interrupted after its first step; running `ecs-roll rollback` again must finish going back
+/// to revision 1, not turn around to revision 2.
+#[test]
+#[ignore = "known bug (ecs-roll report): a rerun of an interrupted plain `rollback` rolls forward again"]
+fn an_interrupted_rollback_run_again_finishes_the_rollback() {
+    let moto = Pooled::take();
+    prepare(&moto, Setup::Deploy);
+    let r = run(ecs_roll(&moto), &deploy_args());
+    r.assert_code(0);
+    let hold = HoldAt::new("StartTask").build();
+    let proxy = Proxy::start(moto.port(), hold.clone() as Arc<dyn Interceptor>);
+    let mut cmd = ecs_roll(&moto);
+    cmd.env("AWS_ENDPOINT_URL", proxy.endpoint());
+    let rollback = with_globals(&["--output", "json", "rollback"]);
+    let child = spawn(cmd, &rollback);
+    assert!(
+        hold.wait_held(Duration::from_secs(60)),
+        "{}",
+        child.stderr_so_far()
+    );
+    child.signal("INT");
+    let ack = child.wait_for_line("interrupt received", Duration::from_secs(20));
+    hold.release();
+    assert!(ack.is_some(), "{}", child.stderr_so_far());
+    let r = child.finish(e2e::RUN_LIMIT);
+    r.assert_code(130);
+    assert_eq!(
+        r.json()["target"]["name"],
+        "cb-prototype:1",
+        "{}",
+        r.context()
+    );
+    let state = quick_state(&moto);
+    state.assert_safe("interrupted rollback");
+    assert_eq!(state.on_revision(1), 1, "{state:#?}");
+
+    let again = run(ecs_roll(&moto), &rollback);
+    eprintln!(
+        "[signals] plain rollback run again: exit {}, target {}",
+        again.code(),
+        again.json()["target"]["name"]
+    );
+    again.assert_code(0);
+    assert_eq!(
+        again.json()["target"]["name"],
+        "cb-prototype:1",
+        "the rerun should finish the rollback to revision 1\n{}",
+        again.context()
+    );
+    quick_state(&moto).assert_converged(1, "rollback run again");
 }

@@ -188,6 +188,12 @@ pub async fn run(ctx: &Ctx, desired: Desired, opts: &Options) -> Result<Outcome,
         return Ok(outcome);
     }
 
+    if ctx.cancel.requested() {
+        outcome.result = RunResult::Interrupted;
+        outcome.failure = Some("interrupted before anything was changed".into());
+        outcome.duration = started.elapsed();
+        return Ok(outcome);
+    }
     // Only now, with every check passed, does anything change in AWS: first the lock.
     let cluster_arn = with_retry(|| ctx.tags.cluster_arn(&ctx.cluster))
         .await

@@ -79,6 +79,12 @@ impl<'a> Rollout<'a> {
                 return Err(Halt::Interrupted);
             }
             let title = step.title();
+            if Instant::now() >= self.deadline {
+                return Err(Halt::Failed {
+                    step: title,
+                    reason: "the time limit (--timeout) passed before this step could start".into(),
+                });
+            }
             self.ctx.emit(Event::StepStarted {
                 index: i + 1,
                 total,
@@ -296,7 +302,9 @@ impl<'a> Rollout<'a> {
             // Past the draining timeout the ELB cuts the connections itself: go on.
             match wait::until(
                 &what,
-                self.limit(drain_limit),
+                // Never cut short by the rollout's deadline: the ELB's own timeout bounds it,
+                // and stopping a task mid-drain would cut its connections.
+                drain_limit,
                 ctx.poll,
                 ctx.observer.as_ref(),
                 || async {

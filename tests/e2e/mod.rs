@@ -705,11 +705,60 @@ impl QuickState {
         }
     }
 
+    /// Instances that serve: registered, InService, not draining, with a RUNNING task.
+    pub fn serving(&self) -> usize {
+        self.instances
+            .values()
+            .filter(|i| i.registered && i.in_service && !i.draining && !i.running.is_empty())
+            .count()
+    }
+
     /// Instances running at least one task of `revision`.
     pub fn on_revision(&self, revision: i64) -> usize {
         self.instances
             .values()
             .filter(|i| i.running.contains(&revision))
             .count()
+    }
+}
+
+/// The text of the first `<tag>` element of an XML answer (empty when there is none).
+pub fn xml_first(xml: &str, tag: &str) -> String {
+    xml_value(xml, tag)
+}
+
+// ---------------------------------------------------------------------------------------
+// A pool of moto_servers
+
+/// moto_servers shared by a test binary's cases one after the other: a start costs ~2 s of
+/// CPU, while a seed resets everything anyway. A case that panics drops its server instead
+/// of returning it. Settings that survive a reset (IAM enforcement, the task transition fix)
+/// must be put back by the case before it ends.
+static POOL: Mutex<Vec<MotoServer>> = Mutex::new(Vec::new());
+
+/// A moto_server from the pool (or a new one), back to the pool on drop.
+pub struct Pooled(Option<MotoServer>);
+
+impl Pooled {
+    pub fn take() -> Pooled {
+        let spare = POOL.lock().unwrap().pop();
+        Pooled(Some(spare.unwrap_or_else(MotoServer::start)))
+    }
+}
+
+impl std::ops::Deref for Pooled {
+    type Target = MotoServer;
+    fn deref(&self) -> &MotoServer {
+        self.0.as_ref().expect("a moto_server")
+    }
+}
+
+impl Drop for Pooled {
+    fn drop(&mut self) {
+        if let Some(m) = self.0.take()
+            && !thread::panicking()
+        {
+            POOL.lock().unwrap().push(m);
+        }
     }
 }

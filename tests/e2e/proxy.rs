@@ -428,6 +428,34 @@ pub fn elb_call(port: u16, action: &str, params: &[(&str, &str)]) -> io::Result<
     Ok((status, String::from_utf8_lossy(&body).into_owned()))
 }
 
+/// One query-protocol call (IAM, STS, classic ELB...) straight to moto: `service` is the
+/// signing name moto routes by (`iam`), `version` the API version (`2010-05-08`). Returns the
+/// XML answer.
+pub fn query_call(
+    port: u16,
+    service: &str,
+    version: &str,
+    action: &str,
+    params: &[(&str, &str)],
+) -> io::Result<(u16, String)> {
+    let mut body = format!("Action={action}&Version={version}");
+    for (k, v) in params {
+        body.push_str(&format!("&{k}={}", form_encode(v)));
+    }
+    let (status, body) = call(
+        port,
+        &[
+            (
+                "Content-Type",
+                "application/x-www-form-urlencoded; charset=utf-8".into(),
+            ),
+            ("Authorization", authorization(service)),
+        ],
+        body.as_bytes(),
+    )?;
+    Ok((status, String::from_utf8_lossy(&body).into_owned()))
+}
+
 fn form_encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
@@ -882,7 +910,11 @@ pub struct FaultInjector {
     random: AtomicBool,
     report: Mutex<FaultReport>,
     blackout: Mutex<BlackoutState>,
+    scripted: Mutex<Scripted>,
 }
+
+/// Faults for chosen calls (operation, nth call of it, fault), and the calls seen per operation.
+type Scripted = (Vec<(String, usize, Fault)>, BTreeMap<String, usize>);
 
 #[derive(Default)]
 struct BlackoutState {
@@ -901,7 +933,17 @@ impl FaultInjector {
             config,
             report: Mutex::new(FaultReport::default()),
             blackout: Mutex::new(BlackoutState::default()),
+            scripted: Mutex::new((Vec::new(), BTreeMap::new())),
         })
+    }
+
+    /// Gives the `nth` call (1-based) of `operation` this fault, whatever the random draw.
+    pub fn on_call(&self, operation: &str, nth: usize, fault: Fault) {
+        self.scripted
+            .lock()
+            .unwrap()
+            .0
+            .push((operation.into(), nth, fault));
     }
 
     /// Turns the random faults on or off (blackouts are not affected).
@@ -979,7 +1021,21 @@ impl Interceptor for FaultInjector {
             report.blacked_out += 1;
             return Some(Fault::Reset);
         }
-        let fault = self.draw(operation)?;
+        let scripted = {
+            let mut g = self.scripted.lock().unwrap();
+            let n = {
+                let seen = g.1.entry(operation.to_string()).or_default();
+                *seen += 1;
+                *seen
+            };
+            g.0.iter()
+                .find(|(op, nth, _)| op == operation && *nth == n)
+                .map(|(_, _, f)| *f)
+        };
+        let fault = match scripted {
+            Some(f) => f,
+            None => self.draw(operation)?,
+        };
         *report.injected.entry(fault.name()).or_default() += 1;
         *report
             .by_operation

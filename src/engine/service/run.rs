@@ -223,6 +223,12 @@ pub async fn run(s: &ServiceCtx, desired: Desired, opts: &Options) -> Result<Out
         return Ok(outcome);
     }
 
+    if ctx.cancel.requested() {
+        outcome.result = RunResult::Interrupted;
+        outcome.failure = Some("interrupted before anything was changed".into());
+        outcome.duration = started.elapsed();
+        return Ok(outcome);
+    }
     // Only now, with every check passed, does anything change in AWS: first the lock.
     let ttl =
         ctx.timeouts.total.unwrap_or(Duration::from_secs(30 * 60)) * 3 + Duration::from_secs(600);
