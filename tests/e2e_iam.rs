@@ -356,9 +356,8 @@ const SERVICE_READS: &[&str] = &[
     "elasticloadbalancing:DescribeTargetHealth",
 ];
 
-/// Denials whose hint names the wrong permission: `error::iam_action` maps
-/// DescribeTargetGroupAttributes to `ecs:` (see the report). Empty it once fixed.
-const KNOWN_WRONG_HINTS: &[&str] = &["elasticloadbalancing:DescribeTargetGroupAttributes"];
+/// Denials whose hint names the wrong permission (none: every hint must name the action).
+const KNOWN_WRONG_HINTS: &[&str] = &[];
 
 #[test]
 fn service_status_and_dry_run_pass_with_the_service_policy() {

@@ -1,0 +1,1547 @@
+//! Benchmark harness: whole ecs-roll deploys on the simulated platform under tokio's paused
+//! clock, per topology and failure, measuring
+//!
+//! * overhead: ecs-roll's deploy time minus the lower bound the platform imposes (per plan
+//!   step for standalone deploys, from the simulated ECS scheduler for services);
+//! * detection latency: first conclusive evidence of a failed deploy -> first rollback action;
+//! * API calls per deploy, per minute, and per minute while nothing changes;
+//! * 50 services deployed concurrently under one shared client-side rate limiter.
+//!
+//! `bench/run.sh` runs it; `bench/README.md` explains every number. Usage:
+//!
+//! ```text
+//! cargo run --release --example bench -- [--policy NAME]... [--only SUBSTRING] [--out FILE]
+//!                                         [--sample-ms N] [--services N] [--no-many]
+//! ```
+//!
+//! Policies: `default` (the engine as it is), `fast` (Poll 1 s -> 2 s), `frugal` (fewer
+//! calls per poll, prototyped as a caching layer, Poll 1 s -> 5 s), `evidence` (standalone:
+//! the copied rollout with evidence-driven waits; services: `frugal` plus waking at the
+//! instants a change is due). `all` runs every policy.
+
+#[path = "../bench/harness/mod.rs"]
+mod bench_support;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ecs_roll::engine::deploy::{self, Desired, Options};
+use ecs_roll::engine::events::Event;
+use ecs_roll::engine::plan::Action;
+use ecs_roll::engine::service::{self, ServiceCtx};
+use ecs_roll::engine::wait::Poll;
+use ecs_roll::engine::{Cancel, Ctx, Outcome, Timeouts};
+use ecs_roll::image::ImageRef;
+use ecs_roll::platform::{
+    ClassicElb, DeploymentConfiguration, EcsServices, HealthCheck, ResourceTags, TargetGroups,
+};
+use ecs_roll::ratelimit::{Limited, RateLimiter};
+use ecs_roll::sim::{
+    Behaviour, LaunchType, MemoryTags, ServiceSpec, Sim, TargetGroupSpec, TargetType, Timings,
+    deployment_configuration, health_check,
+};
+use ecs_roll::taskdef::TaskDefinition;
+use serde::Serialize;
+use serde_json::{Value, json};
+use tokio::time::Instant;
+
+use bench_support::{CallLog, Frugal, LoggedTags, Stamps, secs};
+
+const CLUSTER_STANDALONE: &str = "cb-prototype";
+const CLUSTER: &str = "default";
+const ELB: &str = "cb-prototype-elb";
+const V1: &str = "rafabor/prototype-4-cb:v0.0.1";
+const V2: &str = "rafabor/prototype-4-cb:v0.0.2";
+
+// ---- targets (issue: "Performance: measured deploy overhead ...") ---------------------------
+
+const TARGET_PHASE_OVERHEAD_S: f64 = 1.0;
+const TARGET_OVERHEAD_RATIO: f64 = 0.02;
+const TARGET_DETECTION_S: f64 = 2.0;
+const TARGET_QUIET_READS_PER_MIN: f64 = 12.0;
+const TARGET_MANY_RATIO: f64 = 1.10;
+
+/// The client-side limit used for the many-services scenario: the strictest documented ECS
+/// read bucket (cluster read actions: 50 tokens, refilled at 20 per second), applied to every
+/// call of every target together, so no per-action bucket can be exceeded either.
+const LIMIT_PER_SECOND: f64 = 20.0;
+const LIMIT_BURST: u32 = 50;
+
+// ---- policies -----------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+enum Policy {
+    /// The engine as it is: Poll 2 s growing x1.5 to 10 s.
+    Default,
+    /// Only the interval changed: Poll 1 s growing to 2 s.
+    Fast,
+    /// Fewer calls per poll (tasks, target health and DescribeServiceDeployments re-read only
+    /// when DescribeServices changed, a health check is due, or the rollout completed), with
+    /// Poll 1 s growing to 5 s.
+    Frugal,
+    /// Standalone: the copied rollout with evidence-driven waits. Services: `frugal` with the
+    /// poll timing driven by when the next change is due.
+    Evidence,
+}
+
+impl Policy {
+    fn name(self) -> &'static str {
+        match self {
+            Policy::Default => "default",
+            Policy::Fast => "fast",
+            Policy::Frugal => "frugal",
+            Policy::Evidence => "evidence",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Vec<Policy>> {
+        Some(match s {
+            "default" => vec![Policy::Default],
+            "fast" => vec![Policy::Fast],
+            "frugal" => vec![Policy::Frugal],
+            "evidence" => vec![Policy::Evidence],
+            "all" => vec![
+                Policy::Default,
+                Policy::Fast,
+                Policy::Frugal,
+                Policy::Evidence,
+            ],
+            _ => return None,
+        })
+    }
+
+    fn poll(self) -> Poll {
+        match self {
+            Policy::Default => Poll::default(),
+            Policy::Fast => Poll {
+                min: Duration::from_secs(1),
+                max: Duration::from_secs(2),
+            },
+            Policy::Frugal | Policy::Evidence => Poll {
+                min: Duration::from_secs(1),
+                max: Duration::from_secs(5),
+            },
+        }
+    }
+}
+
+// ---- scenarios ----------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+enum Failure {
+    None,
+    /// The new image's container exits 1 twenty seconds after RUNNING.
+    Crash,
+    /// The new image never answers the load balancer's health check.
+    FailsHealthCheck,
+    /// The new image cannot be pulled; the deployment circuit breaker (with rollback) is on.
+    CircuitBreaker,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Topology {
+    StandaloneRolling,
+    StandaloneBlueGreen,
+    ServiceClassicStatic,
+    ServiceAlbDynamic,
+    ServiceFargateAlb,
+}
+
+impl Topology {
+    fn name(self) -> &'static str {
+        match self {
+            Topology::StandaloneRolling => "standalone-rolling",
+            Topology::StandaloneBlueGreen => "standalone-blue-green",
+            Topology::ServiceClassicStatic => "service-classic-static",
+            Topology::ServiceAlbDynamic => "service-alb-dynamic",
+            Topology::ServiceFargateAlb => "service-fargate-alb",
+        }
+    }
+
+    fn standalone(self) -> bool {
+        matches!(
+            self,
+            Topology::StandaloneRolling | Topology::StandaloneBlueGreen
+        )
+    }
+}
+
+/// The health check and draining settings of a scenario, for its lower bound.
+#[derive(Debug, Clone, Copy, Serialize)]
+struct Settings {
+    task_start_s: f64,
+    task_stop_s: f64,
+    interval_s: f64,
+    healthy_threshold: u32,
+    unhealthy_threshold: u32,
+    drain_s: f64,
+}
+
+fn scenarios() -> Vec<(Topology, Failure)> {
+    vec![
+        (Topology::StandaloneRolling, Failure::None),
+        (Topology::StandaloneBlueGreen, Failure::None),
+        (Topology::ServiceClassicStatic, Failure::None),
+        (Topology::ServiceAlbDynamic, Failure::None),
+        (Topology::ServiceFargateAlb, Failure::None),
+        (Topology::StandaloneRolling, Failure::Crash),
+        (Topology::StandaloneRolling, Failure::FailsHealthCheck),
+        (Topology::ServiceAlbDynamic, Failure::Crash),
+        (Topology::ServiceAlbDynamic, Failure::FailsHealthCheck),
+        (Topology::ServiceAlbDynamic, Failure::CircuitBreaker),
+    ]
+}
+
+fn settings(t: Topology) -> Settings {
+    match t {
+        // The reference setup: the origin's ELB (30 s checks, 2 to become healthy, 60 s
+        // draining); a cached image starting in 30 s.
+        Topology::StandaloneRolling => Settings {
+            task_start_s: 30.0,
+            task_stop_s: 5.0,
+            interval_s: 30.0,
+            healthy_threshold: 2,
+            unhealthy_threshold: 2,
+            drain_s: 60.0,
+        },
+        Topology::StandaloneBlueGreen => Settings {
+            task_start_s: 20.0,
+            task_stop_s: 5.0,
+            interval_s: 30.0,
+            healthy_threshold: 3,
+            unhealthy_threshold: 2,
+            drain_s: 30.0,
+        },
+        Topology::ServiceClassicStatic => Settings {
+            task_start_s: 30.0,
+            task_stop_s: 5.0,
+            interval_s: 30.0,
+            healthy_threshold: 2,
+            unhealthy_threshold: 2,
+            drain_s: 60.0,
+        },
+        // AWS's defaults for an HTTP target group: 30 s, 5 healthy, 2 unhealthy, 300 s delay.
+        Topology::ServiceAlbDynamic => Settings {
+            task_start_s: 20.0,
+            task_stop_s: 5.0,
+            interval_s: 30.0,
+            healthy_threshold: 5,
+            unhealthy_threshold: 2,
+            drain_s: 300.0,
+        },
+        // Fargate provisions capacity and an interface: 60 s to RUNNING.
+        Topology::ServiceFargateAlb => Settings {
+            task_start_s: 60.0,
+            task_stop_s: 5.0,
+            interval_s: 30.0,
+            healthy_threshold: 3,
+            unhealthy_threshold: 2,
+            drain_s: 120.0,
+        },
+    }
+}
+
+fn timings(s: &Settings, fargate: bool) -> Timings {
+    let start = Duration::from_secs_f64(s.task_start_s);
+    Timings {
+        task_start: start,
+        fargate_task_start: if fargate {
+            start
+        } else {
+            Duration::from_secs(30)
+        },
+        task_stop: Duration::from_secs_f64(s.task_stop_s),
+        // Clients on keep-alive connections: draining lasts the whole timeout.
+        in_flight_drain: None,
+        api_latency: Duration::ZERO,
+    }
+}
+
+fn elb_check(s: &Settings) -> HealthCheck {
+    HealthCheck {
+        interval: Duration::from_secs_f64(s.interval_s),
+        healthy_threshold: s.healthy_threshold,
+        unhealthy_threshold: s.unhealthy_threshold,
+        ..health_check("HTTP:5555/testme")
+    }
+}
+
+fn tg_spec(s: &Settings, target_type: TargetType) -> TargetGroupSpec {
+    TargetGroupSpec {
+        target_type,
+        port: 8080,
+        interval: Duration::from_secs_f64(s.interval_s),
+        healthy_threshold: s.healthy_threshold,
+        unhealthy_threshold: s.unhealthy_threshold,
+        deregistration_delay: Duration::from_secs_f64(s.drain_s),
+        ..TargetGroupSpec::default()
+    }
+}
+
+fn standalone_td(image: &str) -> Value {
+    json!({
+        "family": "cb-prototype",
+        "containerDefinitions": [{
+            "name": "cb-prototype", "image": image, "cpu": 256, "memory": 256, "essential": true,
+            "portMappings": [{ "containerPort": 5555, "hostPort": 5555, "protocol": "tcp" }]
+        }]
+    })
+}
+
+fn static_app(family: &str, image: &str) -> Value {
+    json!({"family": family, "containerDefinitions": [{"name": "app", "image": image, "cpu": 256, "memory": 256,
+        "portMappings": [{"containerPort": 5555, "hostPort": 5555}]}]})
+}
+
+fn dynamic_app(family: &str, image: &str) -> Value {
+    json!({"family": family, "containerDefinitions": [{"name": "app", "image": image, "cpu": 256, "memory": 256,
+        "portMappings": [{"containerPort": 8080}]}]})
+}
+
+fn fargate_app(family: &str, image: &str) -> Value {
+    json!({"family": family, "networkMode": "awsvpc", "requiresCompatibilities": ["FARGATE"], "cpu": "256", "memory": "512",
+        "containerDefinitions": [{"name": "app", "image": image, "portMappings": [{"containerPort": 8080}]}]})
+}
+
+fn behaviour(f: Failure, image: &str) -> Option<Behaviour> {
+    match f {
+        Failure::None => None,
+        Failure::Crash => Some(Behaviour::CrashAfter(Duration::from_secs(20))),
+        Failure::FailsHealthCheck => Some(Behaviour::FailsHealthCheck),
+        Failure::CircuitBreaker => Some(Behaviour::cannot_pull(image)),
+    }
+}
+
+fn build(t: Topology, f: Failure) -> Sim {
+    let s = settings(t);
+    let fargate = t == Topology::ServiceFargateAlb;
+    let config = if f == Failure::CircuitBreaker {
+        DeploymentConfiguration {
+            circuit_breaker: Some((true, true)),
+            ..deployment_configuration(200, 100)
+        }
+    } else {
+        deployment_configuration(200, 100)
+    };
+    let b = Sim::builder().timings(timings(&s, fargate));
+    match t {
+        Topology::StandaloneRolling => b
+            .cluster(CLUSTER_STANDALONE)
+            .instances(3)
+            .elb(ELB, elb_check(&s))
+            .draining(Duration::from_secs_f64(s.drain_s))
+            .task_definition(standalone_td(V1))
+            .tasks_on_each_instance()
+            .build(),
+        Topology::StandaloneBlueGreen => b
+            .cluster(CLUSTER_STANDALONE)
+            .instances(6)
+            .elb(ELB, elb_check(&s))
+            .draining(Duration::from_secs_f64(s.drain_s))
+            .task_definition(standalone_td(V1))
+            .build(),
+        Topology::ServiceClassicStatic => b
+            .instances(3)
+            .elb(ELB, elb_check(&s))
+            .draining(Duration::from_secs_f64(s.drain_s))
+            .service(
+                "web",
+                ServiceSpec {
+                    desired: 3,
+                    task_definition: static_app("web", "app:v1"),
+                    elb: Some(ELB.into()),
+                    deployment_configuration: config,
+                    ..ServiceSpec::default()
+                },
+            )
+            .build(),
+        Topology::ServiceAlbDynamic => b
+            .instances(3)
+            .target_group("web", tg_spec(&s, TargetType::Instance))
+            .service(
+                "web",
+                ServiceSpec {
+                    desired: 3,
+                    task_definition: dynamic_app("web", "app:v1"),
+                    target_group: Some("web".into()),
+                    deployment_configuration: config,
+                    ..ServiceSpec::default()
+                },
+            )
+            .build(),
+        Topology::ServiceFargateAlb => b
+            .target_group("web", tg_spec(&s, TargetType::Ip))
+            .service(
+                "web",
+                ServiceSpec {
+                    desired: 3,
+                    launch_type: LaunchType::Fargate,
+                    task_definition: fargate_app("web", "app:v1"),
+                    target_group: Some("web".into()),
+                    deployment_configuration: config,
+                    ..ServiceSpec::default()
+                },
+            )
+            .build(),
+    }
+}
+
+// ---- one observed run -----------------------------------------------------------------------
+
+/// What the background watcher saw of the simulated world (unlogged accessors only, so it
+/// never shows up in the API call counts).
+#[derive(Debug, Default, Clone)]
+struct Watched {
+    /// Instants (s) at which something an API client could see changed.
+    changes: Vec<f64>,
+    /// A task of a new revision was asked to stop (crash, failed start, ECS replacing it).
+    first_new_stop: Option<f64>,
+    /// A deployment of a new revision reported rolloutState FAILED.
+    first_failed: Option<f64>,
+    /// The PRIMARY deployment of a new revision reached COMPLETED (old tasks STOPPED, so old
+    /// targets drained).
+    completed: Option<f64>,
+    min_serving: Option<usize>,
+}
+
+fn is_new_revision(td_arn: &str) -> bool {
+    !td_arn.ends_with(":1")
+}
+
+fn fingerprint(sim: &Sim, service: Option<&str>) -> String {
+    let mut fp = String::new();
+    for t in sim.tasks() {
+        fp.push_str(&format!(
+            "{}:{}:{};",
+            t.arn, t.last_status, t.desired_status
+        ));
+    }
+    for h in sim.instance_health(ELB) {
+        fp.push_str(&format!(
+            "{}:{}:{:?};",
+            h.instance_id, h.state, h.description
+        ));
+    }
+    if let Some(name) = service
+        && let Some(svc) = sim.service(CLUSTER, name)
+    {
+        for d in &svc.deployments {
+            fp.push_str(&format!(
+                "{}:{}:{:?}:{}:{}:{};",
+                d.id, d.status, d.rollout_state, d.running_count, d.pending_count, d.failed_tasks
+            ));
+        }
+        fp.push_str(&format!("ev{};", svc.events.len()));
+        fp.push_str(&format!(
+            "cap{};",
+            sim.service_capacity(CLUSTER, name).in_service
+        ));
+    }
+    fp
+}
+
+fn spawn_watcher(
+    sim: Sim,
+    service: Option<String>,
+    period: Duration,
+) -> (Arc<Mutex<Watched>>, tokio::task::JoinHandle<()>) {
+    let state = Arc::new(Mutex::new(Watched::default()));
+    let sink = state.clone();
+    let handle = tokio::spawn(async move {
+        let mut last = String::new();
+        let mut next = Instant::now();
+        loop {
+            let at = secs(sim.elapsed());
+            let fp = fingerprint(&sim, service.as_deref());
+            let serving = match &service {
+                Some(name) => sim.service_capacity(CLUSTER, name).serving,
+                None => sim.serving_count(),
+            };
+            {
+                let mut w = sink.lock().unwrap_or_else(|e| e.into_inner());
+                if fp != last {
+                    if !last.is_empty() {
+                        w.changes.push(at);
+                    }
+                    last = fp;
+                }
+                w.min_serving = Some(w.min_serving.map_or(serving, |m| m.min(serving)));
+                if w.first_new_stop.is_none()
+                    && sim.tasks().iter().any(|t| {
+                        is_new_revision(&t.task_definition_arn) && t.desired_status == "STOPPED"
+                    })
+                {
+                    w.first_new_stop = Some(at);
+                }
+                if let Some(svc) = service.as_deref().and_then(|n| sim.service(CLUSTER, n)) {
+                    let new = svc
+                        .deployments
+                        .iter()
+                        .filter(|d| is_new_revision(&d.task_definition));
+                    for d in new {
+                        if w.first_failed.is_none() && d.rollout_state.as_deref() == Some("FAILED")
+                        {
+                            w.first_failed = Some(at);
+                        }
+                        if w.completed.is_none()
+                            && d.status == "PRIMARY"
+                            && d.rollout_state.as_deref() == Some("COMPLETED")
+                        {
+                            w.completed = Some(at);
+                        }
+                    }
+                }
+            }
+            next += period;
+            tokio::time::sleep_until(next).await;
+        }
+    });
+    (state, handle)
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct Phase {
+    name: String,
+    took_s: f64,
+    floor_s: f64,
+    overhead_s: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct Detection {
+    evidence: String,
+    evidence_at_s: f64,
+    action: String,
+    action_at_s: f64,
+    latency_s: f64,
+    /// The first action that restores the previous revision (StartTask of it, UpdateService
+    /// to it, or following ECS's own rollback).
+    restore_action: Option<String>,
+    restore_latency_s: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct ApiStats {
+    total: usize,
+    by_operation: BTreeMap<String, usize>,
+    per_minute: f64,
+    reads_per_minute: f64,
+    /// Reads per minute inside windows of >= 30 s where nothing visible changed.
+    quiet_reads_per_minute: Option<f64>,
+    /// The most reads in any 60 s inside such a window (windows of >= 60 s).
+    quiet_reads_peak_60s: Option<usize>,
+    quiet_minutes: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct ScenarioResult {
+    scenario: String,
+    topology: String,
+    failure: Failure,
+    policy: Policy,
+    settings: Settings,
+    result: String,
+    plan: String,
+    deploy_s: f64,
+    floor_s: Option<f64>,
+    overhead_s: Option<f64>,
+    overhead_ratio: Option<f64>,
+    phases: Vec<Phase>,
+    max_phase_overhead_s: Option<f64>,
+    detection: Option<Detection>,
+    api: ApiStats,
+    min_serving: Option<usize>,
+    /// Which targets this scenario meets (absent: not applicable).
+    meets: BTreeMap<String, bool>,
+}
+
+const MUTATING: &[&str] = &[
+    "StartTask",
+    "StopTask",
+    "RegisterInstancesWithLoadBalancer",
+    "DeregisterInstancesFromLoadBalancer",
+    "UpdateService",
+];
+
+fn is_read(op: &str) -> bool {
+    op.starts_with("Describe") || op.starts_with("List")
+}
+
+fn api_stats(calls: &[(f64, String)], from: f64, to: f64, changes: &[f64]) -> ApiStats {
+    let inside: Vec<&(f64, String)> = calls
+        .iter()
+        .filter(|(t, _)| *t >= from && *t <= to)
+        .collect();
+    let mut by_operation = BTreeMap::new();
+    for (_, op) in &inside {
+        *by_operation.entry(op.clone()).or_insert(0) += 1;
+    }
+    let minutes = ((to - from) / 60.0).max(1e-9);
+    let reads: Vec<f64> = inside
+        .iter()
+        .filter(|(_, op)| is_read(op))
+        .map(|(t, _)| *t)
+        .collect();
+    // Quiet windows: between consecutive visible changes (and the run's ends).
+    let mut bounds = vec![from];
+    bounds.extend(changes.iter().copied().filter(|c| *c > from && *c < to));
+    bounds.push(to);
+    let (mut quiet_reads, mut quiet_minutes, mut peak) = (0usize, 0.0, None::<usize>);
+    for w in bounds.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        if b - a < 30.0 {
+            continue;
+        }
+        // Calls at the very start of a window react to the change that opened it.
+        let n = reads.iter().filter(|t| **t > a + 0.2 && **t < b).count();
+        quiet_reads += n;
+        quiet_minutes += (b - a) / 60.0;
+        if b - a >= 60.0 {
+            let mut s = a + 0.2;
+            while s + 60.0 <= b {
+                let m = reads.iter().filter(|t| **t >= s && **t < s + 60.0).count();
+                peak = Some(peak.map_or(m, |p| p.max(m)));
+                s += 0.5;
+            }
+        }
+    }
+    ApiStats {
+        total: inside.len(),
+        by_operation,
+        per_minute: inside.len() as f64 / minutes,
+        reads_per_minute: reads.len() as f64 / minutes,
+        quiet_reads_per_minute: (quiet_minutes > 0.0).then(|| quiet_reads as f64 / quiet_minutes),
+        quiet_reads_peak_60s: peak,
+        quiet_minutes,
+    }
+}
+
+struct Env {
+    sim: Sim,
+    tags: MemoryTags,
+    log: CallLog,
+    stamps: Arc<Stamps>,
+}
+
+impl Env {
+    fn new(sim: Sim) -> Env {
+        let log = CallLog::default();
+        Env {
+            stamps: Arc::new(Stamps::new(sim.clone())),
+            sim,
+            tags: MemoryTags::default(),
+            log,
+        }
+    }
+
+    fn tags(&self) -> Arc<dyn ResourceTags> {
+        Arc::new(LoggedTags::new(
+            self.tags.clone(),
+            self.sim.clone(),
+            self.log.clone(),
+        ))
+    }
+
+    fn ctx(&self, cluster: &str, family: &str, policy: Policy) -> Ctx {
+        Ctx {
+            ecs: self.sim.ecs(),
+            elb: self.sim.elb(),
+            tags: self.tags(),
+            cluster: cluster.into(),
+            family: family.into(),
+            load_balancer: ELB.into(),
+            observer: self.stamps.clone(),
+            poll: policy.poll(),
+            timeouts: Timeouts::default(),
+            cancel: Cancel::default(),
+            actor: "bench".into(),
+        }
+    }
+
+    /// Every call: the simulation's own log plus the tag calls (the deploy lock).
+    fn calls(&self) -> Vec<(f64, String)> {
+        let mut v: Vec<(f64, String)> = self
+            .sim
+            .calls()
+            .into_iter()
+            .map(|c| (secs(c.at), c.operation.to_string()))
+            .collect();
+        v.extend(self.log.calls());
+        v.sort_by(|a, b| a.0.total_cmp(&b.0));
+        v
+    }
+}
+
+fn opts() -> Options {
+    Options {
+        command: "deploy".into(),
+        rollback_on_failure: true,
+        ..Options::default()
+    }
+}
+
+/// Starts v1 on the first `n` instances and registers them, then lets any health check pass.
+async fn seed_tasks(sim: &Sim, n: usize) {
+    let ecs = sim.ecs();
+    let elb = sim.elb();
+    let instances = ecs.container_instances(CLUSTER_STANDALONE).await.unwrap();
+    for ci in instances.iter().take(n) {
+        ecs.start_task(CLUSTER_STANDALONE, "cb-prototype:1", &ci.arn, "operator")
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(Duration::from_secs(90)).await;
+    let ids: Vec<String> = instances
+        .iter()
+        .take(n)
+        .map(|c| c.ec2_instance_id.clone())
+        .collect();
+    elb.register_instances(ELB, &ids).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(600)).await;
+}
+
+async fn service_definition(sim: &Sim, name: &str, image: &str) -> TaskDefinition {
+    let current = sim
+        .services()
+        .describe_service(CLUSTER, name)
+        .await
+        .unwrap()
+        .unwrap();
+    let rev = sim
+        .ecs()
+        .describe_task_definition(&current.task_definition)
+        .await
+        .unwrap();
+    TaskDefinition::from_revision(&rev).with_image("app", &ImageRef::parse(image).unwrap())
+}
+
+fn service_ctx(env: &Env, name: &str, policy: Policy) -> ServiceCtx {
+    let mut ctx = env.ctx(CLUSTER, name, policy);
+    ctx.load_balancer = String::new();
+    let (services, target_groups): (Arc<dyn EcsServices>, Arc<dyn TargetGroups>) =
+        if matches!(policy, Policy::Frugal | Policy::Evidence) {
+            let f = Frugal::new(
+                env.sim.services(),
+                env.sim.target_groups(),
+                policy == Policy::Evidence,
+            );
+            (f.clone(), f)
+        } else {
+            (env.sim.services(), env.sim.target_groups())
+        };
+    if policy == Policy::Evidence {
+        // The wake-up schedule lives in the caching layer's sleep hints; the engine's own
+        // interval is only the ceiling.
+        ctx.poll = Poll {
+            min: Duration::from_secs(1),
+            max: Duration::from_secs(5),
+        };
+    }
+    ServiceCtx {
+        ctx,
+        services,
+        target_groups,
+        service: name.into(),
+    }
+}
+
+async fn run_scenario(t: Topology, f: Failure, policy: Policy, sample: Duration) -> ScenarioResult {
+    let s = settings(t);
+    let sim = build(t, f);
+    if t == Topology::StandaloneBlueGreen {
+        seed_tasks(&sim, 3).await;
+    }
+    let env = Env::new(sim.clone());
+    let service_name = (!t.standalone()).then(|| "web".to_string());
+    let new_image = if t.standalone() { V2 } else { "app:v2" };
+    let definition = if t.standalone() {
+        let td = TaskDefinition::parse(&standalone_td(V1).to_string(), "bench").unwrap();
+        td.with_image("cb-prototype", &ImageRef::parse(V2).unwrap())
+    } else {
+        service_definition(&sim, "web", new_image).await
+    };
+    if let Some(b) = behaviour(f, new_image) {
+        sim.set_image_behaviour(new_image, b);
+    }
+    sim.clear_calls();
+    let (watched, watcher) = spawn_watcher(sim.clone(), service_name.clone(), sample);
+    let start = secs(sim.elapsed());
+    let outcome: Outcome = if t.standalone() {
+        let ctx = env.ctx(CLUSTER_STANDALONE, "cb-prototype", policy);
+        if policy == Policy::Evidence {
+            bench_support::evidence::deploy(&ctx, definition, &opts())
+                .await
+                .expect("deploy")
+        } else {
+            deploy::run(&ctx, Desired::Definition(definition), &opts())
+                .await
+                .expect("deploy")
+        }
+    } else {
+        let sctx = service_ctx(&env, "web", policy);
+        service::run(&sctx, Desired::Definition(definition), &opts())
+            .await
+            .expect("deploy")
+    };
+    let end = secs(sim.elapsed());
+    watcher.abort();
+    let w = watched.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let calls = env.calls();
+    let events = env.stamps.events();
+
+    let mut res = ScenarioResult {
+        scenario: scenario_name(t, f),
+        topology: t.name().into(),
+        failure: f,
+        policy,
+        settings: s,
+        result: outcome.result.word().into(),
+        plan: String::new(),
+        deploy_s: round(secs(outcome.duration)),
+        floor_s: None,
+        overhead_s: None,
+        overhead_ratio: None,
+        phases: Vec::new(),
+        max_phase_overhead_s: None,
+        detection: None,
+        api: api_stats(&calls, start, end, &w.changes),
+        min_serving: w.min_serving,
+        meets: BTreeMap::new(),
+    };
+
+    if f == Failure::None {
+        let phases = if t.standalone() {
+            res.plan = outcome
+                .plan
+                .as_ref()
+                .map(|p| p.strategy.to_string())
+                .unwrap_or_default();
+            standalone_phases(&outcome, &s, &events, &calls, start, end)
+        } else {
+            res.plan = "ECS rolling (configuration chosen by ecs-roll)".into();
+            service_phases(&outcome, &calls, &w, start, end)
+        };
+        let floor: f64 = phases.iter().map(|p| p.floor_s).sum();
+        let deploy = secs(outcome.duration);
+        res.floor_s = Some(round(floor));
+        res.overhead_s = Some(round(deploy - floor));
+        res.overhead_ratio = Some(round4((deploy - floor) / deploy));
+        res.max_phase_overhead_s = phases
+            .iter()
+            .map(|p| p.overhead_s)
+            .max_by(f64::total_cmp)
+            .map(round);
+        res.phases = phases;
+        res.meets.insert(
+            "phase_overhead<=1s".into(),
+            res.max_phase_overhead_s.unwrap_or(0.0) <= TARGET_PHASE_OVERHEAD_S,
+        );
+        res.meets.insert(
+            "overhead<=2%".into(),
+            res.overhead_ratio.unwrap_or(0.0) <= TARGET_OVERHEAD_RATIO,
+        );
+    } else {
+        res.plan = "failing variant".into();
+        res.detection = detection(t, f, &s, &w, &calls, &events, start);
+        if let Some(d) = &res.detection {
+            res.meets
+                .insert("detection<=2s".into(), d.latency_s <= TARGET_DETECTION_S);
+        }
+    }
+    if let Some(q) = res.api.quiet_reads_peak_60s {
+        res.meets.insert(
+            "quiet_reads<=12/min".into(),
+            q as f64 <= TARGET_QUIET_READS_PER_MIN,
+        );
+    }
+    res
+}
+
+fn scenario_name(t: Topology, f: Failure) -> String {
+    match f {
+        Failure::None => t.name().to_string(),
+        other => format!(
+            "{}/{}",
+            t.name(),
+            serde_json::to_value(other)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default()
+        ),
+    }
+}
+
+fn round(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+fn round4(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}
+
+/// Per plan step: what it took against what the platform needs for it.
+///
+/// * Replace (drain, stop, start in place, register): connection draining timeout, plus task
+///   stop, plus task start, plus healthy_threshold x interval (a newly registered instance is first checked
+///   one interval after registration, so it is InService exactly threshold x interval later).
+/// * Launch on instances not registered: task start + threshold x interval. On instances
+///   already registered (OutOfService while free), the checks run on the load balancer's own
+///   schedule since the instance was registered: the first passing check is the first one at
+///   or after the task turns RUNNING, then threshold - 1 more intervals.
+/// * Retire: draining timeout + task stop.
+/// * Register: threshold x interval.
+///
+/// Before the first step (preflight, lock, register the revision) and after the last
+/// (verification) the platform needs nothing: all of it is overhead.
+fn standalone_phases(
+    outcome: &Outcome,
+    s: &Settings,
+    events: &[(f64, Event)],
+    calls: &[(f64, String)],
+    start: f64,
+    end: f64,
+) -> Vec<Phase> {
+    let Some(plan) = &outcome.plan else {
+        return Vec::new();
+    };
+    let healthy = f64::from(s.healthy_threshold) * s.interval_s;
+    let mut phases = Vec::new();
+    let step_starts: Vec<f64> = events
+        .iter()
+        .filter_map(|(t, e)| matches!(e, Event::StepStarted { .. }).then_some(*t))
+        .collect();
+    let first = step_starts.first().copied().unwrap_or(end);
+    phases.push(Phase {
+        name: "before the first step (preflight, lock, revision)".into(),
+        took_s: round(first - start),
+        floor_s: 0.0,
+        overhead_s: round(first - start),
+    });
+    let mut last_end = first;
+    for (i, (step, report)) in plan.steps.iter().zip(&outcome.steps).enumerate() {
+        let step_start = step_starts.get(i).copied().unwrap_or(last_end);
+        let took = secs(report.took);
+        let floor = match &step.action {
+            Action::Replace { .. } => s.drain_s + s.task_stop_s + s.task_start_s + healthy,
+            Action::Retire { .. } => s.drain_s + s.task_stop_s,
+            Action::Register { .. } => healthy,
+            Action::Launch { slots } => {
+                if slots.iter().all(|sl| sl.registered) {
+                    let started = calls
+                        .iter()
+                        .find(|(t, op)| *t >= step_start && op == "StartTask")
+                        .map_or(step_start, |(t, _)| *t);
+                    let running = started + s.task_start_s;
+                    let first_check = (running / s.interval_s).ceil().max(1.0) * s.interval_s;
+                    first_check + f64::from(s.healthy_threshold - 1) * s.interval_s - step_start
+                } else {
+                    s.task_start_s + healthy
+                }
+            }
+        };
+        phases.push(Phase {
+            name: format!("step {}: {}", i + 1, report.title),
+            took_s: round(took),
+            floor_s: round(floor),
+            overhead_s: round(took - floor),
+        });
+        last_end = step_start + took;
+    }
+    let total = secs(outcome.duration);
+    let after = start + total - last_end;
+    phases.push(Phase {
+        name: "after the last step (verification, lock release)".into(),
+        took_s: round(after),
+        floor_s: 0.0,
+        overhead_s: round(after),
+    });
+    phases
+}
+
+/// Service: the platform's part is the ECS scheduler's, from UpdateService until the sim's
+/// deployment is COMPLETED (every new task healthy, every old task STOPPED, so its targets
+/// are drained). Before UpdateService and after the watch, the platform needs nothing.
+fn service_phases(
+    outcome: &Outcome,
+    calls: &[(f64, String)],
+    w: &Watched,
+    start: f64,
+    end: f64,
+) -> Vec<Phase> {
+    let update = calls
+        .iter()
+        .find(|(_, op)| op == "UpdateService")
+        .map_or(start, |(t, _)| *t);
+    let watch = outcome.steps.first().map_or(0.0, |r| secs(r.took));
+    let converged = w.completed.map_or(watch, |c| c - update);
+    let total = secs(outcome.duration);
+    vec![
+        Phase {
+            name: "before UpdateService (preflight, lock, revision)".into(),
+            took_s: round(update - start),
+            floor_s: 0.0,
+            overhead_s: round(update - start),
+        },
+        Phase {
+            name: "UpdateService -> deployment done (watch)".into(),
+            took_s: round(watch),
+            floor_s: round(converged),
+            overhead_s: round(watch - converged),
+        },
+        Phase {
+            name: "after the watch (restore configuration, lock release)".into(),
+            took_s: round(total - (update - start) - watch),
+            floor_s: 0.0,
+            overhead_s: round(total - (update - start) - watch),
+        },
+    ]
+    .into_iter()
+    .filter(|_| end >= start)
+    .collect()
+}
+
+/// Evidence -> first action. Evidence: a new task stopped (the sim's stop time, as seen by
+/// the watcher), rolloutState FAILED, or (classic ELB, never InService) the instance having
+/// failed unhealthy_threshold checks in a row after its registration. Action: the first
+/// change ecs-roll makes after it (cleanup of the failed step, or the rollback itself), or
+/// its decision to follow ECS's own rollback.
+fn detection(
+    t: Topology,
+    f: Failure,
+    s: &Settings,
+    w: &Watched,
+    calls: &[(f64, String)],
+    events: &[(f64, Event)],
+    start: f64,
+) -> Option<Detection> {
+    let (evidence, at) = if t.standalone() && f == Failure::FailsHealthCheck {
+        // Registration of the first new task's instance + unhealthy_threshold checks.
+        let starts: Vec<f64> = calls
+            .iter()
+            .filter(|(_, op)| op == "StartTask")
+            .map(|(t, _)| *t)
+            .collect();
+        let first_start = *starts.first()?;
+        let reg = calls
+            .iter()
+            .find(|(t, op)| *t >= first_start && op == "RegisterInstancesWithLoadBalancer")?
+            .0;
+        (
+            format!(
+                "instance failed {} health checks in a row after registration",
+                s.unhealthy_threshold
+            ),
+            reg + f64::from(s.unhealthy_threshold) * s.interval_s,
+        )
+    } else {
+        let mut options = Vec::new();
+        if let Some(a) = w.first_new_stop {
+            options.push((
+                match f {
+                    Failure::FailsHealthCheck => {
+                        "target unhealthy past threshold: ECS stopped the new task"
+                    }
+                    Failure::CircuitBreaker => "new task stopped (image cannot be pulled)",
+                    _ => "new task stopped (container exited 1)",
+                }
+                .to_string(),
+                a,
+            ));
+        }
+        if let Some(a) = w.first_failed {
+            options.push(("rolloutState FAILED (circuit breaker)".to_string(), a));
+        }
+        options.into_iter().min_by(|a, b| a.1.total_cmp(&b.1))?
+    };
+    let first_change = calls
+        .iter()
+        .find(|(c, op)| *c >= at && MUTATING.contains(&op.as_str()))
+        .map(|(c, op)| (op.clone(), *c));
+    let rollback_started = events
+        .iter()
+        .find(|(e, ev)| *e >= at && matches!(ev, Event::RollbackStarted { .. }))
+        .map(|(e, _)| *e);
+    let mut candidates: Vec<(String, f64)> = Vec::new();
+    if let Some((op, c)) = first_change {
+        candidates.push((op, c));
+    }
+    if let Some(r) = rollback_started {
+        candidates.push(("decides to roll back / follow ECS's rollback".into(), r));
+    }
+    let (action, action_at) = candidates.into_iter().min_by(|a, b| a.1.total_cmp(&b.1))?;
+    let restore = if t.standalone() {
+        rollback_started.and_then(|r| {
+            calls
+                .iter()
+                .find(|(c, op)| *c >= r && op == "StartTask")
+                .map(|(c, _)| ("StartTask (previous revision)".to_string(), *c))
+        })
+    } else {
+        let update_after = calls
+            .iter()
+            .skip_while(|(c, _)| *c < at)
+            .find(|(_, op)| op == "UpdateService")
+            .map(|(c, _)| ("UpdateService (previous revision)".to_string(), *c));
+        match (f, rollback_started) {
+            (Failure::CircuitBreaker, Some(r)) => Some(("follows ECS's rollback".to_string(), r)),
+            _ => update_after,
+        }
+    };
+    let _ = start;
+    Some(Detection {
+        evidence,
+        evidence_at_s: round(at),
+        action,
+        action_at_s: round(action_at),
+        latency_s: round(action_at - at),
+        restore_latency_s: restore.as_ref().map(|(_, c)| round(c - at)),
+        restore_action: restore.map(|(a, _)| a),
+    })
+}
+
+// ---- many services ---------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Serialize)]
+struct ManyResult {
+    policy: Policy,
+    limiter: Limiting,
+    services: usize,
+    limit_per_second: f64,
+    limit_burst: u32,
+    solo_deploy_s: f64,
+    slowest_concurrent_deploy_s: f64,
+    makespan_s: f64,
+    ratio_to_solo: f64,
+    all_succeeded: bool,
+    total_calls: usize,
+    peak_calls_1s: usize,
+    peak_calls_per_s_10s: f64,
+    peak_reads_1s: usize,
+    peak_by_operation_1s: BTreeMap<String, usize>,
+    ecs_peak_calls_1s: usize,
+    ecs_peak_calls_per_s_10s: f64,
+    reads_per_minute_per_service: f64,
+    meets: BTreeMap<String, bool>,
+}
+
+fn many_sim(n: usize, s: &Settings) -> Sim {
+    let mut b = Sim::builder()
+        .timings(timings(s, false))
+        // Room for every service's surge: 16 tasks of 256 CPU per instance.
+        .instance_resources(4096, 8192)
+        .instances((n * 6).div_ceil(16) + 1);
+    for i in 0..n {
+        let name = format!("web-{i:02}");
+        b = b
+            .target_group(&name, tg_spec(s, TargetType::Instance))
+            .service(
+                &name,
+                ServiceSpec {
+                    desired: 3,
+                    task_definition: dynamic_app(&name, "app:v1"),
+                    target_group: Some(name.clone()),
+                    deployment_configuration: deployment_configuration(200, 100),
+                    ..ServiceSpec::default()
+                },
+            );
+    }
+    b.build()
+}
+
+/// How the client-side rate limit is applied in the many-services scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+enum Limiting {
+    /// As src/ratelimit.rs is used today: one bucket for every call of every AWS service,
+    /// one token per trait method (a method that is two AWS requests takes one token).
+    Shared,
+    /// The proposed change: one bucket per AWS API (ECS; ELBv2; classic ELB), each at the
+    /// same rate, and one token per AWS request (ListTasks + DescribeTasks take two).
+    PerApi,
+}
+
+struct Limiters {
+    ecs: Arc<RateLimiter>,
+    elbv2: Arc<RateLimiter>,
+    elb: Arc<RateLimiter>,
+    per_request: bool,
+}
+
+impl Limiters {
+    fn new(how: Limiting) -> Limiters {
+        let ecs = RateLimiter::new(LIMIT_PER_SECOND, LIMIT_BURST);
+        match how {
+            Limiting::Shared => Limiters {
+                elbv2: ecs.clone(),
+                elb: ecs.clone(),
+                ecs,
+                per_request: false,
+            },
+            Limiting::PerApi => Limiters {
+                ecs,
+                elbv2: RateLimiter::new(LIMIT_PER_SECOND, LIMIT_BURST),
+                elb: RateLimiter::new(LIMIT_PER_SECOND, LIMIT_BURST),
+                per_request: true,
+            },
+        }
+    }
+}
+
+fn limited_ctx(env: &Env, name: &str, policy: Policy, l: &Limiters) -> ServiceCtx {
+    let mut s = service_ctx(env, name, policy);
+    s.ctx.ecs = Limited::new(s.ctx.ecs.clone(), l.ecs.clone());
+    s.ctx.elb = Limited::<dyn ClassicElb>::new(s.ctx.elb.clone(), l.elb.clone());
+    s.ctx.tags = Limited::<dyn ResourceTags>::new(s.ctx.tags.clone(), l.ecs.clone());
+    let services = if l.per_request {
+        // ListTasks + DescribeTasks: the second request takes its own token.
+        bench_support::PerRequest::wrap(s.services.clone(), l.ecs.clone())
+    } else {
+        s.services.clone()
+    };
+    s.services = Limited::<dyn EcsServices>::new(services, l.ecs.clone());
+    s.target_groups = Limited::<dyn TargetGroups>::new(s.target_groups.clone(), l.elbv2.clone());
+    s
+}
+
+async fn deploy_services(
+    env: &Env,
+    names: &[String],
+    policy: Policy,
+    how: Limiting,
+) -> Vec<(f64, bool)> {
+    let limiter = Limiters::new(how);
+    let mut defs = Vec::new();
+    for name in names {
+        defs.push(service_definition(&env.sim, name, "app:v2").await);
+    }
+    env.sim.clear_calls();
+    let local = tokio::task::LocalSet::new();
+    let mut handles = Vec::new();
+    for (name, td) in names.iter().zip(defs) {
+        let sctx = limited_ctx(env, name, policy, &limiter);
+        handles.push(local.spawn_local(async move {
+            let out = service::run(&sctx, Desired::Definition(td), &opts()).await;
+            match out {
+                Ok(o) => (secs(o.duration), o.result.word() == "success"),
+                Err(_) => (0.0, false),
+            }
+        }));
+    }
+    local
+        .run_until(async {
+            let mut out = Vec::new();
+            for h in handles {
+                out.push(h.await.unwrap_or((0.0, false)));
+            }
+            out
+        })
+        .await
+}
+
+fn peak_in_window(times: &[f64], window: f64) -> usize {
+    let mut best = 0;
+    let mut j = 0;
+    for i in 0..times.len() {
+        while times[i] - times[j] >= window {
+            j += 1;
+        }
+        best = best.max(i - j + 1);
+    }
+    best
+}
+
+async fn run_many(n: usize, policy: Policy, how: Limiting) -> ManyResult {
+    let s = settings(Topology::ServiceAlbDynamic);
+    // The slowest single deploy: one service alone, same cluster shape, same limiter.
+    let solo_env = Env::new(many_sim(n, &s));
+    let solo = deploy_services(&solo_env, &["web-00".to_string()], policy, how).await;
+    let solo_s = solo[0].0;
+
+    let env = Env::new(many_sim(n, &s));
+    let names: Vec<String> = (0..n).map(|i| format!("web-{i:02}")).collect();
+    let start = secs(env.sim.elapsed());
+    let results = deploy_services(&env, &names, policy, how).await;
+    let makespan = secs(env.sim.elapsed()) - start;
+    let calls = env.calls();
+    let times: Vec<f64> = calls.iter().map(|(t, _)| *t).collect();
+    let reads: Vec<f64> = calls
+        .iter()
+        .filter(|(_, op)| is_read(op))
+        .map(|(t, _)| *t)
+        .collect();
+    let mut by_op: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for (t, op) in &calls {
+        by_op.entry(op.clone()).or_default().push(*t);
+    }
+    let slowest = results.iter().map(|r| r.0).fold(0.0, f64::max);
+    let peak_10 = peak_in_window(&times, 10.0) as f64 / 10.0;
+    let peak_1 = peak_in_window(&times, 1.0);
+    let ratio = makespan / solo_s;
+    let mut meets = BTreeMap::new();
+    meets.insert("makespan<=1.1x solo".into(), ratio <= TARGET_MANY_RATIO);
+    // A bucket of `burst` refilled at `rate` lets at most burst + rate requests through in
+    // any one second, and burst/10 + rate per second over ten; per AWS API for per-api.
+    let apis = if how == Limiting::PerApi { 2.0 } else { 1.0 };
+    let (ecs_1, ecs_10) = {
+        let t: Vec<f64> = calls
+            .iter()
+            .filter(|(_, op)| {
+                !matches!(op.as_str(), "DescribeTargetHealth" | "DescribeTargetGroups")
+            })
+            .map(|(t, _)| *t)
+            .collect();
+        (
+            peak_in_window(&t, 1.0),
+            peak_in_window(&t, 10.0) as f64 / 10.0,
+        )
+    };
+    let burst = f64::from(LIMIT_BURST);
+    meets.insert(
+        "ecs_peak_1s<=burst+rate".into(),
+        ecs_1 as f64 <= burst + LIMIT_PER_SECOND,
+    );
+    meets.insert(
+        "ecs_10s<=rate+burst/10".into(),
+        ecs_10 <= LIMIT_PER_SECOND + burst / 10.0 + 1e-9,
+    );
+    let _ = apis;
+    ManyResult {
+        policy,
+        limiter: how,
+        services: n,
+        limit_per_second: LIMIT_PER_SECOND,
+        limit_burst: LIMIT_BURST,
+        solo_deploy_s: round(solo_s),
+        slowest_concurrent_deploy_s: round(slowest),
+        makespan_s: round(makespan),
+        ratio_to_solo: round(ratio),
+        all_succeeded: results.iter().all(|r| r.1),
+        total_calls: calls.len(),
+        peak_calls_1s: peak_1,
+        peak_calls_per_s_10s: round(peak_10),
+        peak_reads_1s: peak_in_window(&reads, 1.0),
+        ecs_peak_calls_1s: ecs_1,
+        ecs_peak_calls_per_s_10s: round(ecs_10),
+        peak_by_operation_1s: by_op
+            .into_iter()
+            .map(|(op, t)| (op, peak_in_window(&t, 1.0)))
+            .collect(),
+        reads_per_minute_per_service: round(reads.len() as f64 / (makespan / 60.0) / n as f64),
+        meets,
+    }
+}
+
+// ---- output ----------------------------------------------------------------------------------
+
+fn fmt_opt(v: Option<f64>, unit: &str) -> String {
+    v.map_or("-".into(), |x| format!("{x:.2}{unit}"))
+}
+
+fn mark(res: &BTreeMap<String, bool>, key: &str) -> &'static str {
+    match res.get(key) {
+        Some(true) => " ok",
+        Some(false) => " MISS",
+        None => "",
+    }
+}
+
+fn print_table(results: &[ScenarioResult], many: &[ManyResult]) {
+    println!(
+        "\n{:<44} {:<9} {:<10} {:>8} {:>8} {:>13} {:>16} {:>15} {:>6} {:>7} {:>16}",
+        "scenario",
+        "policy",
+        "result",
+        "deploy",
+        "floor",
+        "overhead",
+        "max phase ovh",
+        "detection",
+        "calls",
+        "reads/m",
+        "quiet reads/60s"
+    );
+    for r in results {
+        let overhead = match (r.overhead_s, r.overhead_ratio) {
+            (Some(o), Some(p)) => format!(
+                "{o:.1}s {:.1}%{}",
+                p * 100.0,
+                mark(&r.meets, "overhead<=2%")
+            ),
+            _ => "-".into(),
+        };
+        let phase = format!(
+            "{}{}",
+            fmt_opt(r.max_phase_overhead_s, "s"),
+            mark(&r.meets, "phase_overhead<=1s")
+        );
+        let det = r.detection.as_ref().map_or("-".into(), |d| {
+            format!("{:.2}s{}", d.latency_s, mark(&r.meets, "detection<=2s"))
+        });
+        let quiet = r.api.quiet_reads_peak_60s.map_or("-".into(), |q| {
+            format!(
+                "{q} (avg {:.1}){}",
+                r.api.quiet_reads_per_minute.unwrap_or(0.0),
+                mark(&r.meets, "quiet_reads<=12/min")
+            )
+        });
+        println!(
+            "{:<44} {:<9} {:<10} {:>7.1}s {:>8} {:>13} {:>16} {:>15} {:>6} {:>7.1} {:>16}",
+            r.scenario,
+            r.policy.name(),
+            r.result,
+            r.deploy_s,
+            fmt_opt(r.floor_s, "s"),
+            overhead,
+            phase,
+            det,
+            r.api.total,
+            r.api.reads_per_minute,
+            quiet
+        );
+    }
+    for m in many {
+        println!(
+            "\n{} services concurrently ({}, limiter {:?}), {}/s burst {}: makespan {:.1}s vs solo {:.1}s = {:.2}x{}; slowest single {:.1}s; \
+             ECS API peak {} calls/1s{}, {:.1}/s over 10s{}; {} calls; {:.1} reads/min/service; all succeeded: {}",
+            m.services,
+            m.policy.name(),
+            m.limiter,
+            m.limit_per_second,
+            m.limit_burst,
+            m.makespan_s,
+            m.solo_deploy_s,
+            m.ratio_to_solo,
+            mark(&m.meets, "makespan<=1.1x solo"),
+            m.slowest_concurrent_deploy_s,
+            m.ecs_peak_calls_1s,
+            mark(&m.meets, "ecs_peak_1s<=burst+rate"),
+            m.ecs_peak_calls_per_s_10s,
+            mark(&m.meets, "ecs_10s<=rate+burst/10"),
+            m.total_calls,
+            m.reads_per_minute_per_service,
+            m.all_succeeded
+        );
+        println!("  peak per operation in 1 s: {:?}", m.peak_by_operation_1s);
+    }
+}
+
+struct Args {
+    policies: Vec<Policy>,
+    only: Option<String>,
+    out: Option<String>,
+    sample: Duration,
+    services: usize,
+    many: bool,
+}
+
+fn args() -> Args {
+    let mut a = Args {
+        policies: Vec::new(),
+        only: None,
+        out: None,
+        sample: Duration::from_millis(100),
+        services: 50,
+        many: true,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut value = |name: &str| it.next().unwrap_or_else(|| panic!("{name} needs a value"));
+        match arg.as_str() {
+            "--policy" => {
+                let v = value("--policy");
+                a.policies
+                    .extend(Policy::parse(&v).unwrap_or_else(|| panic!("unknown policy {v}")));
+            }
+            "--only" => a.only = Some(value("--only")),
+            "--out" => a.out = Some(value("--out")),
+            "--sample-ms" => {
+                a.sample = Duration::from_millis(value("--sample-ms").parse().expect("a number"))
+            }
+            "--services" => a.services = value("--services").parse().expect("a number"),
+            "--no-many" => a.many = false,
+            "-h" | "--help" => {
+                println!(
+                    "usage: bench [--policy default|fast|frugal|evidence|all]... [--only SUBSTRING] [--out FILE] \
+                     [--sample-ms N] [--services N] [--no-many]"
+                );
+                std::process::exit(0);
+            }
+            other => panic!("unknown argument {other}"),
+        }
+    }
+    if a.policies.is_empty() {
+        a.policies.push(Policy::Default);
+    }
+    a
+}
+
+fn main() {
+    let a = args();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .expect("a tokio runtime");
+    let wall = std::time::Instant::now();
+    let mut results = Vec::new();
+    let mut many = Vec::new();
+    for policy in &a.policies {
+        for (t, f) in scenarios() {
+            if a.only
+                .as_ref()
+                .is_some_and(|o| !scenario_name(t, f).contains(o.as_str()))
+            {
+                continue;
+            }
+            let r = rt.block_on(run_scenario(t, f, *policy, a.sample));
+            eprintln!(
+                "[bench] {} ({}): {} in {:.1}s virtual, {:.1}s wall so far",
+                r.scenario,
+                policy.name(),
+                r.result,
+                r.deploy_s,
+                wall.elapsed().as_secs_f64()
+            );
+            results.push(r);
+        }
+        if a.many
+            && a.only
+                .as_ref()
+                .is_none_or(|o| "many-services".contains(o.as_str()))
+        {
+            for how in [Limiting::Shared, Limiting::PerApi] {
+                let m = rt.block_on(run_many(a.services, *policy, how));
+                eprintln!(
+                    "[bench] many-services ({}, {how:?}): {:.1}s wall so far",
+                    policy.name(),
+                    wall.elapsed().as_secs_f64()
+                );
+                many.push(m);
+            }
+        }
+    }
+    print_table(&results, &many);
+    let doc = json!({
+        "tool": "ecs-roll bench",
+        "version": env!("CARGO_PKG_VERSION"),
+        "clock": "tokio paused clock (virtual seconds); simulated ECS/ELB with zero API latency",
+        "targets": {
+            "phase_overhead_s": TARGET_PHASE_OVERHEAD_S,
+            "overhead_ratio": TARGET_OVERHEAD_RATIO,
+            "detection_s": TARGET_DETECTION_S,
+            "quiet_reads_per_minute_per_service": TARGET_QUIET_READS_PER_MIN,
+            "many_services_makespan_ratio": TARGET_MANY_RATIO,
+        },
+        "scenarios": results,
+        "many_services": many,
+        "wall_s": round(wall.elapsed().as_secs_f64()),
+    });
+    let text = serde_json::to_string_pretty(&doc).expect("JSON");
+    if let Some(path) = &a.out {
+        std::fs::write(path, text + "\n").expect("write the results");
+    }
+    println!("\nwall time: {:.1}s", wall.elapsed().as_secs_f64());
+}
