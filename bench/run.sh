@@ -28,7 +28,9 @@ start=$(date +%s)
 
 echo "== build" >&2
 "$python" bench/harness/evidence/generate.py
-cargo build --release --quiet --example bench --bin ecs-roll
+# The generated experiment is compiled into the example only here (it is not committed).
+cargo build --release --quiet --bin ecs-roll
+cargo rustc --release --quiet --example bench -- --cfg ecs_roll_bench_evidence
 
 echo "== simulated deploys (virtual time)" >&2
 target/release/examples/bench --policy all --sample-ms 20 --out bench/results.json "$@"

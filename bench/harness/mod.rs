@@ -2,6 +2,7 @@
 //! engine's events, a log of the tag calls (the deploy lock) that the simulation does not
 //! log itself, and `Frugal`, the prototype of "fewer calls per poll" for service mode.
 
+#[cfg(ecs_roll_bench_evidence)]
 pub mod evidence;
 
 use std::collections::{BTreeMap, HashMap};
