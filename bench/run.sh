@@ -1,12 +1,10 @@
 #!/usr/bin/env bash
 # ecs-roll benchmarks:  bench/run.sh [--quick] [extra arguments of the bench example]
 #
-# 1. regenerates the evidence-driven experiment from the engine's current code
-#    (bench/harness/evidence/generate.py) and builds the harness (examples/bench.rs) and
-#    the binary in release mode;
-# 2. runs every scenario on the simulated platform under tokio's paused clock with every
-#    poll policy (the engine's own first), plus 50 services at once under a shared rate
-#    limiter: table on stdout, JSON in bench/results.json;
+# 1. builds the harness (examples/bench.rs) and the binary in release mode;
+# 2. runs every scenario on the simulated platform under tokio's paused clock, with the
+#    engine's poll policy and a faster one for comparison, plus 50 services at once under a
+#    shared rate limiter: table on stdout, JSON in bench/results.json;
 # 3. CLI start-up: `ecs-roll --help` wall time (hyperfine when installed, else a loop);
 # 4. footprint: peak RSS of one real deploy of the reference setup against a local
 #    moto_server on 127.0.0.1 (scripts/moto.sh + scripts/seed_reference.py), measured with
@@ -27,10 +25,7 @@ python=${PYTHON:-python3}
 start=$(date +%s)
 
 echo "== build" >&2
-"$python" bench/harness/evidence/generate.py
-# The generated experiment is compiled into the example only here (it is not committed).
-cargo build --release --quiet --bin ecs-roll
-cargo rustc --release --quiet --example bench -- --cfg ecs_roll_bench_evidence
+cargo build --release --quiet --bin ecs-roll --example bench
 
 echo "== simulated deploys (virtual time)" >&2
 target/release/examples/bench --policy all --sample-ms 20 --out bench/results.json "$@"

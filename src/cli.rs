@@ -107,6 +107,11 @@ pub struct Rollout {
     /// Limit for a new instance to become InService (default: from the ELB health check).
     #[arg(long, env = "ECS_ROLL_HEALTH_TIMEOUT", allow_hyphen_values = true)]
     pub health_timeout: Option<String>,
+    /// How long a new task may fail the load balancer's health checks while it starts up,
+    /// e.g. 60s (default 0: UnhealthyThreshold failed checks in a row fail the deploy, as in
+    /// an ECS service without a grace period).
+    #[arg(long, env = "ECS_ROLL_HEALTH_GRACE", allow_hyphen_values = true)]
+    pub health_grace: Option<String>,
     /// Show the diff and the plan, change nothing.
     #[arg(long)]
     pub dry_run: bool,

@@ -25,6 +25,7 @@ pub struct Config {
     pub count: Option<i64>,
     pub timeout: Option<String>,
     pub health_timeout: Option<String>,
+    pub health_grace: Option<String>,
     /// Several deploy targets: `[[app]]` tables, each overriding the keys above.
     #[serde(default)]
     pub app: Vec<App>,
@@ -89,6 +90,7 @@ pub const KEYS: &[&str] = &[
     "count",
     "timeout",
     "health_timeout",
+    "health_grace",
     "app",
 ];
 

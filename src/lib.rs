@@ -6,6 +6,7 @@
 //! emits typed events; `render` turns them into terminal bars, plain CI lines or JSON.
 
 pub mod aws;
+pub mod batch;
 pub mod cli;
 pub mod commands;
 pub mod config;

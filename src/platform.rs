@@ -214,6 +214,16 @@ impl InstanceHealth {
             .as_deref()
             .is_some_and(|d| d.contains("deregistration currently in progress"))
     }
+
+    /// OutOfService because the instance failed `UnhealthyThreshold` checks in a row (as opposed
+    /// to not having passed `HealthyThreshold` yet, or registration still in progress).
+    pub fn has_failed_checks(&self) -> bool {
+        self.state != HealthState::InService
+            && self
+                .description
+                .as_deref()
+                .is_some_and(|d| d.contains("failed at least the UnhealthyThreshold"))
+    }
 }
 
 /// What went wrong talking to AWS, classified so the engine and the CLI can act on it.
@@ -450,6 +460,13 @@ pub struct TargetHealth {
 pub trait EcsServices: Send + Sync {
     /// None when the service does not exist (MISSING) in the cluster.
     async fn describe_service(&self, cluster: &str, service: &str) -> ApiResult<Option<Service>>;
+    /// One DescribeServices for up to 10 services of a cluster: the ones that exist, in any
+    /// order (the ones missing are left out).
+    async fn describe_services(
+        &self,
+        cluster: &str,
+        services: &[String],
+    ) -> ApiResult<Vec<Service>>;
     async fn update_service(
         &self,
         cluster: &str,

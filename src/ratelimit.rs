@@ -49,7 +49,24 @@ impl RateLimiter {
     }
 }
 
-/// A platform client that takes a token before every call.
+/// The AWS requests behind a listing that returned `items`: List* pages of 100, then one
+/// Describe* per 100 (none when the list was empty).
+fn list_then_describe(items: usize) -> u32 {
+    let pages = items.div_ceil(100).max(1);
+    (pages + items.div_ceil(100)) as u32
+}
+
+impl RateLimiter {
+    /// Takes `n` tokens, one at a time, so a long listing cannot starve the others.
+    async fn acquire_n(&self, n: u32) {
+        for _ in 0..n {
+            self.acquire().await;
+        }
+    }
+}
+
+/// A platform client that takes a token per AWS request: one before each call, and for the
+/// calls that are several requests (list then describe), the rest once their size is known.
 pub struct Limited<T: ?Sized> {
     inner: Arc<T>,
     limiter: Arc<RateLimiter>,
@@ -69,11 +86,19 @@ impl Ecs for Limited<dyn Ecs> {
     }
     async fn container_instances(&self, cluster: &str) -> ApiResult<Vec<ContainerInstance>> {
         self.limiter.acquire().await;
-        self.inner.container_instances(cluster).await
+        let out = self.inner.container_instances(cluster).await?;
+        self.limiter
+            .acquire_n(list_then_describe(out.len()) - 1)
+            .await;
+        Ok(out)
     }
     async fn family_tasks(&self, cluster: &str, family: &str) -> ApiResult<Vec<Task>> {
         self.limiter.acquire().await;
-        self.inner.family_tasks(cluster, family).await
+        let out = self.inner.family_tasks(cluster, family).await?;
+        self.limiter
+            .acquire_n(list_then_describe(out.len()) - 1)
+            .await;
+        Ok(out)
     }
     async fn describe_tasks(&self, cluster: &str, task_arns: &[String]) -> ApiResult<Vec<Task>> {
         self.limiter.acquire().await;
@@ -148,6 +173,14 @@ impl EcsServices for Limited<dyn EcsServices> {
         self.limiter.acquire().await;
         self.inner.describe_service(cluster, service).await
     }
+    async fn describe_services(
+        &self,
+        cluster: &str,
+        services: &[String],
+    ) -> ApiResult<Vec<Service>> {
+        self.limiter.acquire().await;
+        self.inner.describe_services(cluster, services).await
+    }
     async fn update_service(
         &self,
         cluster: &str,
@@ -164,9 +197,14 @@ impl EcsServices for Limited<dyn EcsServices> {
         desired_status: &str,
     ) -> ApiResult<Vec<Task>> {
         self.limiter.acquire().await;
-        self.inner
+        let out = self
+            .inner
             .service_tasks(cluster, service, desired_status)
-            .await
+            .await?;
+        self.limiter
+            .acquire_n(list_then_describe(out.len()) - 1)
+            .await;
+        Ok(out)
     }
     async fn service_deployment(
         &self,
@@ -175,9 +213,15 @@ impl EcsServices for Limited<dyn EcsServices> {
         deployment_id: &str,
     ) -> ApiResult<Option<ServiceDeployment>> {
         self.limiter.acquire().await;
-        self.inner
+        let out = self
+            .inner
             .service_deployment(cluster, service, deployment_id)
-            .await
+            .await?;
+        // ListServiceDeployments, then DescribeServiceDeployments when it was found.
+        if out.is_some() {
+            self.limiter.acquire().await;
+        }
+        Ok(out)
     }
 }
 
@@ -230,5 +274,13 @@ mod tests {
         }
         let took = start.elapsed().as_secs_f64();
         assert!((1.95..=2.05).contains(&took), "{took}");
+    }
+
+    #[test]
+    fn a_listing_costs_its_pages_and_its_describes() {
+        let table = [(0, 1), (1, 2), (100, 2), (101, 4), (150, 4), (250, 6)];
+        for (items, requests) in table {
+            assert_eq!(list_then_describe(items), requests, "{items} items");
+        }
     }
 }

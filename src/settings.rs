@@ -200,6 +200,14 @@ impl Settings {
         if let Some(t) = r.health_timeout.as_deref().or(c.health_timeout.as_deref()) {
             timeouts.health = Some(parse_duration(t, "--health-timeout")?);
         }
+        if let Some(t) = r.health_grace.as_deref().or(c.health_grace.as_deref()) {
+            // Zero is a grace period too: ECS's default.
+            timeouts.health_grace = match humantime::parse_duration(t.trim()) {
+                Ok(d) if d.is_zero() => d,
+                _ if t.trim() == "0" => Duration::ZERO,
+                _ => parse_duration(t, "--health-grace")?,
+            };
+        }
         Ok(RolloutSettings {
             count,
             timeouts,

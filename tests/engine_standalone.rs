@@ -56,6 +56,7 @@ struct Run {
     tags: MemoryTags,
     recorder: Arc<Recorder>,
     cancel: Cancel,
+    timeouts: Timeouts,
 }
 
 impl Run {
@@ -65,6 +66,7 @@ impl Run {
             tags: MemoryTags::default(),
             recorder: Arc::new(Recorder::default()),
             cancel: Cancel::default(),
+            timeouts: Timeouts::default(),
         }
     }
 
@@ -78,7 +80,7 @@ impl Run {
             load_balancer: LB.into(),
             observer: self.recorder.clone(),
             poll: Poll::default(),
-            timeouts: Timeouts::default(),
+            timeouts: self.timeouts,
             cancel: self.cancel.clone(),
             actor: "test".into(),
         }
@@ -303,14 +305,35 @@ async fn a_crashing_image_is_rolled_back_with_its_exit_code_and_the_app_keeps_se
 }
 
 #[tokio::test(start_paused = true)]
-async fn an_image_that_never_passes_health_checks_is_rolled_back_after_the_health_timeout() {
+async fn an_image_that_fails_its_health_checks_is_rolled_back_as_soon_as_the_elb_says_so() {
     let run = Run::new(world(3));
     run.sim.set_image_behaviour(V2, Behaviour::FailsHealthCheck);
     let sampler = run.sim.spawn_sampler(Duration::from_secs(1));
     let out = run.deploy(V2).await.unwrap();
     let capacity = sampler.stop();
-    assert_rolled_back(&run, &out, "did not report the new task healthy").await;
+    assert_rolled_back(&run, &out, "failed the load balancer's health check").await;
     assert!(capacity.min_serving() >= Some(2));
+    // The ELB's verdict (2 failed checks, 30 s apart, after the registration) ends the step,
+    // not the health timeout (200 s): drain 60 s + stop + start + 60 s, then the rollback.
+    let step = &out.steps[0];
+    assert!(step.took < Duration::from_secs(160), "{:?}", step.took);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_booting_image_needs_a_health_grace_period() {
+    // Answers 90 s after RUNNING: the ELB has failed it twice by then.
+    let slow = Behaviour::SlowStart(Duration::from_secs(90));
+    let run = Run::new(world(3));
+    run.sim.set_image_behaviour(V2, slow.clone());
+    let out = run.deploy(V2).await.unwrap();
+    assert_rolled_back(&run, &out, "failed the load balancer's health check").await;
+
+    let mut run = Run::new(world(3));
+    run.timeouts.health_grace = Duration::from_secs(60);
+    run.sim.set_image_behaviour(V2, slow);
+    let out = run.deploy(V2).await.unwrap();
+    assert_eq!(out.result, RunResult::Succeeded, "{:?}", out.failure);
+    assert_eq!(run.running_images(), ["cb-prototype:2"; 3]);
 }
 
 #[tokio::test(start_paused = true)]
@@ -375,6 +398,7 @@ async fn an_interrupt_finishes_the_step_in_progress_and_a_rerun_resumes() {
         tags: run.tags.clone(),
         recorder: Arc::new(Recorder::default()),
         cancel: Cancel::default(),
+        timeouts: Timeouts::default(),
     };
     let out = again.deploy(V2).await.unwrap();
     assert_eq!(out.result, RunResult::Succeeded, "{:?}", out.failure);
@@ -497,6 +521,7 @@ async fn a_second_deploy_while_one_runs_fails_fast_naming_the_first() {
         tags: run.tags.clone(),
         recorder: Arc::new(Recorder::default()),
         cancel: Cancel::default(),
+        timeouts: Timeouts::default(),
     };
     let first = async { run.deploy(V2).await };
     let other = async {

@@ -194,6 +194,39 @@ impl EcsServices for EcsAdapter {
             .map(|s| convert::service(&s)))
     }
 
+    async fn describe_services(
+        &self,
+        cluster: &str,
+        services: &[String],
+    ) -> ApiResult<Vec<Service>> {
+        const OP: &str = "DescribeServices";
+        if services.is_empty() {
+            return Ok(Vec::new());
+        }
+        let request = self
+            .client
+            .describe_services()
+            .cluster(cluster)
+            .set_services(Some(services.to_vec()))
+            .send();
+        let out = self.calls.call(OP, request).await?;
+        // Failures name the services ECS could not describe; MISSING ones are simply absent.
+        let failures: Vec<String> = out
+            .failures()
+            .iter()
+            .filter(|f| f.reason() != Some("MISSING"))
+            .map(convert::failure)
+            .collect();
+        if !failures.is_empty() {
+            return Err(ApiError::new(
+                OP,
+                ApiErrorKind::Other,
+                format!("ECS could not describe: {}", failures.join("; ")),
+            ));
+        }
+        Ok(out.services().iter().map(convert::service).collect())
+    }
+
     async fn update_service(
         &self,
         cluster: &str,

@@ -3,13 +3,13 @@
 use std::sync::Arc;
 
 use crate::aws::ApiCalls;
+use crate::batch::Shared;
 use crate::cli::{Deploy, Global};
 use crate::config::Loaded;
 use crate::engine::Observer;
 use crate::engine::outcome::Outcome;
 use crate::engine::{self, Cancel, Desired, Event, Options};
 use crate::error::Error;
-use crate::ratelimit::RateLimiter;
 use crate::settings::{self, Settings};
 
 pub async fn run(g: &Global, args: Deploy, loaded: Loaded) -> Result<i32, Error> {
@@ -27,7 +27,7 @@ async fn one(
     args: &Deploy,
     observer: Arc<dyn Observer>,
     cancel: Cancel,
-    limiter: Option<Arc<RateLimiter>>,
+    limiter: Option<Arc<Shared>>,
 ) -> Result<(Outcome, ApiCalls), Error> {
     let s = s.clone();
     let rollout = s.rollout(&args.rollout)?;

@@ -107,20 +107,32 @@ pub async fn connect(s: &Settings) -> Result<Aws, Error> {
     })
 }
 
-/// `connect`, with every call going through a rate limit shared with other targets.
+/// `connect`, with every request going through a rate limit shared with other targets, and
+/// DescribeServices shared with the other targets' watches (`batch`).
 pub async fn connect_limited(
     s: &Settings,
-    limiter: Option<Arc<crate::ratelimit::RateLimiter>>,
+    shared: Option<Arc<crate::batch::Shared>>,
 ) -> Result<Aws, Error> {
+    use crate::batch::Batched;
     use crate::ratelimit::Limited;
     let aws = connect(s).await?;
-    let Some(l) = limiter else { return Ok(aws) };
+    let Some(sh) = shared else { return Ok(aws) };
+    let l = &sh.limiter;
+    let scope = format!(
+        "{}/{}",
+        s.region.as_deref().unwrap_or(""),
+        s.profile.as_deref().unwrap_or("")
+    );
     Ok(Aws {
         ecs: Limited::new(aws.ecs, l.clone()),
         tags: Limited::new(aws.tags, l.clone()),
         elb: Limited::new(aws.elb, l.clone()),
-        services: Limited::new(aws.services, l.clone()),
-        target_groups: Limited::new(aws.target_groups, l),
+        services: Batched::wrap(
+            Limited::new(aws.services, l.clone()),
+            sh.board.clone(),
+            scope,
+        ),
+        target_groups: Limited::new(aws.target_groups, l.clone()),
         calls: aws.calls,
     })
 }
@@ -321,7 +333,7 @@ pub async fn desired_definition(
 /// Runs `one` for the selected target, or for every selected target at once.
 pub async fn run_targets<F, Fut>(mut targets: Vec<(String, Settings)>, one: F) -> Result<i32, Error>
 where
-    F: Fn(Settings, Arc<dyn Observer>, Cancel, Option<Arc<crate::ratelimit::RateLimiter>>) -> Fut,
+    F: Fn(Settings, Arc<dyn Observer>, Cancel, Option<Arc<crate::batch::Shared>>) -> Fut,
     Fut: std::future::Future<Output = Result<(Outcome, ApiCalls), Error>> + 'static,
 {
     if targets.len() > 1 {

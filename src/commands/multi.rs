@@ -5,6 +5,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use crate::batch::{ServiceBoard, Shared};
 use crate::engine::outcome::{Outcome, RunResult};
 use crate::engine::{Cancel, Event, Observer};
 use crate::error::{Error, exit};
@@ -69,10 +70,14 @@ impl Observer for Prefixed {
 /// Runs `one` for every target at once and prints a line per target.
 pub async fn run<F, Fut>(targets: Vec<(String, Settings)>, one: F) -> i32
 where
-    F: Fn(Settings, Arc<dyn Observer>, Cancel, Option<Arc<RateLimiter>>) -> Fut,
+    F: Fn(Settings, Arc<dyn Observer>, Cancel, Option<Arc<Shared>>) -> Fut,
     Fut: Future<Output = Result<Outcome, Error>> + 'static,
 {
-    let limiter = RateLimiter::new(RATE_PER_SECOND, BURST);
+    let sharing = Arc::new(Shared {
+        limiter: RateLimiter::new(RATE_PER_SECOND, BURST),
+        // One DescribeServices per 10 services a second at most, for every watch together.
+        board: ServiceBoard::new(std::time::Duration::from_secs(1)),
+    });
     // Bars for many targets at once would fight over the terminal: plain lines.
     let github = targets
         .first()
@@ -95,7 +100,7 @@ where
                     name: name.clone(),
                     inner: shared.clone(),
                 });
-                let fut = one(s, observer, cancel.clone(), Some(limiter.clone()));
+                let fut = one(s, observer, cancel.clone(), Some(sharing.clone()));
                 set.spawn_local(async move { (i, name, fut.await) });
             }
             let mut results = Vec::new();

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crate::aws::ApiCalls;
+use crate::batch::Shared;
 use crate::cli::{Global, Rollback};
 use crate::config::Loaded;
 use crate::engine::Observer;
@@ -12,7 +13,6 @@ use crate::engine::outcome::Outcome;
 use crate::engine::{self, Cancel, Desired, Options};
 use crate::error::Error;
 use crate::platform::{ApiErrorKind, Revision};
-use crate::ratelimit::RateLimiter;
 use crate::settings::Settings;
 
 pub async fn run(g: &Global, args: Rollback, loaded: Loaded) -> Result<i32, Error> {
@@ -36,7 +36,7 @@ async fn one(
     args: &Rollback,
     observer: Arc<dyn Observer>,
     cancel: Cancel,
-    limiter: Option<Arc<RateLimiter>>,
+    limiter: Option<Arc<Shared>>,
 ) -> Result<(Outcome, ApiCalls), Error> {
     let s = s.clone();
     let rollout = s.rollout(&args.rollout)?;

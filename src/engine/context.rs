@@ -20,6 +20,10 @@ pub struct Timeouts {
     pub health: Option<Duration>,
     /// From StopTask to STOPPED.
     pub task_stop: Duration,
+    /// How long a new task may fail the load balancer's health checks while it starts up
+    /// before a failure counts (ECS's healthCheckGracePeriodSeconds for standalone tasks; 0
+    /// like ECS's default: the load balancer's UnhealthyThreshold is the verdict).
+    pub health_grace: Duration,
 }
 
 impl Default for Timeouts {
@@ -29,6 +33,7 @@ impl Default for Timeouts {
             task_start: Duration::from_secs(5 * 60),
             health: None,
             task_stop: Duration::from_secs(2 * 60),
+            health_grace: Duration::ZERO,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! one serves. A failed step cleans up after itself so the instance is left either serving or
 //! empty, never registered with nothing behind it.
 
+use std::cell::{Cell, RefCell};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -12,7 +13,7 @@ use super::events::Event;
 use super::plan::{Action, Plan, Slot, Step};
 use super::verdict::{self, Verdict};
 use super::wait::{self, WaitError};
-use crate::platform::{ApiError, ClassicLoadBalancer, Revision};
+use crate::platform::{ApiError, ClassicLoadBalancer, InstanceHealth, Revision};
 
 /// Why a rollout stopped before its last step.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,7 +123,8 @@ impl<'a> Rollout<'a> {
                     .iter()
                     .flat_map(|s| s.tasks.iter().map(|t| t.arn.clone()))
                     .collect();
-                self.register(slots, &tasks).await
+                // The tasks run already: checks after the registration are theirs.
+                self.register(slots, &tasks, Instant::now()).await
             }
             Action::Launch { slots } => self.launch(slots).await,
             Action::Retire { slots } => self.retire(slots).await,
@@ -180,7 +182,10 @@ impl<'a> Rollout<'a> {
                 started.push(task.arn);
             }
             self.wait_running(&started).await?;
-            self.register(slots, &started).await
+            // The new tasks are RUNNING from here at the latest: health checks from now on
+            // are theirs.
+            let running_seen = Instant::now();
+            self.register(slots, &started, running_seen).await
         }
         .await;
         if let Err(reason) = result {
@@ -212,7 +217,12 @@ impl<'a> Rollout<'a> {
 
     /// Register instances that are not registered yet and wait until all are InService,
     /// watching `tasks` too: a crash ends the wait early.
-    async fn register(&self, slots: &[Slot], tasks: &[String]) -> Result<(), String> {
+    async fn register(
+        &self,
+        slots: &[Slot],
+        tasks: &[String],
+        running_seen: Instant,
+    ) -> Result<(), String> {
         let ctx = self.ctx;
         let ids: Vec<String> = slots.iter().map(|s| s.ec2_instance_id.clone()).collect();
         let health = wait::with_retry(|| ctx.elb.instance_health(&ctx.load_balancer))
@@ -227,7 +237,9 @@ impl<'a> Rollout<'a> {
             })
             .cloned()
             .collect();
+        let mut registered_at = None;
         if !missing.is_empty() {
+            registered_at = Some(Instant::now());
             wait::with_retry(|| ctx.elb.register_instances(&ctx.load_balancer, &missing))
                 .await
                 .map_err(Self::api)?;
@@ -239,25 +251,58 @@ impl<'a> Rollout<'a> {
                 ),
             });
         }
-        self.wait_in_service(&ids, tasks).await
+        let checks = HealthSchedule {
+            registered_at,
+            checked_since: registered_at.unwrap_or(running_seen).max(running_seen),
+            interval: self.lb.health_check.interval,
+            unhealthy_threshold: self.lb.health_check.unhealthy_threshold,
+            grace: ctx.timeouts.health_grace,
+        };
+        self.wait_in_service(&ids, tasks, checks).await
     }
 
-    async fn wait_in_service(&self, ids: &[String], tasks: &[String]) -> Result<(), String> {
+    /// Reads the health only when it can have changed: when ecs-roll registered the instances,
+    /// the load balancer checks them one interval after registration and every interval after,
+    /// so DescribeInstanceHealth is read right after those instants and the wait wakes then,
+    /// not up to a poll later. The tasks are read at every poll (a crash comes at any time)
+    /// until the health says every instance is InService.
+    async fn wait_in_service(
+        &self,
+        ids: &[String],
+        tasks: &[String],
+        checks: HealthSchedule,
+    ) -> Result<(), String> {
         let ctx = self.ctx;
         let what = format!("{} InService in {}", ids.join(", "), ctx.load_balancer);
-        wait::until(
+        let last_read: Cell<Option<Instant>> = Cell::new(None);
+        let health: RefCell<Vec<InstanceHealth>> = RefCell::new(Vec::new());
+        wait::until_due(
             &what,
             self.limit(self.health_limit()),
             ctx.poll,
             ctx.observer.as_ref(),
+            |now| checks.next_check(now),
             || async {
-                let health = ctx.elb.instance_health(&ctx.load_balancer).await?;
-                let seen = if tasks.is_empty() {
+                let now = Instant::now();
+                if last_read
+                    .get()
+                    .is_none_or(|at| checks.may_have_changed(at, now))
+                {
+                    *health.borrow_mut() = ctx.elb.instance_health(&ctx.load_balancer).await?;
+                    last_read.set(Some(now));
+                }
+                let health = health.borrow().clone();
+                let conclusive = checks.conclusive(now);
+                let all_in =
+                    verdict::instances_in_service(&health, ids, &[], false) == Verdict::Done;
+                let seen = if tasks.is_empty() || all_in {
                     Vec::new()
                 } else {
                     ctx.ecs.describe_tasks(&ctx.cluster, tasks).await?
                 };
-                Ok(verdict::instances_in_service(&health, ids, &seen))
+                Ok(verdict::instances_in_service(
+                    &health, ids, &seen, conclusive,
+                ))
             },
         )
         .await
@@ -300,13 +345,16 @@ impl<'a> Rollout<'a> {
             let drain_limit = drain + ctx.poll.max.max(Duration::from_secs(5));
             let what = format!("connection draining on {}", registered.join(", "));
             // Past the draining timeout the ELB cuts the connections itself: go on.
-            match wait::until(
+            // Draining ends at the latest when its timeout does: look right then.
+            let drained_by = Instant::now() + drain + wait::AFTER_DUE;
+            match wait::until_due(
                 &what,
                 // Never cut short by the rollout's deadline: the ELB's own timeout bounds it,
                 // and stopping a task mid-drain would cut its connections.
                 drain_limit,
                 ctx.poll,
                 ctx.observer.as_ref(),
+                move |_| Some(drained_by),
                 || async {
                     let health = ctx.elb.instance_health(&ctx.load_balancer).await?;
                     Ok(verdict::instances_drained(&health, &registered))
@@ -415,6 +463,45 @@ impl<'a> Rollout<'a> {
         {
             ctx.emit(Event::Warning(format!("cleaning up the failed step: {e}")));
         }
+    }
+}
+
+/// When the classic load balancer checks the instances being waited on, as far as ecs-roll
+/// knows: it registered them at `registered_at` (None: they were registered already, on the
+/// load balancer's own schedule), and their new tasks run since `checked_since`.
+#[derive(Debug, Clone, Copy)]
+struct HealthSchedule {
+    registered_at: Option<Instant>,
+    checked_since: Instant,
+    interval: Duration,
+    unhealthy_threshold: u32,
+    grace: Duration,
+}
+
+impl HealthSchedule {
+    fn interval(&self) -> Duration {
+        self.interval.max(Duration::from_millis(100))
+    }
+
+    /// Just after the next check due after `now`, when known.
+    fn next_check(&self, now: Instant) -> Option<Instant> {
+        let registered = self.registered_at?;
+        let since = now.saturating_duration_since(registered + wait::AFTER_DUE);
+        let k = (since.as_secs_f64() / self.interval().as_secs_f64()).floor() as u32 + 1;
+        Some(registered + self.interval() * k + wait::AFTER_DUE)
+    }
+
+    /// Whether a check can have happened between a read at `read` and `now`; always, when the
+    /// schedule is unknown.
+    fn may_have_changed(&self, read: Instant, now: Instant) -> bool {
+        self.next_check(read).is_none_or(|due| now >= due)
+    }
+
+    /// Whether an instance failing UnhealthyThreshold checks in a row now failed them all
+    /// against the new task, past the start-up grace.
+    fn conclusive(&self, now: Instant) -> bool {
+        let checks = self.interval() * self.unhealthy_threshold.max(1);
+        now >= self.checked_since + self.grace + checks
     }
 }
 

@@ -52,11 +52,15 @@ pub fn tasks_stopped(tasks: &[Task]) -> Verdict {
 }
 
 /// Instances just registered: done when all are InService. Their tasks are checked too, since
-/// a task that crashed makes waiting on the load balancer pointless.
+/// a task that crashed makes waiting on the load balancer pointless. `checks_conclusive`: the
+/// load balancer has had time for `UnhealthyThreshold` checks of the new task (and the start-up
+/// grace has passed), so an instance it reports as having failed that many checks in a row
+/// failed them against the new task: that is the load balancer's own verdict, final.
 pub fn instances_in_service(
     health: &[InstanceHealth],
     instance_ids: &[String],
     tasks: &[Task],
+    checks_conclusive: bool,
 ) -> Verdict {
     if let Some(t) = tasks.iter().find(|t| t.is_stopping()) {
         return Verdict::Failed(format!(
@@ -69,6 +73,12 @@ pub fn instances_in_service(
     for id in instance_ids {
         match health.iter().find(|h| &h.instance_id == id) {
             Some(h) if h.state == HealthState::InService => {}
+            Some(h) if checks_conclusive && h.has_failed_checks() => {
+                return Verdict::Failed(format!(
+                    "{id} failed the load balancer's health check: {}",
+                    h.description.as_deref().unwrap_or("OutOfService")
+                ));
+            }
             Some(h) => waiting.push(format!(
                 "{id} {}{}",
                 h.state,
@@ -210,7 +220,10 @@ mod tests {
             health("i-1", HealthState::InService, None),
             health("i-2", HealthState::InService, None),
         ];
-        assert_eq!(instances_in_service(&both, &ids, &running), Verdict::Done);
+        assert_eq!(
+            instances_in_service(&both, &ids, &running, true),
+            Verdict::Done
+        );
         let one = vec![
             health("i-1", HealthState::InService, None),
             health(
@@ -219,14 +232,32 @@ mod tests {
                 Some("Instance has failed at least the UnhealthyThreshold"),
             ),
         ];
+        // Failed checks count only once they can be the new task's.
         assert!(
-            matches!(instances_in_service(&one, &ids, &running), Verdict::Pending(d) if d.contains("i-2 OutOfService"))
+            matches!(instances_in_service(&one, &ids, &running, false), Verdict::Pending(d) if d.contains("i-2 OutOfService"))
         );
         assert!(
-            matches!(instances_in_service(&both[..1], &ids, &running), Verdict::Pending(d) if d.contains("i-2 not registered"))
+            matches!(instances_in_service(&one, &ids, &running, true), Verdict::Failed(d) if d.contains("i-2 failed the load balancer's health check"))
+        );
+        let not_yet = vec![
+            health("i-1", HealthState::InService, None),
+            health(
+                "i-2",
+                HealthState::OutOfService,
+                Some(
+                    "Instance has not passed the configured HealthyThreshold number of health checks consecutively.",
+                ),
+            ),
+        ];
+        assert!(matches!(
+            instances_in_service(&not_yet, &ids, &running, true),
+            Verdict::Pending(_)
+        ));
+        assert!(
+            matches!(instances_in_service(&both[..1], &ids, &running, true), Verdict::Pending(d) if d.contains("i-2 not registered"))
         );
         assert!(matches!(
-            instances_in_service(&both, &ids, &[task("STOPPED", "STOPPED")]),
+            instances_in_service(&both, &ids, &[task("STOPPED", "STOPPED")], false),
             Verdict::Failed(_)
         ));
     }

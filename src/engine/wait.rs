@@ -20,11 +20,15 @@ pub struct Poll {
     pub max: Duration,
 }
 
+/// 1 s right after a change, so what follows a change (a task that crashes as it starts, the
+/// next step of a rollout) is seen within a second; 5 s while nothing moves: 12 looks a
+/// minute. Predictable moments (health checks, the end of draining) are not polled for: the
+/// waits wake at them (`until_due`).
 impl Default for Poll {
     fn default() -> Self {
         Poll {
-            min: Duration::from_secs(2),
-            max: Duration::from_secs(10),
+            min: Duration::from_secs(1),
+            max: Duration::from_secs(5),
         }
     }
 }
@@ -72,6 +76,10 @@ impl std::fmt::Display for WaitError {
     }
 }
 
+/// How long after a predicted instant to look: the platform acts at the instant itself, and
+/// its answer must already show it.
+pub const AFTER_DUE: Duration = Duration::from_millis(100);
+
 /// Polls `observe` until its verdict is Done (Ok with the time it took), Failed, or `limit`
 /// passes. Transient API errors (throttling, 5xx after the SDK's retries) are waited out like a
 /// pending verdict; others end the wait.
@@ -80,11 +88,31 @@ pub async fn until<F, Fut>(
     limit: Duration,
     poll: Poll,
     observer: &dyn Observer,
+    observe: F,
+) -> Result<Duration, WaitError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ApiResult<Verdict>>,
+{
+    until_due(what, limit, poll, observer, |_| None, observe).await
+}
+
+/// `until`, told when the platform is next expected to change: `due(now)` names that instant
+/// (a health check falls due, a draining timeout ends). The loop sleeps until whichever comes
+/// first, that instant or the next poll, so a predictable transition is seen as it happens
+/// instead of up to `poll.max` later, and the polls in between can stay slow.
+pub async fn until_due<F, Fut, D>(
+    what: &str,
+    limit: Duration,
+    poll: Poll,
+    observer: &dyn Observer,
+    due: D,
     mut observe: F,
 ) -> Result<Duration, WaitError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = ApiResult<Verdict>>,
+    D: Fn(Instant) -> Option<Instant>,
 {
     let start = Instant::now();
     let deadline = start + limit;
@@ -122,7 +150,11 @@ where
             return Err(WaitError::TimedOut { limit, last });
         }
         delay = poll.next(delay, changed);
-        tokio::time::sleep(delay.min(deadline - now)).await;
+        let mut sleep = delay.min(deadline - now);
+        if let Some(due) = due(now).filter(|d| *d > now) {
+            sleep = sleep.min(due - now);
+        }
+        tokio::time::sleep(sleep).await;
     }
 }
 
@@ -215,9 +247,40 @@ mod tests {
             },
         )
         .await;
-        // 2 s growing to 10 s: far fewer than the 60 calls a fixed 2 s interval would make.
+        // 1 s growing to 5 s: 4 looks in the first 8 s, then one every 5 s (far fewer than
+        // the 120 a fixed 1 s interval would make).
         let n = calls.load(Ordering::SeqCst);
-        assert!((12..=20).contains(&n), "{n} calls");
+        assert!((25..=28).contains(&n), "{n} calls");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn wakes_at_the_due_instant_instead_of_the_next_poll() {
+        let rec = Recorder::default();
+        let start = Instant::now();
+        let ready = start + Duration::from_secs(37);
+        let calls = AtomicUsize::new(0);
+        let took = until_due(
+            "x",
+            Duration::from_secs(120),
+            Poll::default(),
+            &rec,
+            // The platform is known to act at 37 s: look right after it.
+            |_| Some(ready + AFTER_DUE),
+            || async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Ok(if Instant::now() >= ready {
+                    Verdict::Done
+                } else {
+                    Verdict::Pending("waiting".into())
+                })
+            },
+        )
+        .await
+        .unwrap();
+        // Polls alone (1 s growing to 5 s) would see it at 38.1 s.
+        assert_eq!(took, Duration::from_secs(37) + AFTER_DUE);
+        // No extra looks: the polls of the policy, the last one moved to 37.1 s.
+        assert_eq!(calls.load(Ordering::SeqCst), 11);
     }
 
     #[tokio::test(start_paused = true)]

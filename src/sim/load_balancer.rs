@@ -260,7 +260,10 @@ impl LoadBalancer {
                         reason_code: None,
                         description: None,
                     }
-                } else if r.has_been_in_service {
+                } else if r.has_been_in_service
+                    || r.failures >= self.health_check.unhealthy_threshold
+                {
+                    // Like the real one: a new instance failing its checks says so too.
                     out("Instance", FAILED_CHECKS)
                 } else {
                     out("ELB", NOT_YET_HEALTHY)

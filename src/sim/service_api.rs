@@ -60,6 +60,21 @@ impl EcsServices for Sim {
         .await
     }
 
+    async fn describe_services(
+        &self,
+        cluster: &str,
+        services: &[String],
+    ) -> ApiResult<Vec<Service>> {
+        self.call("DescribeServices", |w, now| {
+            let mut out = Vec::new();
+            for name in services {
+                out.extend(w.describe_service(cluster, name, now)?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     async fn update_service(
         &self,
         cluster: &str,

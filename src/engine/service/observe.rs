@@ -1,6 +1,13 @@
 //! One look at a service: the service, its deployment, its tasks, and their health in each of
 //! its load balancers. Batched: one DescribeTargetHealth per target group, one
 //! DescribeInstanceHealth per classic ELB, tasks described 100 at a time by the adapter.
+//!
+//! Frugal: DescribeServices is read at every look, the rest only when it can have changed
+//! (see `Reader`), so a wait where nothing happens costs one call per poll.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use crate::engine::wait::with_retry;
 use crate::platform::{
@@ -21,6 +28,8 @@ pub enum Gate {
     },
     Classic {
         name: String,
+        /// Its health check's interval: when an instance not InService can next change.
+        interval: Duration,
     },
 }
 
@@ -30,7 +39,7 @@ impl Gate {
             Gate::TargetGroup { group, .. } => {
                 format!("target group {} ({})", group.name, group.target_type)
             }
-            Gate::Classic { name } => format!("classic ELB {name}"),
+            Gate::Classic { name, .. } => format!("classic ELB {name}"),
         }
     }
 }
@@ -77,11 +86,10 @@ pub async fn gates(
                 container_port: lb.container_port,
             });
         } else if let Some(name) = &lb.load_balancer_name {
-            if with_retry(|| s.ctx.elb.describe_load_balancer(name))
+            let Some(found) = with_retry(|| s.ctx.elb.describe_load_balancer(name))
                 .await
                 .map_err(Error::from_api_before_change)?
-                .is_none()
-            {
+            else {
                 return Err(Error::preflight(
                     format!(
                         "classic load balancer {name} of service {} does not exist",
@@ -89,8 +97,11 @@ pub async fn gates(
                     ),
                     "fix the service's load balancer configuration",
                 ));
-            }
-            out.push(Gate::Classic { name: name.clone() });
+            };
+            out.push(Gate::Classic {
+                name: name.clone(),
+                interval: found.health_check.interval,
+            });
         }
     }
     Ok(out)
@@ -105,55 +116,154 @@ pub async fn instances(s: &ServiceCtx, fargate: bool) -> ApiResult<Vec<Container
     }
 }
 
-pub async fn snapshot(
-    s: &ServiceCtx,
-    gates: &[Gate],
-    deployment_id: Option<&str>,
-    deployments_supported: &mut bool,
-) -> ApiResult<Snapshot> {
-    let service = service(s).await?;
-    let deployment = match deployment_id {
-        Some(id) if *deployments_supported => {
-            let d = s
-                .services
-                .service_deployment(&s.ctx.cluster, &s.service, id)
-                .await?;
-            if d.is_none() {
-                // The endpoint does not support it (moto): stop asking.
-                *deployments_supported = false;
-            }
-            d
+/// Re-reads at least this often whatever DescribeServices says: a safety net for changes it
+/// does not show (a target turning unhealthy between ECS's own looks).
+const SAFETY_NET: Duration = Duration::from_secs(60);
+
+/// What a watch has read so far. ECS shows every change that matters in DescribeServices (task
+/// counts, failed tasks, rollout state, a new event), so the deployment and the tasks are read
+/// again only when its answer changed; target health also when a health check fell due for a
+/// target still settling (its state moves only at checks, which DescribeServices does not
+/// show); everything at least every `SAFETY_NET`.
+#[derive(Default)]
+pub struct Reader {
+    deployments_supported: bool,
+    last_service: Option<String>,
+    /// Bumped whenever DescribeServices answers something new.
+    version: u64,
+    deployment: Option<(u64, Option<ServiceDeployment>)>,
+    tasks: Option<(u64, Instant, Vec<Task>)>,
+    health: Vec<Option<(u64, Instant, LbHealth)>>,
+}
+
+impl Reader {
+    pub fn new() -> Reader {
+        Reader {
+            deployments_supported: true,
+            ..Reader::default()
         }
-        _ => None,
-    };
-    let tasks = s
-        .services
-        .service_tasks(&s.ctx.cluster, &s.service, "RUNNING")
-        .await?;
-    let mut health = Vec::new();
-    for g in gates {
-        health.push(match g {
-            Gate::TargetGroup {
-                group,
-                container_name,
-                container_port,
-            } => LbHealth::TargetGroup {
-                arn: group.arn.clone(),
-                target_type: group.target_type.clone(),
-                container_name: container_name.clone(),
-                container_port: *container_port,
-                targets: s.target_groups.target_health(&group.arn).await?,
-            },
-            Gate::Classic { name } => LbHealth::Classic {
-                name: name.clone(),
-                health: s.ctx.elb.instance_health(name).await?,
-            },
-        });
     }
-    Ok(Snapshot {
-        service,
-        deployment,
-        tasks,
-        health,
+
+    /// The look itself: every call made here is one the verdict needs.
+    pub async fn snapshot(
+        &mut self,
+        s: &ServiceCtx,
+        gates: &[Gate],
+        deployment_id: Option<&str>,
+    ) -> ApiResult<Snapshot> {
+        let service = service(s).await?;
+        let print = fingerprint(&service);
+        if self.last_service.as_ref() != Some(&print) {
+            self.last_service = Some(print);
+            self.version += 1;
+        }
+        let now = Instant::now();
+        let version = self.version;
+        let fresh = |v: u64, at: Instant| v == version && now.duration_since(at) < SAFETY_NET;
+
+        let deployment = match (deployment_id, &self.deployment) {
+            (None, _) => None,
+            (Some(_), _) if !self.deployments_supported => None,
+            (Some(_), Some((v, d))) if *v == version => d.clone(),
+            (Some(id), _) => {
+                let d = s
+                    .services
+                    .service_deployment(&s.ctx.cluster, &s.service, id)
+                    .await?;
+                // None: the endpoint does not support it (moto): stop asking.
+                self.deployments_supported = d.is_some();
+                self.deployment = Some((version, d.clone()));
+                d
+            }
+        };
+
+        let tasks = match &self.tasks {
+            Some((v, at, tasks)) if fresh(*v, *at) => tasks.clone(),
+            _ => {
+                let tasks = s
+                    .services
+                    .service_tasks(&s.ctx.cluster, &s.service, "RUNNING")
+                    .await?;
+                self.tasks = Some((version, now, tasks.clone()));
+                tasks
+            }
+        };
+
+        self.health.resize(gates.len(), None);
+        let mut health = Vec::with_capacity(gates.len());
+        for (g, cached) in gates.iter().zip(self.health.iter_mut()) {
+            if let Some((v, at, h)) = cached.as_ref()
+                && fresh(*v, *at)
+                && !(h.settling() && now.duration_since(*at) >= g.interval())
+            {
+                health.push(h.clone());
+                continue;
+            }
+            let h = read_health(s, g).await?;
+            *cached = Some((version, now, h.clone()));
+            health.push(h);
+        }
+        Ok(Snapshot {
+            service,
+            deployment,
+            tasks,
+            health,
+        })
+    }
+}
+
+impl Gate {
+    /// How often its health checks run.
+    fn interval(&self) -> Duration {
+        match self {
+            Gate::TargetGroup { group, .. } => group.health_check_interval,
+            Gate::Classic { interval, .. } => *interval,
+        }
+        .max(Duration::from_secs(1))
+    }
+}
+
+/// Everything in DescribeServices that moves when the deployment does.
+fn fingerprint(s: &Service) -> String {
+    use std::fmt::Write;
+    let mut fp = format!(
+        "{}:{}:{}:{};",
+        s.task_definition, s.desired_count, s.running_count, s.pending_count
+    );
+    for d in &s.deployments {
+        let _ = write!(
+            fp,
+            "{}:{}:{:?}:{}:{}:{}:{}:{:?};",
+            d.id,
+            d.status,
+            d.rollout_state,
+            d.desired_count,
+            d.running_count,
+            d.pending_count,
+            d.failed_tasks,
+            d.updated_at
+        );
+    }
+    fp.push_str(s.events.first().map_or("", |e| e.id.as_str()));
+    fp
+}
+
+async fn read_health(s: &ServiceCtx, g: &Gate) -> ApiResult<LbHealth> {
+    Ok(match g {
+        Gate::TargetGroup {
+            group,
+            container_name,
+            container_port,
+        } => LbHealth::TargetGroup {
+            arn: group.arn.clone(),
+            target_type: group.target_type.clone(),
+            container_name: container_name.clone(),
+            container_port: *container_port,
+            targets: s.target_groups.target_health(&group.arn).await?,
+        },
+        Gate::Classic { name, .. } => LbHealth::Classic {
+            name: name.clone(),
+            health: s.ctx.elb.instance_health(name).await?,
+        },
     })
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::configuration::{self, Capacity};
-use super::observe::{self, Gate, Snapshot};
+use super::observe::{self, Gate, Reader, Snapshot};
 use super::watch::{Judgement, Observed, Tracker, Watched, find_ours};
 use super::{ServiceCtx, ServicePlan};
 use crate::engine::deploy::{
@@ -549,7 +549,7 @@ async fn watch(
         .max()
         .unwrap_or(Duration::from_secs(180));
     let tracker = RefCell::new(Tracker::new(PLACEMENT_GRACE, health_grace, desired));
-    let supported = RefCell::new(true);
+    let reader = RefCell::new(Reader::new());
     let ecs_rollback: RefCell<Option<String>> = RefCell::new(None);
     let superseded = RefCell::new(false);
     let interrupted = RefCell::new(false);
@@ -565,9 +565,13 @@ async fn watch(
             *interrupted.borrow_mut() = true;
             return Ok(Verdict::Failed("interrupted".into()));
         }
-        let mut sup = *supported.borrow();
-        let snap: Snapshot = observe::snapshot(s, gates, Some(w.deployment_id), &mut sup).await?;
-        *supported.borrow_mut() = sup;
+        let snap: Snapshot = {
+            // Taken out for the await: nothing else borrows it meanwhile.
+            let mut r = reader.take();
+            let snap = r.snapshot(s, gates, Some(w.deployment_id)).await;
+            *reader.borrow_mut() = r;
+            snap?
+        };
         print_new_events(s, &snap.service, seen);
         // Tasks on instances registered since preflight.
         if snap.tasks.iter().any(|t| {

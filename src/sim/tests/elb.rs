@@ -79,10 +79,15 @@ async fn an_app_failing_its_health_check_never_gets_in_service() {
     let sim = one_instance_unregistered(Behaviour::FailsHealthCheck);
     let id = start_on_first(&sim).await;
     sim.elb().register_instances(ELB, &[id]).await.unwrap();
+    // Like the real classic ELB, a new instance says why once it has failed
+    // UnhealthyThreshold (2) checks in a row: the first check is at 5 s, the second at 10 s.
+    advance(secs(5)).await;
+    let row = only(health(&sim).await);
+    assert_eq!(row.description.as_deref(), Some(NOT_YET_HEALTHY));
     advance(secs(600)).await;
     let row = only(health(&sim).await);
     assert_eq!(row.state, HealthState::OutOfService);
-    assert_eq!(row.description.as_deref(), Some(NOT_YET_HEALTHY));
+    assert_eq!(row.description.as_deref(), Some(FAILED_CHECKS));
     assert!(
         sim.tasks()[0].is_running(),
         "it runs, it just does not answer"

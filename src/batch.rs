@@ -1,0 +1,280 @@
+//! What the targets of a multi-target deploy share so that 50 services cost little more than
+//! one: the rate limit (`ratelimit`) and DescribeServices. Each target's watch asks for its own
+//! service every few seconds; asked one by one that is 50 requests per round. Here one asker
+//! reads every watched service of the cluster, 10 per request (DescribeServices' limit), and
+//! the others take that answer while it is younger than `max_age`. A service just updated is
+//! read again before its next answer, so no one sees its state from before UpdateService.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::time::Instant;
+
+use crate::platform::{ApiResult, EcsServices, Service, ServiceDeployment, ServiceUpdate, Task};
+use crate::ratelimit::RateLimiter;
+
+/// DescribeServices takes at most this many services.
+const PER_REQUEST: usize = 10;
+
+/// Shared by every target of one command.
+pub struct Shared {
+    pub limiter: Arc<RateLimiter>,
+    pub board: Arc<ServiceBoard>,
+}
+
+/// The latest DescribeServices answers, per account scope and cluster.
+pub struct ServiceBoard {
+    max_age: Duration,
+    clusters: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Board>>>>,
+}
+
+#[derive(Default)]
+struct Board {
+    /// Every service asked for, in the order first asked.
+    names: Vec<String>,
+    answers: Vec<Service>,
+    read_at: Option<Instant>,
+    /// Updated since the last read: read again before answering for them.
+    stale: HashSet<String>,
+}
+
+impl ServiceBoard {
+    /// `max_age`: how old an answer may be when given to a watch; it adds at most that much to
+    /// the time a watch takes to see a change.
+    pub fn new(max_age: Duration) -> Arc<ServiceBoard> {
+        Arc::new(ServiceBoard {
+            max_age,
+            clusters: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn board(&self, key: &str) -> Arc<tokio::sync::Mutex<Board>> {
+        self.clusters
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(key.to_string())
+            .or_default()
+            .clone()
+    }
+}
+
+fn is(s: &Service, name: &str) -> bool {
+    s.name == name || s.arn == name
+}
+
+/// A target's ECS services client, reading DescribeServices through the shared board.
+pub struct Batched {
+    inner: Arc<dyn EcsServices>,
+    board: Arc<ServiceBoard>,
+    /// Region and profile: only services of the same account and region share a request.
+    scope: String,
+}
+
+impl Batched {
+    pub fn wrap(
+        inner: Arc<dyn EcsServices>,
+        board: Arc<ServiceBoard>,
+        scope: String,
+    ) -> Arc<dyn EcsServices> {
+        Arc::new(Batched {
+            inner,
+            board,
+            scope,
+        })
+    }
+
+    fn key(&self, cluster: &str) -> String {
+        format!("{}\n{cluster}", self.scope)
+    }
+}
+
+#[async_trait]
+impl EcsServices for Batched {
+    async fn describe_service(&self, cluster: &str, service: &str) -> ApiResult<Option<Service>> {
+        let cell = self.board.board(&self.key(cluster));
+        // Held across the read on purpose: whoever comes meanwhile waits for this answer
+        // instead of asking again.
+        let mut b = cell.lock().await;
+        let mut fresh = b
+            .read_at
+            .is_some_and(|at| at.elapsed() < self.board.max_age)
+            && !b.stale.contains(service);
+        if !b.names.iter().any(|n| n == service) {
+            b.names.push(service.to_string());
+            fresh = false;
+        }
+        if !fresh {
+            let mut answers = Vec::with_capacity(b.names.len());
+            for chunk in b.names.chunks(PER_REQUEST) {
+                answers.extend(self.inner.describe_services(cluster, chunk).await?);
+            }
+            b.answers = answers;
+            b.read_at = Some(Instant::now());
+            b.stale.clear();
+        }
+        Ok(b.answers.iter().find(|s| is(s, service)).cloned())
+    }
+
+    async fn describe_services(
+        &self,
+        cluster: &str,
+        services: &[String],
+    ) -> ApiResult<Vec<Service>> {
+        self.inner.describe_services(cluster, services).await
+    }
+
+    async fn update_service(
+        &self,
+        cluster: &str,
+        service: &str,
+        update: &ServiceUpdate,
+    ) -> ApiResult<Service> {
+        let out = self.inner.update_service(cluster, service, update).await;
+        let cell = self.board.board(&self.key(cluster));
+        cell.lock().await.stale.insert(service.to_string());
+        out
+    }
+
+    async fn service_tasks(
+        &self,
+        cluster: &str,
+        service: &str,
+        desired_status: &str,
+    ) -> ApiResult<Vec<Task>> {
+        self.inner
+            .service_tasks(cluster, service, desired_status)
+            .await
+    }
+
+    async fn service_deployment(
+        &self,
+        cluster: &str,
+        service: &str,
+        deployment_id: &str,
+    ) -> ApiResult<Option<ServiceDeployment>> {
+        self.inner
+            .service_deployment(cluster, service, deployment_id)
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::{ServiceSpec, Sim};
+
+    fn sim(n: usize) -> Sim {
+        let mut b = Sim::builder().cluster("default").instances(2);
+        for i in 0..n {
+            let name = format!("web-{i:02}");
+            let td = serde_json::json!({
+                "family": name,
+                "containerDefinitions": [{
+                    "name": "app", "image": "app:v1", "memory": 16, "essential": true,
+                }]
+            });
+            b = b.service(
+                &name,
+                ServiceSpec {
+                    desired: 1,
+                    task_definition: td,
+                    ..ServiceSpec::default()
+                },
+            );
+        }
+        b.build()
+    }
+
+    fn clients(sim: &Sim, n: usize, max_age: Duration) -> Vec<Arc<dyn EcsServices>> {
+        let board = ServiceBoard::new(max_age);
+        (0..n)
+            .map(|_| Batched::wrap(sim.services(), board.clone(), "us-east-1".into()))
+            .collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn twenty_five_watches_share_three_requests_a_round() {
+        let sim = sim(25);
+        let clients = clients(&sim, 25, Duration::from_secs(1));
+        let reads = |sim: &Sim| {
+            sim.calls()
+                .iter()
+                .filter(|c| c.operation == "DescribeServices")
+                .count()
+        };
+        for round in 0..3 {
+            sim.clear_calls();
+            for (i, c) in clients.iter().enumerate() {
+                let s = c
+                    .describe_service("default", &format!("web-{i:02}"))
+                    .await
+                    .unwrap()
+                    .unwrap();
+                assert_eq!(s.name, format!("web-{i:02}"));
+            }
+            // The first round reads again as each service joins (1, 2 then 3 requests);
+            // after that, one asker reads all 25 in 3 requests for everyone.
+            let want = if round == 0 { 10 + 2 * 10 + 3 * 5 } else { 3 };
+            assert_eq!(reads(&sim), want, "round {round}");
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_answer_is_never_older_than_max_age_nor_from_before_an_update() {
+        let sim = sim(2);
+        let clients = clients(&sim, 2, Duration::from_secs(1));
+        let a = clients[0]
+            .describe_service("default", "web-00")
+            .await
+            .unwrap();
+        let b = clients[1]
+            .describe_service("default", "web-01")
+            .await
+            .unwrap();
+        assert!(a.is_some() && b.is_some());
+        sim.clear_calls();
+        // Within max_age: the shared answer.
+        clients[1]
+            .describe_service("default", "web-01")
+            .await
+            .unwrap();
+        assert_eq!(sim.calls().len(), 0);
+        // Past it: read again.
+        tokio::time::sleep(Duration::from_millis(1001)).await;
+        clients[1]
+            .describe_service("default", "web-01")
+            .await
+            .unwrap();
+        assert_eq!(sim.calls().len(), 1);
+        // After an update: read again at once.
+        let update = ServiceUpdate {
+            task_definition: None,
+            deployment_configuration: None,
+        };
+        let _ = clients[0]
+            .update_service("default", "web-00", &update)
+            .await;
+        sim.clear_calls();
+        clients[0]
+            .describe_service("default", "web-00")
+            .await
+            .unwrap();
+        assert_eq!(sim.calls().len(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_missing_service_is_none() {
+        let sim = sim(1);
+        let clients = clients(&sim, 1, Duration::from_secs(1));
+        assert!(
+            clients[0]
+                .describe_service("default", "nope")
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+}
