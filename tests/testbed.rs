@@ -170,6 +170,19 @@ fn health_sampler_sees_draining_deregistration_and_stopped_tasks() {
         &json!({"cluster": seeded.cluster, "task": seeded.instances[1].task_arn, "reason": "test"}),
     );
     std::thread::sleep(Duration::from_secs(2).saturating_sub(t.elapsed()));
+    // The draining timeout counts from moto's own clock: on a loaded machine its answer may
+    // come a moment later. Wait (bounded) for a sample that shows it over.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < deadline
+        && sampler
+            .snapshot()
+            .timeline
+            .last()
+            .is_none_or(|s| s.draining > 0)
+    {
+        let n = sampler.snapshot().timeline.len();
+        sampler.wait_for_samples(n + 1, Duration::from_secs(5));
+    }
     let report = sampler.stop();
     eprintln!("{}", report.summary());
     assert!(report.samples >= 5, "{}", report.summary());

@@ -12,7 +12,7 @@ use super::context::Ctx;
 use super::events::Event;
 use super::plan::{Action, Plan, Slot, Step};
 use super::verdict::{self, Verdict};
-use super::wait::{self, WaitError};
+use super::wait::{self, Poll, WaitError};
 use crate::platform::{ApiError, ClassicLoadBalancer, InstanceHealth, Revision};
 
 /// Why a rollout stopped before its last step.
@@ -394,7 +394,11 @@ impl<'a> Rollout<'a> {
         wait::until(
             &what,
             self.limit(ctx.timeouts.task_stop),
-            ctx.poll,
+            // A stop takes seconds and the next step waits on it: look every `min`.
+            Poll {
+                min: ctx.poll.min,
+                max: ctx.poll.min,
+            },
             ctx.observer.as_ref(),
             || async {
                 Ok(verdict::tasks_stopped(

@@ -28,8 +28,6 @@ pub enum Gate {
     },
     Classic {
         name: String,
-        /// Its health check's interval: when an instance not InService can next change.
-        interval: Duration,
     },
 }
 
@@ -86,10 +84,11 @@ pub async fn gates(
                 container_port: lb.container_port,
             });
         } else if let Some(name) = &lb.load_balancer_name {
-            let Some(found) = with_retry(|| s.ctx.elb.describe_load_balancer(name))
+            if with_retry(|| s.ctx.elb.describe_load_balancer(name))
                 .await
                 .map_err(Error::from_api_before_change)?
-            else {
+                .is_none()
+            {
                 return Err(Error::preflight(
                     format!(
                         "classic load balancer {name} of service {} does not exist",
@@ -97,11 +96,8 @@ pub async fn gates(
                     ),
                     "fix the service's load balancer configuration",
                 ));
-            };
-            out.push(Gate::Classic {
-                name: name.clone(),
-                interval: found.health_check.interval,
-            });
+            }
+            out.push(Gate::Classic { name: name.clone() });
         }
     }
     Ok(out)
@@ -118,13 +114,13 @@ pub async fn instances(s: &ServiceCtx, fargate: bool) -> ApiResult<Vec<Container
 
 /// Re-reads at least this often whatever DescribeServices says: a safety net for changes it
 /// does not show (a target turning unhealthy between ECS's own looks).
-const SAFETY_NET: Duration = Duration::from_secs(60);
+const SAFETY_NET: Duration = Duration::from_secs(120);
 
 /// What a watch has read so far. ECS shows every change that matters in DescribeServices (task
-/// counts, failed tasks, rollout state, a new event), so the deployment and the tasks are read
-/// again only when its answer changed; target health also when a health check fell due for a
-/// target still settling (its state moves only at checks, which DescribeServices does not
-/// show); everything at least every `SAFETY_NET`.
+/// counts, failed tasks, rollout state, a new event), so the deployment, the tasks and their
+/// health are read again only when its answer changed, and at least every `SAFETY_NET`.
+/// Target health moves without it, but what follows from it does show: ECS drains the old
+/// tasks once the new targets are healthy and replaces a task whose target turned unhealthy.
 #[derive(Default)]
 pub struct Reader {
     deployments_supported: bool,
@@ -194,7 +190,6 @@ impl Reader {
         for (g, cached) in gates.iter().zip(self.health.iter_mut()) {
             if let Some((v, at, h)) = cached.as_ref()
                 && fresh(*v, *at)
-                && !(h.settling() && now.duration_since(*at) >= g.interval())
             {
                 health.push(h.clone());
                 continue;
@@ -209,17 +204,6 @@ impl Reader {
             tasks,
             health,
         })
-    }
-}
-
-impl Gate {
-    /// How often its health checks run.
-    fn interval(&self) -> Duration {
-        match self {
-            Gate::TargetGroup { group, .. } => group.health_check_interval,
-            Gate::Classic { interval, .. } => *interval,
-        }
-        .max(Duration::from_secs(1))
     }
 }
 

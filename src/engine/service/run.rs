@@ -1,7 +1,7 @@
 //! A service deploy from start to end: preflight, plan, register, UpdateService, watch our
 //! deployment, roll back (or follow ECS's own rollback), restore the deployment configuration.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
@@ -560,72 +560,86 @@ async fn watch(
         "deployment {} healthy in every load balancer",
         w.deployment_id
     );
-    let result = wait::until(&what, limit, ctx.poll, ctx.observer.as_ref(), || async {
-        if ctx.cancel.requested() {
-            *interrupted.borrow_mut() = true;
-            return Ok(Verdict::Failed("interrupted".into()));
-        }
-        let snap: Snapshot = {
-            // Taken out for the await: nothing else borrows it meanwhile.
-            let mut r = reader.take();
-            let snap = r.snapshot(s, gates, Some(w.deployment_id)).await;
-            *reader.borrow_mut() = r;
-            snap?
-        };
-        print_new_events(s, &snap.service, seen);
-        // Tasks on instances registered since preflight.
-        if snap.tasks.iter().any(|t| {
-            t.container_instance_arn
-                .as_ref()
-                .is_some_and(|a| !instances.borrow().iter().any(|i| &i.arn == a))
-        }) {
-            *instances.borrow_mut() =
-                with_retry(|| ctx.ecs.container_instances(&ctx.cluster)).await?;
-        }
-        // Stopped tasks are read only when ECS counts a new failure: they cost two calls.
-        let ours = snap
-            .service
-            .deployments
-            .iter()
-            .find(|d| d.id == w.deployment_id);
-        let failed = ours.map_or(0, |d| d.failed_tasks);
-        if failed > *failed_seen.borrow() {
-            *failed_seen.borrow_mut() = failed;
-            let all = s
-                .services
-                .service_tasks(&ctx.cluster, &s.service, "STOPPED")
-                .await?;
-            *stopped.borrow_mut() = all
-                .into_iter()
-                .filter(|t| t.task_definition_arn == w.target)
-                .collect();
-        }
-        let inst = instances.borrow();
-        let stopped_now = stopped.borrow();
-        let o = Observed {
-            service: &snap.service,
-            deployment: snap.deployment.as_ref(),
-            tasks: &snap.tasks,
-            instances: &inst,
-            health: &snap.health,
-            stopped: &stopped_now,
-        };
-        Ok(match tracker.borrow_mut().judge(&o, w, Instant::now()) {
-            Judgement::Done => Verdict::Done,
-            Judgement::Pending(d) => Verdict::Pending(d),
-            Judgement::Failed {
-                reason,
-                ecs_rollback: r,
-            } => {
-                *ecs_rollback.borrow_mut() = r;
-                Verdict::Failed(reason)
+    // Set while ECS counts failed tasks of a deployment still in progress: its circuit
+    // breaker or our own verdict is a few failures away, so look every `min` meanwhile.
+    let urgent = Cell::new(false);
+    let soon = |now: Instant| urgent.get().then(|| now + ctx.poll.min);
+    let result = wait::until_due(
+        &what,
+        limit,
+        ctx.poll,
+        ctx.observer.as_ref(),
+        soon,
+        || async {
+            if ctx.cancel.requested() {
+                *interrupted.borrow_mut() = true;
+                return Ok(Verdict::Failed("interrupted".into()));
             }
-            Judgement::Superseded(reason) => {
-                *superseded.borrow_mut() = true;
-                Verdict::Failed(reason)
+            let snap: Snapshot = {
+                // Taken out for the await: nothing else borrows it meanwhile.
+                let mut r = reader.take();
+                let snap = r.snapshot(s, gates, Some(w.deployment_id)).await;
+                *reader.borrow_mut() = r;
+                snap?
+            };
+            print_new_events(s, &snap.service, seen);
+            // Tasks on instances registered since preflight.
+            if snap.tasks.iter().any(|t| {
+                t.container_instance_arn
+                    .as_ref()
+                    .is_some_and(|a| !instances.borrow().iter().any(|i| &i.arn == a))
+            }) {
+                *instances.borrow_mut() =
+                    with_retry(|| ctx.ecs.container_instances(&ctx.cluster)).await?;
             }
-        })
-    })
+            // Stopped tasks are read only when ECS counts a new failure: they cost two calls.
+            let ours = snap
+                .service
+                .deployments
+                .iter()
+                .find(|d| d.id == w.deployment_id);
+            let failed = ours.map_or(0, |d| d.failed_tasks);
+            urgent.set(ours.is_some_and(|d| {
+                d.failed_tasks > 0 && d.rollout_state.as_deref() == Some("IN_PROGRESS")
+            }));
+            if failed > *failed_seen.borrow() {
+                *failed_seen.borrow_mut() = failed;
+                let all = s
+                    .services
+                    .service_tasks(&ctx.cluster, &s.service, "STOPPED")
+                    .await?;
+                *stopped.borrow_mut() = all
+                    .into_iter()
+                    .filter(|t| t.task_definition_arn == w.target)
+                    .collect();
+            }
+            let inst = instances.borrow();
+            let stopped_now = stopped.borrow();
+            let o = Observed {
+                service: &snap.service,
+                deployment: snap.deployment.as_ref(),
+                tasks: &snap.tasks,
+                instances: &inst,
+                health: &snap.health,
+                stopped: &stopped_now,
+            };
+            Ok(match tracker.borrow_mut().judge(&o, w, Instant::now()) {
+                Judgement::Done => Verdict::Done,
+                Judgement::Pending(d) => Verdict::Pending(d),
+                Judgement::Failed {
+                    reason,
+                    ecs_rollback: r,
+                } => {
+                    *ecs_rollback.borrow_mut() = r;
+                    Verdict::Failed(reason)
+                }
+                Judgement::Superseded(reason) => {
+                    *superseded.borrow_mut() = true;
+                    Verdict::Failed(reason)
+                }
+            })
+        },
+    )
     .await;
     if *interrupted.borrow() {
         return Some(Halt::Interrupted);

@@ -29,19 +29,6 @@ pub enum LbHealth {
 }
 
 impl LbHealth {
-    /// Some target is still settling (initial, or failing checks), so its state can move at the
-    /// next health check without anything changing in DescribeServices.
-    pub fn settling(&self) -> bool {
-        match self {
-            LbHealth::TargetGroup { targets, .. } => targets
-                .iter()
-                .any(|t| t.state == "initial" || t.state == "unhealthy"),
-            LbHealth::Classic { health, .. } => health
-                .iter()
-                .any(|h| h.state != HealthState::InService && !h.is_deregistering()),
-        }
-    }
-
     pub fn name(&self) -> &str {
         match self {
             LbHealth::TargetGroup { arn, .. } => arn.rsplit(':').next().unwrap_or(arn),
