@@ -11,7 +11,7 @@
 //!
 //! ```text
 //! cargo run --release --example bench -- [--policy NAME]... [--only SUBSTRING] [--out FILE]
-//!                                         [--sample-ms N] [--services N] [--no-many]
+//!                                         [--sample-ms N] [--services N] [--no-many] [--no-sweep]
 //! ```
 //!
 //! Policies: `default` (the engine as it is), `fast` (the engine with Poll 1 s -> 2 s: what
@@ -118,6 +118,8 @@ enum Failure {
     /// The same, 47 s after RUNNING: in the middle of a quiet wait, when the poll is at its
     /// slowest (the worst case for detection; 47 is no multiple of any interval).
     CrashLate,
+    /// The same, this many seconds after RUNNING: the detection sweep.
+    CrashAfter(u16),
     /// The new image never answers the load balancer's health check.
     FailsHealthCheck,
     /// The new image cannot be pulled; the deployment circuit breaker (with rollback) is on.
@@ -296,6 +298,7 @@ fn behaviour(f: Failure, image: &str) -> Option<Behaviour> {
         Failure::None => None,
         Failure::Crash => Some(Behaviour::CrashAfter(Duration::from_secs(20))),
         Failure::CrashLate => Some(Behaviour::CrashAfter(Duration::from_secs(47))),
+        Failure::CrashAfter(secs) => Some(Behaviour::CrashAfter(Duration::from_secs(secs.into()))),
         Failure::FailsHealthCheck => Some(Behaviour::FailsHealthCheck),
         Failure::CircuitBreaker => Some(Behaviour::cannot_pull(image)),
     }
@@ -843,6 +846,7 @@ async fn run_scenario(t: Topology, f: Failure, policy: Policy, sample: Duration)
 fn scenario_name(t: Topology, f: Failure) -> String {
     match f {
         Failure::None => t.name().to_string(),
+        Failure::CrashAfter(secs) => format!("{}/crash-after-{secs}s", t.name()),
         other => format!(
             "{}/{}",
             t.name(),
@@ -1219,6 +1223,49 @@ async fn deploy_services(
         .await
 }
 
+/// Detection latency over crash times: a crash at a random moment is the one thing no wait can
+/// foresee, so one crash time says little; the sweep shows the spread and the worst case.
+#[derive(Debug, Clone, Serialize)]
+struct Sweep {
+    topology: String,
+    crash_after_s: Vec<u16>,
+    latency_s: Vec<f64>,
+    p50_s: f64,
+    p90_s: f64,
+    max_s: f64,
+}
+
+const SWEEP_STEP_S: u16 = 3;
+
+async fn sweep_detection(t: Topology, sample: Duration) -> Sweep {
+    let crash_after_s: Vec<u16> = (5..=80).step_by(SWEEP_STEP_S.into()).collect();
+    let mut latency_s = Vec::new();
+    for secs in &crash_after_s {
+        let r = run_scenario(t, Failure::CrashAfter(*secs), Policy::Default, sample).await;
+        latency_s.push(r.detection.map_or(f64::NAN, |d| d.latency_s));
+    }
+    let mut sorted: Vec<f64> = latency_s
+        .iter()
+        .copied()
+        .filter(|l| l.is_finite())
+        .collect();
+    sorted.sort_by(f64::total_cmp);
+    let at = |q: f64| {
+        sorted
+            .get(((sorted.len() as f64 - 1.0) * q).round() as usize)
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    Sweep {
+        topology: t.name().into(),
+        p50_s: at(0.5),
+        p90_s: at(0.9),
+        max_s: sorted.last().copied().unwrap_or(f64::NAN),
+        crash_after_s,
+        latency_s,
+    }
+}
+
 fn peak_in_window(times: &[f64], window: f64) -> usize {
     let mut best = 0;
     let mut j = 0;
@@ -1418,6 +1465,7 @@ struct Args {
     sample: Duration,
     services: usize,
     many: bool,
+    sweep: bool,
 }
 
 fn args() -> Args {
@@ -1428,6 +1476,7 @@ fn args() -> Args {
         sample: Duration::from_millis(100),
         services: 50,
         many: true,
+        sweep: true,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -1435,9 +1484,10 @@ fn args() -> Args {
         match arg.as_str() {
             "--policy" => {
                 let v = value("--policy");
-                a.policies.extend(Policy::parse(&v).unwrap_or_else(|| {
-                    panic!("unknown policy {v} (`evidence` is built in by bench/run.sh only)")
-                }));
+                a.policies.extend(
+                    Policy::parse(&v)
+                        .unwrap_or_else(|| panic!("unknown policy {v}: default, fast or all")),
+                );
             }
             "--only" => a.only = Some(value("--only")),
             "--out" => a.out = Some(value("--out")),
@@ -1446,10 +1496,11 @@ fn args() -> Args {
             }
             "--services" => a.services = value("--services").parse().expect("a number"),
             "--no-many" => a.many = false,
+            "--no-sweep" => a.sweep = false,
             "-h" | "--help" => {
                 println!(
-                    "usage: bench [--policy default|fast|frugal|evidence|all]... [--only SUBSTRING] [--out FILE] \
-                     [--sample-ms N] [--services N] [--no-many]"
+                    "usage: bench [--policy default|fast|all]... [--only SUBSTRING] [--out FILE] \
+                     [--sample-ms N] [--services N] [--no-many] [--no-sweep]"
                 );
                 std::process::exit(0);
             }
@@ -1508,6 +1559,32 @@ fn main() {
         }
     }
     print_table(&results, &many);
+    let sweep: Vec<Sweep> = if a.sweep && a.policies.contains(&Policy::Default) {
+        [Topology::StandaloneRolling, Topology::ServiceAlbDynamic]
+            .into_iter()
+            .map(|t| rt.block_on(sweep_detection(t, a.sample)))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    for w in &sweep {
+        println!(
+            "\ndetection sweep, {}: a crash {}..{} s after RUNNING, every {} s ({} deploys): p50 {:.2}s, p90 {:.2}s, max {:.2}s{} (target <= {TARGET_DETECTION_S} s)",
+            w.topology,
+            w.crash_after_s.first().copied().unwrap_or(0),
+            w.crash_after_s.last().copied().unwrap_or(0),
+            SWEEP_STEP_S,
+            w.latency_s.len(),
+            w.p50_s,
+            w.p90_s,
+            w.max_s,
+            if w.max_s <= TARGET_DETECTION_S {
+                " ok"
+            } else {
+                " MISS"
+            }
+        );
+    }
     let doc = json!({
         "tool": "ecs-roll bench",
         "version": env!("CARGO_PKG_VERSION"),
@@ -1521,6 +1598,7 @@ fn main() {
         },
         "scenarios": results,
         "many_services": many,
+        "detection_sweep": sweep,
         "wall_s": round(wall.elapsed().as_secs_f64()),
     });
     let text = serde_json::to_string_pretty(&doc).expect("JSON");

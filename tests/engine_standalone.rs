@@ -305,6 +305,20 @@ async fn a_crashing_image_is_rolled_back_with_its_exit_code_and_the_app_keeps_se
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_task_deployed_by_an_earlier_step_that_crashes_ends_the_rollout() {
+    // InService about 60 s after RUNNING; at 75 s, while step 2 drains the next instance, it
+    // exits.
+    let run = Run::new(world(3));
+    run.sim
+        .set_image_behaviour(V2, Behaviour::CrashAfter(Duration::from_secs(75)));
+    let out = run.deploy(V2).await.unwrap();
+    assert_rolled_back(&run, &out, "deployed by an earlier step").await;
+    // Noticed within step 2, during its draining, not after it.
+    assert_eq!(out.steps.len(), 2, "{:?}", out.steps);
+    assert!(out.steps[1].took < Duration::from_secs(30), "{:?}", out.steps);
+}
+
+#[tokio::test(start_paused = true)]
 async fn an_image_that_fails_its_health_checks_is_rolled_back_as_soon_as_the_elb_says_so() {
     let run = Run::new(world(3));
     run.sim.set_image_behaviour(V2, Behaviour::FailsHealthCheck);

@@ -13,7 +13,7 @@ use super::events::Event;
 use super::plan::{Action, Plan, Slot, Step};
 use super::verdict::{self, Verdict};
 use super::wait::{self, Poll, WaitError};
-use crate::platform::{ApiError, ClassicLoadBalancer, InstanceHealth, Revision};
+use crate::platform::{ApiError, ClassicLoadBalancer, InstanceHealth, Revision, Task};
 
 /// Why a rollout stopped before its last step.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +51,10 @@ pub struct Rollout<'a> {
     allow_downtime: bool,
     deadline: Instant,
     pub reports: Vec<StepReport>,
+    /// Tasks of the target revision that earlier steps brought InService. Every later wait
+    /// watches them too: one that stops while the next instance is out would leave the app
+    /// short of capacity, so it ends the rollout like a crash of the step's own task.
+    deployed: RefCell<Vec<String>>,
 }
 
 impl<'a> Rollout<'a> {
@@ -70,6 +74,7 @@ impl<'a> Rollout<'a> {
             allow_downtime,
             deadline: Instant::now() + limit,
             reports: Vec::new(),
+            deployed: RefCell::new(Vec::new()),
         }
     }
 
@@ -124,7 +129,9 @@ impl<'a> Rollout<'a> {
                     .flat_map(|s| s.tasks.iter().map(|t| t.arn.clone()))
                     .collect();
                 // The tasks run already: checks after the registration are theirs.
-                self.register(slots, &tasks, Instant::now()).await
+                self.register(slots, &tasks, Instant::now()).await?;
+                self.deployed.borrow_mut().extend(tasks);
+                Ok(())
             }
             Action::Launch { slots } => self.launch(slots).await,
             Action::Retire { slots } => self.retire(slots).await,
@@ -194,7 +201,39 @@ impl<'a> Rollout<'a> {
             }
             return Err(reason);
         }
+        self.deployed.borrow_mut().extend(started);
         Ok(())
+    }
+
+    /// `tasks` and the tasks deployed by earlier steps, for one DescribeTasks.
+    fn with_deployed(&self, tasks: &[String]) -> Vec<String> {
+        let mut all = tasks.to_vec();
+        all.extend(self.deployed.borrow().iter().cloned());
+        all
+    }
+
+    /// Failed when a task deployed by an earlier step is stopping.
+    fn deployed_failure(&self, seen: &[Task]) -> Option<Verdict> {
+        let deployed = self.deployed.borrow();
+        let gone: Vec<Task> = seen
+            .iter()
+            .filter(|t| deployed.contains(&t.arn))
+            .cloned()
+            .collect();
+        match verdict::tasks_running(&gone, 0) {
+            Verdict::Failed(why) => Some(Verdict::Failed(format!(
+                "{why} (deployed by an earlier step)"
+            ))),
+            _ => None,
+        }
+    }
+
+    /// The tasks of `seen` that are among `tasks`.
+    fn only(seen: &[Task], tasks: &[String]) -> Vec<Task> {
+        seen.iter()
+            .filter(|t| tasks.contains(&t.arn))
+            .cloned()
+            .collect()
     }
 
     async fn wait_running(&self, tasks: &[String]) -> Result<(), String> {
@@ -206,8 +245,17 @@ impl<'a> Rollout<'a> {
             ctx.poll,
             ctx.observer.as_ref(),
             || async {
-                let seen = ctx.ecs.describe_tasks(&ctx.cluster, tasks).await?;
-                Ok(verdict::tasks_running(&seen, tasks.len()))
+                let seen = ctx
+                    .ecs
+                    .describe_tasks(&ctx.cluster, &self.with_deployed(tasks))
+                    .await?;
+                if let Some(failed) = self.deployed_failure(&seen) {
+                    return Ok(failed);
+                }
+                Ok(verdict::tasks_running(
+                    &Self::only(&seen, tasks),
+                    tasks.len(),
+                ))
             },
         )
         .await
@@ -295,13 +343,20 @@ impl<'a> Rollout<'a> {
                 let conclusive = checks.conclusive(now);
                 let all_in =
                     verdict::instances_in_service(&health, ids, &[], false) == Verdict::Done;
-                let seen = if tasks.is_empty() || all_in {
+                let watched = self.with_deployed(tasks);
+                let seen = if watched.is_empty() || all_in {
                     Vec::new()
                 } else {
-                    ctx.ecs.describe_tasks(&ctx.cluster, tasks).await?
+                    ctx.ecs.describe_tasks(&ctx.cluster, &watched).await?
                 };
+                if let Some(failed) = self.deployed_failure(&seen) {
+                    return Ok(failed);
+                }
                 Ok(verdict::instances_in_service(
-                    &health, ids, &seen, conclusive,
+                    &health,
+                    ids,
+                    &Self::only(&seen, tasks),
+                    conclusive,
                 ))
             },
         )
@@ -347,6 +402,7 @@ impl<'a> Rollout<'a> {
             // Past the draining timeout the ELB cuts the connections itself: go on.
             // Draining ends at the latest when its timeout does: look right then.
             let drained_by = Instant::now() + drain + wait::AFTER_DUE;
+            let looks = Cell::new(0u32);
             match wait::until_due(
                 &what,
                 // Never cut short by the rollout's deadline: the ELB's own timeout bounds it,
@@ -356,6 +412,24 @@ impl<'a> Rollout<'a> {
                 ctx.observer.as_ref(),
                 move |_| Some(drained_by),
                 || async {
+                    // The draining ends at its timeout unless the ELB reports it over sooner,
+                    // and the tasks deployed so far must keep running meanwhile: one read of
+                    // either per look, in turn, the health again at the timeout.
+                    let n = looks.get();
+                    looks.set(n + 1);
+                    if n % 2 == 1
+                        && Instant::now() < drained_by
+                        && !self.deployed.borrow().is_empty()
+                    {
+                        let deployed = self.with_deployed(&[]);
+                        let seen = ctx.ecs.describe_tasks(&ctx.cluster, &deployed).await?;
+                        return Ok(self.deployed_failure(&seen).unwrap_or_else(|| {
+                            Verdict::Pending(format!(
+                                "connections draining on {}",
+                                registered.join(", ")
+                            ))
+                        }));
+                    }
                     let health = ctx.elb.instance_health(&ctx.load_balancer).await?;
                     Ok(verdict::instances_drained(&health, &registered))
                 },
@@ -373,11 +447,18 @@ impl<'a> Rollout<'a> {
             .iter()
             .flat_map(|s| s.tasks.iter().map(|t| t.arn.clone()))
             .collect();
-        self.stop_tasks(&old, "ecs-roll: replaced by a new revision")
+        self.stop_tasks(&old, "ecs-roll: replaced by a new revision", true)
             .await
     }
 
-    async fn stop_tasks(&self, tasks: &[String], reason: &str) -> Result<(), String> {
+    /// `watch_deployed`: fail when a task deployed by an earlier step stops meanwhile (not
+    /// while cleaning up after a failure: that is already being handled).
+    async fn stop_tasks(
+        &self,
+        tasks: &[String],
+        reason: &str,
+        watch_deployed: bool,
+    ) -> Result<(), String> {
         let ctx = self.ctx;
         if tasks.is_empty() {
             return Ok(());
@@ -401,9 +482,16 @@ impl<'a> Rollout<'a> {
             },
             ctx.observer.as_ref(),
             || async {
-                Ok(verdict::tasks_stopped(
-                    &ctx.ecs.describe_tasks(&ctx.cluster, tasks).await?,
-                ))
+                let watched = if watch_deployed {
+                    self.with_deployed(tasks)
+                } else {
+                    tasks.to_vec()
+                };
+                let seen = ctx.ecs.describe_tasks(&ctx.cluster, &watched).await?;
+                if let Some(failed) = self.deployed_failure(&seen).filter(|_| watch_deployed) {
+                    return Ok(failed);
+                }
+                Ok(verdict::tasks_stopped(&Self::only(&seen, tasks)))
             },
         )
         .await
@@ -462,7 +550,7 @@ impl<'a> Rollout<'a> {
             }
         }
         if let Err(e) = self
-            .stop_tasks(started, "ecs-roll: new revision failed")
+            .stop_tasks(started, "ecs-roll: new revision failed", false)
             .await
         {
             ctx.emit(Event::Warning(format!("cleaning up the failed step: {e}")));
