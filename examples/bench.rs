@@ -868,13 +868,15 @@ fn round4(x: f64) -> f64 {
 
 /// Per plan step: what it took against what the platform needs for it.
 ///
-/// * Replace (drain, stop, start in place, register): connection draining timeout, plus task
-///   stop, plus task start, plus healthy_threshold x interval (a newly registered instance is first checked
-///   one interval after registration, so it is InService exactly threshold x interval later).
-/// * Launch on instances not registered: task start + threshold x interval. On instances
+/// * Launch on instances not registered: the instance can be registered no sooner than its
+///   task is started, and is checked one interval after registration and every interval
+///   after: InService at the first check at or after RUNNING (never before the first, one
+///   interval in), plus threshold - 1 intervals. On instances
 ///   already registered (OutOfService while free), the checks run on the load balancer's own
 ///   schedule since the instance was registered: the first passing check is the first one at
 ///   or after the task turns RUNNING, then threshold - 1 more intervals.
+/// * Replace (drain, stop, start in place, register): connection draining timeout, plus task
+///   stop, plus the launch above.
 /// * Retire: draining timeout + task stop.
 /// * Register: threshold x interval.
 ///
@@ -908,8 +910,14 @@ fn standalone_phases(
     for (i, (step, report)) in plan.steps.iter().zip(&outcome.steps).enumerate() {
         let step_start = step_starts.get(i).copied().unwrap_or(last_end);
         let took = secs(report.took);
+        // ecs-roll registers an instance when it starts its task (not before: the old task
+        // must be gone first, or the ELB would send its traffic there). The ELB checks it one
+        // interval after registration and every interval after; the first that can pass is
+        // the first at or after RUNNING, then HealthyThreshold - 1 more.
+        let first_passing = (s.task_start_s / s.interval_s).ceil().max(1.0) * s.interval_s;
+        let launch = first_passing + f64::from(s.healthy_threshold - 1) * s.interval_s;
         let floor = match &step.action {
-            Action::Replace { .. } => s.drain_s + s.task_stop_s + s.task_start_s + healthy,
+            Action::Replace { .. } => s.drain_s + s.task_stop_s + launch,
             Action::Retire { .. } => s.drain_s + s.task_stop_s,
             Action::Register { .. } => healthy,
             Action::Launch { slots } => {
@@ -922,7 +930,7 @@ fn standalone_phases(
                     let first_check = (running / s.interval_s).ceil().max(1.0) * s.interval_s;
                     first_check + f64::from(s.healthy_threshold - 1) * s.interval_s - step_start
                 } else {
-                    s.task_start_s + healthy
+                    launch
                 }
             }
         };
@@ -1002,7 +1010,6 @@ fn detection(
     start: f64,
 ) -> Option<Detection> {
     let (evidence, at) = if t.standalone() && f == Failure::FailsHealthCheck {
-        // Registration of the first new task's instance + unhealthy_threshold checks.
         let starts: Vec<f64> = calls
             .iter()
             .filter(|(_, op)| op == "StartTask")
@@ -1013,12 +1020,16 @@ fn detection(
             .iter()
             .find(|(t, op)| *t >= first_start && op == "RegisterInstancesWithLoadBalancer")?
             .0;
+        // The checks run every interval from one interval after registration; the first
+        // one against the new task is the first at or after RUNNING.
+        let running = first_start + s.task_start_s;
+        let first = reg + ((running - reg) / s.interval_s).ceil().max(1.0) * s.interval_s;
         (
             format!(
-                "instance failed {} health checks in a row after registration",
+                "instance failed {} health checks in a row against the running task",
                 s.unhealthy_threshold
             ),
-            reg + f64::from(s.unhealthy_threshold) * s.interval_s,
+            first + f64::from(s.unhealthy_threshold - 1) * s.interval_s,
         )
     } else {
         let mut options = Vec::new();

@@ -315,7 +315,11 @@ async fn a_task_deployed_by_an_earlier_step_that_crashes_ends_the_rollout() {
     assert_rolled_back(&run, &out, "deployed by an earlier step").await;
     // Noticed within step 2, during its draining, not after it.
     assert_eq!(out.steps.len(), 2, "{:?}", out.steps);
-    assert!(out.steps[1].took < Duration::from_secs(30), "{:?}", out.steps);
+    assert!(
+        out.steps[1].took < Duration::from_secs(30),
+        "{:?}",
+        out.steps
+    );
 }
 
 #[tokio::test(start_paused = true)]

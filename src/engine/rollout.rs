@@ -129,7 +129,7 @@ impl<'a> Rollout<'a> {
                     .flat_map(|s| s.tasks.iter().map(|t| t.arn.clone()))
                     .collect();
                 // The tasks run already: checks after the registration are theirs.
-                self.register(slots, &tasks, Instant::now()).await?;
+                self.register(slots, &tasks, Some(Instant::now())).await?;
                 self.deployed.borrow_mut().extend(tasks);
                 Ok(())
             }
@@ -188,11 +188,11 @@ impl<'a> Rollout<'a> {
                 });
                 started.push(task.arn);
             }
-            self.wait_running(&started).await?;
-            // The new tasks are RUNNING from here at the latest: health checks from now on
-            // are theirs.
-            let running_seen = Instant::now();
-            self.register(slots, &started, running_seen).await
+            // Registered at once, not once RUNNING: the ELB keeps an instance OutOfService
+            // (no traffic) until it passes HealthyThreshold checks in a row, and its checks
+            // start one interval after registration, so they run while the task starts
+            // instead of after it. The wait below sees the task reach RUNNING too.
+            self.register(slots, &started, None).await
         }
         .await;
         if let Err(reason) = result {
@@ -236,40 +236,14 @@ impl<'a> Rollout<'a> {
             .collect()
     }
 
-    async fn wait_running(&self, tasks: &[String]) -> Result<(), String> {
-        let ctx = self.ctx;
-        let what = format!("{} new task(s) RUNNING", tasks.len());
-        wait::until(
-            &what,
-            self.limit(ctx.timeouts.task_start),
-            ctx.poll,
-            ctx.observer.as_ref(),
-            || async {
-                let seen = ctx
-                    .ecs
-                    .describe_tasks(&ctx.cluster, &self.with_deployed(tasks))
-                    .await?;
-                if let Some(failed) = self.deployed_failure(&seen) {
-                    return Ok(failed);
-                }
-                Ok(verdict::tasks_running(
-                    &Self::only(&seen, tasks),
-                    tasks.len(),
-                ))
-            },
-        )
-        .await
-        .map(|_| ())
-        .map_err(|e| wait_failure("the new task did not reach RUNNING", e))
-    }
-
-    /// Register instances that are not registered yet and wait until all are InService,
-    /// watching `tasks` too: a crash ends the wait early.
+    /// Register instances that are not registered yet and wait until `tasks` are RUNNING and
+    /// every instance InService; a task that stops ends the wait early. `running_since`: when
+    /// the tasks are known to run already (None: just started).
     async fn register(
         &self,
         slots: &[Slot],
         tasks: &[String],
-        running_seen: Instant,
+        running_since: Option<Instant>,
     ) -> Result<(), String> {
         let ctx = self.ctx;
         let ids: Vec<String> = slots.iter().map(|s| s.ec2_instance_id.clone()).collect();
@@ -301,32 +275,40 @@ impl<'a> Rollout<'a> {
         }
         let checks = HealthSchedule {
             registered_at,
-            checked_since: registered_at.unwrap_or(running_seen).max(running_seen),
             interval: self.lb.health_check.interval,
             unhealthy_threshold: self.lb.health_check.unhealthy_threshold,
             grace: ctx.timeouts.health_grace,
         };
-        self.wait_in_service(&ids, tasks, checks).await
+        self.wait_in_service(&ids, tasks, checks, running_since)
+            .await
     }
 
     /// Reads the health only when it can have changed: when ecs-roll registered the instances,
     /// the load balancer checks them one interval after registration and every interval after,
     /// so DescribeInstanceHealth is read right after those instants and the wait wakes then,
     /// not up to a poll later. The tasks are read at every poll (a crash comes at any time)
-    /// until the health says every instance is InService.
+    /// until they are RUNNING and the health says every instance is InService.
     async fn wait_in_service(
         &self,
         ids: &[String],
         tasks: &[String],
         checks: HealthSchedule,
+        running_since: Option<Instant>,
     ) -> Result<(), String> {
         let ctx = self.ctx;
         let what = format!("{} InService in {}", ids.join(", "), ctx.load_balancer);
+        let start = Instant::now();
         let last_read: Cell<Option<Instant>> = Cell::new(None);
         let health: RefCell<Vec<InstanceHealth>> = RefCell::new(Vec::new());
+        // From when the health checks are the new tasks': seen RUNNING, and registered.
+        let running = Cell::new(running_since);
+        let limit = match running_since {
+            Some(_) => self.health_limit(),
+            None => ctx.timeouts.task_start + self.health_limit(),
+        };
         wait::until_due(
             &what,
-            self.limit(self.health_limit()),
+            self.limit(limit),
             ctx.poll,
             ctx.observer.as_ref(),
             |now| checks.next_check(now),
@@ -340,11 +322,10 @@ impl<'a> Rollout<'a> {
                     last_read.set(Some(now));
                 }
                 let health = health.borrow().clone();
-                let conclusive = checks.conclusive(now);
                 let all_in =
                     verdict::instances_in_service(&health, ids, &[], false) == Verdict::Done;
                 let watched = self.with_deployed(tasks);
-                let seen = if watched.is_empty() || all_in {
+                let seen = if watched.is_empty() || (all_in && running.get().is_some()) {
                     Vec::new()
                 } else {
                     ctx.ecs.describe_tasks(&ctx.cluster, &watched).await?
@@ -352,11 +333,25 @@ impl<'a> Rollout<'a> {
                 if let Some(failed) = self.deployed_failure(&seen) {
                     return Ok(failed);
                 }
+                let ours = Self::only(&seen, tasks);
+                if running.get().is_none() {
+                    match verdict::tasks_running(&ours, tasks.len()) {
+                        Verdict::Done => running.set(Some(now)),
+                        Verdict::Failed(why) => return Ok(Verdict::Failed(why)),
+                        Verdict::Pending(_) if now >= start + ctx.timeouts.task_start => {
+                            return Ok(Verdict::Failed(format!(
+                                "the new task did not reach RUNNING within {}",
+                                humantime::format_duration(ctx.timeouts.task_start)
+                            )));
+                        }
+                        Verdict::Pending(detail) => return Ok(Verdict::Pending(detail)),
+                    }
+                }
+                let conclusive = running
+                    .get()
+                    .is_some_and(|since| checks.conclusive(since, now));
                 Ok(verdict::instances_in_service(
-                    &health,
-                    ids,
-                    &Self::only(&seen, tasks),
-                    conclusive,
+                    &health, ids, &ours, conclusive,
                 ))
             },
         )
@@ -402,7 +397,8 @@ impl<'a> Rollout<'a> {
             // Past the draining timeout the ELB cuts the connections itself: go on.
             // Draining ends at the latest when its timeout does: look right then.
             let drained_by = Instant::now() + drain + wait::AFTER_DUE;
-            let looks = Cell::new(0u32);
+            let started = Instant::now();
+            let health_read: Cell<Option<Instant>> = Cell::new(None);
             match wait::until_due(
                 &what,
                 // Never cut short by the rollout's deadline: the ELB's own timeout bounds it,
@@ -412,15 +408,17 @@ impl<'a> Rollout<'a> {
                 ctx.observer.as_ref(),
                 move |_| Some(drained_by),
                 || async {
-                    // The draining ends at its timeout unless the ELB reports it over sooner,
-                    // and the tasks deployed so far must keep running meanwhile: one read of
-                    // either per look, in turn, the health again at the timeout.
-                    let n = looks.get();
-                    looks.set(n + 1);
-                    if n % 2 == 1
-                        && Instant::now() < drained_by
-                        && !self.deployed.borrow().is_empty()
-                    {
+                    // Draining either ends within seconds (no request in flight) or lasts to
+                    // its timeout (long requests, keep-alive clients): the health is read in
+                    // the first seconds, at the timeout and every 30 s between; the other
+                    // looks watch the tasks deployed so far, which must keep running.
+                    let now = Instant::now();
+                    let health_due = now < started + DRAIN_EARLY
+                        || now >= drained_by
+                        || health_read
+                            .get()
+                            .is_none_or(|at| now >= at + DRAIN_HEALTH_EVERY);
+                    if !health_due && !self.deployed.borrow().is_empty() {
                         let deployed = self.with_deployed(&[]);
                         let seen = ctx.ecs.describe_tasks(&ctx.cluster, &deployed).await?;
                         return Ok(self.deployed_failure(&seen).unwrap_or_else(|| {
@@ -430,6 +428,7 @@ impl<'a> Rollout<'a> {
                             ))
                         }));
                     }
+                    health_read.set(Some(now));
                     let health = ctx.elb.instance_health(&ctx.load_balancer).await?;
                     Ok(verdict::instances_drained(&health, &registered))
                 },
@@ -558,13 +557,17 @@ impl<'a> Rollout<'a> {
     }
 }
 
+/// Draining without requests in flight ends within this long after deregistration.
+const DRAIN_EARLY: Duration = Duration::from_secs(10);
+/// Past that, how often the health is read until the draining timeout (the end expected).
+const DRAIN_HEALTH_EVERY: Duration = Duration::from_secs(30);
+
 /// When the classic load balancer checks the instances being waited on, as far as ecs-roll
 /// knows: it registered them at `registered_at` (None: they were registered already, on the
-/// load balancer's own schedule), and their new tasks run since `checked_since`.
+/// load balancer's own schedule).
 #[derive(Debug, Clone, Copy)]
 struct HealthSchedule {
     registered_at: Option<Instant>,
-    checked_since: Instant,
     interval: Duration,
     unhealthy_threshold: u32,
     grace: Duration,
@@ -590,10 +593,12 @@ impl HealthSchedule {
     }
 
     /// Whether an instance failing UnhealthyThreshold checks in a row now failed them all
-    /// against the new task, past the start-up grace.
-    fn conclusive(&self, now: Instant) -> bool {
+    /// against a new task that runs since `running` (past the start-up grace): the last
+    /// that many checks all came after both it and the registration.
+    fn conclusive(&self, running: Instant, now: Instant) -> bool {
+        let since = self.registered_at.map_or(running, |r| r.max(running));
         let checks = self.interval() * self.unhealthy_threshold.max(1);
-        now >= self.checked_since + self.grace + checks
+        now >= since + self.grace + checks
     }
 }
 

@@ -28,6 +28,8 @@ pub enum Gate {
     },
     Classic {
         name: String,
+        /// Its connection draining timeout (zero when off).
+        draining: Duration,
     },
 }
 
@@ -84,11 +86,10 @@ pub async fn gates(
                 container_port: lb.container_port,
             });
         } else if let Some(name) = &lb.load_balancer_name {
-            if with_retry(|| s.ctx.elb.describe_load_balancer(name))
+            let Some(found) = with_retry(|| s.ctx.elb.describe_load_balancer(name))
                 .await
                 .map_err(Error::from_api_before_change)?
-                .is_none()
-            {
+            else {
                 return Err(Error::preflight(
                     format!(
                         "classic load balancer {name} of service {} does not exist",
@@ -96,8 +97,11 @@ pub async fn gates(
                     ),
                     "fix the service's load balancer configuration",
                 ));
-            }
-            out.push(Gate::Classic { name: name.clone() });
+            };
+            out.push(Gate::Classic {
+                name: name.clone(),
+                draining: found.connection_draining.unwrap_or_default(),
+            });
         }
     }
     Ok(out)
@@ -204,6 +208,24 @@ impl Reader {
             tasks,
             health,
         })
+    }
+}
+
+impl Gate {
+    /// How long a target or instance it deregisters drains at most.
+    pub fn draining(&self) -> Duration {
+        match self {
+            Gate::TargetGroup { group, .. } => group.deregistration_delay,
+            Gate::Classic { draining, .. } => *draining,
+        }
+    }
+}
+
+/// Whether a load balancer's answer shows something draining.
+pub fn is_draining(h: &LbHealth) -> bool {
+    match h {
+        LbHealth::TargetGroup { targets, .. } => targets.iter().any(|t| t.state == "draining"),
+        LbHealth::Classic { health, .. } => health.iter().any(|i| i.is_deregistering()),
     }
 }
 

@@ -526,6 +526,9 @@ async fn start(
         })
 }
 
+/// How long after a draining ends the watch keeps looking every `min`.
+const AFTER_DRAIN: Duration = Duration::from_secs(20);
+
 /// Polls until our deployment is done or failed; prints each new service event once.
 async fn watch(
     s: &ServiceCtx,
@@ -563,7 +566,17 @@ async fn watch(
     // Set while ECS counts failed tasks of a deployment still in progress: its circuit
     // breaker or our own verdict is a few failures away, so look every `min` meanwhile.
     let urgent = Cell::new(false);
-    let soon = |now: Instant| urgent.get().then(|| now + ctx.poll.min);
+    // When the draining seen in a load balancer ends at the latest: the old tasks stop then
+    // and the deployment completes, so the watch wakes then and looks every `min` for a while
+    // after (ECS needs a few seconds to stop the tasks and mark the deployment COMPLETED).
+    let drained_by: Cell<Option<Instant>> = Cell::new(None);
+    let soon = |now: Instant| {
+        let after_drain = drained_by
+            .get()
+            .and_then(|d| (now < d + AFTER_DRAIN).then(|| d.max(now + ctx.poll.min)));
+        let urgent = urgent.get().then(|| now + ctx.poll.min);
+        after_drain.into_iter().chain(urgent).min()
+    };
     let result = wait::until_due(
         &what,
         limit,
@@ -583,6 +596,19 @@ async fn watch(
                 snap?
             };
             print_new_events(s, &snap.service, seen);
+            let draining = gates
+                .iter()
+                .zip(&snap.health)
+                .filter(|(_, h)| observe::is_draining(h))
+                .map(|(g, _)| g.draining())
+                .max();
+            let now = Instant::now();
+            match (draining, drained_by.get()) {
+                // The same draining, or the moments after it.
+                (_, Some(known)) if now < known + AFTER_DRAIN => {}
+                (Some(d), _) => drained_by.set(Some(now + d + wait::AFTER_DUE)),
+                (None, _) => drained_by.set(None),
+            }
             // Tasks on instances registered since preflight.
             if snap.tasks.iter().any(|t| {
                 t.container_instance_arn
