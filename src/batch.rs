@@ -106,12 +106,14 @@ impl EcsServices for Batched {
             fresh = false;
         }
         if !fresh {
+            // Its age counts from before the reads: they may wait for the rate limit.
+            let at = Instant::now();
             let mut answers = Vec::with_capacity(b.names.len());
             for chunk in b.names.chunks(PER_REQUEST) {
                 answers.extend(self.inner.describe_services(cluster, chunk).await?);
             }
             b.answers = answers;
-            b.read_at = Some(Instant::now());
+            b.read_at = Some(at);
             b.stale.clear();
         }
         Ok(b.answers.iter().find(|s| is(s, service)).cloned())

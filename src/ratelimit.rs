@@ -101,7 +101,10 @@ impl Ecs for Limited<dyn Ecs> {
         Ok(out)
     }
     async fn describe_tasks(&self, cluster: &str, task_arns: &[String]) -> ApiResult<Vec<Task>> {
-        self.limiter.acquire().await;
+        // One DescribeTasks per 100 tasks.
+        self.limiter
+            .acquire_n(task_arns.len().div_ceil(100).max(1) as u32)
+            .await;
         self.inner.describe_tasks(cluster, task_arns).await
     }
     async fn describe_task_definition(&self, reference: &str) -> ApiResult<Revision> {

@@ -249,8 +249,9 @@ fn ecs_rolls_own_retries_carry_a_deploy_through_faults_without_sdk_retries() {
 
 /// AWS goes away right after step 1 started the new task (the instance is out of the ELB,
 /// its new task not yet registered: the worst moment) and stays away for twice `--timeout`.
-/// ecs-roll must give up the step when the deadline passes, then clean up and roll back
-/// once AWS answers again, and say what happened.
+/// ecs-roll must not go past the deadline (the wait in progress runs out of time, or the step
+/// completes once AWS is back and no further step starts), then roll back once AWS answers
+/// again, and say what happened.
 #[test]
 fn aws_unreachable_longer_than_the_timeout_ends_rolled_back_and_consistent() {
     let moto = MotoServer::start();
@@ -285,8 +286,11 @@ fn aws_unreachable_longer_than_the_timeout_ends_rolled_back_and_consistent() {
     let doc = outcome(&r, 3, "rolled-back");
     let failure = doc["failure"].as_str().unwrap_or_default().to_string();
     eprintln!("[faults] blackout: failure: {failure}");
+    // Either the wait in progress ran out of time (the new task RUNNING and InService), or
+    // the step got through once AWS was back and the next one was not started past the limit.
     assert!(
-        failure.contains("RUNNING") && failure.contains("not done after"),
+        (failure.contains("RUNNING") && failure.contains("not done after"))
+            || failure.contains("the time limit (--timeout) passed"),
         "the failure should say what did not happen in time: {failure:?}\n{}",
         r.context()
     );

@@ -323,6 +323,28 @@ async fn a_task_deployed_by_an_earlier_step_that_crashes_ends_the_rollout() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_deployed_task_that_stops_while_the_next_one_starts_lets_that_step_finish() {
+    // Step 1's task is InService about 60 s after it starts; step 2 drains 60 s and stops
+    // 5 s, so its new task starts about 125 s after step 1's. Step 1's task exits at 140 s
+    // after RUNNING, while step 2's new task starts: stopping that one too would leave only
+    // the third instance serving.
+    let run = Run::new(world(3));
+    run.sim
+        .set_image_behaviour(V2, Behaviour::CrashAfter(Duration::from_secs(110)));
+    let sampler = run.sim.spawn_sampler(Duration::from_secs(1));
+    let out = run.deploy(V2).await.unwrap();
+    let capacity = sampler.stop();
+    assert_rolled_back(&run, &out, "deployed by an earlier step").await;
+    assert_eq!(out.steps.len(), 2, "{:?}", out.steps);
+    assert!(out.steps[1].ok, "step 2 finished: {:?}", out.steps);
+    assert!(
+        capacity.min_serving() >= Some(1),
+        "{:?}",
+        capacity.timeline()
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn an_image_that_fails_its_health_checks_is_rolled_back_as_soon_as_the_elb_says_so() {
     let run = Run::new(world(3));
     run.sim.set_image_behaviour(V2, Behaviour::FailsHealthCheck);
@@ -331,10 +353,11 @@ async fn an_image_that_fails_its_health_checks_is_rolled_back_as_soon_as_the_elb
     let capacity = sampler.stop();
     assert_rolled_back(&run, &out, "failed the load balancer's health check").await;
     assert!(capacity.min_serving() >= Some(2));
-    // The ELB's verdict (2 failed checks, 30 s apart, after the registration) ends the step,
-    // not the health timeout (200 s): drain 60 s + stop + start + 60 s, then the rollback.
+    // The ELB's verdict ends the step, not the health timeout (200 s): drain 60 s, stop 5 s,
+    // start 30 s, then two checks against the running task (30 s apart) and their 5 s
+    // timeout: about 160 s.
     let step = &out.steps[0];
-    assert!(step.took < Duration::from_secs(160), "{:?}", step.took);
+    assert!(step.took < Duration::from_secs(165), "{:?}", step.took);
 }
 
 #[tokio::test(start_paused = true)]

@@ -52,9 +52,13 @@ pub struct Rollout<'a> {
     deadline: Instant,
     pub reports: Vec<StepReport>,
     /// Tasks of the target revision that earlier steps brought InService. Every later wait
-    /// watches them too: one that stops while the next instance is out would leave the app
-    /// short of capacity, so it ends the rollout like a crash of the step's own task.
+    /// watches them too: one that stops leaves the app short of capacity, so it ends the
+    /// rollout like a crash of the step's own task.
     deployed: RefCell<Vec<String>>,
+    /// Why a deployed task stopped, once seen. The step in progress is not cut short for it
+    /// (its instance would be left out, or its healthy new task stopped): a draining instance
+    /// is put back at once; otherwise the step finishes and the rollout stops after it.
+    deployed_stopped: RefCell<Option<String>>,
 }
 
 impl<'a> Rollout<'a> {
@@ -75,6 +79,7 @@ impl<'a> Rollout<'a> {
             deadline: Instant::now() + limit,
             reports: Vec::new(),
             deployed: RefCell::new(Vec::new()),
+            deployed_stopped: RefCell::new(None),
         }
     }
 
@@ -103,6 +108,11 @@ impl<'a> Rollout<'a> {
                 title: title.clone(),
                 took,
                 ok: result.is_ok(),
+            });
+            // A task of an earlier step stopped meanwhile: the step is done, the rollout is not.
+            let result = result.and_then(|()| match self.deployed_stopped.borrow_mut().take() {
+                Some(reason) => Err(reason),
+                None => Ok(()),
             });
             match result {
                 Ok(()) => self.ctx.emit(Event::StepFinished {
@@ -212,20 +222,27 @@ impl<'a> Rollout<'a> {
         all
     }
 
-    /// Failed when a task deployed by an earlier step is stopping.
-    fn deployed_failure(&self, seen: &[Task]) -> Option<Verdict> {
-        let deployed = self.deployed.borrow();
-        let gone: Vec<Task> = seen
-            .iter()
-            .filter(|t| deployed.contains(&t.arn))
-            .cloned()
-            .collect();
-        match verdict::tasks_running(&gone, 0) {
-            Verdict::Failed(why) => Some(Verdict::Failed(format!(
-                "{why} (deployed by an earlier step)"
-            ))),
-            _ => None,
+    /// Whether a task deployed by an earlier step is stopping; the first reason is kept.
+    fn note_deployed(&self, seen: &[Task]) -> Option<String> {
+        let gone: Vec<Task> = {
+            let deployed = self.deployed.borrow();
+            seen.iter()
+                .filter(|t| deployed.contains(&t.arn))
+                .cloned()
+                .collect()
+        };
+        let Verdict::Failed(why) = verdict::tasks_running(&gone, 0) else {
+            return None;
+        };
+        let reason = format!("{why} (deployed by an earlier step)");
+        let mut kept = self.deployed_stopped.borrow_mut();
+        if kept.is_none() {
+            self.ctx.emit(Event::Warning(format!(
+                "{reason}: finishing this step, then stopping"
+            )));
+            *kept = Some(reason.clone());
         }
+        Some(reason)
     }
 
     /// The tasks of `seen` that are among `tasks`.
@@ -273,10 +290,13 @@ impl<'a> Rollout<'a> {
                 ),
             });
         }
+        let hc = &self.lb.health_check;
         let checks = HealthSchedule {
             registered_at,
-            interval: self.lb.health_check.interval,
-            unhealthy_threshold: self.lb.health_check.unhealthy_threshold,
+            interval: hc.interval,
+            timeout: hc.timeout,
+            healthy_threshold: hc.healthy_threshold,
+            unhealthy_threshold: hc.unhealthy_threshold,
             grace: ctx.timeouts.health_grace,
         };
         self.wait_in_service(&ids, tasks, checks, running_since)
@@ -322,17 +342,14 @@ impl<'a> Rollout<'a> {
                     last_read.set(Some(now));
                 }
                 let health = health.borrow().clone();
-                let all_in =
-                    verdict::instances_in_service(&health, ids, &[], false) == Verdict::Done;
+                // Read at every look, the last one too: Done rests on tasks seen RUNNING now.
                 let watched = self.with_deployed(tasks);
-                let seen = if watched.is_empty() || (all_in && running.get().is_some()) {
+                let seen = if watched.is_empty() {
                     Vec::new()
                 } else {
                     ctx.ecs.describe_tasks(&ctx.cluster, &watched).await?
                 };
-                if let Some(failed) = self.deployed_failure(&seen) {
-                    return Ok(failed);
-                }
+                self.note_deployed(&seen);
                 let ours = Self::only(&seen, tasks);
                 if running.get().is_none() {
                     match verdict::tasks_running(&ours, tasks.len()) {
@@ -347,9 +364,10 @@ impl<'a> Rollout<'a> {
                         Verdict::Pending(detail) => return Ok(Verdict::Pending(detail)),
                     }
                 }
-                let conclusive = running
-                    .get()
-                    .is_some_and(|since| checks.conclusive(since, now));
+                let conclusive = match (running.get(), last_read.get()) {
+                    (Some(since), Some(read)) => checks.conclusive(since, read),
+                    _ => false,
+                };
                 Ok(verdict::instances_in_service(
                     &health, ids, &ours, conclusive,
                 ))
@@ -421,15 +439,16 @@ impl<'a> Rollout<'a> {
                     if !health_due && !self.deployed.borrow().is_empty() {
                         let deployed = self.with_deployed(&[]);
                         let seen = ctx.ecs.describe_tasks(&ctx.cluster, &deployed).await?;
-                        return Ok(self.deployed_failure(&seen).unwrap_or_else(|| {
-                            Verdict::Pending(format!(
+                        return Ok(match self.note_deployed(&seen) {
+                            Some(reason) => Verdict::Failed(reason),
+                            None => Verdict::Pending(format!(
                                 "connections draining on {}",
                                 registered.join(", ")
-                            ))
-                        }));
+                            )),
+                        });
                     }
-                    health_read.set(Some(now));
                     let health = ctx.elb.instance_health(&ctx.load_balancer).await?;
+                    health_read.set(Some(now));
                     Ok(verdict::instances_drained(&health, &registered))
                 },
             )
@@ -439,6 +458,25 @@ impl<'a> Rollout<'a> {
                 Err(WaitError::TimedOut { .. }) => ctx.emit(Event::Warning(format!(
                     "{what}: still listed after the draining timeout; continuing"
                 ))),
+                Err(WaitError::Failed(reason)) if self.deployed_stopped.borrow().is_some() => {
+                    // A task deployed earlier stopped: this instance's old task still runs,
+                    // so it goes back into service rather than out with the rest.
+                    self.deployed_stopped.borrow_mut().take();
+                    if wait::with_retry(|| {
+                        ctx.elb.register_instances(&ctx.load_balancer, &registered)
+                    })
+                    .await
+                    .is_ok()
+                    {
+                        ctx.emit(Event::Action {
+                            text: format!(
+                                "registered {} again: its task still runs",
+                                registered.join(", ")
+                            ),
+                        });
+                    }
+                    return Err(reason);
+                }
                 Err(e) => return Err(wait_failure("connection draining", e)),
             }
         }
@@ -487,8 +525,8 @@ impl<'a> Rollout<'a> {
                     tasks.to_vec()
                 };
                 let seen = ctx.ecs.describe_tasks(&ctx.cluster, &watched).await?;
-                if let Some(failed) = self.deployed_failure(&seen).filter(|_| watch_deployed) {
-                    return Ok(failed);
+                if watch_deployed {
+                    self.note_deployed(&seen);
                 }
                 Ok(verdict::tasks_stopped(&Self::only(&seen, tasks)))
             },
@@ -569,6 +607,9 @@ const DRAIN_HEALTH_EVERY: Duration = Duration::from_secs(30);
 struct HealthSchedule {
     registered_at: Option<Instant>,
     interval: Duration,
+    /// How long a check may take to fail (its response timeout).
+    timeout: Duration,
+    healthy_threshold: u32,
     unhealthy_threshold: u32,
     grace: Duration,
 }
@@ -578,27 +619,37 @@ impl HealthSchedule {
         self.interval.max(Duration::from_millis(100))
     }
 
-    /// Just after the next check due after `now`, when known.
+    /// The next moment after `now` to read the health, when the schedule is known: just
+    /// after each check falls due (a pass shows at once), and once more when a check that
+    /// fails by timing out has ended (which also covers an answer that lags the check).
     fn next_check(&self, now: Instant) -> Option<Instant> {
         let registered = self.registered_at?;
-        let since = now.saturating_duration_since(registered + wait::AFTER_DUE);
-        let k = (since.as_secs_f64() / self.interval().as_secs_f64()).floor() as u32 + 1;
-        Some(registered + self.interval() * k + wait::AFTER_DUE)
+        let i = self.interval();
+        let looks = [wait::AFTER_DUE, self.timeout.min(i / 2) + wait::AFTER_DUE];
+        let since = now.saturating_duration_since(registered).as_secs_f64();
+        let k = (since / i.as_secs_f64()).floor() as u32;
+        // The first look after `now`: of the last check (its second look may be ahead), or
+        // of the next ones. The first check is one interval after registration.
+        (k.max(1)..k + 3)
+            .flat_map(|j| looks.map(|l| registered + i * j + l))
+            .find(|at| *at > now)
     }
 
-    /// Whether a check can have happened between a read at `read` and `now`; always, when the
-    /// schedule is unknown.
+    /// Whether a look fell due between a read at `read` and `now`; always, when the schedule
+    /// is unknown.
     fn may_have_changed(&self, read: Instant, now: Instant) -> bool {
         self.next_check(read).is_none_or(|due| now >= due)
     }
 
-    /// Whether an instance failing UnhealthyThreshold checks in a row now failed them all
-    /// against a new task that runs since `running` (past the start-up grace): the last
-    /// that many checks all came after both it and the registration.
-    fn conclusive(&self, running: Instant, now: Instant) -> bool {
+    /// Whether the load balancer's "failed UnhealthyThreshold checks" in a health read taken
+    /// at `read` is about the new task that runs since `running`, past the start-up grace:
+    /// enough checks have run since then, and finished, that the description cannot be left
+    /// over from before it (whether the ELB keeps it until HealthyThreshold passes or clears
+    /// it at the first, a task that passed every check since would be InService by now).
+    fn conclusive(&self, running: Instant, read: Instant) -> bool {
         let since = self.registered_at.map_or(running, |r| r.max(running));
-        let checks = self.interval() * self.unhealthy_threshold.max(1);
-        now >= since + self.grace + checks
+        let checks = self.unhealthy_threshold.max(self.healthy_threshold).max(1);
+        read >= since + self.grace + self.interval() * checks + self.timeout
     }
 }
 
@@ -637,5 +688,74 @@ fn wait_failure(context: &str, e: WaitError) -> String {
     match e {
         WaitError::Failed(why) => why,
         other => format!("{context}: {other}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schedule(at: Instant) -> HealthSchedule {
+        HealthSchedule {
+            registered_at: Some(at),
+            interval: Duration::from_secs(30),
+            timeout: Duration::from_secs(5),
+            healthy_threshold: 2,
+            unhealthy_threshold: 2,
+            grace: Duration::ZERO,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn looks_follow_each_check_twice() {
+        let r = Instant::now();
+        let s = schedule(r);
+        let ms = |n: u64| Duration::from_millis(n);
+        // (now, the next look): checks at 30 s, 60 s...; looks 0.1 s and 5.1 s after each.
+        let table = [
+            (0, 30_100),
+            (29_000, 30_100),
+            (30_100, 35_100),
+            (31_000, 35_100),
+            (35_100, 60_100),
+            (59_999, 60_100),
+            (60_100, 65_100),
+        ];
+        for (now, want) in table {
+            assert_eq!(s.next_check(r + ms(now)), Some(r + ms(want)), "at {now} ms");
+        }
+        assert!(s.may_have_changed(r + ms(30_000), r + ms(30_100)));
+        assert!(!s.may_have_changed(r + ms(30_100), r + ms(35_000)));
+        let unknown = HealthSchedule {
+            registered_at: None,
+            ..s
+        };
+        assert_eq!(unknown.next_check(r), None);
+        assert!(unknown.may_have_changed(r, r));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn failed_checks_count_once_enough_ran_against_the_task() {
+        let r = Instant::now();
+        let s = schedule(r);
+        let secs = Duration::from_secs;
+        // Seen RUNNING at 31 s: two checks (61 s, 91 s) must have run and ended (+5 s).
+        assert!(!s.conclusive(r + secs(31), r + secs(95)));
+        assert!(s.conclusive(r + secs(31), r + secs(96)));
+        // A grace period pushes it back.
+        let graced = HealthSchedule {
+            grace: secs(60),
+            ..s
+        };
+        assert!(!graced.conclusive(r + secs(31), r + secs(150)));
+        assert!(graced.conclusive(r + secs(31), r + secs(156)));
+        // HealthyThreshold 10: a task passing every check since would be InService only
+        // after 10 of them, so a "failed" description counts only then.
+        let slow = HealthSchedule {
+            healthy_threshold: 10,
+            ..s
+        };
+        assert!(!slow.conclusive(r + secs(70), r + secs(130)));
+        assert!(slow.conclusive(r + secs(70), r + secs(375)));
     }
 }

@@ -194,6 +194,9 @@ impl Reader {
         for (g, cached) in gates.iter().zip(self.health.iter_mut()) {
             if let Some((v, at, h)) = cached.as_ref()
                 && fresh(*v, *at)
+                // A target failing its checks may recover without ECS showing anything, and
+                // the verdict on it must not rest on an old answer.
+                && !(failing(h) && now.duration_since(*at) >= FAILING_MAX_AGE)
             {
                 health.push(h.clone());
                 continue;
@@ -208,6 +211,16 @@ impl Reader {
             tasks,
             health,
         })
+    }
+}
+
+/// How old an answer showing a failing target may be.
+const FAILING_MAX_AGE: Duration = Duration::from_secs(10);
+
+fn failing(h: &LbHealth) -> bool {
+    match h {
+        LbHealth::TargetGroup { targets, .. } => targets.iter().any(|t| t.state == "unhealthy"),
+        LbHealth::Classic { health, .. } => health.iter().any(|i| i.has_failed_checks()),
     }
 }
 
