@@ -1155,6 +1155,22 @@ enum Limiting {
     /// The comparison: one bucket per AWS API (ECS; ELBv2; classic ELB), each at the same
     /// rate (each AWS service throttles on its own).
     PerApi,
+    /// Exactly what `ecs-roll deploy --all` uses: one bucket at half the account's rate
+    /// (`commands::multi::RATE_PER_SECOND`, `BURST`), leaving the rest to everything else.
+    Cli,
+}
+
+impl Limiting {
+    /// The bucket's (rate per second, burst).
+    fn bucket(self) -> (f64, u32) {
+        match self {
+            Limiting::Cli => (
+                ecs_roll::commands::multi::RATE_PER_SECOND,
+                ecs_roll::commands::multi::BURST,
+            ),
+            _ => (LIMIT_PER_SECOND, LIMIT_BURST),
+        }
+    }
 }
 
 struct Limiters {
@@ -1167,9 +1183,10 @@ struct Limiters {
 
 impl Limiters {
     fn new(how: Limiting) -> Limiters {
-        let ecs = RateLimiter::new(LIMIT_PER_SECOND, LIMIT_BURST);
+        let (rate, burst) = how.bucket();
+        let ecs = RateLimiter::new(rate, burst);
         match how {
-            Limiting::Shared => Limiters {
+            Limiting::Shared | Limiting::Cli => Limiters {
                 board: ServiceBoard::new(Duration::from_secs(1)),
                 elbv2: ecs.clone(),
                 elb: ecs.clone(),
@@ -1348,8 +1365,8 @@ async fn run_many(n: usize, policy: Policy, how: Limiting) -> ManyResult {
         policy,
         limiter: how,
         services: n,
-        limit_per_second: LIMIT_PER_SECOND,
-        limit_burst: LIMIT_BURST,
+        limit_per_second: how.bucket().0,
+        limit_burst: how.bucket().1,
         solo_deploy_s: round(solo_s),
         slowest_concurrent_deploy_s: round(slowest),
         makespan_s: round(makespan),
@@ -1558,7 +1575,7 @@ fn main() {
                 .as_ref()
                 .is_none_or(|o| "many-services".contains(o.as_str()))
         {
-            for how in [Limiting::Shared, Limiting::PerApi] {
+            for how in [Limiting::Shared, Limiting::PerApi, Limiting::Cli] {
                 let m = rt.block_on(run_many(a.services, *policy, how));
                 eprintln!(
                     "[bench] many-services ({}, {how:?}): {:.1}s wall so far",
