@@ -1,5 +1,6 @@
 //! What the targets of a multi-target deploy share so that 50 services cost little more than
-//! one: the rate limit (`ratelimit`) and DescribeServices. Each target's watch asks for its own
+//! one: the rate limit (`ratelimit`), the cluster-wide reads every target makes at preflight
+//! (`SharedEcs`: the cluster, its container instances) and DescribeServices. Each target's watch asks for its own
 //! service every few seconds; asked one by one that is 50 requests per round. Here one asker
 //! reads every watched service of the cluster, 10 per request (DescribeServices' limit), and
 //! the others take that answer while it is younger than `max_age`. A service just updated is
@@ -12,7 +13,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::time::Instant;
 
-use crate::platform::{ApiResult, EcsServices, Service, ServiceDeployment, ServiceUpdate, Task};
+use crate::platform::{
+    ApiResult, ContainerInstance, Ecs, EcsServices, Revision, Service, ServiceDeployment,
+    ServiceUpdate, Task,
+};
 use crate::ratelimit::RateLimiter;
 
 /// DescribeServices takes at most this many services.
@@ -22,6 +26,7 @@ const PER_REQUEST: usize = 10;
 pub struct Shared {
     pub limiter: Arc<RateLimiter>,
     pub board: Arc<ServiceBoard>,
+    pub clusters: ClusterShelves,
 }
 
 /// The latest DescribeServices answers, per account scope and cluster.
@@ -60,6 +65,127 @@ impl ServiceBoard {
     }
 }
 
+/// One cluster-wide answer shared by the targets: read by the first who asks, given to those
+/// who ask within `max_age` of that read's start.
+type Shelf<T> = Arc<tokio::sync::Mutex<Option<(Instant, T)>>>;
+
+/// The cluster-wide reads of a target's ECS client, shared through a board of answers.
+pub struct SharedEcs {
+    inner: Arc<dyn Ecs>,
+    max_age: Duration,
+    scope: String,
+    shelves: ClusterShelves,
+}
+
+/// The shelves `SharedEcs` clients of one command share.
+#[derive(Clone, Default)]
+pub struct ClusterShelves {
+    active: Arc<Mutex<HashMap<String, Shelf<bool>>>>,
+    instances: Arc<Mutex<HashMap<String, Shelf<Vec<ContainerInstance>>>>>,
+}
+
+impl SharedEcs {
+    pub fn wrap(
+        inner: Arc<dyn Ecs>,
+        shelves: &ClusterShelves,
+        max_age: Duration,
+        scope: String,
+    ) -> Arc<dyn Ecs> {
+        Arc::new(SharedEcs {
+            inner,
+            max_age,
+            scope,
+            shelves: shelves.clone(),
+        })
+    }
+
+    fn shelf<T>(map: &Mutex<HashMap<String, Shelf<T>>>, key: String) -> Shelf<T> {
+        map.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(key)
+            .or_insert_with(|| Arc::new(tokio::sync::Mutex::new(None)))
+            .clone()
+    }
+
+    async fn shared<T, F, Fut>(&self, shelf: Shelf<T>, read: F) -> ApiResult<T>
+    where
+        T: Clone,
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = ApiResult<T>>,
+    {
+        let asked = Instant::now();
+        let mut kept = shelf.lock().await;
+        if let Some((at, value)) = kept.as_ref()
+            && *at + self.max_age > asked
+        {
+            return Ok(value.clone());
+        }
+        let at = Instant::now();
+        let value = read().await?;
+        *kept = Some((at, value.clone()));
+        Ok(value)
+    }
+}
+
+#[async_trait]
+impl Ecs for SharedEcs {
+    async fn cluster_is_active(&self, cluster: &str) -> ApiResult<bool> {
+        let shelf = Self::shelf(&self.shelves.active, format!("{}\n{cluster}", self.scope));
+        self.shared(shelf, || self.inner.cluster_is_active(cluster))
+            .await
+    }
+    async fn container_instances(&self, cluster: &str) -> ApiResult<Vec<ContainerInstance>> {
+        let shelf = Self::shelf(
+            &self.shelves.instances,
+            format!("{}\n{cluster}", self.scope),
+        );
+        self.shared(shelf, || self.inner.container_instances(cluster))
+            .await
+    }
+    async fn family_tasks(&self, cluster: &str, family: &str) -> ApiResult<Vec<Task>> {
+        self.inner.family_tasks(cluster, family).await
+    }
+    async fn describe_tasks(&self, cluster: &str, task_arns: &[String]) -> ApiResult<Vec<Task>> {
+        self.inner.describe_tasks(cluster, task_arns).await
+    }
+    async fn describe_task_definition(&self, reference: &str) -> ApiResult<Revision> {
+        self.inner.describe_task_definition(reference).await
+    }
+    async fn register_task_definition(
+        &self,
+        body: &serde_json::Value,
+        tags: &std::collections::BTreeMap<String, String>,
+    ) -> ApiResult<Revision> {
+        self.inner.register_task_definition(body, tags).await
+    }
+    async fn tag_task_definition(
+        &self,
+        arn: &str,
+        tags: &std::collections::BTreeMap<String, String>,
+    ) -> ApiResult<()> {
+        self.inner.tag_task_definition(arn, tags).await
+    }
+    async fn start_task(
+        &self,
+        cluster: &str,
+        task_definition_arn: &str,
+        container_instance_arn: &str,
+        started_by: &str,
+    ) -> ApiResult<Task> {
+        self.inner
+            .start_task(
+                cluster,
+                task_definition_arn,
+                container_instance_arn,
+                started_by,
+            )
+            .await
+    }
+    async fn stop_task(&self, cluster: &str, task_arn: &str, reason: &str) -> ApiResult<()> {
+        self.inner.stop_task(cluster, task_arn, reason).await
+    }
+}
+
 fn is(s: &Service, name: &str) -> bool {
     s.name == name || s.arn == name
 }
@@ -94,12 +220,15 @@ impl Batched {
 impl EcsServices for Batched {
     async fn describe_service(&self, cluster: &str, service: &str) -> ApiResult<Option<Service>> {
         let cell = self.board.board(&self.key(cluster));
+        let asked = Instant::now();
         // Held across the read on purpose: whoever comes meanwhile waits for this answer
         // instead of asking again.
         let mut b = cell.lock().await;
-        let mut fresh = b
-            .read_at
-            .is_some_and(|at| at.elapsed() < self.board.max_age)
+        // Young enough for when it was asked: a read that began while this one waited for the
+        // lock serves it, however long the rate limit made that read take (judged against
+        // the time the lock was got instead, slow reads would go stale before they are used
+        // and every asker would read again).
+        let mut fresh = b.read_at.is_some_and(|at| at + self.board.max_age > asked)
             && !b.stale.contains(service);
         if !b.names.iter().any(|n| n == service) {
             b.names.push(service.to_string());
@@ -265,6 +394,40 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(sim.calls().len(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn targets_share_the_cluster_reads_of_one_moment() {
+        let sim = sim(3);
+        let shelves = ClusterShelves::default();
+        let clients: Vec<Arc<dyn Ecs>> = (0..3)
+            .map(|_| SharedEcs::wrap(sim.ecs(), &shelves, Duration::from_secs(1), "x".into()))
+            .collect();
+        sim.clear_calls();
+        for c in &clients {
+            assert!(c.cluster_is_active("default").await.unwrap());
+            assert_eq!(c.container_instances("default").await.unwrap().len(), 2);
+        }
+        let ops: Vec<&str> = sim.calls().iter().map(|c| c.operation).collect();
+        assert_eq!(
+            ops.iter().filter(|o| **o == "DescribeClusters").count(),
+            1,
+            "{ops:?}"
+        );
+        let listed = ops
+            .iter()
+            .filter(|o| **o == "DescribeContainerInstances")
+            .count();
+        assert_eq!(listed, 1, "{ops:?}");
+        // A second later, read again.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        clients[2].cluster_is_active("default").await.unwrap();
+        let ops: Vec<&str> = sim.calls().iter().map(|c| c.operation).collect();
+        assert_eq!(
+            ops.iter().filter(|o| **o == "DescribeClusters").count(),
+            2,
+            "{ops:?}"
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -13,11 +13,18 @@ use tokio::time::Instant;
 
 use crate::platform::*;
 
+/// The shortest sleep for a token: below the timer's resolution a sleep does not wait.
+const MIN_WAIT: Duration = Duration::from_millis(1);
+
 #[derive(Debug)]
 pub struct RateLimiter {
     per_second: f64,
     burst: f64,
     state: Mutex<(f64, Instant)>,
+    /// Waiters take their turn in order (tokio's mutex is fair): without it, every waiter
+    /// wakes when a token is due, one gets it, and under load some wait far longer than
+    /// the others.
+    queue: tokio::sync::Mutex<()>,
 }
 
 impl RateLimiter {
@@ -26,11 +33,13 @@ impl RateLimiter {
             per_second,
             burst: f64::from(burst),
             state: Mutex::new((f64::from(burst), Instant::now())),
+            queue: tokio::sync::Mutex::new(()),
         })
     }
 
-    /// Waits for a token.
+    /// Waits for a token, first come first served.
     pub async fn acquire(&self) {
+        let _turn = self.queue.lock().await;
         loop {
             let wait = {
                 let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
@@ -38,11 +47,14 @@ impl RateLimiter {
                 let refill = now.duration_since(st.1).as_secs_f64() * self.per_second;
                 st.0 = (st.0 + refill).min(self.burst);
                 st.1 = now;
-                if st.0 >= 1.0 {
-                    st.0 -= 1.0;
+                // Within rounding of a whole token is a token: the wait for the last
+                // billionth would round to a zero sleep, and a zero sleep never lets a paused
+                // clock move (nor, on a real one, anything else run): the loop would spin.
+                if st.0 >= 1.0 - 1e-6 {
+                    st.0 = (st.0 - 1.0).max(0.0);
                     return;
                 }
-                Duration::from_secs_f64((1.0 - st.0) / self.per_second)
+                Duration::from_secs_f64((1.0 - st.0) / self.per_second).max(MIN_WAIT)
             };
             tokio::time::sleep(wait).await;
         }
@@ -277,6 +289,16 @@ mod tests {
         }
         let took = start.elapsed().as_secs_f64();
         assert!((1.95..=2.05).contains(&took), "{took}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_token_a_hair_short_of_whole_does_not_spin() {
+        // 10/s: after 99.99999999 ms the bucket holds 0.9999999999 of a token.
+        let l = RateLimiter::new(10.0, 1);
+        l.acquire().await;
+        tokio::time::advance(Duration::from_nanos(99_999_999)).await;
+        let took = tokio::time::timeout(Duration::from_secs(1), l.acquire()).await;
+        assert!(took.is_ok(), "the second token never came");
     }
 
     #[test]

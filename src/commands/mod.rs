@@ -113,7 +113,7 @@ pub async fn connect_limited(
     s: &Settings,
     shared: Option<Arc<crate::batch::Shared>>,
 ) -> Result<Aws, Error> {
-    use crate::batch::Batched;
+    use crate::batch::{Batched, SharedEcs};
     use crate::ratelimit::Limited;
     let aws = connect(s).await?;
     let Some(sh) = shared else { return Ok(aws) };
@@ -124,7 +124,12 @@ pub async fn connect_limited(
         s.profile.as_deref().unwrap_or("")
     );
     Ok(Aws {
-        ecs: Limited::new(aws.ecs, l.clone()),
+        ecs: SharedEcs::wrap(
+            Limited::new(aws.ecs, l.clone()),
+            &sh.clusters,
+            std::time::Duration::from_secs(1),
+            scope.clone(),
+        ),
         tags: Limited::new(aws.tags, l.clone()),
         elb: Limited::new(aws.elb, l.clone()),
         services: Batched::wrap(
