@@ -306,31 +306,39 @@ async fn a_crashing_image_is_rolled_back_with_its_exit_code_and_the_app_keeps_se
 
 #[tokio::test(start_paused = true)]
 async fn a_task_deployed_by_an_earlier_step_that_crashes_ends_the_rollout() {
-    // InService about 60 s after RUNNING; at 75 s, while step 2 drains the next instance, it
-    // exits.
+    // Step 1's task runs from 75 s and is InService at 125 s; 75 s after RUNNING (150 s),
+    // while step 2 drains the next instance, it exits.
     let run = Run::new(world(3));
     run.sim
         .set_image_behaviour(V2, Behaviour::CrashAfter(Duration::from_secs(75)));
     let out = run.deploy(V2).await.unwrap();
     assert_rolled_back(&run, &out, "deployed by an earlier step").await;
-    // Noticed within step 2, during its draining, not after it.
+    // Noticed within step 2, during its draining, not after it; the instance being drained
+    // went back into service at once, its old task still running.
     assert_eq!(out.steps.len(), 2, "{:?}", out.steps);
     assert!(
         out.steps[1].took < Duration::from_secs(30),
         "{:?}",
         out.steps
     );
+    assert!(
+        run.recorder.events().iter().any(|e| matches!(
+            e,
+            Event::Action { text } if text.contains("again: its task still runs")
+        )),
+        "the drained instance was not registered again"
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_deployed_task_that_stops_while_the_next_one_starts_lets_that_step_finish() {
-    // Step 1's task is InService about 60 s after it starts; step 2 drains 60 s and stops
-    // 5 s, so its new task starts about 125 s after step 1's. Step 1's task exits at 140 s
-    // after RUNNING, while step 2's new task starts: stopping that one too would leave only
-    // the third instance serving.
+    // Step 1 starts its task 65 s in (drain 60 s, stop 5 s), RUNNING 10 s later, InService
+    // at 125 s. Step 2 drains until 185 s, stops, starts its task at 190 s; step 1's task
+    // exits 140 s after RUNNING, at 215 s, while step 2's new task starts: stopping that one
+    // too would leave only the third instance serving.
     let run = Run::new(world(3));
     run.sim
-        .set_image_behaviour(V2, Behaviour::CrashAfter(Duration::from_secs(110)));
+        .set_image_behaviour(V2, Behaviour::CrashAfter(Duration::from_secs(140)));
     let sampler = run.sim.spawn_sampler(Duration::from_secs(1));
     let out = run.deploy(V2).await.unwrap();
     let capacity = sampler.stop();

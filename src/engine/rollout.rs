@@ -428,24 +428,26 @@ impl<'a> Rollout<'a> {
                 || async {
                     // Draining either ends within seconds (no request in flight) or lasts to
                     // its timeout (long requests, keep-alive clients): the health is read in
-                    // the first seconds, at the timeout and every 30 s between; the other
-                    // looks watch the tasks deployed so far, which must keep running.
+                    // the first seconds, at the timeout and every 30 s between. The tasks
+                    // deployed so far, which must keep running, are read at every look.
                     let now = Instant::now();
+                    if !self.deployed.borrow().is_empty() {
+                        let deployed = self.with_deployed(&[]);
+                        let seen = ctx.ecs.describe_tasks(&ctx.cluster, &deployed).await?;
+                        if let Some(reason) = self.note_deployed(&seen) {
+                            return Ok(Verdict::Failed(reason));
+                        }
+                    }
                     let health_due = now < started + DRAIN_EARLY
                         || now >= drained_by
                         || health_read
                             .get()
                             .is_none_or(|at| now >= at + DRAIN_HEALTH_EVERY);
-                    if !health_due && !self.deployed.borrow().is_empty() {
-                        let deployed = self.with_deployed(&[]);
-                        let seen = ctx.ecs.describe_tasks(&ctx.cluster, &deployed).await?;
-                        return Ok(match self.note_deployed(&seen) {
-                            Some(reason) => Verdict::Failed(reason),
-                            None => Verdict::Pending(format!(
-                                "connections draining on {}",
-                                registered.join(", ")
-                            )),
-                        });
+                    if !health_due {
+                        return Ok(Verdict::Pending(format!(
+                            "connections draining on {}",
+                            registered.join(", ")
+                        )));
                     }
                     let health = ctx.elb.instance_health(&ctx.load_balancer).await?;
                     health_read.set(Some(now));
