@@ -224,16 +224,7 @@ impl<'a> Rollout<'a> {
 
     /// Whether a task deployed by an earlier step is stopping; the first reason is kept.
     fn note_deployed(&self, seen: &[Task]) -> Option<String> {
-        let gone: Vec<Task> = {
-            let deployed = self.deployed.borrow();
-            seen.iter()
-                .filter(|t| deployed.contains(&t.arn))
-                .cloned()
-                .collect()
-        };
-        let Verdict::Failed(why) = verdict::tasks_running(&gone, 0) else {
-            return None;
-        };
+        let why = verdict::stopped(&Self::only(seen, &self.deployed.borrow()))?;
         let reason = format!("{why} (deployed by an earlier step)");
         let mut kept = self.deployed_stopped.borrow_mut();
         if kept.is_none() {

@@ -14,14 +14,18 @@ pub enum Verdict {
     Failed(String),
 }
 
+/// The first of `tasks` that is stopping, explained: the failure of any wait that watches it.
+pub fn stopped(tasks: &[Task]) -> Option<String> {
+    tasks
+        .iter()
+        .find(|t| t.is_stopping())
+        .map(|t| format!("task {} stopped: {}", short(&t.arn), t.stop_explanation()))
+}
+
 /// New tasks started by a step: done when all run, failed as soon as one stopped.
 pub fn tasks_running(tasks: &[Task], expected: usize) -> Verdict {
-    if let Some(t) = tasks.iter().find(|t| t.is_stopping()) {
-        return Verdict::Failed(format!(
-            "task {} stopped: {}",
-            short(&t.arn),
-            t.stop_explanation()
-        ));
+    if let Some(why) = stopped(tasks) {
+        return Verdict::Failed(why);
     }
     if tasks.len() < expected {
         return Verdict::Pending(format!("{} of {expected} tasks visible", tasks.len()));
@@ -62,12 +66,8 @@ pub fn instances_in_service(
     tasks: &[Task],
     checks_conclusive: bool,
 ) -> Verdict {
-    if let Some(t) = tasks.iter().find(|t| t.is_stopping()) {
-        return Verdict::Failed(format!(
-            "task {} stopped: {}",
-            short(&t.arn),
-            t.stop_explanation()
-        ));
+    if let Some(why) = stopped(tasks) {
+        return Verdict::Failed(why);
     }
     let mut waiting = Vec::new();
     for id in instance_ids {
