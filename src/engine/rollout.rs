@@ -407,7 +407,9 @@ impl<'a> Rollout<'a> {
             // Draining ends at the latest when its timeout does: look right then.
             let drained_by = Instant::now() + drain + wait::AFTER_DUE;
             let started = Instant::now();
-            let health_read: Cell<Option<Instant>> = Cell::new(None);
+            // The last health read and what it said, repeated by the looks that skip it (a
+            // detail of their own would count as a change and speed the polls up again).
+            let health_read: RefCell<Option<(Instant, Verdict)>> = RefCell::new(None);
             match wait::until_due(
                 &what,
                 // Never cut short by the rollout's deadline: the ELB's own timeout bounds it,
@@ -429,20 +431,17 @@ impl<'a> Rollout<'a> {
                             return Ok(Verdict::Failed(reason));
                         }
                     }
-                    let health_due = now < started + DRAIN_EARLY
-                        || now >= drained_by
-                        || health_read
-                            .get()
-                            .is_none_or(|at| now >= at + DRAIN_HEALTH_EVERY);
-                    if !health_due {
-                        return Ok(Verdict::Pending(format!(
-                            "connections draining on {}",
-                            registered.join(", ")
-                        )));
+                    if now >= started + DRAIN_EARLY
+                        && now < drained_by
+                        && let Some((at, last)) = health_read.borrow().as_ref()
+                        && now < *at + DRAIN_HEALTH_EVERY
+                    {
+                        return Ok(last.clone());
                     }
                     let health = ctx.elb.instance_health(&ctx.load_balancer).await?;
-                    health_read.set(Some(now));
-                    Ok(verdict::instances_drained(&health, &registered))
+                    let drained = verdict::instances_drained(&health, &registered);
+                    *health_read.borrow_mut() = Some((now, drained.clone()));
+                    Ok(drained)
                 },
             )
             .await
