@@ -471,13 +471,14 @@ fn spawn_watcher(
                         .iter()
                         .filter(|d| is_new_revision(&d.task_definition));
                     for d in new {
-                        if w.first_failed.is_none() && d.rollout_state.as_deref() == Some("FAILED")
+                        if w.first_failed.is_none()
+                            && d.rollout_state.as_ref().map(|r| r.as_str()) == Some("FAILED")
                         {
                             w.first_failed = Some(at);
                         }
                         if w.completed.is_none()
                             && d.status == "PRIMARY"
-                            && d.rollout_state.as_deref() == Some("COMPLETED")
+                            && d.rollout_state.as_ref().map(|r| r.as_str()) == Some("COMPLETED")
                         {
                             w.completed = Some(at);
                         }

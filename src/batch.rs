@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use crate::platform::{
     ApiResult, ContainerInstance, Ecs, EcsServices, Revision, Service, ServiceDeployment,
-    ServiceUpdate, Task,
+    ServiceUpdate, Task, TaskStatus,
 };
 use crate::ratelimit::RateLimiter;
 
@@ -272,7 +272,7 @@ impl EcsServices for Batched {
         &self,
         cluster: &str,
         service: &str,
-        desired_status: &str,
+        desired_status: TaskStatus,
     ) -> ApiResult<Vec<Task>> {
         self.inner
             .service_tasks(cluster, service, desired_status)

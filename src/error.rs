@@ -66,6 +66,17 @@ impl Error {
         }
     }
 
+    /// A failure of the engine after AWS may have been changed.
+    pub fn after_change(f: crate::engine::Failure) -> Self {
+        match f {
+            crate::engine::Failure::Api { error } => Error::from_api_after_change(error),
+            other => Error::Failed {
+                message: crate::render::failure::message(&other),
+                hint: String::new(),
+            },
+        }
+    }
+
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Usage { .. } | Error::Preflight { .. } => exit::USAGE,

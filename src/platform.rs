@@ -11,14 +11,26 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::Serialize;
 
+pub mod vocab;
+
+pub use vocab::{
+    DeploymentController, DeploymentStatus, ResourceStatus, RolloutState, ServiceDeploymentStatus,
+    Strategy, TargetHealthState, TaskStatus,
+};
+
+/// `arn:aws:ecs:…:task/cluster/abc` -> `abc`, `…:task-definition/app:3` -> `app:3`: the short
+/// form people read, for every kind of ECS ARN.
+pub fn short(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
+}
+
 /// An ECS container instance, reduced to what placement and reporting need.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ContainerInstance {
     pub arn: String,
     pub ec2_instance_id: String,
     pub availability_zone: Option<String>,
-    /// ACTIVE, DRAINING, ...
-    pub status: String,
+    pub status: ResourceStatus,
     pub agent_connected: bool,
     pub remaining_cpu: i64,
     pub remaining_memory: i64,
@@ -29,14 +41,14 @@ pub struct ContainerInstance {
 impl ContainerInstance {
     /// Whether ECS would consider placing new tasks here at all.
     pub fn accepts_tasks(&self) -> bool {
-        self.status == "ACTIVE" && self.agent_connected
+        self.status == ResourceStatus::Active && self.agent_connected
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ContainerState {
     pub name: String,
-    pub last_status: Option<String>,
+    pub last_status: Option<TaskStatus>,
     pub exit_code: Option<i32>,
     pub reason: Option<String>,
 }
@@ -47,10 +59,11 @@ pub struct Task {
     pub arn: String,
     pub task_definition_arn: String,
     pub container_instance_arn: Option<String>,
-    /// PROVISIONING, PENDING, ACTIVATING, RUNNING, DEACTIVATING, STOPPING, DEPROVISIONING, STOPPED.
-    pub last_status: String,
-    pub desired_status: String,
+    pub last_status: TaskStatus,
+    pub desired_status: TaskStatus,
     pub started_by: Option<String>,
+    /// TaskFailedToStart, EssentialContainerExited, UserInitiated, ServiceSchedulerInitiated, ...
+    pub stop_code: Option<String>,
     pub stopped_reason: Option<String>,
     pub containers: Vec<ContainerState>,
     /// `service:NAME` for a service's tasks, `family:NAME` for standalone ones.
@@ -82,9 +95,10 @@ impl Task {
             arn: arn.into(),
             task_definition_arn: task_definition_arn.into(),
             container_instance_arn: None,
-            last_status: last_status.into(),
-            desired_status: desired_status.into(),
+            last_status: TaskStatus::parse(last_status),
+            desired_status: TaskStatus::parse(desired_status),
             started_by: None,
+            stop_code: None,
             stopped_reason: None,
             containers: Vec::new(),
             group: None,
@@ -95,39 +109,12 @@ impl Task {
     }
 
     pub fn is_running(&self) -> bool {
-        self.last_status == "RUNNING" && self.desired_status == "RUNNING"
+        self.last_status == TaskStatus::Running && self.desired_status == TaskStatus::Running
     }
 
     /// STOPPED, or on its way there: it will never serve again.
     pub fn is_stopping(&self) -> bool {
-        self.desired_status == "STOPPED"
-            || matches!(
-                self.last_status.as_str(),
-                "DEACTIVATING" | "STOPPING" | "DEPROVISIONING" | "STOPPED"
-            )
-    }
-
-    /// Why the task stopped, with the exit code of every container that has one.
-    pub fn stop_explanation(&self) -> String {
-        let mut parts = Vec::new();
-        if let Some(reason) = self.stopped_reason.as_deref().filter(|r| !r.is_empty()) {
-            parts.push(reason.to_string());
-        }
-        for c in &self.containers {
-            match (c.exit_code, c.reason.as_deref()) {
-                (Some(code), Some(r)) => {
-                    parts.push(format!("container {} exited {code}: {r}", c.name))
-                }
-                (Some(code), None) => parts.push(format!("container {} exited {code}", c.name)),
-                (None, Some(r)) => parts.push(format!("container {}: {r}", c.name)),
-                (None, None) => {}
-            }
-        }
-        if parts.is_empty() {
-            "stopped without a reason from ECS".to_string()
-        } else {
-            parts.join("; ")
-        }
+        self.desired_status == TaskStatus::Stopped || self.last_status.is_stopping()
     }
 }
 
@@ -227,14 +214,15 @@ impl InstanceHealth {
 }
 
 /// What went wrong talking to AWS, classified so the engine and the CLI can act on it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ApiError {
     pub operation: &'static str,
     pub kind: ApiErrorKind,
     pub message: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ApiErrorKind {
     /// The named resource does not exist.
     NotFound,
@@ -335,8 +323,7 @@ pub trait ClassicElb: Send + Sync {
 pub struct Service {
     pub arn: String,
     pub name: String,
-    /// ACTIVE, DRAINING, INACTIVE.
-    pub status: String,
+    pub status: ResourceStatus,
     pub task_definition: String,
     pub desired_count: i64,
     pub running_count: i64,
@@ -344,8 +331,7 @@ pub struct Service {
     /// EC2, FARGATE, EXTERNAL; None when a capacity provider strategy decides.
     pub launch_type: Option<String>,
     pub capacity_providers: Vec<String>,
-    /// ECS, CODE_DEPLOY or EXTERNAL.
-    pub deployment_controller: String,
+    pub deployment_controller: DeploymentController,
     pub deployment_configuration: DeploymentConfiguration,
     pub deployments: Vec<Deployment>,
     pub load_balancers: Vec<ServiceLoadBalancer>,
@@ -359,8 +345,8 @@ pub struct DeploymentConfiguration {
     pub minimum_healthy_percent: Option<i64>,
     /// The deployment circuit breaker: (enabled, roll back on failure).
     pub circuit_breaker: Option<(bool, bool)>,
-    /// ROLLING, BLUE_GREEN, LINEAR, CANARY (None: ROLLING).
-    pub strategy: Option<String>,
+    /// None: ROLLING.
+    pub strategy: Option<Strategy>,
     pub bake_time_minutes: Option<i64>,
     /// CloudWatch alarms that roll back the deployment: (alarm names, enabled, roll back).
     pub alarms: Option<(Vec<String>, bool, bool)>,
@@ -370,15 +356,14 @@ pub struct DeploymentConfiguration {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Deployment {
     pub id: String,
-    /// PRIMARY, ACTIVE, INACTIVE.
-    pub status: String,
+    pub status: DeploymentStatus,
     pub task_definition: String,
     pub desired_count: i64,
     pub running_count: i64,
     pub pending_count: i64,
     pub failed_tasks: i64,
-    /// IN_PROGRESS, COMPLETED, FAILED; None where the endpoint does not report it.
-    pub rollout_state: Option<String>,
+    /// None where the endpoint does not report it.
+    pub rollout_state: Option<RolloutState>,
     pub rollout_state_reason: Option<String>,
     /// RFC 3339.
     pub created_at: Option<String>,
@@ -407,9 +392,7 @@ pub struct ServiceEvent {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ServiceDeployment {
     pub arn: String,
-    /// PENDING, IN_PROGRESS, SUCCESSFUL, STOPPED, STOP_REQUESTED, ROLLBACK_REQUESTED,
-    /// ROLLBACK_IN_PROGRESS, ROLLBACK_SUCCESSFUL, ROLLBACK_FAILED.
-    pub status: String,
+    pub status: ServiceDeploymentStatus,
     pub status_reason: Option<String>,
     /// For BLUE_GREEN/LINEAR/CANARY: RECONCILE_SERVICE, PRE_SCALE_UP, SCALE_UP, TEST_TRAFFIC_SHIFT,
     /// PRODUCTION_TRAFFIC_SHIFT, BAKE_TIME, CLEAN_UP, ...
@@ -449,8 +432,7 @@ pub struct TargetHealth {
     /// An EC2 instance id (target type instance) or an IP address (ip).
     pub id: String,
     pub port: Option<u16>,
-    /// initial, healthy, unhealthy, unused, draining, unavailable.
-    pub state: String,
+    pub state: TargetHealthState,
     pub reason: Option<String>,
     pub description: Option<String>,
 }
@@ -478,7 +460,7 @@ pub trait EcsServices: Send + Sync {
         &self,
         cluster: &str,
         service: &str,
-        desired_status: &str,
+        desired_status: TaskStatus,
     ) -> ApiResult<Vec<Task>>;
     /// DescribeServiceDeployments for the service's current deployment; Ok(None) where the
     /// endpoint does not support it.

@@ -209,7 +209,7 @@ impl EcsServices for Limited<dyn EcsServices> {
         &self,
         cluster: &str,
         service: &str,
-        desired_status: &str,
+        desired_status: TaskStatus,
     ) -> ApiResult<Vec<Task>> {
         self.limiter.acquire().await;
         let out = self

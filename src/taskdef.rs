@@ -371,10 +371,15 @@ impl TaskDefinition {
 
     /// Pretty JSON with ECS defaults removed and secret values masked, for diffs and logs.
     pub fn display_json(&self) -> String {
-        let mut v = normalized(&self.to_json());
-        crate::secrets::mask_task_definition(&mut v);
-        serde_json::to_string_pretty(&v).unwrap_or_default()
+        display(&self.to_json())
     }
+}
+
+/// A registerable task definition as `display_json` shows it.
+pub fn display(body: &Value) -> String {
+    let mut v = normalized(body);
+    crate::secrets::mask_task_definition(&mut v);
+    serde_json::to_string_pretty(&v).unwrap_or_default()
 }
 
 /// `"512"` -> 512; `"1 vCPU"` / `"2 GB"` -> the value times `unit` (1024 units per vCPU,

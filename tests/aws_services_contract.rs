@@ -211,7 +211,10 @@ async fn a_service_is_described_and_updated() {
         ),
         (2, 0, 2, 0)
     );
-    assert_eq!(d.rollout_state.as_deref(), Some("IN_PROGRESS"));
+    assert_eq!(
+        d.rollout_state.as_ref().map(|r| r.as_str()),
+        Some("IN_PROGRESS")
+    );
     assert!(
         d.rollout_state_reason
             .as_deref()
@@ -417,7 +420,7 @@ async fn service_tasks_are_the_tasks_of_the_service_group() {
 
     let running = a
         .ecs
-        .service_tasks(CLUSTER, SERVICE, "RUNNING")
+        .service_tasks(CLUSTER, SERVICE, "RUNNING".into())
         .await
         .unwrap();
     let got: BTreeSet<String> = running.iter().map(|t| t.arn.clone()).collect();
@@ -439,14 +442,14 @@ async fn service_tasks_are_the_tasks_of_the_service_group() {
     // By ARN, the same tasks.
     let by_arn = a
         .ecs
-        .service_tasks(CLUSTER, s(&world, "service_arn"), "RUNNING")
+        .service_tasks(CLUSTER, s(&world, "service_arn"), "RUNNING".into())
         .await
         .unwrap();
     assert_eq!(by_arn.len(), 2);
 
     let stopped = a
         .ecs
-        .service_tasks(CLUSTER, SERVICE, "STOPPED")
+        .service_tasks(CLUSTER, SERVICE, "STOPPED".into())
         .await
         .unwrap();
     assert_eq!(
@@ -458,14 +461,14 @@ async fn service_tasks_are_the_tasks_of_the_service_group() {
 
     assert!(
         a.ecs
-            .service_tasks(CLUSTER, "no-such-service", "RUNNING")
+            .service_tasks(CLUSTER, "no-such-service", "RUNNING".into())
             .await
             .unwrap()
             .is_empty()
     );
     assert_kind(
         a.ecs
-            .service_tasks("no-such-cluster", SERVICE, "RUNNING")
+            .service_tasks("no-such-cluster", SERVICE, "RUNNING".into())
             .await,
         ApiErrorKind::NotFound,
     );
@@ -618,7 +621,7 @@ async fn denials_stay_errors_even_for_the_optional_operations() {
         .unwrap_err();
     assert_eq!(denied.kind, ApiErrorKind::AccessDenied, "{denied}");
     assert_kind(
-        ecs.service_tasks(CLUSTER, SERVICE, "RUNNING").await,
+        ecs.service_tasks(CLUSTER, SERVICE, "RUNNING".into()).await,
         ApiErrorKind::AccessDenied,
     );
     assert_kind(
@@ -643,7 +646,9 @@ async fn an_unreachable_endpoint_is_unavailable() {
         ApiErrorKind::Unavailable,
     );
     assert_kind(
-        a.ecs.service_tasks(CLUSTER, SERVICE, "RUNNING").await,
+        a.ecs
+            .service_tasks(CLUSTER, SERVICE, "RUNNING".into())
+            .await,
         ApiErrorKind::Unavailable,
     );
     assert_kind(
@@ -869,7 +874,10 @@ async fn a_service_as_ecs_describes_it_mid_rollout() {
         Some("2023-11-14T22:13:20.5Z")
     );
     assert_eq!(
-        svc.deployments[1].rollout_state.as_deref(),
+        svc.deployments[1]
+            .rollout_state
+            .as_ref()
+            .map(|r| r.as_str()),
         Some("COMPLETED")
     );
     let events: Vec<(&str, Option<&str>)> = svc

@@ -11,7 +11,7 @@ use ecs_roll::engine::deploy::{Desired, Options, TAG_PREVIOUS};
 use ecs_roll::engine::events::Recorder;
 use ecs_roll::engine::service::{self, ServiceCtx};
 use ecs_roll::engine::wait::Poll;
-use ecs_roll::engine::{Cancel, Ctx, Event, Outcome, RunResult, Timeouts};
+use ecs_roll::engine::{Cancel, Ctx, Event, Failure, Outcome, RunResult, Timeouts};
 use ecs_roll::error::Error;
 use ecs_roll::image::ImageRef;
 use ecs_roll::platform::{DeploymentConfiguration, HealthCheck};
@@ -208,7 +208,7 @@ impl Run {
         let mut v: Vec<String> = self
             .sim
             .services()
-            .service_tasks(CLUSTER, WEB, "RUNNING")
+            .service_tasks(CLUSTER, WEB, "RUNNING".into())
             .await
             .unwrap()
             .into_iter()
@@ -354,7 +354,10 @@ async fn a_crashing_image_is_rolled_back() {
     let out = run.deploy("app:v2").await.unwrap();
     assert_rolled_back(&run, &out, &sampler.stop()).await;
     assert!(
-        out.failure.as_deref().unwrap_or("").contains("stopped"),
+        matches!(
+            out.failure.as_ref().map(|f| &f.cause),
+            Some(Failure::TasksStopped { .. })
+        ),
         "{:?}",
         out.failure
     );
@@ -413,10 +416,10 @@ async fn a_placement_stall_fails_after_the_grace_and_rolls_back() {
     .unwrap();
     assert_rolled_back(&run, &out, &sampler.stop()).await;
     assert!(
-        out.failure
-            .as_deref()
-            .unwrap_or("")
-            .contains("cannot be placed"),
+        matches!(
+            out.failure.as_ref().map(|f| &f.cause),
+            Some(Failure::PlacementStalled { .. })
+        ),
         "{:?}",
         out.failure
     );
@@ -440,10 +443,10 @@ async fn someone_elses_deployment_mid_watch_fails_without_fighting_it() {
     let out = run.deploy("app:v2").await.unwrap();
     assert_eq!(out.result, RunResult::Failed);
     assert!(
-        out.failure
-            .as_deref()
-            .unwrap_or("")
-            .contains("someone else"),
+        matches!(
+            out.failure.as_ref().map(|f| &f.cause),
+            Some(Failure::Superseded { .. })
+        ),
         "{:?}",
         out.failure
     );

@@ -8,7 +8,9 @@ use aws_sdk_elasticloadbalancingv2::Client;
 use aws_sdk_elasticloadbalancingv2::types as sdk;
 
 use super::ApiCalls;
-use crate::platform::{ApiErrorKind, ApiResult, TargetGroup, TargetGroups, TargetHealth};
+use crate::platform::{
+    ApiErrorKind, ApiResult, TargetGroup, TargetGroups, TargetHealth, TargetHealthState,
+};
 
 /// The target group attribute that holds the connection draining time.
 const DEREGISTRATION_DELAY: &str = "deregistration_delay.timeout_seconds";
@@ -128,8 +130,9 @@ fn target_health(d: &sdk::TargetHealthDescription) -> TargetHealth {
         // A row without a state says nothing about health; `unavailable` is ELB's word for that.
         state: health
             .and_then(|h| h.state())
-            .map_or("unavailable", |s| s.as_str())
-            .to_string(),
+            .map_or(TargetHealthState::Unavailable, |s| {
+                TargetHealthState::parse(s.as_str())
+            }),
         reason: health
             .and_then(|h| h.reason())
             .map(|r| r.as_str().to_string()),

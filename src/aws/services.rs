@@ -22,7 +22,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use super::{EcsAdapter, errors};
 use crate::platform::{
     ApiError, ApiErrorKind, ApiResult, Ecs, EcsServices, Service, ServiceDeployment, ServiceUpdate,
-    Task,
+    Task, TaskStatus,
 };
 
 /// The most ARNs DescribeServiceRevisions accepts in one call.
@@ -271,11 +271,11 @@ impl EcsServices for EcsAdapter {
         &self,
         cluster: &str,
         service: &str,
-        desired_status: &str,
+        desired_status: TaskStatus,
     ) -> ApiResult<Vec<Task>> {
         let name = convert::service_name(service);
         let arns = self
-            .list_service_task_arns(cluster, name, desired_status)
+            .list_service_task_arns(cluster, name, desired_status.as_str())
             .await?;
         let group = format!("service:{name}");
         let tasks = Ecs::describe_tasks(self, cluster, &arns).await?;

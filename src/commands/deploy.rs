@@ -8,8 +8,9 @@ use crate::cli::{Deploy, Global};
 use crate::config::Loaded;
 use crate::engine::Observer;
 use crate::engine::outcome::Outcome;
-use crate::engine::{self, Cancel, Desired, Event, Options};
+use crate::engine::{self, Cancel, Desired, Event, Options, Warning};
 use crate::error::Error;
+use crate::platform::Strategy;
 use crate::settings::{self, Settings};
 
 pub async fn run(g: &Global, args: Deploy, loaded: Loaded) -> Result<i32, Error> {
@@ -36,9 +37,9 @@ async fn one(
     let (desired, container) = super::desired_definition(&s, &aws, &image).await?;
 
     for field in desired.unknown_fields() {
-        observer.event(&Event::Warning(format!(
+        observer.event(&Event::Warning(Warning::Note(format!(
             "task definition field {field:?} is not known to ecs-roll; it is sent to ECS unchanged"
-        )));
+        ))));
     }
     let mut ctx = super::context(&s, &aws, observer.clone(), rollout.timeouts, cancel);
     let opts = Options {
@@ -61,13 +62,12 @@ async fn one(
     Ok((outcome?, aws.calls))
 }
 
-/// The ECS API's name for a strategy.
-pub fn strategy_name(s: crate::cli::Strategy) -> String {
+/// The ECS strategy a `--strategy` names.
+pub fn strategy_name(s: crate::cli::Strategy) -> Strategy {
     match s {
-        crate::cli::Strategy::Rolling => "ROLLING",
-        crate::cli::Strategy::BlueGreen => "BLUE_GREEN",
-        crate::cli::Strategy::Linear => "LINEAR",
-        crate::cli::Strategy::Canary => "CANARY",
+        crate::cli::Strategy::Rolling => Strategy::Rolling,
+        crate::cli::Strategy::BlueGreen => Strategy::BlueGreen,
+        crate::cli::Strategy::Linear => Strategy::Linear,
+        crate::cli::Strategy::Canary => Strategy::Canary,
     }
-    .to_string()
 }

@@ -8,7 +8,7 @@ use crate::config::Loaded;
 use crate::engine::events::Recorder;
 use crate::engine::{self, Cancel, Desired, Event, Options, Timeouts};
 use crate::error::Error;
-use crate::render::plain::plan_text;
+use crate::render::{self, plain::plan_text};
 use crate::settings::{self, Settings};
 
 pub async fn run(g: &Global, args: DiffArgs, loaded: Loaded) -> Result<i32, Error> {
@@ -54,13 +54,19 @@ pub async fn run(g: &Global, args: DiffArgs, loaded: Loaded) -> Result<i32, Erro
     let mut any_diff = false;
     for e in recorder.events() {
         match e {
-            Event::Diff { from, to, text } => {
+            Event::Diff {
+                from,
+                to,
+                from_definition,
+                to_definition,
+            } => {
                 any_diff = true;
+                let text = render::plain::diff_text(&from_definition, &to_definition);
                 println!("--- {from}\n+++ {to}\n{}", text.trim_end());
             }
             Event::Plan(plan) => println!("{}", plan_text(&plan)),
-            Event::ServicePlan(plan) => println!("{}", engine::service::plan_text(&plan)),
-            Event::Warning(w) => eprintln!("warning: {w}"),
+            Event::ServicePlan(plan) => println!("{}", render::plain::service_plan_text(&plan)),
+            Event::Warning(w) => eprintln!("warning: {}", render::plain::warning(&w)),
             _ => {}
         }
     }

@@ -339,7 +339,7 @@ pub async fn desired_definition(
 pub async fn run_targets<F, Fut>(mut targets: Vec<(String, Settings)>, one: F) -> Result<i32, Error>
 where
     F: Fn(Settings, Arc<dyn Observer>, Cancel, Option<Arc<crate::batch::Shared>>) -> Fut,
-    Fut: std::future::Future<Output = Result<(Outcome, ApiCalls), Error>> + 'static,
+    Fut: std::future::Future<Output = Result<(Outcome, ApiCalls), Error>> + Send + 'static,
 {
     if targets.len() > 1 {
         let counted = move |s, observer, cancel, limiter| {

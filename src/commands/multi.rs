@@ -21,60 +21,11 @@ use crate::settings::{Mode, Settings};
 pub const RATE_PER_SECOND: f64 = 20.0;
 pub const BURST: u32 = 50;
 
-/// Prefixes each line of a target's progress with its name.
-struct Prefixed {
-    name: String,
-    inner: Arc<dyn Observer>,
-}
-
-impl Observer for Prefixed {
-    fn event(&self, event: &Event) {
-        let prefix = |s: &str| format!("[{}] {s}", self.name);
-        let e = match event {
-            Event::Action { text } => Event::Action { text: prefix(text) },
-            Event::Warning(w) => Event::Warning(prefix(w)),
-            Event::StepStarted {
-                index,
-                total,
-                title,
-            } => Event::StepStarted {
-                index: *index,
-                total: *total,
-                title: prefix(title),
-            },
-            Event::WaitProgress { what, detail } => Event::WaitProgress {
-                what: what.clone(),
-                detail: prefix(detail),
-            },
-            Event::WaitStarted { what, limit } => Event::WaitStarted {
-                what: prefix(what),
-                limit: *limit,
-            },
-            Event::WaitFinished { what, took } => Event::WaitFinished {
-                what: prefix(what),
-                took: *took,
-            },
-            Event::ServiceEvent { at, message } => Event::ServiceEvent {
-                at: at.clone(),
-                message: prefix(message),
-            },
-            Event::RollbackStarted { reason, to } => Event::RollbackStarted {
-                reason: prefix(reason),
-                to: to.clone(),
-            },
-            // Phases and plans of many targets interleave: phases are dropped, the rest kept.
-            Event::Phase(_) => return,
-            other => other.clone(),
-        };
-        self.inner.event(&e);
-    }
-}
-
 /// Runs `one` for every target at once and prints a line per target.
 pub async fn run<F, Fut>(targets: Vec<(String, Settings)>, one: F) -> i32
 where
     F: Fn(Settings, Arc<dyn Observer>, Cancel, Option<Arc<Shared>>) -> Fut,
-    Fut: Future<Output = Result<Outcome, Error>> + 'static,
+    Fut: Future<Output = Result<Outcome, Error>> + Send + 'static,
 {
     let sharing = Arc::new(Shared {
         limiter: RateLimiter::new(RATE_PER_SECOND, BURST),
@@ -93,37 +44,27 @@ where
     });
     let cancel = Cancel::default();
     super::watch_signals(cancel.clone(), shared.clone());
-    // The engine's futures are not Send (they keep per-run state in cells); a LocalSet runs
-    // them concurrently on this thread, which is all waiting on AWS needs.
-    let local = tokio::task::LocalSet::new();
-    let mut results = local
-        .run_until(async {
-            let mut set = tokio::task::JoinSet::new();
-            for (i, (name, s)) in targets.into_iter().enumerate() {
-                let observer: Arc<dyn Observer> = Arc::new(Prefixed {
-                    name: name.clone(),
-                    inner: shared.clone(),
-                });
-                let fut = one(s, observer, cancel.clone(), Some(sharing.clone()));
-                set.spawn_local(async move { (i, name, fut.await) });
-            }
-            let mut results = Vec::new();
-            while let Some(r) = set.join_next().await {
-                match r {
-                    Ok(x) => results.push(x),
-                    Err(e) => results.push((
-                        usize::MAX,
-                        "?".into(),
-                        Err(Error::failed(
-                            format!("a deploy task failed: {e}"),
-                            "report this as a bug",
-                        )),
-                    )),
-                }
-            }
-            results
-        })
-        .await;
+    // Each target's deploy is a task of its own on the runtime: the engine's futures are Send.
+    let mut set = tokio::task::JoinSet::new();
+    for (i, (name, s)) in targets.into_iter().enumerate() {
+        let observer: Arc<dyn Observer> = Arc::new(render::plain::Plain::for_target(github, &name));
+        let fut = one(s, observer, cancel.clone(), Some(sharing.clone()));
+        set.spawn(async move { (i, name, fut.await) });
+    }
+    let mut results = Vec::new();
+    while let Some(r) = set.join_next().await {
+        match r {
+            Ok(x) => results.push(x),
+            Err(e) => results.push((
+                usize::MAX,
+                "?".into(),
+                Err(Error::failed(
+                    format!("a deploy task failed: {e}"),
+                    "report this as a bug",
+                )),
+            )),
+        }
+    }
     shared.event(&Event::Finished);
     results.sort_by_key(|(i, _, _)| *i);
     let mut codes = Vec::new();
@@ -147,16 +88,10 @@ fn line(o: &Outcome) -> String {
     match o.result {
         RunResult::Succeeded => format!("{} succeeded: {target} ({took})", o.command),
         RunResult::Planned => format!("{} planned: {target}", o.command),
-        RunResult::RolledBack => format!(
-            "{} FAILED, rolled back: {} ({took})",
-            o.command,
-            o.failure.as_deref().unwrap_or("")
-        ),
-        RunResult::Failed => format!(
-            "{} FAILED: {} ({took})",
-            o.command,
-            o.failure.as_deref().unwrap_or("")
-        ),
+        RunResult::RolledBack => {
+            format!("{} FAILED, rolled back: {} ({took})", o.command, failure(o))
+        }
+        RunResult::Failed => format!("{} FAILED: {} ({took})", o.command, failure(o)),
         RunResult::Interrupted => format!("{} interrupted ({took})", o.command),
     }
 }
@@ -169,6 +104,13 @@ pub fn aggregate(codes: &[i32]) -> i32 {
         Some(_) => exit::FAILURE,
         None => exit::USAGE,
     }
+}
+
+fn failure(o: &Outcome) -> String {
+    o.failure
+        .as_ref()
+        .map(render::failure::report)
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use super::Aws;
 use crate::cli::OutputFormat;
 use crate::engine::deploy::{TAG_PREVIOUS, short_name};
 use crate::error::Error;
-use crate::platform::{Deployment, ServiceEvent};
+use crate::platform::{Deployment, ServiceEvent, Strategy, TaskStatus};
 use crate::settings::Settings;
 
 #[derive(Debug, Serialize)]
@@ -63,7 +63,7 @@ pub async fn run(s: &Settings, aws: &Aws, service: &str) -> Result<i32, Error> {
         .and_then(|c| td.image_of(&c).map(String::from));
     let tasks = aws
         .services
-        .service_tasks(&s.cluster, service, "RUNNING")
+        .service_tasks(&s.cluster, service, TaskStatus::Running)
         .await
         .map_err(before)?;
     let mut per_revision = BTreeMap::new();
@@ -78,7 +78,10 @@ pub async fn run(s: &Settings, aws: &Aws, service: &str) -> Result<i32, Error> {
             let health = aws.target_groups.target_health(arn).await.map_err(before)?;
             (
                 arn.rsplit(':').next().unwrap_or(arn).to_string(),
-                health.into_iter().map(|h| h.state).collect::<Vec<_>>(),
+                health
+                    .into_iter()
+                    .map(|h| h.state.to_string())
+                    .collect::<Vec<_>>(),
             )
         } else if let Some(name) = &lb.load_balancer_name {
             let health = aws.elb.instance_health(name).await.map_err(before)?;
@@ -102,7 +105,7 @@ pub async fn run(s: &Settings, aws: &Aws, service: &str) -> Result<i32, Error> {
     let status = ServiceStatus {
         cluster: s.cluster.clone(),
         service: service.to_string(),
-        status: svc.status.clone(),
+        status: svc.status.to_string(),
         task_definition: rev.name(),
         image,
         previous: rev.tags.get(TAG_PREVIOUS).map(|p| short_name(p)),
@@ -110,7 +113,7 @@ pub async fn run(s: &Settings, aws: &Aws, service: &str) -> Result<i32, Error> {
         running: svc.running_count,
         deployment_configuration: format!(
             "{} max {}% min {}%{}",
-            dc.strategy.as_deref().unwrap_or("ROLLING"),
+            dc.strategy.as_ref().unwrap_or(&Strategy::Rolling),
             dc.maximum_percent.map_or("-".into(), |v| v.to_string()),
             dc.minimum_healthy_percent
                 .map_or("-".into(), |v| v.to_string()),
@@ -157,7 +160,7 @@ fn text(s: &ServiceStatus) -> String {
             d.desired_count,
             d.pending_count,
             d.failed_tasks,
-            d.rollout_state.as_deref().unwrap_or("-"),
+            d.rollout_state.as_ref().map(|r| r.as_str()).unwrap_or("-"),
             d.created_at
                 .as_deref()
                 .map(|c| format!(" since {c}"))

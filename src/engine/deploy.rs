@@ -8,7 +8,8 @@ use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
 use super::context::Ctx;
-use super::events::{Event, Phase};
+use super::events::{Event, Phase, Warning};
+use super::failure::{Failure, FailureReport, Interruption};
 use super::lock;
 use super::observe::{Catalog, Observation};
 use super::outcome::{InstanceReport, Outcome, RevisionInfo, RunResult};
@@ -46,7 +47,7 @@ pub struct Options {
     /// The container whose image is reported.
     pub container: Option<String>,
     /// Service mode: the ECS deployment strategy to switch to (ROLLING, BLUE_GREEN, ...).
-    pub strategy: Option<String>,
+    pub strategy: Option<crate::platform::Strategy>,
 }
 
 pub async fn run(ctx: &Ctx, desired: Desired, opts: &Options) -> Result<Outcome, Error> {
@@ -105,7 +106,10 @@ pub async fn run(ctx: &Ctx, desired: Desired, opts: &Options) -> Result<Outcome,
     if opts.count.is_none()
         && let Some(n) = recorded.filter(|n| *n > count_before)
     {
-        ctx.emit(Event::Warning(format!("{count_before} task(s) run now, the last deploy ran {n}: deploying {n} (pass --count to change)")));
+        ctx.emit(Event::Warning(Warning::CountBelowRecorded {
+            running: count_before,
+            recorded: n,
+        }));
     }
     let inferred = recorded
         .filter(|n| *n > count_before)
@@ -124,10 +128,11 @@ pub async fn run(ctx: &Ctx, desired: Desired, opts: &Options) -> Result<Outcome,
     };
     for id in &obs.load_balancer.instances {
         if !obs.instances.iter().any(|ci| &ci.ec2_instance_id == id) {
-            ctx.emit(Event::Warning(format!(
-                "{id} is registered with {} but is not a container instance of {}",
-                ctx.load_balancer, ctx.cluster
-            )));
+            ctx.emit(Event::Warning(Warning::NotAContainerInstance {
+                instance: id.clone(),
+                load_balancer: ctx.load_balancer.clone(),
+                cluster: ctx.cluster.clone(),
+            }));
         }
     }
     let slots = obs.slots(&target_td, &catalog.definitions());
@@ -149,11 +154,11 @@ pub async fn run(ctx: &Ctx, desired: Desired, opts: &Options) -> Result<Outcome,
             let to = existing
                 .as_ref()
                 .map_or_else(|| format!("{}:new", ctx.family), Revision::name);
-            let text = crate::diff::unified(&from.display_json(), &target_td.display_json());
             ctx.emit(Event::Diff {
                 from: from_rev.name(),
                 to,
-                text,
+                from_definition: from.to_json(),
+                to_definition: target_td.to_json(),
             });
         }
     }
@@ -190,7 +195,12 @@ pub async fn run(ctx: &Ctx, desired: Desired, opts: &Options) -> Result<Outcome,
 
     if ctx.cancel.requested() {
         outcome.result = RunResult::Interrupted;
-        outcome.failure = Some("interrupted before anything was changed".into());
+        outcome.failure = Some(FailureReport::new(
+            None,
+            Failure::Interrupted {
+                how: Interruption::BeforeChange,
+            },
+        ));
         outcome.duration = started.elapsed();
         return Ok(outcome);
     }
@@ -238,17 +248,22 @@ pub async fn run(ctx: &Ctx, desired: Desired, opts: &Options) -> Result<Outcome,
         outcome.result = match halt {
             None => RunResult::Succeeded,
             Some(Halt::Interrupted) => {
-                outcome.failure =
-                    Some("interrupted; the step in progress was finished first".into());
+                outcome.failure = Some(FailureReport::new(
+                    None,
+                    Failure::Interrupted {
+                        how: Interruption::StepFinished,
+                    },
+                ));
                 RunResult::Interrupted
             }
-            Some(Halt::Failed { step, reason }) => {
-                outcome.failure = Some(format!("{step}: {reason}"));
+            Some(Halt::Failed { step, cause }) => {
+                outcome.failure = Some(FailureReport::new(Some(step), cause.clone()));
                 match (&previous, opts.rollback_on_failure) {
                     (Some(prev), true) => {
                         ctx.emit(Event::RollbackStarted {
-                            reason: reason.clone(),
+                            cause,
                             to: prev.name(),
+                            by_ecs: None,
                         });
                         ctx.emit(Event::Phase(Phase::Rollback));
                         let (result, steps) = converge(
@@ -263,8 +278,9 @@ pub async fn run(ctx: &Ctx, desired: Desired, opts: &Options) -> Result<Outcome,
                         match result {
                             Ok(()) => RunResult::RolledBack,
                             Err(Halt::Interrupted) => RunResult::Interrupted,
-                            Err(Halt::Failed { step, reason }) => {
-                                outcome.rollback_failure = Some(format!("{step}: {reason}"));
+                            Err(Halt::Failed { step, cause }) => {
+                                outcome.rollback_failure =
+                                    Some(FailureReport::new(Some(step), cause));
                                 RunResult::Failed
                             }
                         }
@@ -280,18 +296,18 @@ pub async fn run(ctx: &Ctx, desired: Desired, opts: &Options) -> Result<Outcome,
                 }
                 outcome.instances = reports(&end, &catalog);
             }
-            Err(e) => ctx.emit(Event::Warning(format!(
-                "could not read the final state: {e}"
-            ))),
+            Err(e) => ctx.emit(Event::Warning(Warning::FinalStateUnread {
+                error: e.to_string(),
+            })),
         }
         outcome.duration = started.elapsed();
         Ok(outcome)
     }
     .await;
     if let Err(e) = lock::release(ctx.tags.as_ref(), &held).await {
-        ctx.emit(Event::Warning(format!(
-            "could not release the deploy lock (it expires by itself): {e}"
-        )));
+        ctx.emit(Event::Warning(Warning::LockNotReleased {
+            error: e.to_string(),
+        }));
     }
     result
 }
@@ -329,17 +345,17 @@ async fn converge(
     count: usize,
     allow_downtime: bool,
 ) -> (Result<(), Halt>, Vec<StepReport>) {
-    let failed = |reason: String| Halt::Failed {
+    let failed = |cause: Failure| Halt::Failed {
         step: "rollback".into(),
-        reason,
+        cause,
     };
     let obs = match Observation::take(ctx).await {
         Ok(o) => o,
-        Err(e) => return (Err(failed(e.to_string())), Vec::new()),
+        Err(e) => return (Err(failed(e.into())), Vec::new()),
     };
     for (arn, _) in obs.running_revisions() {
         if let Err(e) = catalog.get(ctx, &arn).await {
-            return (Err(failed(e.to_string())), Vec::new());
+            return (Err(failed(e.into())), Vec::new());
         }
     }
     let td = TaskDefinition::from_revision(target);
@@ -350,7 +366,12 @@ async fn converge(
         allow_downtime,
     ) {
         Ok(p) => p,
-        Err(r) => return (Err(failed(r.to_string())), Vec::new()),
+        Err(refusal) => {
+            return (
+                Err(failed(Failure::RollbackRefused { refusal })),
+                Vec::new(),
+            );
+        }
     };
     ctx.emit(Event::Plan(plan.clone()));
     let (halt, steps) = converge_with(ctx, &obs, target, &plan, true, allow_downtime).await;
@@ -361,12 +382,12 @@ async fn verify(ctx: &Ctx, target: &str, count: usize) -> Result<(), Halt> {
     ctx.emit(Event::Phase(Phase::Verify));
     let obs = Observation::take(ctx).await.map_err(|e| Halt::Failed {
         step: "verification".into(),
-        reason: e.to_string(),
+        cause: e.into(),
     })?;
     obs.converged_on(target, count)
-        .map_err(|reason| Halt::Failed {
+        .map_err(|problems| Halt::Failed {
             step: "verification".into(),
-            reason,
+            cause: Failure::VerificationFailed { problems },
         })
 }
 
@@ -575,7 +596,7 @@ pub fn reports(obs: &Observation, catalog: &Catalog) -> Vec<InstanceReport> {
                             .unwrap_or_else(|| short_name(&t.task_definition_arn))
                     })
                     .collect(),
-                task_status: tasks.first().map(|t| t.last_status.clone()),
+                task_status: tasks.first().map(|t| t.last_status.to_string()),
                 health: health.map(|h| {
                     if h.is_deregistering() {
                         "Draining".to_string()

@@ -3,18 +3,22 @@
 
 use std::time::Duration;
 
+use super::failure::Failure;
 use super::plan::Plan;
+use super::progress::{Progress, Wait};
 use super::service::ServicePlan;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     /// A phase of the command began: preflight, register, rollout, rollback, verify.
     Phase(Phase),
-    /// The task definition that will be registered differs from what runs now.
+    /// The task definition that will be rolled out differs from what runs now: both
+    /// registerable documents, for renderers to diff.
     Diff {
         from: String,
         to: String,
-        text: String,
+        from_definition: serde_json::Value,
+        to_definition: serde_json::Value,
     },
     Plan(Plan),
     /// Service mode: the deployment configuration ecs-roll will set, and why.
@@ -37,21 +41,19 @@ pub enum Event {
         total: usize,
         title: String,
     },
-    /// One change made in AWS (a task started, an instance deregistered, ...).
-    Action {
-        text: String,
-    },
+    /// One change made in AWS.
+    Action(Action),
     WaitStarted {
-        what: String,
+        what: Wait,
         limit: Duration,
     },
-    /// Something the wait is watching changed (printed once per change, never repeated).
+    /// Something the wait is watching changed (emitted once per change, never repeated).
     WaitProgress {
-        what: String,
-        detail: String,
+        what: Wait,
+        progress: Progress,
     },
     WaitFinished {
-        what: String,
+        what: Wait,
         took: Duration,
     },
     StepFinished {
@@ -59,15 +61,91 @@ pub enum Event {
         total: usize,
         took: Duration,
     },
-    Warning(String),
+    Warning(Warning),
     RollbackStarted {
-        reason: String,
+        cause: Failure,
         to: String,
+        /// ECS rolls back by itself (this deployment); ecs-roll follows it.
+        by_ecs: Option<String>,
     },
     /// Ctrl-C/SIGTERM received; the step in progress is being finished.
     Interrupting,
     /// The command is about to print its result: renderers close groups and clear bars.
     Finished,
+}
+
+/// A change ecs-roll made in AWS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    TaskStarted {
+        task: String,
+        revision: String,
+        instance: String,
+    },
+    InstancesRegistered {
+        instances: Vec<String>,
+        load_balancer: String,
+        /// Registered again after a draining was cut short: its task still runs.
+        again: bool,
+    },
+    /// Deregistered to clean up a failed step (draining deregistrations are `Draining`).
+    InstancesDeregistered {
+        instances: Vec<String>,
+    },
+    /// Deregistered so connections drain before the old task stops.
+    Draining {
+        instances: Vec<String>,
+        load_balancer: String,
+        timeout: Option<Duration>,
+    },
+    TaskStopped {
+        task: String,
+    },
+    DeploymentStarted {
+        deployment: String,
+        revision: String,
+        service: String,
+    },
+    ConfigurationRestored {
+        maximum_percent: Option<i64>,
+        minimum_healthy_percent: Option<i64>,
+    },
+}
+
+/// Something worth knowing that does not stop the run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Warning {
+    /// Fewer tasks run than the last deploy recorded: deploying the recorded count.
+    CountBelowRecorded {
+        running: usize,
+        recorded: usize,
+    },
+    NotAContainerInstance {
+        instance: String,
+        load_balancer: String,
+        cluster: String,
+    },
+    /// A task of an earlier step stopped: the step in progress finishes, then the rollout stops.
+    DeployedTaskStopped {
+        cause: Failure,
+    },
+    StillListedAfterDraining {
+        instances: Vec<String>,
+    },
+    CleanupFailed {
+        cause: Failure,
+    },
+    ConfigurationNotRestored {
+        error: String,
+    },
+    FinalStateUnread {
+        error: String,
+    },
+    LockNotReleased {
+        error: String,
+    },
+    /// Said by a command, not the engine (for example about the settings it read).
+    Note(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

@@ -4,16 +4,20 @@
 pub mod context;
 pub mod deploy;
 pub mod events;
+pub mod failure;
 pub mod observe;
 pub mod outcome;
 pub mod plan;
+pub mod progress;
 pub mod rollout;
 pub mod verdict;
 pub mod wait;
 
 pub use context::{Cancel, Ctx, Timeouts};
 pub use deploy::{Desired, Options};
-pub use events::{Event, Observer, Phase};
+pub use events::{Action, Event, Observer, Phase, Warning};
+pub use failure::{Failure, FailureReport};
 pub use outcome::{Outcome, RunResult};
+pub use progress::{Progress, Wait};
 pub mod lock;
 pub mod service;

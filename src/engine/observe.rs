@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::context::Ctx;
+use super::failure::Mismatch;
 use super::plan::{Slot, SlotTask};
 use super::wait::with_retry;
 use crate::platform::{
@@ -148,47 +149,45 @@ impl Observation {
     }
 
     /// Whether the family runs exactly `count` tasks, all of `target`, all InService.
-    pub fn converged_on(&self, target: &str, count: usize) -> Result<(), String> {
+    pub fn converged_on(&self, target: &str, count: usize) -> Result<(), Vec<Mismatch>> {
         let mut problems = Vec::new();
-        let others: Vec<&Task> = self
+        let others = self
             .tasks
             .iter()
             .filter(|t| t.task_definition_arn != target && !t.is_stopping())
-            .collect();
-        if !others.is_empty() {
-            problems.push(format!(
-                "{} tasks of other revisions still run",
-                others.len()
-            ));
+            .count();
+        if others > 0 {
+            problems.push(Mismatch::OtherRevisionsRun { tasks: others });
         }
         let ours: Vec<&Task> = self
             .tasks
             .iter()
-            .filter(|t| t.task_definition_arn == target)
+            .filter(|t| t.task_definition_arn == target && t.is_running())
             .collect();
-        let running = ours.iter().filter(|t| t.is_running()).count();
-        if running != count {
-            problems.push(format!(
-                "{running} tasks of the new revision run, {count} wanted"
-            ));
+        if ours.len() != count {
+            problems.push(Mismatch::WrongCount {
+                running: ours.len(),
+                wanted: count,
+            });
         }
-        for t in ours.iter().filter(|t| t.is_running()) {
-            let Some(ci) = self.instance_of(t) else {
-                continue;
-            };
+        for ci in ours.iter().filter_map(|t| self.instance_of(t)) {
+            let instance = ci.ec2_instance_id.clone();
             match self.health_of(&ci.ec2_instance_id) {
                 Some(h) if h.state == HealthState::InService => {}
-                Some(h) => problems.push(format!("{} is {}", ci.ec2_instance_id, h.state)),
-                None => problems.push(format!(
-                    "{} is not registered with {}",
-                    ci.ec2_instance_id, self.load_balancer.name
-                )),
+                Some(h) => problems.push(Mismatch::NotInService {
+                    instance,
+                    state: h.state,
+                }),
+                None => problems.push(Mismatch::NotRegistered {
+                    instance,
+                    load_balancer: self.load_balancer.name.clone(),
+                }),
             }
         }
         if problems.is_empty() {
             Ok(())
         } else {
-            Err(problems.join("; "))
+            Err(problems)
         }
     }
 }

@@ -5,9 +5,18 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::failure::{FailureReport, secs};
 use super::plan::Plan;
-use super::rollout::{StepReport, secs};
 use crate::error::exit;
+
+/// How long one step took, and whether it succeeded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StepReport {
+    pub title: String,
+    #[serde(with = "secs")]
+    pub took: Duration,
+    pub ok: bool,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -97,9 +106,10 @@ pub struct Outcome {
     pub service: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tasks: Vec<TaskReport>,
-    /// What went wrong, when the result is not a success.
-    pub failure: Option<String>,
-    pub rollback_failure: Option<String>,
+    /// What went wrong, when the result is not a success: `kind` and the cause's fields
+    /// (renderers add the `message`).
+    pub failure: Option<FailureReport>,
+    pub rollback_failure: Option<FailureReport>,
     #[serde(with = "secs")]
     pub duration: Duration,
     pub api_calls: BTreeMap<String, u64>,

@@ -3,41 +3,67 @@
 //! one serves. A failed step cleans up after itself so the instance is left either serving or
 //! empty, never registered with nothing behind it.
 
-use std::cell::{Cell, RefCell};
+mod watches;
+
 use std::time::Duration;
 
 use tokio::time::Instant;
 
+use self::watches::{Drain, HealthSchedule, InService, Stopped, drain_limit, just_after};
 use super::context::Ctx;
-use super::events::Event;
+use super::events::{Action as Did, Event, Warning};
+use super::failure::Failure;
 use super::plan::{Action, Plan, Slot, Step};
+use super::progress::Wait;
 use super::verdict::{self, Verdict};
 use super::wait::{self, Poll, WaitError};
-use crate::platform::{ApiError, ClassicLoadBalancer, InstanceHealth, Revision, Task};
+use crate::platform::{ClassicLoadBalancer, Revision, Task};
+
+pub use super::outcome::StepReport;
 
 /// Why a rollout stopped before its last step.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Halt {
-    /// A step failed; `reason` is the evidence.
-    Failed { step: String, reason: String },
+    /// A step failed; `cause` is the evidence.
+    Failed { step: String, cause: Failure },
     /// Ctrl-C/SIGTERM: the step in progress was finished first.
     Interrupted,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct StepReport {
-    pub title: String,
-    #[serde(with = "secs")]
-    pub took: Duration,
-    pub ok: bool,
+/// Tasks of the target revision that earlier steps brought InService. Every later wait
+/// watches them too: one that stops leaves the app short of capacity, so it ends the rollout
+/// like a crash of the step's own task. The step in progress is not cut short for it (its
+/// instance would be left out, or its healthy new task stopped): a draining instance is put
+/// back at once; otherwise the step finishes and the rollout stops after it.
+#[derive(Debug, Default)]
+pub(crate) struct Deployed {
+    tasks: Vec<String>,
+    /// Why a deployed task stopped, once seen.
+    stopped: Option<Failure>,
 }
 
-pub(crate) mod secs {
-    pub fn serialize<S: serde::Serializer>(
-        d: &std::time::Duration,
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
-        s.serialize_f64((d.as_secs_f64() * 1000.0).round() / 1000.0)
+impl Deployed {
+    /// `tasks` and the deployed ones, for one DescribeTasks.
+    fn with(&self, tasks: &[String]) -> Vec<String> {
+        let mut all = tasks.to_vec();
+        all.extend(self.tasks.iter().cloned());
+        all
+    }
+
+    /// Whether a deployed task is stopping among `seen`; the first cause is kept and warned of.
+    fn note(&mut self, ctx: &Ctx, seen: &[Task]) -> Option<Failure> {
+        let task = verdict::stopped(&watches::only(seen, &self.tasks))?;
+        let cause = Failure::TaskStopped {
+            task,
+            deployed_earlier: true,
+        };
+        if self.stopped.is_none() {
+            ctx.emit(Event::Warning(Warning::DeployedTaskStopped {
+                cause: cause.clone(),
+            }));
+            self.stopped = Some(cause.clone());
+        }
+        Some(cause)
     }
 }
 
@@ -51,15 +77,10 @@ pub struct Rollout<'a> {
     allow_downtime: bool,
     deadline: Instant,
     pub reports: Vec<StepReport>,
-    /// Tasks of the target revision that earlier steps brought InService. Every later wait
-    /// watches them too: one that stops leaves the app short of capacity, so it ends the
-    /// rollout like a crash of the step's own task.
-    deployed: RefCell<Vec<String>>,
-    /// Why a deployed task stopped, once seen. The step in progress is not cut short for it
-    /// (its instance would be left out, or its healthy new task stopped): a draining instance
-    /// is put back at once; otherwise the step finishes and the rollout stops after it.
-    deployed_stopped: RefCell<Option<String>>,
+    deployed: Deployed,
 }
+
+type StepResult = Result<(), Failure>;
 
 impl<'a> Rollout<'a> {
     pub fn new(
@@ -78,8 +99,7 @@ impl<'a> Rollout<'a> {
             allow_downtime,
             deadline: Instant::now() + limit,
             reports: Vec::new(),
-            deployed: RefCell::new(Vec::new()),
-            deployed_stopped: RefCell::new(None),
+            deployed: Deployed::default(),
         }
     }
 
@@ -93,7 +113,7 @@ impl<'a> Rollout<'a> {
             if Instant::now() >= self.deadline {
                 return Err(Halt::Failed {
                     step: title,
-                    reason: "the time limit (--timeout) passed before this step could start".into(),
+                    cause: Failure::DeadlinePassed,
                 });
             }
             self.ctx.emit(Event::StepStarted {
@@ -110,28 +130,20 @@ impl<'a> Rollout<'a> {
                 ok: result.is_ok(),
             });
             // A task of an earlier step stopped meanwhile: the step is done, the rollout is not.
-            let result = result.and_then(|()| match self.deployed_stopped.borrow_mut().take() {
-                Some(reason) => Err(reason),
-                None => Ok(()),
-            });
+            let result = result.and_then(|()| self.deployed.stopped.take().map_or(Ok(()), Err));
             match result {
                 Ok(()) => self.ctx.emit(Event::StepFinished {
                     index: i + 1,
                     total,
                     took,
                 }),
-                Err(reason) => {
-                    return Err(Halt::Failed {
-                        step: title,
-                        reason,
-                    });
-                }
+                Err(cause) => return Err(Halt::Failed { step: title, cause }),
             }
         }
         Ok(())
     }
 
-    async fn step(&self, step: &Step) -> Result<(), String> {
+    async fn step(&mut self, step: &Step) -> StepResult {
         match &step.action {
             Action::Register { slots } => {
                 let tasks: Vec<String> = slots
@@ -140,7 +152,7 @@ impl<'a> Rollout<'a> {
                     .collect();
                 // The tasks run already: checks after the registration are theirs.
                 self.register(slots, &tasks, Some(Instant::now())).await?;
-                self.deployed.borrow_mut().extend(tasks);
+                self.deployed.tasks.extend(tasks);
                 Ok(())
             }
             Action::Launch { slots } => self.launch(slots).await,
@@ -161,103 +173,66 @@ impl<'a> Rollout<'a> {
         health_limit(self.ctx, self.lb)
     }
 
-    fn api(e: ApiError) -> String {
-        format!("{e} ({})", crate::error::api_hint(&e))
-    }
-
-    /// Start the target revision on each instance, wait RUNNING, register, wait InService.
-    async fn launch(&self, slots: &[Slot]) -> Result<(), String> {
-        let ctx = self.ctx;
+    /// Start the target revision on each instance, register, wait RUNNING and InService.
+    async fn launch(&mut self, slots: &[Slot]) -> StepResult {
         let mut started = Vec::new();
-        let result = async {
-            for s in slots {
-                let task = wait::with_retry(|| {
-                    ctx.ecs.start_task(
-                        &ctx.cluster,
-                        &self.target.arn,
-                        &s.container_instance_arn,
-                        "ecs-roll",
-                    )
-                })
-                .await
-                .map_err(|e| {
-                    format!(
-                        "could not start a task of {} on {}: {}",
-                        self.target.name(),
-                        s.ec2_instance_id,
-                        Self::api(e)
-                    )
-                })?;
-                ctx.emit(Event::Action {
-                    text: format!(
-                        "started task {} ({}) on {}",
-                        verdict::short(&task.arn),
-                        self.target.name(),
-                        s.ec2_instance_id
-                    ),
-                });
-                started.push(task.arn);
-            }
+        let mut result = self.start_tasks(slots, &mut started).await;
+        if result.is_ok() {
             // Registered at once, not once RUNNING: the ELB keeps an instance OutOfService
             // (no traffic) until it passes HealthyThreshold checks in a row, and its checks
             // start one interval after registration, so they run while the task starts
-            // instead of after it. The wait below sees the task reach RUNNING too.
-            self.register(slots, &started, None).await
+            // instead of after it. The wait sees the task reach RUNNING too.
+            result = self.register(slots, &started, None).await;
         }
-        .await;
-        if let Err(reason) = result {
+        if let Err(cause) = result {
             if self.cleanup {
                 self.clean_failed_launch(slots, &started).await;
             }
-            return Err(reason);
+            return Err(cause);
         }
-        self.deployed.borrow_mut().extend(started);
+        self.deployed.tasks.extend(started);
         Ok(())
     }
 
-    /// `tasks` and the tasks deployed by earlier steps, for one DescribeTasks.
-    fn with_deployed(&self, tasks: &[String]) -> Vec<String> {
-        let mut all = tasks.to_vec();
-        all.extend(self.deployed.borrow().iter().cloned());
-        all
-    }
-
-    /// Whether a task deployed by an earlier step is stopping; the first reason is kept.
-    fn note_deployed(&self, seen: &[Task]) -> Option<String> {
-        let why = verdict::stopped(&Self::only(seen, &self.deployed.borrow()))?;
-        let reason = format!("{why} (deployed by an earlier step)");
-        let mut kept = self.deployed_stopped.borrow_mut();
-        if kept.is_none() {
-            self.ctx.emit(Event::Warning(format!(
-                "{reason}: finishing this step, then stopping"
-            )));
-            *kept = Some(reason.clone());
+    async fn start_tasks(&self, slots: &[Slot], started: &mut Vec<String>) -> StepResult {
+        let ctx = self.ctx;
+        for s in slots {
+            let task = wait::with_retry(|| {
+                ctx.ecs.start_task(
+                    &ctx.cluster,
+                    &self.target.arn,
+                    &s.container_instance_arn,
+                    "ecs-roll",
+                )
+            })
+            .await
+            .map_err(|error| Failure::StartTaskFailed {
+                revision: self.target.name(),
+                instance: s.ec2_instance_id.clone(),
+                error,
+            })?;
+            ctx.emit(Event::Action(Did::TaskStarted {
+                task: task.arn.clone(),
+                revision: self.target.name(),
+                instance: s.ec2_instance_id.clone(),
+            }));
+            started.push(task.arn);
         }
-        Some(reason)
-    }
-
-    /// The tasks of `seen` that are among `tasks`.
-    fn only(seen: &[Task], tasks: &[String]) -> Vec<Task> {
-        seen.iter()
-            .filter(|t| tasks.contains(&t.arn))
-            .cloned()
-            .collect()
+        Ok(())
     }
 
     /// Register instances that are not registered yet and wait until `tasks` are RUNNING and
     /// every instance InService; a task that stops ends the wait early. `running_since`: when
     /// the tasks are known to run already (None: just started).
     async fn register(
-        &self,
+        &mut self,
         slots: &[Slot],
         tasks: &[String],
         running_since: Option<Instant>,
-    ) -> Result<(), String> {
+    ) -> StepResult {
         let ctx = self.ctx;
-        let ids: Vec<String> = slots.iter().map(|s| s.ec2_instance_id.clone()).collect();
-        let health = wait::with_retry(|| ctx.elb.instance_health(&ctx.load_balancer))
-            .await
-            .map_err(Self::api)?;
+        let ids = instance_ids(slots);
+        let health = wait::with_retry(|| ctx.elb.instance_health(&ctx.load_balancer)).await?;
         let missing: Vec<String> = ids
             .iter()
             .filter(|id| {
@@ -270,16 +245,12 @@ impl<'a> Rollout<'a> {
         let mut registered_at = None;
         if !missing.is_empty() {
             registered_at = Some(Instant::now());
-            wait::with_retry(|| ctx.elb.register_instances(&ctx.load_balancer, &missing))
-                .await
-                .map_err(Self::api)?;
-            ctx.emit(Event::Action {
-                text: format!(
-                    "registered {} with {}",
-                    missing.join(", "),
-                    ctx.load_balancer
-                ),
-            });
+            wait::with_retry(|| ctx.elb.register_instances(&ctx.load_balancer, &missing)).await?;
+            ctx.emit(Event::Action(Did::InstancesRegistered {
+                instances: missing,
+                load_balancer: ctx.load_balancer.clone(),
+                again: false,
+            }));
         }
         let hc = &self.lb.health_check;
         let checks = HealthSchedule {
@@ -290,187 +261,48 @@ impl<'a> Rollout<'a> {
             unhealthy_threshold: hc.unhealthy_threshold,
             grace: ctx.timeouts.health_grace,
         };
-        self.wait_in_service(&ids, tasks, checks, running_since)
-            .await
-    }
-
-    /// Reads the health only when it can have changed: when ecs-roll registered the instances,
-    /// the load balancer checks them one interval after registration and every interval after,
-    /// so DescribeInstanceHealth is read right after those instants and the wait wakes then,
-    /// not up to a poll later. The tasks are read at every poll (a crash comes at any time)
-    /// until they are RUNNING and the health says every instance is InService.
-    async fn wait_in_service(
-        &self,
-        ids: &[String],
-        tasks: &[String],
-        checks: HealthSchedule,
-        running_since: Option<Instant>,
-    ) -> Result<(), String> {
-        let ctx = self.ctx;
-        let what = format!("{} InService in {}", ids.join(", "), ctx.load_balancer);
-        let start = Instant::now();
-        let last_read: Cell<Option<Instant>> = Cell::new(None);
-        let health: RefCell<Vec<InstanceHealth>> = RefCell::new(Vec::new());
-        // From when the health checks are the new tasks': seen RUNNING, and registered.
-        let running = Cell::new(running_since);
         let limit = match running_since {
             Some(_) => self.health_limit(),
             None => ctx.timeouts.task_start + self.health_limit(),
         };
-        wait::until_due(
-            &what,
-            self.limit(limit),
-            ctx.poll,
-            ctx.observer.as_ref(),
-            |now| checks.next_check(now),
-            || async {
-                let now = Instant::now();
-                if last_read
-                    .get()
-                    .is_none_or(|at| checks.may_have_changed(at, now))
-                {
-                    *health.borrow_mut() = ctx.elb.instance_health(&ctx.load_balancer).await?;
-                    last_read.set(Some(now));
-                }
-                let health = health.borrow().clone();
-                // Read at every look, the last one too: Done rests on tasks seen RUNNING now.
-                let watched = self.with_deployed(tasks);
-                let seen = if watched.is_empty() {
-                    Vec::new()
-                } else {
-                    ctx.ecs.describe_tasks(&ctx.cluster, &watched).await?
-                };
-                self.note_deployed(&seen);
-                let ours = Self::only(&seen, tasks);
-                if running.get().is_none() {
-                    match verdict::tasks_running(&ours, tasks.len()) {
-                        Verdict::Done => running.set(Some(now)),
-                        Verdict::Failed(why) => return Ok(Verdict::Failed(why)),
-                        Verdict::Pending(_) if now >= start + ctx.timeouts.task_start => {
-                            return Ok(Verdict::Failed(format!(
-                                "the new task did not reach RUNNING within {}",
-                                humantime::format_duration(ctx.timeouts.task_start)
-                            )));
-                        }
-                        Verdict::Pending(detail) => return Ok(Verdict::Pending(detail)),
-                    }
-                }
-                let conclusive = match (running.get(), last_read.get()) {
-                    (Some(since), Some(read)) => checks.conclusive(since, read),
-                    _ => false,
-                };
-                Ok(verdict::instances_in_service(
-                    &health, ids, &ours, conclusive,
-                ))
-            },
-        )
-        .await
-        .map(|_| ())
-        .map_err(|e| wait_failure("the load balancer did not report the new task healthy", e))
+        let limit = self.limit(limit);
+        let what = Wait::InService {
+            instances: ids.clone(),
+            load_balancer: ctx.load_balancer.clone(),
+        };
+        let mut w = InService {
+            ctx,
+            ids: &ids,
+            tasks,
+            deployed: &mut self.deployed,
+            checks,
+            start: Instant::now(),
+            running: running_since,
+            last_read: None,
+            health: Vec::new(),
+        };
+        wait::watch(&what, limit, ctx.poll, ctx.observer.as_ref(), &mut w)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.into_failure(what))
     }
 
     /// Deregister, wait for connection draining (bounded by its timeout), stop the old tasks
     /// and wait until they are STOPPED so their host port is free.
-    async fn retire(&self, slots: &[Slot]) -> Result<(), String> {
+    async fn retire(&mut self, slots: &[Slot]) -> StepResult {
         let ctx = self.ctx;
-        let ids: Vec<String> = slots.iter().map(|s| s.ec2_instance_id.clone()).collect();
+        let ids = instance_ids(slots);
         if !self.allow_downtime {
             self.guard(&ids).await?;
         }
-        let health = wait::with_retry(|| ctx.elb.instance_health(&ctx.load_balancer))
-            .await
-            .map_err(Self::api)?;
+        let health = wait::with_retry(|| ctx.elb.instance_health(&ctx.load_balancer)).await?;
         let registered: Vec<String> = ids
             .iter()
             .filter(|id| health.iter().any(|h| &h.instance_id == *id))
             .cloned()
             .collect();
         if !registered.is_empty() {
-            wait::with_retry(|| {
-                ctx.elb
-                    .deregister_instances(&ctx.load_balancer, &registered)
-            })
-            .await
-            .map_err(Self::api)?;
-            ctx.emit(Event::Action {
-                text: format!(
-                    "deregistered {} from {}",
-                    registered.join(", "),
-                    ctx.load_balancer
-                ),
-            });
-            let drain = self.lb.connection_draining.unwrap_or_default();
-            // The ELB may report the end of draining a little after its timeout.
-            let drain_limit = drain + ctx.poll.max.max(Duration::from_secs(5));
-            let what = format!("connection draining on {}", registered.join(", "));
-            // Past the draining timeout the ELB cuts the connections itself: go on.
-            // Draining ends at the latest when its timeout does: look right then.
-            let drained_by = Instant::now() + drain + wait::AFTER_DUE;
-            let started = Instant::now();
-            // The last health read and what it said, repeated by the looks that skip it (a
-            // detail of their own would count as a change and speed the polls up again).
-            let health_read: RefCell<Option<(Instant, Verdict)>> = RefCell::new(None);
-            match wait::until_due(
-                &what,
-                // Never cut short by the rollout's deadline: the ELB's own timeout bounds it,
-                // and stopping a task mid-drain would cut its connections.
-                drain_limit,
-                ctx.poll,
-                ctx.observer.as_ref(),
-                move |_| Some(drained_by),
-                || async {
-                    // Draining either ends within seconds (no request in flight) or lasts to
-                    // its timeout (long requests, keep-alive clients): the health is read in
-                    // the first seconds, at the timeout and every 30 s between. The tasks
-                    // deployed so far, which must keep running, are read at every look.
-                    let now = Instant::now();
-                    if !self.deployed.borrow().is_empty() {
-                        let deployed = self.with_deployed(&[]);
-                        let seen = ctx.ecs.describe_tasks(&ctx.cluster, &deployed).await?;
-                        if let Some(reason) = self.note_deployed(&seen) {
-                            return Ok(Verdict::Failed(reason));
-                        }
-                    }
-                    if now >= started + DRAIN_EARLY
-                        && now < drained_by
-                        && let Some((at, last)) = health_read.borrow().as_ref()
-                        && now < *at + DRAIN_HEALTH_EVERY
-                    {
-                        return Ok(last.clone());
-                    }
-                    let health = ctx.elb.instance_health(&ctx.load_balancer).await?;
-                    let drained = verdict::instances_drained(&health, &registered);
-                    *health_read.borrow_mut() = Some((now, drained.clone()));
-                    Ok(drained)
-                },
-            )
-            .await
-            {
-                Ok(_) => {}
-                Err(WaitError::TimedOut { .. }) => ctx.emit(Event::Warning(format!(
-                    "{what}: still listed after the draining timeout; continuing"
-                ))),
-                Err(WaitError::Failed(reason)) if self.deployed_stopped.borrow().is_some() => {
-                    // A task deployed earlier stopped: this instance's old task still runs,
-                    // so it goes back into service rather than out with the rest.
-                    self.deployed_stopped.borrow_mut().take();
-                    if wait::with_retry(|| {
-                        ctx.elb.register_instances(&ctx.load_balancer, &registered)
-                    })
-                    .await
-                    .is_ok()
-                    {
-                        ctx.emit(Event::Action {
-                            text: format!(
-                                "registered {} again: its task still runs",
-                                registered.join(", ")
-                            ),
-                        });
-                    }
-                    return Err(reason);
-                }
-                Err(e) => return Err(wait_failure("connection draining", e)),
-            }
+            self.drain(&registered).await?;
         }
         let old: Vec<String> = slots
             .iter()
@@ -480,62 +312,107 @@ impl<'a> Rollout<'a> {
             .await
     }
 
+    /// Deregister `registered` and wait for its connections to drain. Never cut short by the
+    /// rollout's deadline: the ELB's own timeout bounds it, and stopping a task mid-drain
+    /// would cut its connections. Past that timeout the ELB cuts them itself: go on.
+    async fn drain(&mut self, registered: &[String]) -> StepResult {
+        let ctx = self.ctx;
+        wait::with_retry(|| ctx.elb.deregister_instances(&ctx.load_balancer, registered)).await?;
+        let timeout = self.lb.connection_draining;
+        ctx.emit(Event::Action(Did::Draining {
+            instances: registered.to_vec(),
+            load_balancer: ctx.load_balancer.clone(),
+            timeout,
+        }));
+        let drain = timeout.unwrap_or_default();
+        let what = Wait::Draining {
+            instances: registered.to_vec(),
+        };
+        let mut w = Drain {
+            ctx,
+            registered,
+            deployed: &mut self.deployed,
+            started: Instant::now(),
+            drained_by: just_after(Instant::now() + drain),
+            health_read: None,
+        };
+        let result = wait::watch(
+            &what,
+            drain_limit(ctx, drain),
+            ctx.poll,
+            ctx.observer.as_ref(),
+            &mut w,
+        )
+        .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(WaitError::TimedOut { .. }) => {
+                ctx.emit(Event::Warning(Warning::StillListedAfterDraining {
+                    instances: registered.to_vec(),
+                }));
+                Ok(())
+            }
+            Err(WaitError::Failed(cause)) if self.deployed.stopped.is_some() => {
+                // A task deployed earlier stopped: this instance's old task still runs, so it
+                // goes back into service rather than out with the rest.
+                self.deployed.stopped = None;
+                if wait::with_retry(|| ctx.elb.register_instances(&ctx.load_balancer, registered))
+                    .await
+                    .is_ok()
+                {
+                    ctx.emit(Event::Action(Did::InstancesRegistered {
+                        instances: registered.to_vec(),
+                        load_balancer: ctx.load_balancer.clone(),
+                        again: true,
+                    }));
+                }
+                Err(cause)
+            }
+            Err(e) => Err(e.into_failure(what)),
+        }
+    }
+
     /// `watch_deployed`: fail when a task deployed by an earlier step stops meanwhile (not
     /// while cleaning up after a failure: that is already being handled).
     async fn stop_tasks(
-        &self,
+        &mut self,
         tasks: &[String],
         reason: &str,
         watch_deployed: bool,
-    ) -> Result<(), String> {
+    ) -> StepResult {
         let ctx = self.ctx;
         if tasks.is_empty() {
             return Ok(());
         }
         for t in tasks {
-            wait::with_retry(|| ctx.ecs.stop_task(&ctx.cluster, t, reason))
-                .await
-                .map_err(Self::api)?;
-            ctx.emit(Event::Action {
-                text: format!("stopped task {}", verdict::short(t)),
-            });
+            wait::with_retry(|| ctx.ecs.stop_task(&ctx.cluster, t, reason)).await?;
+            ctx.emit(Event::Action(Did::TaskStopped { task: t.clone() }));
         }
-        let what = format!("{} task(s) STOPPED", tasks.len());
-        wait::until(
-            &what,
-            self.limit(ctx.timeouts.task_stop),
-            // A stop takes seconds and the next step waits on it: look every `min`.
-            Poll {
-                min: ctx.poll.min,
-                max: ctx.poll.min,
-            },
-            ctx.observer.as_ref(),
-            || async {
-                let watched = if watch_deployed {
-                    self.with_deployed(tasks)
-                } else {
-                    tasks.to_vec()
-                };
-                let seen = ctx.ecs.describe_tasks(&ctx.cluster, &watched).await?;
-                if watch_deployed {
-                    self.note_deployed(&seen);
-                }
-                Ok(verdict::tasks_stopped(&Self::only(&seen, tasks)))
-            },
-        )
-        .await
-        .map(|_| ())
-        .map_err(|e| wait_failure("the old task did not stop", e))
+        let what = Wait::TasksStopped { count: tasks.len() };
+        let limit = self.limit(ctx.timeouts.task_stop);
+        let mut w = Stopped {
+            ctx,
+            tasks,
+            deployed: watch_deployed.then_some(&mut self.deployed),
+        };
+        // A stop takes seconds and the next step waits on it: look every `min`.
+        let poll = Poll {
+            min: ctx.poll.min,
+            max: ctx.poll.min,
+        };
+        wait::watch(&what, limit, poll, ctx.observer.as_ref(), &mut w)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.into_failure(what))
     }
 
     /// Never take the last serving instance out: wait (within the health timeout) until
     /// another one is InService.
-    async fn guard(&self, leaving: &[String]) -> Result<(), String> {
+    async fn guard(&self, leaving: &[String]) -> StepResult {
         let ctx = self.ctx;
-        let what = format!(
-            "another instance InService before {} leaves",
-            leaving.join(", ")
-        );
+        let what = Wait::OtherInService {
+            leaving: leaving.to_vec(),
+        };
         wait::until(
             &what,
             self.limit(self.health_limit()),
@@ -544,21 +421,21 @@ impl<'a> Rollout<'a> {
             || async {
                 let health = ctx.elb.instance_health(&ctx.load_balancer).await?;
                 Ok(match verdict::others_in_service(&health, leaving) {
-                    0 => Verdict::Pending("no other instance is InService".into()),
+                    0 => Verdict::Pending(super::progress::Progress::NoOtherInService),
                     _ => Verdict::Done,
                 })
             },
         )
         .await
         .map(|_| ())
-        .map_err(|e| wait_failure("taking the instance out would leave nothing in service", e))
+        .map_err(|e| e.into_failure(what))
     }
 
     /// After a failed launch: deregister the instances and stop the new tasks, so nothing is
     /// registered without a healthy task behind it and the host ports are free for the old one.
-    async fn clean_failed_launch(&self, slots: &[Slot], started: &[String]) {
+    async fn clean_failed_launch(&mut self, slots: &[Slot], started: &[String]) {
         let ctx = self.ctx;
-        let ids: Vec<String> = slots.iter().map(|s| s.ec2_instance_id.clone()).collect();
+        let ids = instance_ids(slots);
         if let Ok(health) = wait::with_retry(|| ctx.elb.instance_health(&ctx.load_balancer)).await {
             let registered: Vec<String> = ids
                 .iter()
@@ -573,76 +450,22 @@ impl<'a> Rollout<'a> {
                 .await
                 .is_ok()
             {
-                ctx.emit(Event::Action {
-                    text: format!("deregistered {} (failed step)", registered.join(", ")),
-                });
+                ctx.emit(Event::Action(Did::InstancesDeregistered {
+                    instances: registered,
+                }));
             }
         }
-        if let Err(e) = self
+        if let Err(cause) = self
             .stop_tasks(started, "ecs-roll: new revision failed", false)
             .await
         {
-            ctx.emit(Event::Warning(format!("cleaning up the failed step: {e}")));
+            ctx.emit(Event::Warning(Warning::CleanupFailed { cause }));
         }
     }
 }
 
-/// Draining without requests in flight ends within this long after deregistration.
-const DRAIN_EARLY: Duration = Duration::from_secs(10);
-/// Past that, how often the health is read until the draining timeout (the end expected).
-const DRAIN_HEALTH_EVERY: Duration = Duration::from_secs(30);
-
-/// When the classic load balancer checks the instances being waited on, as far as ecs-roll
-/// knows: it registered them at `registered_at` (None: they were registered already, on the
-/// load balancer's own schedule).
-#[derive(Debug, Clone, Copy)]
-struct HealthSchedule {
-    registered_at: Option<Instant>,
-    interval: Duration,
-    /// How long a check may take to fail (its response timeout).
-    timeout: Duration,
-    healthy_threshold: u32,
-    unhealthy_threshold: u32,
-    grace: Duration,
-}
-
-impl HealthSchedule {
-    fn interval(&self) -> Duration {
-        self.interval.max(Duration::from_millis(100))
-    }
-
-    /// The next moment after `now` to read the health, when the schedule is known: just
-    /// after each check falls due (a pass shows at once), and once more when a check that
-    /// fails by timing out has ended (which also covers an answer that lags the check).
-    fn next_check(&self, now: Instant) -> Option<Instant> {
-        let registered = self.registered_at?;
-        let i = self.interval();
-        let looks = [wait::AFTER_DUE, self.timeout.min(i / 2) + wait::AFTER_DUE];
-        let since = now.saturating_duration_since(registered).as_secs_f64();
-        let k = (since / i.as_secs_f64()).floor() as u32;
-        // The first look after `now`: of the last check (its second look may be ahead), or
-        // of the next ones. The first check is one interval after registration.
-        (k.max(1)..k + 3)
-            .flat_map(|j| looks.map(|l| registered + i * j + l))
-            .find(|at| *at > now)
-    }
-
-    /// Whether a look fell due between a read at `read` and `now`; always, when the schedule
-    /// is unknown.
-    fn may_have_changed(&self, read: Instant, now: Instant) -> bool {
-        self.next_check(read).is_none_or(|due| now >= due)
-    }
-
-    /// Whether the load balancer's "failed UnhealthyThreshold checks" in a health read taken
-    /// at `read` is about the new task that runs since `running`, past the start-up grace:
-    /// enough checks have run since then, and finished, that the description cannot be left
-    /// over from before it (whether the ELB keeps it until HealthyThreshold passes or clears
-    /// it at the first, a task that passed every check since would be InService by now).
-    fn conclusive(&self, running: Instant, read: Instant) -> bool {
-        let since = self.registered_at.map_or(running, |r| r.max(running));
-        let checks = self.unhealthy_threshold.max(self.healthy_threshold).max(1);
-        read >= since + self.grace + self.interval() * checks + self.timeout
-    }
+fn instance_ids(slots: &[Slot]) -> Vec<String> {
+    slots.iter().map(|s| s.ec2_instance_id.clone()).collect()
 }
 
 /// How long an instance may take to become InService.
@@ -674,80 +497,4 @@ pub fn plan_limit(ctx: &Ctx, lb: &ClassicLoadBalancer, plan: &Plan) -> Duration 
         })
         .sum();
     (expected * 2).max(Duration::from_secs(15 * 60))
-}
-
-fn wait_failure(context: &str, e: WaitError) -> String {
-    match e {
-        WaitError::Failed(why) => why,
-        other => format!("{context}: {other}"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn schedule(at: Instant) -> HealthSchedule {
-        HealthSchedule {
-            registered_at: Some(at),
-            interval: Duration::from_secs(30),
-            timeout: Duration::from_secs(5),
-            healthy_threshold: 2,
-            unhealthy_threshold: 2,
-            grace: Duration::ZERO,
-        }
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn looks_follow_each_check_twice() {
-        let r = Instant::now();
-        let s = schedule(r);
-        let ms = |n: u64| Duration::from_millis(n);
-        // (now, the next look): checks at 30 s, 60 s...; looks 0.1 s and 5.1 s after each.
-        let table = [
-            (0, 30_100),
-            (29_000, 30_100),
-            (30_100, 35_100),
-            (31_000, 35_100),
-            (35_100, 60_100),
-            (59_999, 60_100),
-            (60_100, 65_100),
-        ];
-        for (now, want) in table {
-            assert_eq!(s.next_check(r + ms(now)), Some(r + ms(want)), "at {now} ms");
-        }
-        assert!(s.may_have_changed(r + ms(30_000), r + ms(30_100)));
-        assert!(!s.may_have_changed(r + ms(30_100), r + ms(35_000)));
-        let unknown = HealthSchedule {
-            registered_at: None,
-            ..s
-        };
-        assert_eq!(unknown.next_check(r), None);
-        assert!(unknown.may_have_changed(r, r));
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn failed_checks_count_once_enough_ran_against_the_task() {
-        let r = Instant::now();
-        let s = schedule(r);
-        let secs = Duration::from_secs;
-        // Seen RUNNING at 31 s: two checks (61 s, 91 s) must have run and ended (+5 s).
-        assert!(!s.conclusive(r + secs(31), r + secs(95)));
-        assert!(s.conclusive(r + secs(31), r + secs(96)));
-        // A grace period pushes it back.
-        let graced = HealthSchedule {
-            grace: secs(60),
-            ..s
-        };
-        assert!(!graced.conclusive(r + secs(31), r + secs(150)));
-        assert!(graced.conclusive(r + secs(31), r + secs(156)));
-        // HealthyThreshold 10: a task passing every check since would be InService only
-        // after 10 of them, so a "failed" description counts only then.
-        let slow = HealthSchedule {
-            healthy_threshold: 10,
-            ..s
-        };
-        assert!(!slow.conclusive(r + secs(70), r + secs(130)));
-        assert!(slow.conclusive(r + secs(70), r + secs(375)));
-    }
 }

@@ -3,120 +3,123 @@
 
 use std::time::Duration;
 
-use crate::platform::{HealthState, InstanceHealth, Task};
+use super::failure::{Failure, StoppedTask};
+use super::progress::{InstanceWait, Progress};
+use crate::platform::{HealthState, InstanceHealth, Task, TaskStatus};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     Done,
-    /// Not yet; the detail says what was seen, so changes can be reported once each.
-    Pending(String),
+    /// Not yet; what was seen, so changes can be reported once each.
+    Pending(Progress),
     /// Conclusive evidence that it will never be done.
-    Failed(String),
+    Failed(Failure),
 }
 
-/// The first of `tasks` that is stopping, explained: the failure of any wait that watches it.
-pub fn stopped(tasks: &[Task]) -> Option<String> {
-    tasks
-        .iter()
-        .find(|t| t.is_stopping())
-        .map(|t| format!("task {} stopped: {}", short(&t.arn), t.stop_explanation()))
+/// The first of `tasks` that is stopping: the evidence that ends any wait watching it.
+pub fn stopped(tasks: &[Task]) -> Option<StoppedTask> {
+    tasks.iter().find(|t| t.is_stopping()).map(StoppedTask::of)
+}
+
+fn task_stopped(task: StoppedTask) -> Verdict {
+    Verdict::Failed(Failure::TaskStopped {
+        task,
+        deployed_earlier: false,
+    })
 }
 
 /// New tasks started by a step: done when all run, failed as soon as one stopped.
 pub fn tasks_running(tasks: &[Task], expected: usize) -> Verdict {
-    if let Some(why) = stopped(tasks) {
-        return Verdict::Failed(why);
+    if let Some(t) = stopped(tasks) {
+        return task_stopped(t);
     }
     if tasks.len() < expected {
-        return Verdict::Pending(format!("{} of {expected} tasks visible", tasks.len()));
+        return Verdict::Pending(Progress::TasksVisible {
+            seen: tasks.len(),
+            expected,
+        });
     }
     let running = tasks.iter().filter(|t| t.is_running()).count();
     if running == expected {
         Verdict::Done
     } else {
-        let states: Vec<String> = tasks.iter().map(|t| t.last_status.clone()).collect();
-        Verdict::Pending(format!(
-            "{running} of {expected} RUNNING ({})",
-            states.join(", ")
-        ))
+        Verdict::Pending(Progress::TasksStarting {
+            running,
+            expected,
+            statuses: tasks.iter().map(|t| t.last_status.clone()).collect(),
+        })
     }
 }
 
-/// Old tasks being stopped: done when every one is STOPPED (its host port is free again).
 pub fn tasks_stopped(tasks: &[Task]) -> Verdict {
     let left: Vec<&Task> = tasks
         .iter()
-        .filter(|t| t.last_status != "STOPPED")
+        .filter(|t| t.last_status != TaskStatus::Stopped)
         .collect();
-    if left.is_empty() {
-        Verdict::Done
-    } else {
-        Verdict::Pending(format!("{} still {}", left.len(), left[0].last_status))
+    match left.first() {
+        None => Verdict::Done,
+        Some(t) => Verdict::Pending(Progress::TasksStopping {
+            left: left.len(),
+            status: t.last_status.clone(),
+        }),
     }
 }
 
-/// Instances just registered: done when all are InService. Their tasks are checked too, since
-/// a task that crashed makes waiting on the load balancer pointless. `checks_conclusive`: the
-/// load balancer has had time for `UnhealthyThreshold` checks of the new task (and the start-up
-/// grace has passed), so an instance it reports as having failed that many checks in a row
-/// failed them against the new task: that is the load balancer's own verdict, final.
 pub fn instances_in_service(
     health: &[InstanceHealth],
     instance_ids: &[String],
     tasks: &[Task],
     checks_conclusive: bool,
+    load_balancer: &str,
 ) -> Verdict {
-    if let Some(why) = stopped(tasks) {
-        return Verdict::Failed(why);
+    if let Some(t) = stopped(tasks) {
+        return task_stopped(t);
     }
     let mut waiting = Vec::new();
     for id in instance_ids {
         match health.iter().find(|h| &h.instance_id == id) {
             Some(h) if h.state == HealthState::InService => {}
             Some(h) if checks_conclusive && h.has_failed_checks() => {
-                return Verdict::Failed(format!(
-                    "{id} failed the load balancer's health check: {}",
-                    h.description.as_deref().unwrap_or("OutOfService")
-                ));
+                return Verdict::Failed(Failure::HealthChecksFailed {
+                    load_balancer: load_balancer.to_string(),
+                    target: id.clone(),
+                    state: h.state.to_string(),
+                    description: h.description.clone(),
+                    unhealthy_for: None,
+                });
             }
-            Some(h) => waiting.push(format!(
-                "{id} {}{}",
-                h.state,
-                h.description
-                    .as_deref()
-                    .map(|d| format!(" ({d})"))
-                    .unwrap_or_default()
-            )),
-            None => waiting.push(format!("{id} not registered yet")),
+            h => waiting.push(InstanceWait {
+                instance: id.clone(),
+                state: h.map(|h| h.state),
+                description: h.and_then(|h| h.description.clone()),
+            }),
         }
     }
     if waiting.is_empty() {
         Verdict::Done
     } else {
-        Verdict::Pending(waiting.join("; "))
+        Verdict::Pending(Progress::InstancesWaiting { instances: waiting })
     }
 }
 
-/// Deregistered instances: done once the load balancer no longer lists them, or lists them
-/// without a deregistration in progress (draining over). The caller bounds the wait by the
-/// connection draining timeout.
 pub fn instances_drained(health: &[InstanceHealth], instance_ids: &[String]) -> Verdict {
-    let draining: Vec<&str> = health
+    let draining: Vec<String> = health
         .iter()
         .filter(|h| {
             instance_ids.contains(&h.instance_id)
                 && (h.is_deregistering() || h.state == HealthState::InService)
         })
-        .map(|h| h.instance_id.as_str())
+        .map(|h| h.instance_id.clone())
         .collect();
     if draining.is_empty() {
         Verdict::Done
     } else {
-        Verdict::Pending(format!("connections draining on {}", draining.join(", ")))
+        Verdict::Pending(Progress::Draining {
+            instances: draining,
+        })
     }
 }
 
-/// How many instances other than `leaving` serve now: the guard before taking any out.
 pub fn others_in_service(health: &[InstanceHealth], leaving: &[String]) -> usize {
     health
         .iter()
@@ -128,8 +131,6 @@ pub fn others_in_service(health: &[InstanceHealth], leaving: &[String]) -> usize
         .count()
 }
 
-/// The longest a new instance may take to become InService: the checks the ELB needs, twice
-/// over, plus a start-up allowance; never less than a minute.
 pub fn default_health_timeout(
     interval: Duration,
     timeout: Duration,
@@ -137,11 +138,6 @@ pub fn default_health_timeout(
 ) -> Duration {
     let checks = (interval + timeout) * healthy_threshold.max(1);
     (checks * 2 + Duration::from_secs(60)).max(Duration::from_secs(60))
-}
-
-/// The tail of an ARN, for messages.
-pub fn short(arn: &str) -> &str {
-    arn.rsplit('/').next().unwrap_or(arn)
 }
 
 #[cfg(test)]
@@ -202,14 +198,20 @@ mod tests {
     }
 
     #[test]
-    fn a_stopped_task_is_explained_with_its_exit_code() {
-        let Verdict::Failed(why) = tasks_running(&[task("STOPPED", "STOPPED")], 1) else {
+    fn a_stopped_task_carries_its_reason_and_exit_codes() {
+        let Verdict::Failed(Failure::TaskStopped {
+            task,
+            deployed_earlier: false,
+        }) = tasks_running(&[task("STOPPED", "STOPPED")], 1)
+        else {
             panic!()
         };
-        assert!(
-            why.contains("abc") && why.contains("Essential container") && why.contains("exited 1"),
-            "{why}"
+        assert_eq!(task.task_arn, "arn:aws:ecs:us-east-1:1:task/c/abc");
+        assert_eq!(
+            task.stopped_reason.as_deref(),
+            Some("Essential container in task exited")
         );
+        assert_eq!(task.containers[0].exit_code, Some(1));
     }
 
     #[test]
@@ -221,7 +223,7 @@ mod tests {
             health("i-2", HealthState::InService, None),
         ];
         assert_eq!(
-            instances_in_service(&both, &ids, &running, true),
+            instances_in_service(&both, &ids, &running, true, "elb"),
             Verdict::Done
         );
         let one = vec![
@@ -234,10 +236,10 @@ mod tests {
         ];
         // Failed checks count only once they can be the new task's.
         assert!(
-            matches!(instances_in_service(&one, &ids, &running, false), Verdict::Pending(d) if d.contains("i-2 OutOfService"))
+            matches!(instances_in_service(&one, &ids, &running, false, "elb"), Verdict::Pending(Progress::InstancesWaiting { instances }) if instances[0].instance == "i-2" && instances[0].state == Some(HealthState::OutOfService))
         );
         assert!(
-            matches!(instances_in_service(&one, &ids, &running, true), Verdict::Failed(d) if d.contains("i-2 failed the load balancer's health check"))
+            matches!(instances_in_service(&one, &ids, &running, true, "elb"), Verdict::Failed(Failure::HealthChecksFailed { target, load_balancer, unhealthy_for: None, .. }) if target == "i-2" && load_balancer == "elb")
         );
         let not_yet = vec![
             health("i-1", HealthState::InService, None),
@@ -250,14 +252,14 @@ mod tests {
             ),
         ];
         assert!(matches!(
-            instances_in_service(&not_yet, &ids, &running, true),
+            instances_in_service(&not_yet, &ids, &running, true, "elb"),
             Verdict::Pending(_)
         ));
         assert!(
-            matches!(instances_in_service(&both[..1], &ids, &running, true), Verdict::Pending(d) if d.contains("i-2 not registered"))
+            matches!(instances_in_service(&both[..1], &ids, &running, true, "elb"), Verdict::Pending(Progress::InstancesWaiting { instances }) if instances[0].instance == "i-2" && instances[0].state.is_none())
         );
         assert!(matches!(
-            instances_in_service(&both, &ids, &[task("STOPPED", "STOPPED")], false),
+            instances_in_service(&both, &ids, &[task("STOPPED", "STOPPED")], false, "elb"),
             Verdict::Failed(_)
         ));
     }

@@ -9,6 +9,8 @@ use backon::{ExponentialBuilder, Retryable};
 use tokio::time::Instant;
 
 use super::events::{Event, Observer};
+use super::failure::Failure;
+use super::progress::{Progress, Wait};
 use super::verdict::Verdict;
 use crate::platform::{ApiError, ApiResult};
 
@@ -52,27 +54,26 @@ impl Poll {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WaitError {
     /// Conclusive evidence it will never be done.
-    Failed(String),
+    Failed(Failure),
     /// The limit passed; the last thing seen.
     TimedOut {
         limit: Duration,
-        last: String,
+        last: Option<Progress>,
     },
     Api(ApiError),
 }
 
-impl std::fmt::Display for WaitError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl WaitError {
+    /// The failure this ends a wait for `what` with.
+    pub fn into_failure(self, what: Wait) -> Failure {
         match self {
-            WaitError::Failed(why) => f.write_str(why),
-            WaitError::TimedOut { limit, last } => {
-                write!(
-                    f,
-                    "not done after {}: {last}",
-                    humantime::format_duration(*limit)
-                )
-            }
-            WaitError::Api(e) => write!(f, "{e}"),
+            WaitError::Failed(f) => f,
+            WaitError::TimedOut { limit, last } => Failure::TimedOut {
+                waiting_for: what,
+                limit,
+                last: last.map(Box::new),
+            },
+            WaitError::Api(error) => Failure::Api { error },
         }
     }
 }
@@ -81,70 +82,89 @@ impl std::fmt::Display for WaitError {
 /// its answer must already show it.
 pub const AFTER_DUE: Duration = Duration::from_millis(100);
 
+/// One wait's observe-and-judge step. `look` owns the read policy (what to read, and when a
+/// read can be skipped) and returns the judge's verdict on what it saw; `due` names the next
+/// instant the platform is known to change (a health check, the end of draining), so the loop
+/// wakes then instead of up to a poll later. State lives in the implementing value and passes
+/// by `&mut`, so a wait's future is `Send`.
+pub trait Watch {
+    fn look(&mut self, now: Instant) -> impl Future<Output = ApiResult<Verdict>> + Send;
+
+    fn due(&self, _now: Instant) -> Option<Instant> {
+        None
+    }
+}
+
+/// A closure as a `Watch` with no predictable instants.
+struct Closure<F>(F);
+
+impl<F, Fut> Watch for Closure<F>
+where
+    F: FnMut() -> Fut + Send,
+    Fut: Future<Output = ApiResult<Verdict>> + Send,
+{
+    fn look(&mut self, _now: Instant) -> impl Future<Output = ApiResult<Verdict>> + Send {
+        (self.0)()
+    }
+}
+
 /// Polls `observe` until its verdict is Done (Ok with the time it took), Failed, or `limit`
 /// passes. Transient API errors (throttling, 5xx after the SDK's retries) are waited out like a
 /// pending verdict; others end the wait.
 pub async fn until<F, Fut>(
-    what: &str,
+    what: &Wait,
     limit: Duration,
     poll: Poll,
     observer: &dyn Observer,
     observe: F,
 ) -> Result<Duration, WaitError>
 where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = ApiResult<Verdict>>,
+    F: FnMut() -> Fut + Send,
+    Fut: Future<Output = ApiResult<Verdict>> + Send,
 {
-    until_due(what, limit, poll, observer, |_| None, observe).await
+    watch(what, limit, poll, observer, &mut Closure(observe)).await
 }
 
-/// `until`, told when the platform is next expected to change: `due(now)` names that instant
-/// (a health check falls due, a draining timeout ends). The loop sleeps until whichever comes
-/// first, that instant or the next poll, so a predictable transition is seen as it happens
-/// instead of up to `poll.max` later, and the polls in between can stay slow.
-pub async fn until_due<F, Fut, D>(
-    what: &str,
+/// The polling loop: look, report a change of progress once, sleep until the next poll or the
+/// watch's due instant, whichever comes first, so a predictable transition is seen as it
+/// happens and the polls in between can stay slow.
+pub async fn watch<W: Watch>(
+    what: &Wait,
     limit: Duration,
     poll: Poll,
     observer: &dyn Observer,
-    due: D,
-    mut observe: F,
-) -> Result<Duration, WaitError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = ApiResult<Verdict>>,
-    D: Fn(Instant) -> Option<Instant>,
-{
+    w: &mut W,
+) -> Result<Duration, WaitError> {
     let start = Instant::now();
     let deadline = start + limit;
     observer.event(&Event::WaitStarted {
-        what: what.into(),
+        what: what.clone(),
         limit,
     });
     let mut delay = poll.min;
-    let mut last = String::new();
+    let mut last: Option<Progress> = None;
     loop {
-        let detail = match observe().await {
+        let progress = match w.look(Instant::now()).await {
             Ok(Verdict::Done) => {
                 let took = start.elapsed();
                 observer.event(&Event::WaitFinished {
-                    what: what.into(),
+                    what: what.clone(),
                     took,
                 });
                 return Ok(took);
             }
             Ok(Verdict::Failed(why)) => return Err(WaitError::Failed(why)),
-            Ok(Verdict::Pending(detail)) => detail,
-            Err(e) if e.is_transient() => format!("AWS answered: {e} (retrying)"),
+            Ok(Verdict::Pending(progress)) => progress,
+            Err(error) if error.is_transient() => Progress::Retrying { error },
             Err(e) => return Err(WaitError::Api(e)),
         };
-        let changed = detail != last;
+        let changed = last.as_ref() != Some(&progress);
         if changed {
             observer.event(&Event::WaitProgress {
-                what: what.into(),
-                detail: detail.clone(),
+                what: what.clone(),
+                progress: progress.clone(),
             });
-            last = detail;
+            last = Some(progress);
         }
         let now = Instant::now();
         if now >= deadline {
@@ -152,7 +172,7 @@ where
         }
         delay = poll.next(delay, changed);
         let mut sleep = delay.min(deadline - now);
-        if let Some(due) = due(now).filter(|d| *d > now) {
+        if let Some(due) = w.due(now).filter(|d| *d > now) {
             sleep = sleep.min(due - now);
         }
         tokio::time::sleep(sleep).await;
@@ -187,19 +207,28 @@ mod tests {
     use crate::platform::ApiErrorKind;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
+    const X: Wait = Wait::TasksStopped { count: 1 };
+
+    fn seen(n: usize) -> Progress {
+        Progress::TasksVisible {
+            seen: n,
+            expected: 9,
+        }
+    }
+
     #[tokio::test(start_paused = true)]
     async fn waits_until_done_and_reports_each_change_once() {
         let rec = Recorder::default();
         let n = AtomicUsize::new(0);
         let took = until(
-            "x",
+            &X,
             Duration::from_secs(60),
             Poll::default(),
             &rec,
             || async {
                 let i = n.fetch_add(1, Ordering::SeqCst);
                 Ok(if i < 4 {
-                    Verdict::Pending(if i < 2 { "a".into() } else { "b".into() })
+                    Verdict::Pending(if i < 2 { seen(1) } else { seen(2) })
                 } else {
                     Verdict::Done
                 })
@@ -221,11 +250,11 @@ mod tests {
         let rec = Recorder::default();
         let start = Instant::now();
         let err = until(
-            "x",
+            &X,
             Duration::from_secs(30),
             Poll::default(),
             &rec,
-            || async { Ok(Verdict::Pending("no".into())) },
+            || async { Ok(Verdict::Pending(seen(0))) },
         )
         .await
         .unwrap_err();
@@ -238,13 +267,13 @@ mod tests {
         let rec = Recorder::default();
         let calls = AtomicUsize::new(0);
         let _ = until(
-            "x",
+            &X,
             Duration::from_secs(120),
             Poll::default(),
             &rec,
             || async {
                 calls.fetch_add(1, Ordering::SeqCst);
-                Ok(Verdict::Pending("same".into()))
+                Ok(Verdict::Pending(seen(0)))
             },
         )
         .await;
@@ -254,34 +283,43 @@ mod tests {
         assert!((22..=24).contains(&n), "{n} calls");
     }
 
+    /// Ready at a known instant, and says so through `due`.
+    struct ReadyAt {
+        ready: Instant,
+        calls: usize,
+    }
+
+    impl Watch for ReadyAt {
+        async fn look(&mut self, now: Instant) -> ApiResult<Verdict> {
+            self.calls += 1;
+            Ok(if now >= self.ready {
+                Verdict::Done
+            } else {
+                Verdict::Pending(seen(0))
+            })
+        }
+
+        fn due(&self, _now: Instant) -> Option<Instant> {
+            Some(self.ready + AFTER_DUE)
+        }
+    }
+
     #[tokio::test(start_paused = true)]
     async fn wakes_at_the_due_instant_instead_of_the_next_poll() {
         let rec = Recorder::default();
         let start = Instant::now();
-        let ready = start + Duration::from_secs(37);
-        let calls = AtomicUsize::new(0);
-        let took = until_due(
-            "x",
-            Duration::from_secs(120),
-            Poll::default(),
-            &rec,
-            // The platform is known to act at 37 s: look right after it.
-            |_| Some(ready + AFTER_DUE),
-            || async {
-                calls.fetch_add(1, Ordering::SeqCst);
-                Ok(if Instant::now() >= ready {
-                    Verdict::Done
-                } else {
-                    Verdict::Pending("waiting".into())
-                })
-            },
-        )
-        .await
-        .unwrap();
+        // The platform is known to act at 37 s: look right after it.
+        let mut w = ReadyAt {
+            ready: start + Duration::from_secs(37),
+            calls: 0,
+        };
+        let took = watch(&X, Duration::from_secs(120), Poll::default(), &rec, &mut w)
+            .await
+            .unwrap();
         // Polls alone (1 s growing to 6 s) would see it at 43.2 s.
         assert_eq!(took, Duration::from_secs(37) + AFTER_DUE);
         // No extra looks: the polls of the policy, the last one moved to 37.1 s.
-        assert_eq!(calls.load(Ordering::SeqCst), 10);
+        assert_eq!(w.calls, 10);
     }
 
     #[tokio::test(start_paused = true)]
@@ -289,7 +327,7 @@ mod tests {
         let rec = Recorder::default();
         let n = AtomicUsize::new(0);
         let ok = until(
-            "x",
+            &X,
             Duration::from_secs(60),
             Poll::default(),
             &rec,
@@ -308,7 +346,7 @@ mod tests {
         .await;
         assert!(ok.is_ok());
         let err = until(
-            "x",
+            &X,
             Duration::from_secs(60),
             Poll::default(),
             &rec,
@@ -329,15 +367,15 @@ mod tests {
     async fn a_failed_verdict_ends_the_wait_at_once() {
         let rec = Recorder::default();
         let err = until(
-            "x",
+            &X,
             Duration::from_secs(60),
             Poll::default(),
             &rec,
-            || async { Ok(Verdict::Failed("crashed".into())) },
+            || async { Ok(Verdict::Failed(Failure::DeadlinePassed)) },
         )
         .await
         .unwrap_err();
-        assert_eq!(err, WaitError::Failed("crashed".into()));
+        assert_eq!(err, WaitError::Failed(Failure::DeadlinePassed));
     }
 
     #[tokio::test(start_paused = true)]

@@ -78,14 +78,18 @@ impl Observer for Bars {
                         .expect("static template"),
                 );
                 s.enable_steady_tick(Duration::from_millis(120));
-                s.set_message(what.clone());
+                s.set_message(super::failure::wait(what));
                 if let Some(old) = st.spinner.replace(s) {
                     old.finish_and_clear();
                 }
             }
-            Event::WaitProgress { what, detail } => {
+            Event::WaitProgress { what, progress } => {
                 if let Some(s) = &st.spinner {
-                    s.set_message(format!("{what}: {detail}"));
+                    s.set_message(format!(
+                        "{}: {}",
+                        super::failure::wait(what),
+                        super::failure::progress(progress)
+                    ));
                 }
             }
             Event::WaitFinished { .. } => {

@@ -84,7 +84,8 @@ pub fn summary_markdown(o: &Outcome) -> String {
     let calls: u64 = o.api_calls.values().sum();
     let _ = writeln!(s, "| AWS API calls | {calls} |");
     if let Some(f) = &o.failure {
-        let _ = writeln!(s, "\n**Cause:** {}", f.replace('|', "\\|"));
+        let cause = super::failure::report(f);
+        let _ = writeln!(s, "\n**Cause:** {}", cause.replace('|', "\\|"));
     }
     if !o.steps.is_empty() || !o.rollback_steps.is_empty() {
         let _ = writeln!(s, "\n| Step | Took | |\n|---|---|---|");
@@ -163,14 +164,14 @@ pub fn publish(o: &Outcome) {
                 "::error::ecs-roll {} {}: {}",
                 o.command,
                 o.result.word(),
-                super::plain::escape(o.failure.as_deref().unwrap_or(""))
+                super::plain::escape(&failure_text(o))
             );
         }
         RunResult::RolledBack => {
             eprintln!(
                 "::error::ecs-roll {} failed and was rolled back: {}",
                 o.command,
-                super::plain::escape(o.failure.as_deref().unwrap_or(""))
+                super::plain::escape(&failure_text(o))
             );
         }
         _ => {}
@@ -207,4 +208,11 @@ pub fn publish_error(e: &crate::error::Error) {
             eprintln!("::warning::could not write the job summary: {err}");
         }
     }
+}
+
+fn failure_text(o: &Outcome) -> String {
+    o.failure
+        .as_ref()
+        .map(super::failure::report)
+        .unwrap_or_default()
 }

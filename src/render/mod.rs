@@ -3,6 +3,7 @@
 //! `--output json | jq` sees only the document.
 
 pub mod bars;
+pub mod failure;
 pub mod github;
 pub mod plain;
 pub mod summary;
@@ -30,4 +31,9 @@ pub fn human(d: std::time::Duration) -> String {
         let s = d.as_secs();
         format!("{}m {}s", s / 60, s % 60)
     }
+}
+
+/// `5m`, `1h 30m`: a limit as it was given.
+pub fn human_limit(d: std::time::Duration) -> String {
+    humantime::format_duration(d).to_string()
 }

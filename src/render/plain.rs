@@ -6,14 +6,21 @@ use std::sync::Mutex;
 
 use tokio::time::Instant;
 
+use super::failure::{message, progress, wait};
 use super::human;
 use crate::engine::plan::Plan;
-use crate::engine::{Event, Observer};
+use crate::engine::service::ServicePlan;
+use crate::engine::{Action, Event, Observer, Warning};
+use crate::platform::{Strategy, short};
+use crate::taskdef;
 
 pub struct Plain {
     start: Instant,
     github: bool,
     in_group: Mutex<bool>,
+    /// One target of several: its name before every line, and no phase groups (the phases
+    /// of many targets interleave).
+    target: Option<String>,
 }
 
 impl Plain {
@@ -22,6 +29,24 @@ impl Plain {
             start: Instant::now(),
             github,
             in_group: Mutex::new(false),
+            target: None,
+        }
+    }
+
+    /// Lines of one target among several, each prefixed with its name.
+    pub fn for_target(github: bool, name: &str) -> Plain {
+        Plain {
+            start: Instant::now(),
+            github,
+            in_group: Mutex::new(false),
+            target: Some(name.to_string()),
+        }
+    }
+
+    fn prefixed(&self, text: &str) -> String {
+        match &self.target {
+            Some(name) => format!("[{name}] {text}"),
+            None => text.to_string(),
         }
     }
 
@@ -29,7 +54,7 @@ impl Plain {
         let t = self.start.elapsed().as_secs_f64();
         let mut err = std::io::stderr().lock();
         for l in text.lines() {
-            let _ = writeln!(err, "[{t:7.1}s] {l}");
+            let _ = writeln!(err, "[{t:7.1}s] {}", self.prefixed(l));
         }
     }
 
@@ -41,6 +66,7 @@ impl Plain {
 impl Observer for Plain {
     fn event(&self, event: &Event) {
         match event {
+            Event::Phase(_) if self.target.is_some() => {}
             Event::Phase(p) => {
                 if self.github {
                     let mut g = self.in_group.lock().unwrap_or_else(|e| e.into_inner());
@@ -54,8 +80,9 @@ impl Observer for Plain {
                 }
             }
             Event::Warning(w) => {
+                let w = warning(w);
                 if self.github {
-                    self.raw(&format!("::warning::{}", escape(w)));
+                    self.raw(&format!("::warning::{}", escape(&self.prefixed(&w))));
                 }
                 self.line(&format!("warning: {w}"));
             }
@@ -66,11 +93,13 @@ impl Observer for Plain {
                 }
                 *g = false;
             }
-            Event::RollbackStarted { reason, to } => {
+            Event::RollbackStarted { cause, to, by_ecs } => {
+                let reason = message(cause);
+                let to = rollback_target(to, by_ecs.as_deref());
                 if self.github {
                     self.raw(&format!(
                         "::error::deploy failed, rolling back to {to}: {}",
-                        escape(reason)
+                        escape(&self.prefixed(&reason))
                     ));
                 }
                 self.line(&format!("FAILED: {reason}"));
@@ -104,9 +133,11 @@ pub fn escape(s: &str) -> String {
 pub fn describe(event: &Event) -> Option<String> {
     Some(match event {
         Event::Phase(p) => format!("== {}", p.title()),
-        Event::Diff { from, to, text } => format!("task definition changes {from} -> {to}:\n{}", text.trim_end()),
+        Event::Diff { from, to, from_definition, to_definition } => {
+            format!("task definition changes {from} -> {to}:\n{}", diff_text(from_definition, to_definition).trim_end())
+        }
         Event::Plan(plan) => plan_text(plan),
-        Event::ServicePlan(plan) => crate::engine::service::plan_text(plan),
+        Event::ServicePlan(plan) => service_plan_text(plan),
         Event::ServiceEvent { at, message } => format!("  event{}: {message}", at.as_deref().map(|a| format!(" {a}")).unwrap_or_default()),
         Event::Revision { name, image, reused: false, previous, .. } => {
             format!("registered {name} ({image}); rollback target: {}", previous.as_deref().map_or("none", short))
@@ -115,20 +146,119 @@ pub fn describe(event: &Event) -> Option<String> {
             format!("using existing identical revision {name} ({image}); rollback target: {}", previous.as_deref().map_or("none", short))
         }
         Event::StepStarted { index, total, title } => format!("step {index}/{total}: {title}"),
-        Event::Action { text } => format!("  {text}"),
-        Event::WaitStarted { what, limit } => format!("  waiting for {what} (up to {})", human(*limit)),
-        Event::WaitProgress { what: _, detail } => format!("    {detail}"),
-        Event::WaitFinished { what, took } => format!("  {what}: ok after {}", human(*took)),
+        Event::Action(a) => format!("  {}", action(a)),
+        Event::WaitStarted { what, limit } => format!("  waiting for {} (up to {})", wait(what), human(*limit)),
+        Event::WaitProgress { what: _, progress: p } => format!("    {}", progress(p)),
+        Event::WaitFinished { what, took } => format!("  {}: ok after {}", wait(what), human(*took)),
         Event::StepFinished { index, total, took } => format!("step {index}/{total} done in {}", human(*took)),
-        Event::Warning(w) => format!("warning: {w}"),
-        Event::RollbackStarted { reason, to } => format!("FAILED: {reason}\nrolling back to {to}"),
+        Event::Warning(w) => format!("warning: {}", warning(w)),
+        Event::RollbackStarted { cause, to, by_ecs } => {
+            format!("FAILED: {}\nrolling back to {}", message(cause), rollback_target(to, by_ecs.as_deref()))
+        }
         Event::Interrupting => "interrupt received: finishing the step in progress, then stopping (interrupt again to abort at once)".into(),
         Event::Finished => return None,
     })
 }
 
-fn short(arn: &str) -> &str {
-    arn.rsplit('/').next().unwrap_or(arn)
+fn rollback_target(to: &str, by_ecs: Option<&str>) -> String {
+    match by_ecs {
+        Some(id) => format!("{to} (by ECS, deployment {id})"),
+        None => to.to_string(),
+    }
+}
+
+/// The unified diff of two registerable task definitions, as people read them.
+pub fn diff_text(from: &serde_json::Value, to: &serde_json::Value) -> String {
+    crate::diff::unified(&taskdef::display(from), &taskdef::display(to))
+}
+
+/// A change ecs-roll made, in one line.
+pub fn action(a: &Action) -> String {
+    match a {
+        Action::TaskStarted {
+            task,
+            revision,
+            instance,
+        } => format!("started task {} ({revision}) on {instance}", short(task)),
+        Action::InstancesRegistered {
+            instances,
+            load_balancer,
+            again: false,
+        } => format!("registered {} with {load_balancer}", instances.join(", ")),
+        Action::InstancesRegistered {
+            instances,
+            again: true,
+            ..
+        } => format!(
+            "registered {} again: its task still runs",
+            instances.join(", ")
+        ),
+        Action::InstancesDeregistered { instances } => {
+            format!("deregistered {} (failed step)", instances.join(", "))
+        }
+        Action::Draining {
+            instances,
+            load_balancer,
+            timeout,
+        } => format!(
+            "deregistered {} from {load_balancer}{}",
+            instances.join(", "),
+            timeout
+                .map(|t| format!(" (connection draining up to {})", human(t)))
+                .unwrap_or_default()
+        ),
+        Action::TaskStopped { task } => format!("stopped task {}", short(task)),
+        Action::DeploymentStarted {
+            deployment,
+            revision,
+            service,
+        } => format!("deployment {deployment} of {revision} started on service {service}"),
+        Action::ConfigurationRestored {
+            maximum_percent,
+            minimum_healthy_percent,
+        } => {
+            let pct = |v: &Option<i64>| v.map_or("unset".into(), |x| x.to_string());
+            format!(
+                "restored the deployment configuration {}/{}",
+                pct(maximum_percent),
+                pct(minimum_healthy_percent)
+            )
+        }
+    }
+}
+
+/// A warning, in one line.
+pub fn warning(w: &Warning) -> String {
+    match w {
+        Warning::CountBelowRecorded { running, recorded } => format!(
+            "{running} task(s) run now, the last deploy ran {recorded}: deploying {recorded} (pass --count to change)"
+        ),
+        Warning::NotAContainerInstance {
+            instance,
+            load_balancer,
+            cluster,
+        } => format!(
+            "{instance} is registered with {load_balancer} but is not a container instance of {cluster}"
+        ),
+        Warning::DeployedTaskStopped { cause } => {
+            format!("{}: finishing this step, then stopping", message(cause))
+        }
+        Warning::StillListedAfterDraining { instances } => format!(
+            "connection draining on {}: still listed after the draining timeout; continuing",
+            instances.join(", ")
+        ),
+        Warning::CleanupFailed { cause } => {
+            format!("cleaning up the failed step: {}", message(cause))
+        }
+        Warning::ConfigurationNotRestored { error } => {
+            format!("could not restore the deployment configuration: {error}")
+        }
+        Warning::FinalStateUnread { error } => format!("could not read the final state: {error}"),
+        Warning::LockNotReleased { error } => {
+            format!("could not release the deploy lock (it expires by itself): {error}")
+        }
+        Warning::Note(text) => text.clone(),
+    }
 }
 
 pub fn plan_text(plan: &Plan) -> String {
@@ -149,6 +279,51 @@ pub fn plan_text(plan: &Plan) -> String {
             step.title(),
             step.in_service_during,
             step.in_service_after
+        ));
+    }
+    s
+}
+
+/// What ecs-roll will do to a service.
+pub fn service_plan_text(p: &ServicePlan) -> String {
+    let pct = |v: Option<i64>| v.map_or("-".to_string(), |x| x.to_string());
+    let mut s = format!(
+        "plan: {} deployment of service {} ({} task(s)); capacity: {}",
+        p.strategy.as_str().to_lowercase(),
+        p.service,
+        p.desired,
+        p.capacity
+    );
+    if let Some(id) = &p.resuming {
+        s.push_str(&format!("\n  resuming the watch of deployment {id}"));
+    }
+    if p.strategy == Strategy::Rolling {
+        s.push_str(&format!(
+            "\n  deployment configuration: maximumPercent {} / minimumHealthyPercent {}{}",
+            p.chosen.maximum_percent,
+            p.chosen.minimum_healthy_percent,
+            if p.changes_configuration {
+                format!(
+                    " (now {}/{}; restored afterwards)",
+                    pct(p.current.0),
+                    pct(p.current.1)
+                )
+            } else {
+                " (unchanged)".to_string()
+            }
+        ));
+        s.push_str(&format!(
+            "\n  {} new task(s) at once beside the old ones; at least {} of {} healthy throughout{}",
+            p.chosen.surge,
+            p.chosen.min_healthy_tasks,
+            p.desired,
+            if p.chosen.downtime { " (DOWNTIME accepted with --allow-downtime)" } else { "" }
+        ));
+    }
+    if !p.load_balancers.is_empty() {
+        s.push_str(&format!(
+            "\n  health gates: {}",
+            p.load_balancers.join(", ")
         ));
     }
     s

@@ -33,10 +33,10 @@ pub fn text(o: &Outcome) -> String {
     };
     let _ = writeln!(s, "{headline} ({})", human(o.duration));
     if let Some(f) = &o.failure {
-        let _ = writeln!(s, "cause: {f}");
+        let _ = writeln!(s, "cause: {}", super::failure::report(f));
     }
     if let Some(f) = &o.rollback_failure {
-        let _ = writeln!(s, "the rollback failed too: {f}");
+        let _ = writeln!(s, "the rollback failed too: {}", super::failure::report(f));
     }
     if let Some(p) = &o.previous
         && matches!(o.result, RunResult::Succeeded | RunResult::Planned)
@@ -110,6 +110,15 @@ pub fn instances_table(instances: &[InstanceReport]) -> String {
 pub fn json(o: &Outcome) -> String {
     let mut v = serde_json::to_value(o).unwrap_or_default();
     v["exit_code"] = o.exit_code().into();
+    // Beside the cause's typed fields, the sentence the text summary prints.
+    for (key, f) in [
+        ("failure", &o.failure),
+        ("rollback_failure", &o.rollback_failure),
+    ] {
+        if let Some(f) = f {
+            v[key]["message"] = super::failure::report(f).into();
+        }
+    }
     serde_json::to_string_pretty(&v).unwrap_or_default()
 }
 

@@ -93,7 +93,7 @@ impl ContainerInstanceRecord {
             arn: self.arn.clone(),
             ec2_instance_id: self.ec2_instance_id.clone(),
             availability_zone: Some(self.availability_zone.clone()),
-            status: self.status.clone(),
+            status: crate::platform::ResourceStatus::parse(&self.status),
             agent_connected: self.agent_connected,
             remaining_cpu: left.cpu,
             remaining_memory: left.memory,

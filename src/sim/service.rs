@@ -222,7 +222,7 @@ impl ServiceRecord {
             }
         }
         // A rollback returns to tasks that are (mostly) still there: no stages, no bake.
-        let strategy = match self.config.strategy.as_deref() {
+        let strategy = match self.config.strategy.as_ref().map(|s| s.as_str()) {
             Some("BLUE_GREEN") if rollback_of.is_none() => Strategy::BlueGreen {
                 bake: Duration::from_secs(
                     60 * self.config.bake_time_minutes.unwrap_or(0).max(0) as u64,
@@ -307,7 +307,7 @@ impl ServiceRecord {
             .iter()
             .map(|d| Deployment {
                 id: d.id.clone(),
-                status: d.status.to_string(),
+                status: crate::platform::DeploymentStatus::parse(d.status),
                 task_definition: d.task_definition.clone(),
                 desired_count: if d.status == "PRIMARY" {
                     self.desired as i64
@@ -317,7 +317,7 @@ impl ServiceRecord {
                 running_count: count(Some(&d.id), &running),
                 pending_count: count(Some(&d.id), &pending),
                 failed_tasks: i64::from(d.failed_tasks),
-                rollout_state: Some(d.rollout.as_str().to_string()),
+                rollout_state: Some(crate::platform::RolloutState::parse(d.rollout.as_str())),
                 rollout_state_reason: Some(d.reason.clone().unwrap_or_else(|| match d.rollout {
                     Rollout::Completed => format!("ECS deployment {} completed.", d.id),
                     _ => format!("ECS deployment {} in progress.", d.id),
@@ -329,14 +329,14 @@ impl ServiceRecord {
         Service {
             arn: self.arn.clone(),
             name: self.name.clone(),
-            status: "ACTIVE".into(),
+            status: crate::platform::ResourceStatus::Active,
             task_definition: self.primary().task_definition.clone(),
             desired_count: self.desired as i64,
             running_count: count(None, &running),
             pending_count: count(None, &pending),
             launch_type: Some(self.launch_type.as_str().into()),
             capacity_providers: Vec::new(),
-            deployment_controller: self.controller.clone(),
+            deployment_controller: crate::platform::DeploymentController::parse(&self.controller),
             deployment_configuration: self.config.clone(),
             deployments,
             load_balancers: self

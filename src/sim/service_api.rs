@@ -9,7 +9,9 @@ use tokio::time::Instant;
 
 use super::Sim;
 use super::world::{Fail, World};
-use crate::platform::{ApiResult, EcsServices, Service, ServiceDeployment, ServiceUpdate, Task};
+use crate::platform::{
+    ApiResult, EcsServices, Service, ServiceDeployment, ServiceUpdate, Task, TaskStatus,
+};
 
 /// ListTasks and DescribeTasks take at most this many tasks per call.
 const PAGE: usize = 100;
@@ -91,14 +93,14 @@ impl EcsServices for Sim {
         &self,
         cluster: &str,
         service: &str,
-        desired_status: &str,
+        desired_status: TaskStatus,
     ) -> ApiResult<Vec<Task>> {
         let mut arns = Vec::new();
         loop {
             let offset = arns.len();
             let (page, more) = self
                 .call("ListTasks", |w, now| {
-                    w.list_service_tasks(cluster, service, desired_status, offset, now)
+                    w.list_service_tasks(cluster, service, desired_status.as_str(), offset, now)
                 })
                 .await?;
             arns.extend(page);

@@ -50,7 +50,7 @@ impl ServiceRecord {
                 "arn:aws:ecs:{REGION}:{ACCOUNT}:service-deployment/{}/{}/{suffix}",
                 self.cluster, self.name
             ),
-            status: status.to_string(),
+            status: crate::platform::ServiceDeploymentStatus::parse(status),
             status_reason: reason,
             lifecycle_stage: d.stage.map(|s| s.as_str().to_string()),
             target_task_definition: Some(d.task_definition.clone()),

@@ -257,7 +257,7 @@ impl TargetGroupRecord {
                 TargetHealth {
                     id: t.id.clone(),
                     port: Some(t.port),
-                    state: state.to_string(),
+                    state: crate::platform::TargetHealthState::parse(state),
                     reason: reason.map(String::from),
                     description: description.map(String::from),
                 }

@@ -296,7 +296,7 @@ impl TaskRecord {
                 let culprit = *name == self.culprit;
                 ContainerState {
                     name: name.clone(),
-                    last_status: Some(container_status.to_string()),
+                    last_status: Some(crate::platform::TaskStatus::parse(container_status)),
                     exit_code: match cause {
                         Some(StopCause::Requested) => Some(0),
                         Some(StopCause::Crashed) if culprit => Some(1),
@@ -313,9 +313,18 @@ impl TaskRecord {
             arn: self.arn.clone(),
             task_definition_arn: self.task_definition_arn.clone(),
             container_instance_arn: self.container_instance_arn.clone(),
-            last_status: last_status.to_string(),
-            desired_status: self.desired_status(t).to_string(),
+            last_status: crate::platform::TaskStatus::parse(last_status),
+            desired_status: crate::platform::TaskStatus::parse(self.desired_status(t)),
             started_by: self.started_by.clone(),
+            // ECS's stop codes for the three ways a simulated task stops.
+            stop_code: cause.map(|c| {
+                match c {
+                    StopCause::Requested => "UserInitiated",
+                    StopCause::Crashed => "EssentialContainerExited",
+                    StopCause::FailedToStart => "TaskFailedToStart",
+                }
+                .to_string()
+            }),
             stopped_reason: stop.map(|s| s.reason.clone()),
             containers,
             group: Some(self.group.clone()),

@@ -5,7 +5,9 @@ use std::fmt;
 use aws_sdk_ecs::types as sdk;
 use serde_json::Value;
 
-use crate::platform::{ContainerInstance, ContainerState, NetworkBinding, Task};
+use crate::platform::{
+    ContainerInstance, ContainerState, NetworkBinding, ResourceStatus, Task, TaskStatus,
+};
 
 /// The attribute the ECS agent sets to the instance's availability zone.
 const AZ_ATTRIBUTE: &str = "ecs.availability-zone";
@@ -36,7 +38,7 @@ pub(super) fn container_instance(ci: &sdk::ContainerInstance) -> ContainerInstan
             .find(|a| a.name() == AZ_ATTRIBUTE)
             .and_then(|a| a.value())
             .map(String::from),
-        status: ci.status().unwrap_or_default().to_string(),
+        status: ResourceStatus::parse(ci.status().unwrap_or_default()),
         agent_connected: ci.agent_connected(),
         remaining_cpu: remaining("CPU").map_or(0, |r| i64::from(r.integer_value())),
         remaining_memory: remaining("MEMORY").map_or(0, |r| i64::from(r.integer_value())),
@@ -55,14 +57,15 @@ fn task(t: &Value) -> Option<Task> {
         arn: text(t, "taskArn")?,
         task_definition_arn: text(t, "taskDefinitionArn").unwrap_or_default(),
         container_instance_arn: text(t, "containerInstanceArn"),
-        last_status: text(t, "lastStatus").unwrap_or_default(),
-        desired_status: text(t, "desiredStatus").unwrap_or_default(),
+        last_status: TaskStatus::parse(&text(t, "lastStatus").unwrap_or_default()),
+        desired_status: TaskStatus::parse(&text(t, "desiredStatus").unwrap_or_default()),
         started_by: text(t, "startedBy"),
+        stop_code: text(t, "stopCode"),
         stopped_reason: text(t, "stoppedReason"),
         containers: list(t, "containers")
             .map(|c| ContainerState {
                 name: text(c, "name").unwrap_or_default(),
-                last_status: text(c, "lastStatus"),
+                last_status: text(c, "lastStatus").map(|s| TaskStatus::parse(&s)),
                 exit_code: c
                     .get("exitCode")
                     .and_then(Value::as_i64)
@@ -235,8 +238,8 @@ mod tests {
             (Some(137), None)
         );
         assert_eq!(
-            got[0].stop_explanation(),
-            "Essential container in task exited; container web exited 137"
+            got[0].stopped_reason.as_deref(),
+            Some("Essential container in task exited")
         );
         assert!(got[1].is_running());
         assert_eq!(got[1].started_by.as_deref(), Some("ecs-roll"));

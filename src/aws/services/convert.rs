@@ -7,8 +7,9 @@ use aws_smithy_types::DateTime;
 use aws_smithy_types::date_time::Format;
 
 use crate::platform::{
-    Deployment, DeploymentConfiguration, Service, ServiceDeployment, ServiceEvent,
-    ServiceLoadBalancer,
+    Deployment, DeploymentConfiguration, DeploymentController, DeploymentStatus, ResourceStatus,
+    RolloutState, Service, ServiceDeployment, ServiceDeploymentStatus, ServiceEvent,
+    ServiceLoadBalancer, Strategy,
 };
 
 /// The name in a service reference: `NAME`, `arn:...:service/NAME` or
@@ -21,7 +22,7 @@ pub(super) fn service(s: &sdk::Service) -> Service {
     Service {
         arn: s.service_arn().unwrap_or_default().to_string(),
         name: s.service_name().unwrap_or_default().to_string(),
-        status: s.status().unwrap_or_default().to_string(),
+        status: ResourceStatus::parse(s.status().unwrap_or_default()),
         task_definition: s.task_definition().unwrap_or_default().to_string(),
         desired_count: i64::from(s.desired_count()),
         running_count: i64::from(s.running_count()),
@@ -35,8 +36,9 @@ pub(super) fn service(s: &sdk::Service) -> Service {
         // ECS omits the controller for services created without one, which are ECS-controlled.
         deployment_controller: s
             .deployment_controller()
-            .map_or("ECS", |c| c.r#type().as_str())
-            .to_string(),
+            .map_or(DeploymentController::Ecs, |c| {
+                DeploymentController::parse(c.r#type().as_str())
+            }),
         deployment_configuration: s
             .deployment_configuration()
             .map(deployment_configuration)
@@ -58,13 +60,13 @@ pub(super) fn service(s: &sdk::Service) -> Service {
 fn deployment(d: &sdk::Deployment) -> Deployment {
     Deployment {
         id: d.id().unwrap_or_default().to_string(),
-        status: d.status().unwrap_or_default().to_string(),
+        status: DeploymentStatus::parse(d.status().unwrap_or_default()),
         task_definition: d.task_definition().unwrap_or_default().to_string(),
         desired_count: i64::from(d.desired_count()),
         running_count: i64::from(d.running_count()),
         pending_count: i64::from(d.pending_count()),
         failed_tasks: i64::from(d.failed_tasks()),
-        rollout_state: d.rollout_state().map(|r| r.as_str().to_string()),
+        rollout_state: d.rollout_state().map(|r| RolloutState::parse(r.as_str())),
         rollout_state_reason: d
             .rollout_state_reason()
             .filter(|r| !r.is_empty())
@@ -92,7 +94,7 @@ pub(super) fn deployment_configuration(
         circuit_breaker: c
             .deployment_circuit_breaker()
             .map(|b| (b.enable(), b.rollback())),
-        strategy: c.strategy().map(|s| s.as_str().to_string()),
+        strategy: c.strategy().map(|s| Strategy::parse(s.as_str())),
         bake_time_minutes: c.bake_time_in_minutes().map(i64::from),
         alarms: c
             .alarms()
@@ -155,13 +157,17 @@ pub(super) fn service_deployment(
     let task_definition = |r: &sdk::ServiceRevisionSummary| {
         r.arn().and_then(|arn| task_definitions.get(arn)).cloned()
     };
-    let status = d.status().map(|s| s.as_str().to_string());
+    let status = d
+        .status()
+        .map(|s| ServiceDeploymentStatus::parse(s.as_str()));
     ServiceDeployment {
         arn: d.service_deployment_arn().unwrap_or_default().to_string(),
         // A rollback shows in the status (ROLLBACK_*) and, with its reason, in `rollback`.
         rollback: d.rollback().is_some()
-            || status.as_deref().is_some_and(|s| s.starts_with("ROLLBACK")),
-        status: status.unwrap_or_default(),
+            || status
+                .as_ref()
+                .is_some_and(ServiceDeploymentStatus::is_rollback),
+        status: status.unwrap_or(ServiceDeploymentStatus::Other(String::new())),
         status_reason: d
             .status_reason()
             .filter(|r| !r.is_empty())
@@ -312,10 +318,10 @@ mod tests {
         assert_eq!(
             (
                 d.failed_tasks,
-                d.rollout_state.as_deref(),
+                d.rollout_state.clone(),
                 d.updated_at.as_deref()
             ),
-            (4, Some("FAILED"), None)
+            (4, Some(RolloutState::Failed), None)
         );
         assert_eq!(d.created_at.as_deref(), Some("2023-11-14T22:13:20Z"));
         assert_eq!(

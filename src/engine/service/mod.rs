@@ -3,7 +3,9 @@
 //! and rolling back when ECS or the evidence says it failed.
 
 pub mod configuration;
+pub mod follow;
 pub mod observe;
+mod preflight;
 pub mod run;
 pub mod watch;
 
@@ -12,7 +14,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::context::Ctx;
-use crate::platform::{EcsServices, TargetGroups};
+use crate::platform::{EcsServices, Strategy, TargetGroups};
 
 pub use run::run;
 
@@ -30,8 +32,7 @@ pub struct ServiceCtx {
 pub struct ServicePlan {
     pub service: String,
     pub desired: i64,
-    /// ROLLING, BLUE_GREEN, LINEAR or CANARY.
-    pub strategy: String,
+    pub strategy: Strategy,
     pub current: (Option<i64>, Option<i64>),
     pub chosen: configuration::Choice,
     /// Whether ecs-roll sets the deployment configuration (and restores it afterwards).
@@ -40,48 +41,4 @@ pub struct ServicePlan {
     pub load_balancers: Vec<String>,
     /// Resuming the watch of a deployment of the same revision already under way.
     pub resuming: Option<String>,
-}
-
-pub fn plan_text(p: &ServicePlan) -> String {
-    let pct = |v: Option<i64>| v.map_or("-".to_string(), |x| x.to_string());
-    let mut s = format!(
-        "plan: {} deployment of service {} ({} task(s)); capacity: {}",
-        p.strategy.to_lowercase(),
-        p.service,
-        p.desired,
-        p.capacity
-    );
-    if let Some(id) = &p.resuming {
-        s.push_str(&format!("\n  resuming the watch of deployment {id}"));
-    }
-    if p.strategy == "ROLLING" {
-        s.push_str(&format!(
-            "\n  deployment configuration: maximumPercent {} / minimumHealthyPercent {}{}",
-            p.chosen.maximum_percent,
-            p.chosen.minimum_healthy_percent,
-            if p.changes_configuration {
-                format!(
-                    " (now {}/{}; restored afterwards)",
-                    pct(p.current.0),
-                    pct(p.current.1)
-                )
-            } else {
-                " (unchanged)".to_string()
-            }
-        ));
-        s.push_str(&format!(
-            "\n  {} new task(s) at once beside the old ones; at least {} of {} healthy throughout{}",
-            p.chosen.surge,
-            p.chosen.min_healthy_tasks,
-            p.desired,
-            if p.chosen.downtime { " (DOWNTIME accepted with --allow-downtime)" } else { "" }
-        ));
-    }
-    if !p.load_balancers.is_empty() {
-        s.push_str(&format!(
-            "\n  health gates: {}",
-            p.load_balancers.join(", ")
-        ));
-    }
-    s
 }

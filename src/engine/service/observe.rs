@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use crate::engine::wait::with_retry;
 use crate::platform::{
     ApiError, ApiErrorKind, ApiResult, ContainerInstance, Service, ServiceDeployment,
-    ServiceLoadBalancer, TargetGroup, Task,
+    ServiceLoadBalancer, TargetGroup, TargetHealthState, Task, TaskStatus,
 };
 
 use super::ServiceCtx;
@@ -182,7 +182,7 @@ impl Reader {
             _ => {
                 let tasks = s
                     .services
-                    .service_tasks(&s.ctx.cluster, &s.service, "RUNNING")
+                    .service_tasks(&s.ctx.cluster, &s.service, TaskStatus::Running)
                     .await?;
                 self.tasks = Some((version, now, tasks.clone()));
                 tasks
@@ -219,7 +219,9 @@ const FAILING_MAX_AGE: Duration = Duration::from_secs(10);
 
 fn failing(h: &LbHealth) -> bool {
     match h {
-        LbHealth::TargetGroup { targets, .. } => targets.iter().any(|t| t.state == "unhealthy"),
+        LbHealth::TargetGroup { targets, .. } => targets
+            .iter()
+            .any(|t| t.state == TargetHealthState::Unhealthy),
         LbHealth::Classic { health, .. } => health.iter().any(|i| i.has_failed_checks()),
     }
 }
@@ -237,7 +239,9 @@ impl Gate {
 /// Whether a load balancer's answer shows something draining.
 pub fn is_draining(h: &LbHealth) -> bool {
     match h {
-        LbHealth::TargetGroup { targets, .. } => targets.iter().any(|t| t.state == "draining"),
+        LbHealth::TargetGroup { targets, .. } => targets
+            .iter()
+            .any(|t| t.state == TargetHealthState::Draining),
         LbHealth::Classic { health, .. } => health.iter().any(|i| i.is_deregistering()),
     }
 }

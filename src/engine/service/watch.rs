@@ -7,9 +7,11 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::engine::failure::{Failure, StoppedTask};
+use crate::engine::progress::{DeploymentProgress, TargetWait};
 use crate::platform::{
-    ContainerInstance, Deployment, HealthState, InstanceHealth, Service, ServiceDeployment,
-    TargetHealth, Task,
+    ContainerInstance, Deployment, DeploymentStatus, HealthState, InstanceHealth, RolloutState,
+    Service, ServiceDeployment, TargetHealth, TargetHealthState, Task,
 };
 
 /// The health of a service's tasks in one of its load balancers.
@@ -62,13 +64,14 @@ pub struct Watched<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Judgement {
     Done,
-    Pending(String),
+    Pending(DeploymentProgress),
     Failed {
-        reason: String,
+        cause: Failure,
+        /// ECS's own rollback deployment, when ECS is already rolling back.
         ecs_rollback: Option<String>,
     },
     /// Someone else's deployment replaced ours: rolling back would fight them.
-    Superseded(String),
+    Superseded(Failure),
 }
 
 /// Remembers when progress was last made and since when targets are unhealthy.
@@ -98,63 +101,68 @@ impl Tracker {
     pub fn judge(&mut self, o: &Observed, w: &Watched, now: Instant) -> Judgement {
         let svc = o.service;
         let ours = svc.deployments.iter().find(|d| d.id == w.deployment_id);
-        let primary = svc.deployments.iter().find(|d| d.status == "PRIMARY");
+        let primary = svc
+            .deployments
+            .iter()
+            .find(|d| d.status == DeploymentStatus::Primary);
         let ecs_rollback = primary
             .filter(|p| p.id != w.deployment_id && Some(p.task_definition.as_str()) == w.previous)
             .map(|p| p.id.clone());
         // A ROLLBACK_* status says ECS undoes the forward deployment; while watching a
         // rollback itself (no previous), the same record reports that rollback's progress.
         if let Some(sd) = o.deployment
-            && sd.status.starts_with("ROLLBACK")
+            && sd.status.is_rollback()
             && w.previous.is_some()
         {
             return Judgement::Failed {
-                reason: format!(
-                    "ECS is rolling the deployment back ({}): {}",
-                    sd.status,
-                    sd.status_reason.as_deref().unwrap_or("no reason given")
-                ),
+                cause: Failure::EcsRolledBack {
+                    deployment: w.deployment_id.to_string(),
+                    status: Some(sd.status.clone()),
+                    reason: sd.status_reason.clone(),
+                    primary: None,
+                    primary_revision: None,
+                },
                 ecs_rollback: ecs_rollback.or_else(|| primary.map(|p| p.id.clone())),
             };
         }
-        let Some(ours) = ours.filter(|d| d.status == "PRIMARY") else {
-            let by = primary.map_or("no deployment".to_string(), |p| {
-                format!("deployment {} of {}", p.id, short(&p.task_definition))
-            });
+        let Some(ours) = ours.filter(|d| d.status == DeploymentStatus::Primary) else {
+            let by = primary.map(|p| p.id.clone());
+            let revision = primary.map(|p| short(&p.task_definition).to_string());
             if ecs_rollback.is_some() {
-                let reason = format!(
-                    "ECS rolled our deployment {} back: {by} is now primary",
-                    w.deployment_id
-                );
                 return Judgement::Failed {
-                    reason,
+                    cause: Failure::EcsRolledBack {
+                        deployment: w.deployment_id.to_string(),
+                        status: None,
+                        reason: None,
+                        primary: by,
+                        primary_revision: revision,
+                    },
                     ecs_rollback,
                 };
             }
-            return Judgement::Superseded(format!(
-                "our deployment {} was replaced by {by}, started by someone else",
-                w.deployment_id
-            ));
+            return Judgement::Superseded(Failure::Superseded {
+                deployment: w.deployment_id.to_string(),
+                by,
+                revision,
+            });
         };
-        if ours.rollout_state.as_deref() == Some("FAILED") {
+        if ours.rollout_state == Some(RolloutState::Failed) {
             return Judgement::Failed {
-                reason: format!(
-                    "ECS marked the deployment FAILED: {}",
-                    ours.rollout_state_reason
-                        .as_deref()
-                        .unwrap_or("no reason given")
-                ),
+                cause: Failure::DeploymentFailed {
+                    deployment: ours.id.clone(),
+                    reason: ours.rollout_state_reason.clone(),
+                },
                 ecs_rollback,
             };
         }
-        if o.stopped.len() >= self.stop_threshold {
-            let last = &o.stopped[o.stopped.len() - 1];
+        if let Some(last) = o.stopped.last()
+            && o.stopped.len() >= self.stop_threshold
+        {
             return Judgement::Failed {
-                reason: format!(
-                    "{} new task(s) stopped; the last: {}",
-                    o.stopped.len(),
-                    last.stop_explanation()
-                ),
+                cause: Failure::TasksStopped {
+                    count: o.stopped.len(),
+                    last: StoppedTask::of(last),
+                },
                 ecs_rollback: None,
             };
         }
@@ -175,21 +183,26 @@ impl Tracker {
                     let since = *self.unhealthy_since.entry(key).or_insert(now);
                     if now.duration_since(since) >= self.health_grace {
                         return Judgement::Failed {
-                            reason: format!(
-                                "task {} has been unhealthy in {} for {}s: {state}",
-                                short(&t.arn),
-                                lb.name(),
-                                now.duration_since(since).as_secs()
-                            ),
+                            cause: Failure::HealthChecksFailed {
+                                load_balancer: lb.name().to_string(),
+                                target: t.arn.clone(),
+                                state,
+                                description: None,
+                                unhealthy_for: Some(now.duration_since(since)),
+                            },
                             ecs_rollback: None,
                         };
                     }
                 } else {
                     self.unhealthy_since.remove(&key);
                 }
-                if state != "healthy" {
+                if state != TargetHealthState::Healthy.as_str() {
                     all = false;
-                    waiting.push(format!("{} {state} in {}", short(&t.arn), lb.name()));
+                    waiting.push(TargetWait {
+                        task_arn: t.arn.clone(),
+                        state,
+                        load_balancer: lb.name().to_string(),
+                    });
                 }
             }
             if all {
@@ -211,11 +224,10 @@ impl Tracker {
                 .find(|e| e.message.contains("unable to place a task"))
         {
             return Judgement::Failed {
-                reason: format!(
-                    "no progress for {}s while tasks cannot be placed: {}",
-                    stalled_for.as_secs(),
-                    e.message
-                ),
+                cause: Failure::PlacementStalled {
+                    stalled_for,
+                    message: e.message.clone(),
+                },
                 ecs_rollback: None,
             };
         }
@@ -226,8 +238,8 @@ impl Tracker {
             .filter(|t| t.task_definition_arn != w.target && !t.is_stopping())
             .count();
         let leftover_targets = leftover_targets(o, &ours_running);
-        let complete = match ours.rollout_state.as_deref() {
-            Some(state) => state == "COMPLETED",
+        let complete = match &ours.rollout_state {
+            Some(state) => *state == RolloutState::Completed,
             None => svc.deployments.len() == 1 && ours.running_count == ours.desired_count,
         };
         let desired = svc.desired_count.max(0) as usize;
@@ -239,22 +251,21 @@ impl Tracker {
         {
             return Judgement::Done;
         }
-        let mut detail = format!(
-            "new {}/{desired} running, {healthy} healthy; old tasks {others_running}; old targets {leftover_targets}; rollout {}",
-            ours_running.len(),
-            ours.rollout_state.as_deref().unwrap_or(if complete {
-                "complete"
+        Judgement::Pending(DeploymentProgress {
+            running: ours_running.len(),
+            desired,
+            healthy,
+            old_tasks: others_running,
+            old_targets: leftover_targets,
+            rollout: ours.rollout_state.clone(),
+            complete,
+            lifecycle_stage: o.deployment.and_then(|d| d.lifecycle_stage.clone()),
+            waiting: if waiting.len() <= 3 {
+                waiting
             } else {
-                "in progress"
-            })
-        );
-        if let Some(stage) = o.deployment.and_then(|d| d.lifecycle_stage.as_deref()) {
-            detail.push_str(&format!("; stage {stage}"));
-        }
-        if !waiting.is_empty() && waiting.len() <= 3 {
-            detail.push_str(&format!(" ({})", waiting.join(", ")));
-        }
-        Judgement::Pending(detail)
+                Vec::new()
+            },
+        })
     }
 }
 
@@ -283,13 +294,15 @@ fn task_health(t: &Task, lb: &LbHealth, instances: &[ContainerInstance]) -> (Str
             match targets.iter().find(|x| {
                 Some(x.id.as_str()) == id.as_deref() && (port.is_none() || x.port == port)
             }) {
-                Some(x) => (x.state.clone(), x.state == "unhealthy"),
+                Some(x) => (x.state.to_string(), x.state == TargetHealthState::Unhealthy),
                 None => ("not registered".into(), false),
             }
         }
         LbHealth::Classic { health, .. } => {
             match ec2.and_then(|id| health.iter().find(|h| h.instance_id == id)) {
-                Some(h) if h.state == HealthState::InService => ("healthy".into(), false),
+                Some(h) if h.state == HealthState::InService => {
+                    (TargetHealthState::Healthy.to_string(), false)
+                }
                 Some(h) => {
                     let failing = h
                         .description
@@ -376,9 +389,7 @@ fn leftover_targets(o: &Observed, ours: &[&Task]) -> usize {
         .sum()
 }
 
-fn short(arn: &str) -> &str {
-    arn.rsplit('/').next().unwrap_or(arn)
-}
+use crate::platform::short;
 
 /// Our deployment among the service's: the PRIMARY one running `target` (right after
 /// UpdateService).
@@ -386,7 +397,7 @@ pub fn find_ours<'a>(service: &'a Service, target: &str) -> Option<&'a Deploymen
     service
         .deployments
         .iter()
-        .find(|d| d.status == "PRIMARY" && d.task_definition == target)
+        .find(|d| d.status == DeploymentStatus::Primary && d.task_definition == target)
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ async fn stage(sim: &Sim, id: &str) -> (String, Option<String>) {
         .await
         .unwrap()
         .unwrap();
-    (sd.status, sd.lifecycle_stage)
+    (sd.status.to_string(), sd.lifecycle_stage)
 }
 
 fn owned(status: &str, stage: &str) -> (String, Option<String>) {
@@ -55,7 +55,7 @@ async fn green_goes_up_traffic_shifts_blue_bakes_then_goes() {
     assert_eq!(stage(&sim, &id).await, owned("IN_PROGRESS", "BAKE_TIME"));
     let running = sim
         .services()
-        .service_tasks(CLUSTER, WEB, "RUNNING")
+        .service_tasks(CLUSTER, WEB, "RUNNING".into())
         .await
         .unwrap();
     assert_eq!(running.len(), 6, "blue stays up while green bakes");

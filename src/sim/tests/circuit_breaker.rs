@@ -9,7 +9,7 @@ use crate::sim::{Behaviour, CIRCUIT_BREAKER_REASON};
 fn assert_failed(service: &Service, id: &str, failed_tasks: i64) {
     let d = service.deployments.iter().find(|d| d.id == id).unwrap();
     assert_eq!(d.status, "ACTIVE");
-    assert_eq!(d.rollout_state.as_deref(), Some("FAILED"));
+    assert_eq!(d.rollout_state.as_ref().map(|r| r.as_str()), Some("FAILED"));
     assert_eq!(
         d.rollout_state_reason.as_deref(),
         Some(CIRCUIT_BREAKER_REASON)
@@ -39,7 +39,10 @@ async fn an_image_that_cannot_be_pulled_trips_the_breaker_and_ecs_rolls_back() {
         rollback.task_definition, v1,
         "back to the revision that was steady"
     );
-    assert_eq!(rollback.rollout_state.as_deref(), Some("COMPLETED"));
+    assert_eq!(
+        rollback.rollout_state.as_ref().map(|r| r.as_str()),
+        Some("COMPLETED")
+    );
     assert_eq!(done.task_definition, v1);
     let log = events(&sim);
     let rollback = &rollback.id;
@@ -57,7 +60,7 @@ async fn an_image_that_cannot_be_pulled_trips_the_breaker_and_ecs_rolls_back() {
     assert_eq!(sampler.stop().min_serving(), Some(3));
     let stopped = sim
         .services()
-        .service_tasks(CLUSTER, WEB, "STOPPED")
+        .service_tasks(CLUSTER, WEB, "STOPPED".into())
         .await
         .unwrap();
     assert_eq!(stopped.len(), 3);
@@ -84,7 +87,10 @@ async fn tasks_failing_load_balancer_checks_count_as_failed_too() {
         service.task_definition
     );
     assert_eq!(
-        service.deployments[0].rollout_state.as_deref(),
+        service.deployments[0]
+            .rollout_state
+            .as_ref()
+            .map(|r| r.as_str()),
         Some("IN_PROGRESS")
     );
     // Rolled back once the failed tasks are stopped (never healthy: nothing to drain).
@@ -104,7 +110,10 @@ async fn without_rollback_the_failed_deployment_stays_primary_and_nothing_more_s
     assert_eq!(service.deployments.len(), 2);
     let primary = &service.deployments[0];
     assert_eq!(
-        (primary.id.as_str(), primary.rollout_state.as_deref()),
+        (
+            primary.id.as_str(),
+            primary.rollout_state.as_ref().map(|r| r.as_str())
+        ),
         (ours.as_str(), Some("FAILED"))
     );
     assert_eq!(primary.failed_tasks, 3);
@@ -124,7 +133,10 @@ async fn without_the_breaker_ecs_keeps_trying() {
     advance(secs(55)).await;
     let service = web_service(&sim);
     assert_eq!(
-        service.deployments[0].rollout_state.as_deref(),
+        service.deployments[0]
+            .rollout_state
+            .as_ref()
+            .map(|r| r.as_str()),
         Some("IN_PROGRESS")
     );
     // A batch of three fails every 10 s: at 10, 20, 30, 40, 50 s.
@@ -159,7 +171,7 @@ async fn the_threshold_is_half_the_desired_count() {
             .into_iter()
             .find(|d| d.id == ours)
             .unwrap();
-        (d.failed_tasks, d.rollout_state.unwrap())
+        (d.failed_tasks, d.rollout_state.unwrap().to_string())
     };
     // 100/80: two old tasks make room for two new ones, which fail at 10 s; two more start
     // in their place, fail at 20 s, and so on. Threshold 5: tripped by the third pair.

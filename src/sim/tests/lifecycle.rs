@@ -34,8 +34,8 @@ async fn a_task_is_pending_until_the_start_delay_then_running() {
     let running = describe(&sim, &task).await;
     assert!(running.is_running());
     assert_eq!(
-        running.containers[0].last_status.as_deref(),
-        Some("RUNNING")
+        running.containers[0].last_status,
+        Some(crate::platform::TaskStatus::Running)
     );
     assert_eq!(
         sim.ecs()
@@ -71,10 +71,9 @@ async fn a_crashing_image_stops_with_exit_code_1_after_its_lifetime() {
         Some(ESSENTIAL_CONTAINER_EXITED)
     );
     assert_eq!(crashed.containers[0].exit_code, Some(1));
-    assert!(
-        crashed.stop_explanation().contains("exited 1"),
-        "{}",
-        crashed.stop_explanation()
+    assert_eq!(
+        crashed.stop_code.as_deref(),
+        Some("EssentialContainerExited")
     );
     assert!(
         sim.ecs()

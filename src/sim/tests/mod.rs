@@ -212,7 +212,12 @@ async fn until_rollout_ends(sim: &Sim, limit: Duration) -> Service {
     let give_up = sim.elapsed() + limit;
     loop {
         let service = web_service(sim);
-        if service.deployments[0].rollout_state.as_deref() != Some("IN_PROGRESS") {
+        if service.deployments[0]
+            .rollout_state
+            .as_ref()
+            .map(|r| r.as_str())
+            != Some("IN_PROGRESS")
+        {
             return service;
         }
         assert!(

@@ -62,7 +62,10 @@ async fn dynamic_ports_200_100_start_all_new_tasks_then_drain_the_old_ones() {
     assert_eq!(right_after.deployments.len(), 2);
     assert_eq!(right_after.deployments[1].status, "ACTIVE");
     assert_eq!(
-        right_after.deployments[0].rollout_state.as_deref(),
+        right_after.deployments[0]
+            .rollout_state
+            .as_ref()
+            .map(|r| r.as_str()),
         Some("IN_PROGRESS")
     );
     assert_eq!(
@@ -77,7 +80,7 @@ async fn dynamic_ports_200_100_start_all_new_tasks_then_drain_the_old_ones() {
         panic!("{:?}", done.deployments)
     };
     assert_eq!(
-        (d.id.as_str(), d.rollout_state.as_deref()),
+        (d.id.as_str(), d.rollout_state.as_ref().map(|r| r.as_str())),
         (id.as_str(), Some("COMPLETED"))
     );
     assert_eq!(d.updated_at.as_deref(), Some("2026-01-01T00:00:55Z"));
@@ -91,7 +94,7 @@ async fn dynamic_ports_200_100_start_all_new_tasks_then_drain_the_old_ones() {
     // New tasks went one per instance, on the next free dynamic port (the old task held 32768).
     let tasks = sim
         .services()
-        .service_tasks(CLUSTER, WEB, "RUNNING")
+        .service_tasks(CLUSTER, WEB, "RUNNING".into())
         .await
         .unwrap();
     assert!(tasks.iter().all(|t| t.task_definition_arn == v2));
@@ -102,7 +105,7 @@ async fn dynamic_ports_200_100_start_all_new_tasks_then_drain_the_old_ones() {
     );
     let stopped = sim
         .services()
-        .service_tasks(CLUSTER, WEB, "STOPPED")
+        .service_tasks(CLUSTER, WEB, "STOPPED".into())
         .await
         .unwrap();
     assert_eq!(stopped.len(), 3);
@@ -184,7 +187,10 @@ async fn static_ports_200_100_without_a_spare_instance_stall_with_placement_even
 
     let service = web_service(&sim);
     assert_eq!(
-        service.deployments[0].rollout_state.as_deref(),
+        service.deployments[0]
+            .rollout_state
+            .as_ref()
+            .map(|r| r.as_str()),
         Some("IN_PROGRESS")
     );
     assert_eq!(
@@ -214,7 +220,10 @@ async fn static_ports_200_100_with_a_spare_instance_roll_through_it() {
     assert_eq!(report.min_serving(), Some(3));
     assert!(sim.interruptions().is_empty());
     assert_eq!(
-        web_service(&sim).deployments[0].rollout_state.as_deref(),
+        web_service(&sim).deployments[0]
+            .rollout_state
+            .as_ref()
+            .map(|r| r.as_str()),
         Some("COMPLETED")
     );
     // First onto the spare instance; each old task stopped frees a port for the next.
@@ -238,7 +247,7 @@ async fn fargate_tasks_get_their_own_address_and_register_by_ip() {
         .build();
     let tasks = sim
         .services()
-        .service_tasks(CLUSTER, WEB, "RUNNING")
+        .service_tasks(CLUSTER, WEB, "RUNNING".into())
         .await
         .unwrap();
     for t in &tasks {
@@ -287,7 +296,10 @@ async fn fargate_placement_fails_only_when_a_fault_says_so() {
     deploy(&sim, web_fargate("app:v2")).await;
     let service = until_rollout_ends(&sim, secs(300)).await;
     assert_eq!(
-        service.deployments[0].rollout_state.as_deref(),
+        service.deployments[0]
+            .rollout_state
+            .as_ref()
+            .map(|r| r.as_str()),
         Some("COMPLETED")
     );
     let capacity: Vec<_> = events(&sim)
@@ -333,7 +345,7 @@ async fn someone_elses_deployment_mid_way_supersedes_ours() {
     assert_eq!(done.task_definition, v3);
     let stopped = sim
         .services()
-        .service_tasks(CLUSTER, WEB, "STOPPED")
+        .service_tasks(CLUSTER, WEB, "STOPPED".into())
         .await
         .unwrap();
     assert_eq!(
@@ -372,7 +384,10 @@ async fn how_often_the_world_is_observed_makes_no_difference() {
         for _ in 0..300 {
             if poll {
                 let _ = sim.services().describe_service(CLUSTER, WEB).await;
-                let _ = sim.services().service_tasks(CLUSTER, WEB, "RUNNING").await;
+                let _ = sim
+                    .services()
+                    .service_tasks(CLUSTER, WEB, "RUNNING".into())
+                    .await;
             }
             advance(secs(1)).await;
         }

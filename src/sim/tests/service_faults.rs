@@ -46,7 +46,7 @@ async fn every_service_operation_runs_into_a_blanket_throttle_while_ecs_carries_
             .map(drop)
             .unwrap_err(),
         services
-            .service_tasks(CLUSTER, WEB, "RUNNING")
+            .service_tasks(CLUSTER, WEB, "RUNNING".into())
             .await
             .map(drop)
             .unwrap_err(),
@@ -90,7 +90,10 @@ async fn every_service_operation_runs_into_a_blanket_throttle_while_ecs_carries_
     assert_eq!(service.deployments.len(), 1);
     assert_eq!(service.deployments[0].id, id);
     assert_eq!(
-        service.deployments[0].rollout_state.as_deref(),
+        service.deployments[0]
+            .rollout_state
+            .as_ref()
+            .map(|r| r.as_str()),
         Some("COMPLETED")
     );
 }
@@ -101,7 +104,7 @@ async fn service_tasks_fails_as_describe_tasks_when_that_is_throttled() {
     sim.inject(Fault::throttled().on("DescribeTasks").next_calls(1));
     let err = sim
         .services()
-        .service_tasks(CLUSTER, WEB, "RUNNING")
+        .service_tasks(CLUSTER, WEB, "RUNNING".into())
         .await
         .unwrap_err();
     assert_eq!(err.operation, "DescribeTasks");
@@ -133,7 +136,7 @@ async fn each_call_of_service_tasks_takes_the_api_latency() {
         )
         .build();
     sim.services()
-        .service_tasks(CLUSTER, WEB, "RUNNING")
+        .service_tasks(CLUSTER, WEB, "RUNNING".into())
         .await
         .unwrap();
     let at: Vec<_> = sim.calls().iter().map(|c| c.at.as_millis()).collect();

@@ -36,7 +36,10 @@ async fn a_built_service_is_steady_with_one_completed_deployment() {
         panic!("{:?}", service.deployments)
     };
     assert_eq!(d.status, "PRIMARY");
-    assert_eq!(d.rollout_state.as_deref(), Some("COMPLETED"));
+    assert_eq!(
+        d.rollout_state.as_ref().map(|r| r.as_str()),
+        Some("COMPLETED")
+    );
     assert!(d.id.starts_with("ecs-svc/") && d.id.len() == 27, "{}", d.id);
     assert_eq!(service.task_definition, d.task_definition);
     assert!(service.task_definition.ends_with(":task-definition/web:1"));
@@ -54,7 +57,7 @@ async fn a_built_service_is_steady_with_one_completed_deployment() {
     // One task per zone, each healthy in the target group on its dynamic port.
     let tasks = sim
         .services()
-        .service_tasks(CLUSTER, WEB, "RUNNING")
+        .service_tasks(CLUSTER, WEB, "RUNNING".into())
         .await
         .unwrap();
     let zones: std::collections::BTreeSet<_> = tasks
@@ -98,7 +101,7 @@ async fn missing_services_and_clusters_are_told_apart() {
     assert_eq!(err.kind, ApiErrorKind::NotFound);
     let err = sim
         .services()
-        .service_tasks(CLUSTER, "nope", "RUNNING")
+        .service_tasks(CLUSTER, "nope", "RUNNING".into())
         .await
         .unwrap_err();
     assert!(
@@ -215,7 +218,7 @@ async fn ecs_replaces_a_crashed_task_and_keeps_the_stopped_one_describable() {
 
     let stopped = sim
         .services()
-        .service_tasks(CLUSTER, WEB, "STOPPED")
+        .service_tasks(CLUSTER, WEB, "STOPPED".into())
         .await
         .unwrap();
     let [crashed] = stopped.as_slice() else {
@@ -248,7 +251,7 @@ async fn ecs_replaces_a_crashed_task_and_keeps_the_stopped_one_describable() {
     advance(secs(3600)).await;
     assert!(
         sim.services()
-            .service_tasks(CLUSTER, WEB, "STOPPED")
+            .service_tasks(CLUSTER, WEB, "STOPPED".into())
             .await
             .unwrap()
             .is_empty(),
@@ -274,7 +277,7 @@ async fn a_crash_looping_image_is_replaced_again_and_again() {
     advance(secs(115)).await;
     let stopped = sim
         .services()
-        .service_tasks(CLUSTER, WEB, "STOPPED")
+        .service_tasks(CLUSTER, WEB, "STOPPED".into())
         .await
         .unwrap();
     assert_eq!(stopped.len(), 4);
@@ -288,7 +291,7 @@ async fn service_tasks_is_list_tasks_then_describe_tasks() {
     sim.clear_calls();
     let tasks = sim
         .services()
-        .service_tasks(CLUSTER, WEB, "RUNNING")
+        .service_tasks(CLUSTER, WEB, "RUNNING".into())
         .await
         .unwrap();
     assert_eq!(tasks.len(), 3);
@@ -298,7 +301,7 @@ async fn service_tasks_is_list_tasks_then_describe_tasks() {
     sim.clear_calls();
     assert!(
         sim.services()
-            .service_tasks(CLUSTER, WEB, "STOPPED")
+            .service_tasks(CLUSTER, WEB, "STOPPED".into())
             .await
             .unwrap()
             .is_empty()

@@ -37,7 +37,7 @@ async fn state(sim: &Sim, port: u16) -> Option<String> {
         .await
         .into_iter()
         .find(|t| t.port == Some(port))
-        .map(|t| t.state)
+        .map(|t| t.state.to_string())
 }
 
 async fn task_on(sim: &Sim, port: u16) -> Task {

@@ -14,7 +14,7 @@ fn deployment(id: &str, status: &str, td: &str, running: i64, rollout: Option<&s
         running_count: running,
         pending_count: 0,
         failed_tasks: 0,
-        rollout_state: rollout.map(String::from),
+        rollout_state: rollout.map(RolloutState::parse),
         rollout_state_reason: None,
         created_at: None,
         updated_at: None,
@@ -154,7 +154,7 @@ fn done_only_when_completed_healthy_and_old_targets_gone() {
         now,
     );
     assert!(
-        matches!(&j, Judgement::Pending(d) if d.contains("old targets 1")),
+        matches!(&j, Judgement::Pending(d) if d.old_targets == 1),
         "{j:?}"
     );
 
@@ -209,7 +209,16 @@ fn a_circuit_breaker_rollback_is_a_failure_that_ecs_is_already_handling() {
     let j = judge_at(&mut tracker(), &svc, &[], &tg(vec![]), &[], now);
     assert_eq!(
         j,
-        Judgement::Failed { reason: "ECS rolled our deployment ecs-svc/2 back: deployment ecs-svc/3 of web:1 is now primary".into(), ecs_rollback: Some("ecs-svc/3".into()) }
+        Judgement::Failed {
+            cause: Failure::EcsRolledBack {
+                deployment: "ecs-svc/2".into(),
+                status: None,
+                reason: None,
+                primary: Some("ecs-svc/3".into()),
+                primary_revision: Some("web:1".into()),
+            },
+            ecs_rollback: Some("ecs-svc/3".into())
+        }
     );
 }
 
@@ -226,7 +235,7 @@ fn a_failed_rollout_state_fails_even_if_the_service_looks_stable() {
         Instant::now(),
     );
     assert!(
-        matches!(&j, Judgement::Failed { reason, .. } if reason.contains("circuit breaker")),
+        matches!(&j, Judgement::Failed { cause: Failure::DeploymentFailed { reason: Some(r), .. }, .. } if r.contains("circuit breaker")),
         "{j:?}"
     );
 }
@@ -245,7 +254,7 @@ fn someone_elses_deployment_is_named() {
     ]);
     let j = judge_at(&mut tracker(), &svc, &[], &tg(vec![]), &[], Instant::now());
     assert!(
-        matches!(&j, Judgement::Superseded(reason) if reason.contains("ecs-svc/9") && reason.contains("someone else")),
+        matches!(&j, Judgement::Superseded(Failure::Superseded { by: Some(by), revision: Some(rev), .. }) if by == "ecs-svc/9" && rev == "web:7"),
         "{j:?}"
     );
 }
@@ -287,7 +296,7 @@ fn repeated_stops_of_new_tasks_fail_with_their_reason() {
         Instant::now(),
     );
     assert!(
-        matches!(&j, Judgement::Failed { reason, .. } if reason.contains("exited 137")),
+        matches!(&j, Judgement::Failed { cause: Failure::TasksStopped { count: 2, last }, .. } if last.containers[0].exit_code == Some(137)),
         "{j:?}"
     );
 }
@@ -326,7 +335,7 @@ fn unhealthy_targets_fail_only_after_the_grace_period() {
         t0 + Duration::from_secs(120),
     );
     assert!(
-        matches!(&j, Judgement::Failed { reason, .. } if reason.contains("unhealthy") && reason.contains("120s")),
+        matches!(&j, Judgement::Failed { cause: Failure::HealthChecksFailed { state, unhealthy_for: Some(d), .. }, .. } if state == "unhealthy" && d.as_secs() == 120),
         "{j:?}"
     );
     // A target that recovers resets the clock.
@@ -399,7 +408,7 @@ fn placement_events_fail_only_without_progress_past_the_grace() {
         t0 + Duration::from_secs(380),
     );
     assert!(
-        matches!(&j, Judgement::Failed { reason, .. } if reason.contains("cannot be placed")),
+        matches!(&j, Judgement::Failed { cause: Failure::PlacementStalled { message, .. }, .. } if message.contains("unable to place a task")),
         "{j:?}"
     );
 }

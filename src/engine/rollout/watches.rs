@@ -1,0 +1,300 @@
+//! The rollout's waits, each an observe-and-judge `Watch`: what to read and when is decided
+//! here, what it means by the pure functions of `verdict`. The state a wait keeps (its last
+//! health read, whether a deployed task stopped) lives in its fields, passed by `&mut`.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::Deployed;
+use crate::engine::context::Ctx;
+use crate::engine::failure::Failure;
+use crate::engine::verdict::{self, Verdict};
+use crate::engine::wait::{self, Watch};
+use crate::platform::{ApiResult, InstanceHealth, Task};
+
+/// Draining without requests in flight ends within this long after deregistration.
+pub(super) const DRAIN_EARLY: Duration = Duration::from_secs(10);
+/// Past that, how often the health is read until the draining timeout (the end expected).
+pub(super) const DRAIN_HEALTH_EVERY: Duration = Duration::from_secs(30);
+
+/// When the classic load balancer checks the instances being waited on, as far as ecs-roll
+/// knows: it registered them at `registered_at` (None: they were registered already, on the
+/// load balancer's own schedule).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct HealthSchedule {
+    pub registered_at: Option<Instant>,
+    pub interval: Duration,
+    /// How long a check may take to fail (its response timeout).
+    pub timeout: Duration,
+    pub healthy_threshold: u32,
+    pub unhealthy_threshold: u32,
+    pub grace: Duration,
+}
+
+impl HealthSchedule {
+    fn interval(&self) -> Duration {
+        self.interval.max(Duration::from_millis(100))
+    }
+
+    /// The next moment after `now` to read the health, when the schedule is known: just
+    /// after each check falls due (a pass shows at once), and once more when a check that
+    /// fails by timing out has ended (which also covers an answer that lags the check).
+    fn next_check(&self, now: Instant) -> Option<Instant> {
+        let registered = self.registered_at?;
+        let i = self.interval();
+        let looks = [wait::AFTER_DUE, self.timeout.min(i / 2) + wait::AFTER_DUE];
+        let since = now.saturating_duration_since(registered).as_secs_f64();
+        let k = (since / i.as_secs_f64()).floor() as u32;
+        // The first look after `now`: of the last check (its second look may be ahead), or
+        // of the next ones. The first check is one interval after registration.
+        (k.max(1)..k + 3)
+            .flat_map(|j| looks.map(|l| registered + i * j + l))
+            .find(|at| *at > now)
+    }
+
+    /// Whether a look fell due between a read at `read` and `now`; always, when the schedule
+    /// is unknown.
+    fn may_have_changed(&self, read: Instant, now: Instant) -> bool {
+        self.next_check(read).is_none_or(|due| now >= due)
+    }
+
+    /// Whether the load balancer's "failed UnhealthyThreshold checks" in a health read taken
+    /// at `read` is about the new task that runs since `running`, past the start-up grace:
+    /// enough checks have run since then, and finished, that the description cannot be left
+    /// over from before it (whether the ELB keeps it until HealthyThreshold passes or clears
+    /// it at the first, a task that passed every check since would be InService by now).
+    fn conclusive(&self, running: Instant, read: Instant) -> bool {
+        let since = self.registered_at.map_or(running, |r| r.max(running));
+        let checks = self.unhealthy_threshold.max(self.healthy_threshold).max(1);
+        read >= since + self.grace + self.interval() * checks + self.timeout
+    }
+}
+
+/// The tasks of `seen` that are among `tasks`.
+pub(super) fn only(seen: &[Task], tasks: &[String]) -> Vec<Task> {
+    seen.iter()
+        .filter(|t| tasks.contains(&t.arn))
+        .cloned()
+        .collect()
+}
+
+/// New tasks RUNNING and their instances InService. The health is read only when it can have
+/// changed: when ecs-roll registered the instances, the load balancer checks them one interval
+/// after registration and every interval after, so DescribeInstanceHealth is read right after
+/// those instants and the wait wakes then, not up to a poll later. The tasks are read at every
+/// look (a crash comes at any time) until they are RUNNING and every instance is InService.
+pub(super) struct InService<'a> {
+    pub ctx: &'a Ctx,
+    pub ids: &'a [String],
+    pub tasks: &'a [String],
+    pub deployed: &'a mut Deployed,
+    pub checks: HealthSchedule,
+    pub start: Instant,
+    /// From when the health checks are the new tasks': seen RUNNING, and registered.
+    pub running: Option<Instant>,
+    pub last_read: Option<Instant>,
+    pub health: Vec<InstanceHealth>,
+}
+
+impl InService<'_> {
+    /// The judge: the tasks first (RUNNING within the start limit), then the health.
+    fn judge(&mut self, seen: &[Task], now: Instant) -> Verdict {
+        self.deployed.note(self.ctx, seen);
+        let ours = only(seen, self.tasks);
+        if self.running.is_none() {
+            match verdict::tasks_running(&ours, self.tasks.len()) {
+                Verdict::Done => self.running = Some(now),
+                Verdict::Pending(_) if now >= self.start + self.ctx.timeouts.task_start => {
+                    return Verdict::Failed(Failure::TaskStartTimedOut {
+                        limit: self.ctx.timeouts.task_start,
+                    });
+                }
+                other => return other,
+            }
+        }
+        let conclusive = match (self.running, self.last_read) {
+            (Some(since), Some(read)) => self.checks.conclusive(since, read),
+            _ => false,
+        };
+        verdict::instances_in_service(
+            &self.health,
+            self.ids,
+            &ours,
+            conclusive,
+            &self.ctx.load_balancer,
+        )
+    }
+}
+
+impl Watch for InService<'_> {
+    async fn look(&mut self, now: Instant) -> ApiResult<Verdict> {
+        let ctx = self.ctx;
+        if self
+            .last_read
+            .is_none_or(|at| self.checks.may_have_changed(at, now))
+        {
+            self.health = ctx.elb.instance_health(&ctx.load_balancer).await?;
+            self.last_read = Some(now);
+        }
+        // Read at every look, the last one too: Done rests on tasks seen RUNNING now.
+        let watched = self.deployed.with(self.tasks);
+        let seen = if watched.is_empty() {
+            Vec::new()
+        } else {
+            ctx.ecs.describe_tasks(&ctx.cluster, &watched).await?
+        };
+        Ok(self.judge(&seen, now))
+    }
+
+    fn due(&self, now: Instant) -> Option<Instant> {
+        self.checks.next_check(now)
+    }
+}
+
+/// Connection draining of deregistered instances, bounded by the ELB's own timeout. Draining
+/// either ends within seconds (no request in flight) or lasts to its timeout (long requests,
+/// keep-alive clients): the health is read in the first seconds, at the timeout and every 30 s
+/// between. The tasks deployed so far, which must keep running, are read at every look.
+pub(super) struct Drain<'a> {
+    pub ctx: &'a Ctx,
+    pub registered: &'a [String],
+    pub deployed: &'a mut Deployed,
+    pub started: Instant,
+    /// Draining ends at the latest when its timeout does: look right then.
+    pub drained_by: Instant,
+    /// The last health read and what it said, repeated by the looks that skip it (a verdict
+    /// of their own would count as a change and speed the polls up again).
+    pub health_read: Option<(Instant, Verdict)>,
+}
+
+impl Watch for Drain<'_> {
+    async fn look(&mut self, now: Instant) -> ApiResult<Verdict> {
+        let ctx = self.ctx;
+        if !self.deployed.tasks.is_empty() {
+            let deployed = self.deployed.with(&[]);
+            let seen = ctx.ecs.describe_tasks(&ctx.cluster, &deployed).await?;
+            if let Some(cause) = self.deployed.note(ctx, &seen) {
+                return Ok(Verdict::Failed(cause));
+            }
+        }
+        if now >= self.started + DRAIN_EARLY
+            && now < self.drained_by
+            && let Some((at, last)) = &self.health_read
+            && now < *at + DRAIN_HEALTH_EVERY
+        {
+            return Ok(last.clone());
+        }
+        let health = ctx.elb.instance_health(&ctx.load_balancer).await?;
+        let drained = verdict::instances_drained(&health, self.registered);
+        self.health_read = Some((now, drained.clone()));
+        Ok(drained)
+    }
+
+    fn due(&self, _now: Instant) -> Option<Instant> {
+        Some(self.drained_by)
+    }
+}
+
+/// Stopped tasks reaching STOPPED; with `deployed`, the tasks of earlier steps are watched too
+/// (not while cleaning up after a failure: that is already being handled).
+pub(super) struct Stopped<'a> {
+    pub ctx: &'a Ctx,
+    pub tasks: &'a [String],
+    pub deployed: Option<&'a mut Deployed>,
+}
+
+impl Watch for Stopped<'_> {
+    async fn look(&mut self, _now: Instant) -> ApiResult<Verdict> {
+        let ctx = self.ctx;
+        let watched = match &self.deployed {
+            Some(d) => d.with(self.tasks),
+            None => self.tasks.to_vec(),
+        };
+        let seen = ctx.ecs.describe_tasks(&ctx.cluster, &watched).await?;
+        if let Some(d) = self.deployed.as_deref_mut() {
+            d.note(ctx, &seen);
+        }
+        Ok(verdict::tasks_stopped(&only(&seen, self.tasks)))
+    }
+}
+
+/// The extra time allowed past the draining timeout: the ELB may report the end of draining a
+/// little after it.
+pub(super) fn drain_limit(ctx: &Ctx, drain: Duration) -> Duration {
+    drain + ctx.poll.max.max(Duration::from_secs(5))
+}
+
+/// `wait::AFTER_DUE` past `at`.
+pub(super) fn just_after(at: Instant) -> Instant {
+    at + wait::AFTER_DUE
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schedule(at: Instant) -> HealthSchedule {
+        HealthSchedule {
+            registered_at: Some(at),
+            interval: Duration::from_secs(30),
+            timeout: Duration::from_secs(5),
+            healthy_threshold: 2,
+            unhealthy_threshold: 2,
+            grace: Duration::ZERO,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn looks_follow_each_check_twice() {
+        let r = Instant::now();
+        let s = schedule(r);
+        let ms = |n: u64| Duration::from_millis(n);
+        // (now, the next look): checks at 30 s, 60 s...; looks 0.1 s and 5.1 s after each.
+        let table = [
+            (0, 30_100),
+            (29_000, 30_100),
+            (30_100, 35_100),
+            (31_000, 35_100),
+            (35_100, 60_100),
+            (59_999, 60_100),
+            (60_100, 65_100),
+        ];
+        for (now, want) in table {
+            assert_eq!(s.next_check(r + ms(now)), Some(r + ms(want)), "at {now} ms");
+        }
+        assert!(s.may_have_changed(r + ms(30_000), r + ms(30_100)));
+        assert!(!s.may_have_changed(r + ms(30_100), r + ms(35_000)));
+        let unknown = HealthSchedule {
+            registered_at: None,
+            ..s
+        };
+        assert_eq!(unknown.next_check(r), None);
+        assert!(unknown.may_have_changed(r, r));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn failed_checks_count_once_enough_ran_against_the_task() {
+        let r = Instant::now();
+        let s = schedule(r);
+        let secs = Duration::from_secs;
+        // Seen RUNNING at 31 s: two checks (61 s, 91 s) must have run and ended (+5 s).
+        assert!(!s.conclusive(r + secs(31), r + secs(95)));
+        assert!(s.conclusive(r + secs(31), r + secs(96)));
+        // A grace period pushes it back.
+        let graced = HealthSchedule {
+            grace: secs(60),
+            ..s
+        };
+        assert!(!graced.conclusive(r + secs(31), r + secs(150)));
+        assert!(graced.conclusive(r + secs(31), r + secs(156)));
+        // HealthyThreshold 10: a task passing every check since would be InService only
+        // after 10 of them, so a "failed" description counts only then.
+        let slow = HealthSchedule {
+            healthy_threshold: 10,
+            ..s
+        };
+        assert!(!slow.conclusive(r + secs(70), r + secs(130)));
+        assert!(slow.conclusive(r + secs(70), r + secs(375)));
+    }
+}

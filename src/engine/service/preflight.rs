@@ -1,0 +1,178 @@
+//! Service preflight: pure checks of what DescribeServices and the instances showed, each a
+//! decision or a refusal that names the problem and what to do.
+
+use super::configuration::Capacity;
+use crate::engine::deploy::short_name;
+use crate::error::Error;
+use crate::platform::{
+    ContainerInstance, Deployment, DeploymentController, DeploymentStatus, ResourceStatus,
+    RolloutState, Service, Strategy,
+};
+use crate::taskdef::TaskDefinition;
+
+const FARGATE: &str = "FARGATE";
+
+fn in_progress(d: &Deployment) -> bool {
+    d.rollout_state == Some(RolloutState::InProgress)
+}
+
+/// A deployment of `target` already under way, which a rerun resumes watching.
+pub(super) fn resuming(svc: &Service, target: Option<&str>) -> Option<String> {
+    svc.deployments
+        .iter()
+        .find(|d| {
+            d.status == DeploymentStatus::Primary
+                && Some(d.task_definition.as_str()) == target
+                && in_progress(d)
+        })
+        .map(|d| d.id.clone())
+}
+
+/// ECS's own strategies shift traffic between two target groups: only behind ALB/NLB.
+pub(super) fn check_strategy(
+    strategy: &Strategy,
+    service: &str,
+    classic: bool,
+    no_load_balancer: bool,
+) -> Result<(), Error> {
+    if !strategy.shifts_traffic() {
+        return Ok(());
+    }
+    if classic {
+        return Err(Error::preflight(
+            format!(
+                "the {strategy} strategy shifts traffic between target groups, but service {service} is behind a classic ELB"
+            ),
+            "use --strategy rolling, or move the service to an ALB/NLB target group",
+        ));
+    }
+    if no_load_balancer {
+        return Err(Error::preflight(
+            format!(
+                "the {strategy} strategy needs an ALB/NLB target group and service {service} has no load balancer"
+            ),
+            "use --strategy rolling",
+        ));
+    }
+    Ok(())
+}
+
+pub(super) fn check_service(svc: &Service) -> Result<(), Error> {
+    if svc.status != ResourceStatus::Active {
+        return Err(Error::preflight(
+            format!("service {} is {}, not ACTIVE", svc.name, svc.status),
+            "deploy to an ACTIVE service",
+        ));
+    }
+    match &svc.deployment_controller {
+        DeploymentController::Ecs => Ok(()),
+        DeploymentController::Other(c) if c.is_empty() => Ok(()),
+        DeploymentController::CodeDeploy => Err(Error::preflight(
+            format!(
+                "service {} is deployed by CodeDeploy (deployment controller CODE_DEPLOY); UpdateService cannot change its task definition",
+                svc.name
+            ),
+            "deploy it with `aws deploy create-deployment` (an AppSpec with the new revision), or move it to the ECS controller and its built-in BLUE_GREEN strategy",
+        )),
+        other => Err(Error::preflight(
+            format!(
+                "service {} uses the {other} deployment controller: its task sets are managed outside ECS",
+                svc.name
+            ),
+            "deploy through the external controller that owns its task sets",
+        )),
+    }
+}
+
+pub(super) fn check_no_other_deployment(svc: &Service) -> Result<(), Error> {
+    let busy = svc
+        .deployments
+        .iter()
+        .find(|d| d.status != DeploymentStatus::Primary && d.status != DeploymentStatus::Inactive)
+        .or_else(|| {
+            svc.deployments
+                .iter()
+                .find(|d| d.status == DeploymentStatus::Primary && in_progress(d))
+        });
+    if let Some(d) = busy.filter(|_| svc.deployments.len() > 1 || busy.is_some_and(in_progress)) {
+        let primary = svc
+            .deployments
+            .iter()
+            .find(|d| d.status == DeploymentStatus::Primary)
+            .unwrap_or(d);
+        return Err(Error::preflight(
+            format!(
+                "another deployment of service {} is in progress: {} of {} (started {}, rollout {}, {}/{} running)",
+                svc.name,
+                primary.id,
+                short_name(&primary.task_definition),
+                primary
+                    .created_at
+                    .as_deref()
+                    .unwrap_or("at an unknown time"),
+                primary
+                    .rollout_state
+                    .as_ref()
+                    .map_or("in progress", RolloutState::as_str),
+                primary.running_count,
+                primary.desired_count
+            ),
+            "wait until it completes (ecs-roll status shows it), then deploy again",
+        ));
+    }
+    Ok(())
+}
+
+pub(super) fn is_fargate(svc: &Service) -> bool {
+    svc.launch_type.as_deref() == Some(FARGATE)
+        || svc
+            .capacity_providers
+            .iter()
+            .any(|c| c.starts_with("FARGATE"))
+}
+
+/// How many more tasks of `td` fit now: unbounded on Fargate; on EC2 one per instance with
+/// the static host ports free, or as many as CPU and memory allow with dynamic ports.
+pub(super) fn capacity(
+    td: &TaskDefinition,
+    instances: &[ContainerInstance],
+    fargate: bool,
+) -> (Capacity, String) {
+    if fargate {
+        return (
+            Capacity::Unbounded,
+            "Fargate: new tasks need no free instance".into(),
+        );
+    }
+    let need = td.reservation();
+    let ports = td.static_host_ports();
+    let fits = |i: &ContainerInstance| -> i64 {
+        if !i.accepts_tasks() {
+            return 0;
+        }
+        let by = |rem: i64, need: i64| if need <= 0 { i64::MAX } else { rem / need };
+        let n = by(i.remaining_cpu, need.cpu).min(by(i.remaining_memory, need.memory));
+        if ports.is_empty() {
+            n.min(1_000)
+        } else if ports.iter().any(|p| i.used_ports.contains(p)) {
+            0
+        } else {
+            n.min(1)
+        }
+    };
+    let total: i64 = instances.iter().map(fits).sum();
+    let text = if ports.is_empty() {
+        format!(
+            "room for {total} more task(s) on {} instance(s)",
+            instances.len()
+        )
+    } else {
+        let list = ports
+            .iter()
+            .map(u16::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        format!("{total} instance(s) with host port {list} free and room for a task")
+    };
+    (Capacity::Tasks(total), text)
+}
