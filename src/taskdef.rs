@@ -92,7 +92,10 @@ impl TaskDefinition {
         let Value::Object(mut body) = value else {
             return Err(shape(origin, "the document must be a JSON object"));
         };
-        if let Some(Value::Object(inner)) = body.get("taskDefinition") {
+        // DescribeTaskDefinition's output wraps the definition; a definition that has its own
+        // `family` or containers is not a wrapper, whatever members it carries.
+        let is_wrapper = !body.contains_key("family") && !body.contains_key("containerDefinitions");
+        if is_wrapper && let Some(Value::Object(inner)) = body.get("taskDefinition") {
             let tags = body.get("tags").cloned();
             body = inner.clone();
             if let Some(tags) = tags {

@@ -284,13 +284,17 @@ fn aws_unreachable_longer_than_the_timeout_ends_rolled_back_and_consistent() {
     assert!(report.blacked_out >= 3, "{}", report.summary());
 
     let doc = outcome(&r, 3, "rolled-back");
-    let failure = doc["failure"].as_str().unwrap_or_default().to_string();
-    eprintln!("[faults] blackout: failure: {failure}");
+    let failure = doc["failure"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let kind = doc["failure"]["kind"].as_str().unwrap_or_default();
+    eprintln!("[faults] blackout: failure: {kind}: {failure}");
     // Either the wait in progress ran out of time (the new task RUNNING and InService), or
     // the step got through once AWS was back and the next one was not started past the limit.
     assert!(
-        (failure.contains("RUNNING") && failure.contains("not done after"))
-            || failure.contains("the time limit (--timeout) passed"),
+        (kind == "timed_out" && failure.contains("RUNNING") && failure.contains("not done after"))
+            || (kind == "deadline_passed" && failure.contains("the time limit (--timeout) passed")),
         "the failure should say what did not happen in time: {failure:?}\n{}",
         r.context()
     );

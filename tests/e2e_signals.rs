@@ -155,8 +155,9 @@ fn interrupt(phase: &Phase, signal: &str) -> i32 {
             phase.steps_done.contains(&rollback_steps),
             "{what}: {rollback_steps} rollback steps finished\n{doc}"
         );
+        assert_eq!(doc["failure"]["kind"], "task_stopped", "{doc}");
         assert!(
-            doc["failure"]
+            doc["failure"]["message"]
                 .as_str()
                 .unwrap_or_default()
                 .contains(CRASH_REASON),

@@ -392,7 +392,12 @@ fn deploy_whose_new_task_crashes_is_rolled_back() {
         "ecs-roll should stop at the first crash: {:?}",
         crash.crashed()
     );
-    let failure = doc["failure"].as_str().unwrap_or_default();
+    assert_eq!(doc["failure"]["kind"], "task_stopped", "{doc}");
+    assert_eq!(
+        doc["failure"]["task"]["stopped_reason"], CRASH_REASON,
+        "ECS's own reason, as a field: {doc}"
+    );
+    let failure = doc["failure"]["message"].as_str().unwrap_or_default();
     assert!(
         failure.contains(CRASH_REASON),
         "the failure should carry ECS's reason: {failure:?}\n{}",

@@ -3,6 +3,7 @@
 //! tasks onto one revision by the safe path.
 
 use std::collections::BTreeMap;
+use std::ops::ControlFlow;
 use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
@@ -15,6 +16,7 @@ use super::observe::{Catalog, Observation};
 use super::outcome::{InstanceReport, Outcome, RevisionInfo, RunResult};
 use super::plan::{self, Plan};
 use super::rollout::{Halt, Rollout, StepReport, plan_limit};
+use super::skeleton::{self, LockSpec};
 use super::wait::with_retry;
 use crate::error::Error;
 use crate::platform::{ApiErrorKind, Revision};
@@ -50,9 +52,51 @@ pub struct Options {
     pub strategy: Option<crate::platform::Strategy>,
 }
 
+/// Everything preflight found out and decided, before anything changes.
+struct Prepared {
+    obs: Observation,
+    catalog: Catalog,
+    target_td: TaskDefinition,
+    existing: Option<Revision>,
+    previous_arn: Option<String>,
+    previous: Option<Revision>,
+    /// Instances with a task of the family before the deploy: what a rollback restores.
+    count_before: usize,
+    count: usize,
+    plan: Plan,
+}
+
 pub async fn run(ctx: &Ctx, desired: Desired, opts: &Options) -> Result<Outcome, Error> {
     let started = Instant::now();
     ctx.emit(Event::Phase(Phase::Preflight));
+    let mut p = prepare(ctx, desired, opts).await?;
+    announce(ctx, &mut p).await?;
+    let outcome = match skeleton::ends_before_change(
+        ctx,
+        initial_outcome(ctx, &p, opts),
+        opts.dry_run,
+        started,
+    ) {
+        ControlFlow::Continue(o) => o,
+        ControlFlow::Break(done) => return Ok(done),
+    };
+    // Only now, with every check passed, does anything change in AWS: first the lock.
+    let cluster_arn = with_retry(|| ctx.tags.cluster_arn(&ctx.cluster))
+        .await
+        .map_err(Error::from_api_before_change)?
+        .unwrap_or_else(|| ctx.cluster.clone());
+    let key = lock::key_for_family(&ctx.family);
+    let what = format!("family {} in cluster {}", ctx.family, ctx.cluster);
+    let spec = LockSpec {
+        resource_arn: &cluster_arn,
+        key: &key,
+        ttl: plan_limit(ctx, &p.obs.load_balancer, &p.plan) * 2 + Duration::from_secs(600),
+        what: &what,
+    };
+    skeleton::locked(ctx, spec, started, || deploy(ctx, p, opts, outcome)).await
+}
+
+async fn prepare(ctx: &Ctx, desired: Desired, opts: &Options) -> Result<Prepared, Error> {
     let obs = preflight(ctx).await?;
     let mut catalog = Catalog::default();
     let running = obs.running_revisions();
@@ -62,7 +106,6 @@ pub async fn run(ctx: &Ctx, desired: Desired, opts: &Options) -> Result<Outcome,
             .await
             .map_err(Error::from_api_before_change)?;
     }
-
     let (target_td, existing) = match desired {
         Desired::Definition(td) => {
             if td.family() != ctx.family {
@@ -81,51 +124,57 @@ pub async fn run(ctx: &Ctx, desired: Desired, opts: &Options) -> Result<Outcome,
         Desired::Revision(r) => (TaskDefinition::from_revision(&r), Some(r)),
     };
     check_ports(&obs, &target_td)?;
-
     let target_arn = existing.as_ref().map(|r| r.arn.clone());
-    let target_running = running.iter().any(|(a, _)| Some(a) == target_arn.as_ref());
-    // What runs now is what a rollback returns to; when resuming, keep what was recorded.
-    let previous_arn = if target_running {
-        existing
-            .as_ref()
-            .and_then(|r| r.tags.get(TAG_PREVIOUS).cloned())
-    } else {
-        running
-            .iter()
-            .map(|(a, _)| a.clone())
-            .find(|a| Some(a) != target_arn.as_ref())
-    };
+    let running_arns: Vec<String> = running.iter().map(|(a, _)| a.clone()).collect();
+    let recorded_previous = existing.as_ref().and_then(|r| r.tags.get(TAG_PREVIOUS));
+    let previous_arn = skeleton::previous_revision(
+        target_arn.as_deref(),
+        recorded_previous.map(String::as_str),
+        &running_arns,
+    );
     let previous = match &previous_arn {
         Some(arn) => catalog.get(ctx, arn).await.ok(),
         None => None,
     };
     let count_before = obs.instances_with_tasks();
-    // A run aborted mid-step can leave an instance without its task: the count the last
-    // deploy recorded wins over what runs now when it is larger, so a rerun restores it.
     let recorded = recorded_count(&catalog, existing.as_ref(), &running);
-    if opts.count.is_none()
-        && let Some(n) = recorded.filter(|n| *n > count_before)
-    {
-        ctx.emit(Event::Warning(Warning::CountBelowRecorded {
-            running: count_before,
-            recorded: n,
-        }));
-    }
-    let inferred = recorded
-        .filter(|n| *n > count_before)
-        .or((count_before > 0).then_some(count_before));
-    let count = match opts.count.or(inferred) {
-        Some(n) => n,
-        None => {
-            return Err(Error::usage(
+    let (count, warning) =
+        skeleton::task_count(opts.count, count_before, recorded).map_err(|_| {
+            Error::usage(
                 format!(
                     "no task of family {} runs in cluster {}, so the count cannot be inferred",
                     ctx.family, ctx.cluster
                 ),
                 "pass --count N",
-            ));
-        }
-    };
+            )
+        })?;
+    if let Some(w) = warning {
+        ctx.emit(Event::Warning(w));
+    }
+    warn_foreign_instances(ctx, &obs);
+    let slots = obs.slots(&target_td, &catalog.definitions());
+    let plan =
+        plan::plan(&slots, target_arn.as_deref(), count, opts.allow_downtime).map_err(|r| {
+            Error::preflight(
+                format!("cannot {} without downtime: {r}", opts.command),
+                refusal_hint(&r),
+            )
+        })?;
+    Ok(Prepared {
+        obs,
+        catalog,
+        target_td,
+        existing,
+        previous_arn,
+        previous,
+        count_before,
+        count,
+        plan,
+    })
+}
+
+/// Instances the load balancer sends traffic to that no task of the cluster can serve.
+fn warn_foreign_instances(ctx: &Ctx, obs: &Observation) {
     for id in &obs.load_balancer.instances {
         if !obs.instances.iter().any(|ci| &ci.ec2_instance_id == id) {
             ctx.emit(Event::Warning(Warning::NotAContainerInstance {
@@ -135,181 +184,153 @@ pub async fn run(ctx: &Ctx, desired: Desired, opts: &Options) -> Result<Outcome,
             }));
         }
     }
-    let slots = obs.slots(&target_td, &catalog.definitions());
-    let plan =
-        plan::plan(&slots, target_arn.as_deref(), count, opts.allow_downtime).map_err(|r| {
-            Error::preflight(
-                format!("cannot {} without downtime: {r}", opts.command),
-                refusal_hint(&r),
-            )
-        })?;
+}
 
+/// The diff against what runs, and the plan.
+async fn announce(ctx: &Ctx, p: &mut Prepared) -> Result<(), Error> {
+    let target_arn = p.existing.as_ref().map(|r| r.arn.clone());
+    let running = p.obs.running_revisions();
     if let Some((arn, _)) = running.iter().find(|(a, _)| Some(a) != target_arn.as_ref()) {
-        let from_rev = catalog
+        let from_rev = p
+            .catalog
             .get(ctx, arn)
             .await
             .map_err(Error::from_api_before_change)?;
         let from = TaskDefinition::from_revision(&from_rev);
-        if !from.same_as(&target_td) {
-            let to = existing
+        if !from.same_as(&p.target_td) {
+            let to = p
+                .existing
                 .as_ref()
                 .map_or_else(|| format!("{}:new", ctx.family), Revision::name);
             ctx.emit(Event::Diff {
                 from: from_rev.name(),
                 to,
                 from_definition: from.to_json(),
-                to_definition: target_td.to_json(),
+                to_definition: p.target_td.to_json(),
             });
         }
     }
-    ctx.emit(Event::Plan(plan.clone()));
+    ctx.emit(Event::Plan(p.plan.clone()));
+    Ok(())
+}
 
-    let mut outcome = Outcome {
+fn initial_outcome(ctx: &Ctx, p: &Prepared, opts: &Options) -> Outcome {
+    let container = opts.container.as_deref();
+    Outcome {
         command: opts.command.clone(),
         result: RunResult::Planned,
         cluster: ctx.cluster.clone(),
         family: ctx.family.clone(),
         load_balancer: ctx.load_balancer.clone(),
-        previous: previous
-            .as_ref()
-            .map(|r| info(r, opts.container.as_deref())),
-        target: Some(existing.as_ref().map_or_else(
-            || planned(&ctx.family, &target_td, opts.container.as_deref()),
-            |r| info(r, opts.container.as_deref()),
+        previous: p.previous.as_ref().map(|r| info(r, container)),
+        target: Some(p.existing.as_ref().map_or_else(
+            || planned(&ctx.family, &p.target_td, container),
+            |r| info(r, container),
         )),
-        plan: Some(plan.clone()),
+        plan: Some(p.plan.clone()),
         steps: Vec::new(),
         rollback_steps: Vec::new(),
-        instances: reports(&obs, &catalog),
+        instances: reports(&p.obs, &p.catalog),
         service: None,
         tasks: Vec::new(),
         failure: None,
         rollback_failure: None,
         duration: Duration::ZERO,
         api_calls: BTreeMap::new(),
-    };
-    if opts.dry_run {
-        outcome.duration = started.elapsed();
-        return Ok(outcome);
     }
+}
 
-    if ctx.cancel.requested() {
-        outcome.result = RunResult::Interrupted;
-        outcome.failure = Some(FailureReport::new(
-            None,
-            Failure::Interrupted {
-                how: Interruption::BeforeChange,
-            },
-        ));
-        outcome.duration = started.elapsed();
-        return Ok(outcome);
-    }
-    // Only now, with every check passed, does anything change in AWS: first the lock.
-    let cluster_arn = with_retry(|| ctx.tags.cluster_arn(&ctx.cluster))
-        .await
-        .map_err(Error::from_api_before_change)?
-        .unwrap_or_else(|| ctx.cluster.clone());
-    let ttl = plan_limit(ctx, &obs.load_balancer, &plan) * 2 + Duration::from_secs(600);
-    let what = format!("family {} in cluster {}", ctx.family, ctx.cluster);
-    let held = lock::acquire(
-        ctx.tags.as_ref(),
-        &cluster_arn,
-        &lock::key_for_family(&ctx.family),
-        &ctx.actor,
-        ttl,
-        &what,
+/// Register, roll out, roll back on failure, and read where everything ended.
+async fn deploy(
+    ctx: &Ctx,
+    mut p: Prepared,
+    opts: &Options,
+    mut outcome: Outcome,
+) -> Result<Outcome, Error> {
+    ctx.emit(Event::Phase(Phase::Register));
+    let existing = p.existing.take();
+    let target = record(
+        ctx,
+        existing,
+        &p.target_td,
+        p.previous_arn.as_deref(),
+        Some(p.count),
+        opts.container.as_deref(),
     )
     .await?;
-    lock::remember(ctx.tags.clone(), &held);
-    let result: Result<Outcome, Error> = async {
-        ctx.emit(Event::Phase(Phase::Register));
-        let target = record(
-            ctx,
-            existing,
-            &target_td,
-            previous_arn.as_deref(),
-            Some(count),
-        )
-        .await?;
-        catalog.insert(target.clone());
-        outcome.target = Some(info(&target, opts.container.as_deref()));
+    p.catalog.insert(target.clone());
+    outcome.target = Some(info(&target, opts.container.as_deref()));
 
-        ctx.emit(Event::Phase(Phase::Rollout));
-        let (halt, steps) = converge_with(
-            ctx,
-            &obs,
-            &target,
-            &plan,
-            opts.rollback_on_failure,
-            opts.allow_downtime,
-        )
-        .await;
-        outcome.steps = steps;
-        outcome.result = match halt {
-            None => RunResult::Succeeded,
-            Some(Halt::Interrupted) => {
-                outcome.failure = Some(FailureReport::new(
-                    None,
-                    Failure::Interrupted {
-                        how: Interruption::StepFinished,
-                    },
-                ));
-                RunResult::Interrupted
-            }
-            Some(Halt::Failed { step, cause }) => {
-                outcome.failure = Some(FailureReport::new(Some(step), cause.clone()));
-                match (&previous, opts.rollback_on_failure) {
-                    (Some(prev), true) => {
-                        ctx.emit(Event::RollbackStarted {
-                            cause,
-                            to: prev.name(),
-                            by_ecs: None,
-                        });
-                        ctx.emit(Event::Phase(Phase::Rollback));
-                        let (result, steps) = converge(
-                            ctx,
-                            &mut catalog,
-                            prev,
-                            count_before.max(1),
-                            opts.allow_downtime,
-                        )
-                        .await;
-                        outcome.rollback_steps = steps;
-                        match result {
-                            Ok(()) => RunResult::RolledBack,
-                            Err(Halt::Interrupted) => RunResult::Interrupted,
-                            Err(Halt::Failed { step, cause }) => {
-                                outcome.rollback_failure =
-                                    Some(FailureReport::new(Some(step), cause));
-                                RunResult::Failed
-                            }
-                        }
-                    }
-                    _ => RunResult::Failed,
-                }
-            }
-        };
-        match Observation::take(ctx).await {
-            Ok(end) => {
-                for (arn, _) in end.running_revisions() {
-                    let _ = catalog.get(ctx, &arn).await;
-                }
-                outcome.instances = reports(&end, &catalog);
-            }
-            Err(e) => ctx.emit(Event::Warning(Warning::FinalStateUnread {
-                error: e.to_string(),
-            })),
-        }
-        outcome.duration = started.elapsed();
-        Ok(outcome)
-    }
+    ctx.emit(Event::Phase(Phase::Rollout));
+    let (halt, steps) = converge_with(
+        ctx,
+        &p.obs,
+        &target,
+        &p.plan,
+        opts.rollback_on_failure,
+        opts.allow_downtime,
+    )
     .await;
-    if let Err(e) = lock::release(ctx.tags.as_ref(), &held).await {
-        ctx.emit(Event::Warning(Warning::LockNotReleased {
+    outcome.steps = steps;
+    outcome.result = match halt {
+        None => RunResult::Succeeded,
+        Some(Halt::Interrupted) => {
+            outcome.failure = Some(FailureReport::new(
+                None,
+                Failure::Interrupted {
+                    how: Interruption::StepFinished,
+                },
+            ));
+            RunResult::Interrupted
+        }
+        Some(Halt::Failed { step, cause }) => {
+            outcome.failure = Some(FailureReport::new(Some(step), cause.clone()));
+            roll_back(ctx, &mut p, opts, &mut outcome, cause).await
+        }
+    };
+    match Observation::take(ctx).await {
+        Ok(end) => {
+            for (arn, _) in end.running_revisions() {
+                let _ = p.catalog.get(ctx, &arn).await;
+            }
+            outcome.instances = reports(&end, &p.catalog);
+        }
+        Err(e) => ctx.emit(Event::Warning(Warning::FinalStateUnread {
             error: e.to_string(),
-        }));
+        })),
     }
-    result
+    Ok(outcome)
+}
+
+/// After a failed rollout: converge back onto the previous revision, unless there is none or
+/// --no-rollback was given.
+async fn roll_back(
+    ctx: &Ctx,
+    p: &mut Prepared,
+    opts: &Options,
+    outcome: &mut Outcome,
+    cause: Failure,
+) -> RunResult {
+    let Some(prev) = p.previous.clone().filter(|_| opts.rollback_on_failure) else {
+        return RunResult::Failed;
+    };
+    ctx.emit(Event::RollbackStarted {
+        cause,
+        to: prev.name(),
+        by_ecs: None,
+    });
+    ctx.emit(Event::Phase(Phase::Rollback));
+    let count = p.count_before.max(1);
+    let (result, steps) = converge(ctx, &mut p.catalog, &prev, count, opts.allow_downtime).await;
+    outcome.rollback_steps = steps;
+    match result {
+        Ok(()) => RunResult::RolledBack,
+        Err(Halt::Interrupted) => RunResult::Interrupted,
+        Err(Halt::Failed { step, cause }) => {
+            outcome.rollback_failure = Some(FailureReport::new(Some(step), cause));
+            RunResult::Failed
+        }
+    }
 }
 
 /// Carries out `plan` onto `target`, then checks that the result really is what was wanted.
@@ -483,6 +504,7 @@ pub(crate) async fn record(
     td: &TaskDefinition,
     previous: Option<&str>,
     count: Option<usize>,
+    container: Option<&str>,
 ) -> Result<Revision, Error> {
     let mut tags = BTreeMap::new();
     tags.insert(
@@ -513,12 +535,11 @@ pub(crate) async fn record(
                 .map_err(Error::from_api_before_change)?
         }
     };
-    let image = td
-        .container_names()
-        .first()
-        .and_then(|c| td.image_of(c))
-        .unwrap_or_default()
-        .to_string();
+    // The image of the container that changed (the only one, or the one named), never just
+    // the first of a multi-container definition.
+    let image = deployed_container(td, container)
+        .and_then(|c| td.image_of(&c).map(String::from))
+        .unwrap_or_default();
     ctx.emit(Event::Revision {
         name: rev.name(),
         arn: rev.arn.clone(),
@@ -541,31 +562,31 @@ fn refusal_hint(r: &plan::Refusal) -> String {
     }
 }
 
+/// The container whose image is reported: the one named, else the only one.
+fn deployed_container(td: &TaskDefinition, container: Option<&str>) -> Option<String> {
+    let names = td.container_names();
+    container
+        .map(String::from)
+        .or_else(|| (names.len() == 1).then(|| names[0].clone()))
+}
+
 /// The revision a dry run would register.
 fn planned(family: &str, td: &TaskDefinition, container: Option<&str>) -> RevisionInfo {
-    let names = td.container_names();
-    let container = container
-        .map(String::from)
-        .or_else(|| (names.len() == 1).then(|| names[0].clone()));
     RevisionInfo {
         arn: String::new(),
         name: format!("{family}:new"),
         revision: 0,
-        image: container.and_then(|c| td.image_of(&c).map(String::from)),
+        image: deployed_container(td, container).and_then(|c| td.image_of(&c).map(String::from)),
     }
 }
 
 pub fn info(r: &Revision, container: Option<&str>) -> RevisionInfo {
     let td = TaskDefinition::from_revision(r);
-    let names = td.container_names();
-    let container = container
-        .map(String::from)
-        .or_else(|| (names.len() == 1).then(|| names[0].clone()));
     RevisionInfo {
         arn: r.arn.clone(),
         name: r.name(),
         revision: r.revision,
-        image: container.and_then(|c| td.image_of(&c).map(String::from)),
+        image: deployed_container(&td, container).and_then(|c| td.image_of(&c).map(String::from)),
     }
 }
 

@@ -10,6 +10,7 @@ pub mod outcome;
 pub mod plan;
 pub mod progress;
 pub mod rollout;
+pub mod skeleton;
 pub mod verdict;
 pub mod wait;
 

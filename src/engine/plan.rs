@@ -184,33 +184,10 @@ pub fn plan(
     if count == 0 {
         return Err(Refusal::ZeroCount);
     }
-    let in_service_before = slots.iter().filter(|s| s.serving()).count();
-    let mut steps = Vec::new();
-    let mut serving = in_service_before;
-    let mut downtime = false;
-
-    let (mut current, rest): (Vec<&Slot>, Vec<&Slot>) =
-        slots.iter().partition(|s| s.runs_only(target));
-    // Those already on the target but not in the load balancer just need registering.
-    current.sort_by_key(|s| !s.serving());
-    let extra_current: Vec<Slot> = current.iter().skip(count).map(|s| (*s).clone()).collect();
-    let current: Vec<&Slot> = current.into_iter().take(count).collect();
-    let to_register: Vec<Slot> = current
-        .iter()
-        .filter(|s| !s.serving())
-        .map(|s| (*s).clone())
-        .collect();
-    if !to_register.is_empty() {
-        let during = serving;
-        serving += to_register.len();
-        steps.push(Step {
-            action: Action::Register { slots: to_register },
-            in_service_during: during,
-            in_service_after: serving,
-        });
-    }
-
-    let mut free: VecDeque<Slot> = rest
+    let mut p = Planner::new(slots, count, allow_downtime);
+    let (current, rest): (Vec<&Slot>, Vec<&Slot>) = slots.iter().partition(|s| s.runs_only(target));
+    let (current, extra_current) = p.register_current(current);
+    p.free = rest
         .iter()
         .filter(|s| s.tasks.is_empty() && s.fits_target)
         .map(|s| (*s).clone())
@@ -222,120 +199,192 @@ pub fn plan(
         .map(|s| (*s).clone())
         .collect();
     old.sort_by_key(|s| s.serving());
-    let mut old: VecDeque<Slot> = interleave_zones(old).into();
+    p.old = interleave_zones(old).into();
 
-    let mut need = count - current.len();
-    let usable = free.len() + old.iter().filter(|s| s.fits_after_stop).count();
-    if usable < need {
-        return Err(Refusal::NoCapacity {
-            needed: count,
-            usable: usable + current.len(),
-            detail: format!(
-                "{} instances are free, {} run other revisions and can take the new task once stopped, {} already run it",
-                free.len(),
-                old.iter().filter(|s| s.fits_after_stop).count(),
-                current.len()
-            ),
-        });
-    }
-
-    let mut surge = 0;
-    let mut replaced = false;
+    let mut need = count - current;
+    p.check_capacity(need, current)?;
     while need > 0 {
-        if !free.is_empty() {
-            let batch: Vec<Slot> = (0..need.min(free.len()))
-                .filter_map(|_| free.pop_front())
-                .collect();
-            surge = surge.max(batch.len());
-            need -= batch.len();
-            let during = serving;
-            serving += batch.len();
-            steps.push(Step {
-                action: Action::Launch {
-                    slots: batch.clone(),
-                },
-                in_service_during: during,
-                in_service_after: serving,
-            });
-            if need > 0 {
-                // Free as many old instances as were just added, keeping capacity level.
-                let retire: Vec<Slot> = (0..batch.len().min(old.len()))
-                    .filter_map(|_| old.pop_front())
-                    .collect();
-                if !retire.is_empty() {
-                    serving -= retire.iter().filter(|s| s.serving()).count();
-                    free.extend(retire.iter().filter(|s| s.fits_after_stop).map(|s| Slot {
-                        tasks: vec![],
-                        registered: false,
-                        in_service: false,
-                        ..s.clone()
-                    }));
-                    steps.push(Step {
-                        action: Action::Retire { slots: retire },
-                        in_service_during: serving,
-                        in_service_after: serving,
-                    });
-                }
-            }
-        } else if let Some(pos) = old.iter().position(|s| s.fits_after_stop) {
-            let slot = old.remove(pos).expect("position is in range");
-            let during = serving - usize::from(slot.serving());
-            if during == 0 {
-                if !allow_downtime {
-                    return Err(Refusal::Downtime {
-                        detail: downtime_explanation(slots, &slot),
-                    });
-                }
-                downtime = true;
-            }
-            replaced = true;
-            need -= 1;
-            serving = during + 1;
-            steps.push(Step {
-                action: Action::Replace { slot },
-                in_service_during: during,
-                in_service_after: serving,
-            });
+        need -= if p.free.is_empty() {
+            p.replace_one()?
         } else {
-            unreachable!("capacity was checked above");
-        }
+            p.launch_batch(need)
+        };
     }
-
     // Whatever still runs another revision, or more tasks than wanted, is retired last, once
     // the new tasks serve.
-    let leftover: Vec<Slot> = old.into_iter().chain(extra_current).collect();
-    if !leftover.is_empty() {
-        serving -= leftover.iter().filter(|s| s.serving()).count();
-        steps.push(Step {
-            action: Action::Retire { slots: leftover },
-            in_service_during: serving,
-            in_service_after: serving,
+    let leftover: Vec<Slot> = std::mem::take(&mut p.old)
+        .into_iter()
+        .chain(extra_current)
+        .collect();
+    p.retire(leftover);
+    Ok(p.finish(current))
+}
+
+/// The planner's state while it lays out the steps.
+struct Planner<'a> {
+    slots: &'a [Slot],
+    count: usize,
+    allow_downtime: bool,
+    in_service_before: usize,
+    /// Instances serving after the steps so far.
+    serving: usize,
+    steps: Vec<Step>,
+    /// Empty instances a new task fits on.
+    free: VecDeque<Slot>,
+    /// Instances running other revisions, in the order they are taken out.
+    old: VecDeque<Slot>,
+    surge: usize,
+    replaced: bool,
+    downtime: bool,
+}
+
+impl<'a> Planner<'a> {
+    fn new(slots: &'a [Slot], count: usize, allow_downtime: bool) -> Self {
+        let in_service_before = slots.iter().filter(|s| s.serving()).count();
+        Planner {
+            slots,
+            count,
+            allow_downtime,
+            in_service_before,
+            serving: in_service_before,
+            steps: Vec::new(),
+            free: VecDeque::new(),
+            old: VecDeque::new(),
+            surge: 0,
+            replaced: false,
+            downtime: false,
+        }
+    }
+
+    fn push(&mut self, action: Action, during: usize) {
+        self.steps.push(Step {
+            action,
+            in_service_during: during,
+            in_service_after: self.serving,
         });
     }
 
-    let strategy = if steps
-        .iter()
-        .all(|s| matches!(s.action, Action::Register { .. }))
-    {
-        if steps.is_empty() {
-            Strategy::Nothing
-        } else {
-            Strategy::BlueGreen
+    /// Instances already on the target but not in the load balancer just need registering.
+    /// Returns how many of the target's instances are kept, and those beyond the count.
+    fn register_current(&mut self, mut current: Vec<&Slot>) -> (usize, Vec<Slot>) {
+        current.sort_by_key(|s| !s.serving());
+        let extra: Vec<Slot> = current
+            .iter()
+            .skip(self.count)
+            .map(|s| (*s).clone())
+            .collect();
+        current.truncate(self.count);
+        let to_register: Vec<Slot> = current
+            .iter()
+            .filter(|s| !s.serving())
+            .map(|s| (*s).clone())
+            .collect();
+        if !to_register.is_empty() {
+            let during = self.serving;
+            self.serving += to_register.len();
+            self.push(Action::Register { slots: to_register }, during);
         }
-    } else if replaced {
-        Strategy::Rolling
-    } else if surge >= count - current.len() {
-        Strategy::BlueGreen
-    } else {
-        Strategy::Surge { surge }
-    };
-    Ok(Plan {
-        strategy,
-        count,
-        steps,
-        in_service_before,
-        downtime,
-    })
+        (current.len(), extra)
+    }
+
+    fn check_capacity(&self, need: usize, current: usize) -> Result<(), Refusal> {
+        let after_stop = self.old.iter().filter(|s| s.fits_after_stop).count();
+        let usable = self.free.len() + after_stop;
+        if usable >= need {
+            return Ok(());
+        }
+        Err(Refusal::NoCapacity {
+            needed: self.count,
+            usable: usable + current,
+            detail: format!(
+                "{} instances are free, {after_stop} run other revisions and can take the new task once stopped, {current} already run it",
+                self.free.len(),
+            ),
+        })
+    }
+
+    /// New tasks on free instances, then as many old instances retired as were added (while
+    /// more are needed), keeping capacity level. Returns how many tasks were launched.
+    fn launch_batch(&mut self, need: usize) -> usize {
+        let batch: Vec<Slot> = (0..need.min(self.free.len()))
+            .filter_map(|_| self.free.pop_front())
+            .collect();
+        let n = batch.len();
+        self.surge = self.surge.max(n);
+        let during = self.serving;
+        self.serving += n;
+        self.push(Action::Launch { slots: batch }, during);
+        if need > n {
+            let retire: Vec<Slot> = (0..n.min(self.old.len()))
+                .filter_map(|_| self.old.pop_front())
+                .collect();
+            self.free
+                .extend(retire.iter().filter(|s| s.fits_after_stop).map(|s| Slot {
+                    tasks: vec![],
+                    registered: false,
+                    in_service: false,
+                    ..s.clone()
+                }));
+            self.retire(retire);
+        }
+        n
+    }
+
+    /// No free instance: replace an old task in place, which takes its instance out while the
+    /// new one starts; refused when that leaves nothing serving, unless downtime is allowed.
+    fn replace_one(&mut self) -> Result<usize, Refusal> {
+        let pos = self
+            .old
+            .iter()
+            .position(|s| s.fits_after_stop)
+            .expect("capacity was checked before");
+        let slot = self.old.remove(pos).expect("position is in range");
+        let during = self.serving - usize::from(slot.serving());
+        if during == 0 {
+            if !self.allow_downtime {
+                return Err(Refusal::Downtime {
+                    detail: downtime_explanation(self.slots, &slot),
+                });
+            }
+            self.downtime = true;
+        }
+        self.replaced = true;
+        self.serving = during + 1;
+        self.push(Action::Replace { slot }, during);
+        Ok(1)
+    }
+
+    fn retire(&mut self, slots: Vec<Slot>) {
+        if slots.is_empty() {
+            return;
+        }
+        self.serving -= slots.iter().filter(|s| s.serving()).count();
+        let during = self.serving;
+        self.push(Action::Retire { slots }, during);
+    }
+
+    fn finish(self, current: usize) -> Plan {
+        let only_register = self
+            .steps
+            .iter()
+            .all(|s| matches!(s.action, Action::Register { .. }));
+        let strategy = if only_register && self.steps.is_empty() {
+            Strategy::Nothing
+        } else if only_register || (!self.replaced && self.surge >= self.count - current) {
+            Strategy::BlueGreen
+        } else if self.replaced {
+            Strategy::Rolling
+        } else {
+            Strategy::Surge { surge: self.surge }
+        };
+        Plan {
+            strategy,
+            count: self.count,
+            steps: self.steps,
+            in_service_before: self.in_service_before,
+            downtime: self.downtime,
+        }
+    }
 }
 
 /// Orders instances so consecutive steps touch different availability zones.

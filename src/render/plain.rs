@@ -139,11 +139,10 @@ pub fn describe(event: &Event) -> Option<String> {
         Event::Plan(plan) => plan_text(plan),
         Event::ServicePlan(plan) => service_plan_text(plan),
         Event::ServiceEvent { at, message } => format!("  event{}: {message}", at.as_deref().map(|a| format!(" {a}")).unwrap_or_default()),
-        Event::Revision { name, image, reused: false, previous, .. } => {
-            format!("registered {name} ({image}); rollback target: {}", previous.as_deref().map_or("none", short))
-        }
-        Event::Revision { name, image, reused: true, previous, .. } => {
-            format!("using existing identical revision {name} ({image}); rollback target: {}", previous.as_deref().map_or("none", short))
+        Event::Revision { name, image, reused, previous, .. } => {
+            let image = if image.is_empty() { String::new() } else { format!(" ({image})") };
+            let what = if *reused { "using existing identical revision" } else { "registered" };
+            format!("{what} {name}{image}; rollback target: {}", previous.as_deref().map_or("none", short))
         }
         Event::StepStarted { index, total, title } => format!("step {index}/{total}: {title}"),
         Event::Action(a) => format!("  {}", action(a)),

@@ -2,6 +2,7 @@
 //! deployment, roll back (or follow ECS's own rollback), restore the deployment configuration.
 
 use std::collections::{BTreeMap, HashSet};
+use std::ops::ControlFlow;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -22,6 +23,7 @@ use crate::engine::failure::{Failure, FailureReport, Interruption};
 use crate::engine::lock;
 use crate::engine::observe::Catalog;
 use crate::engine::outcome::{Outcome, RunResult, StepReport, TaskReport};
+use crate::engine::skeleton::{self, LockSpec};
 use crate::engine::wait::with_retry;
 use crate::error::Error;
 use crate::platform::{
@@ -59,46 +61,22 @@ pub async fn run(s: &ServiceCtx, desired: Desired, opts: &Options) -> Result<Out
     ctx.emit(Event::Phase(Phase::Preflight));
     let mut p = prepare(s, desired, opts).await?;
     announce(s, &p);
-    let mut outcome = initial_outcome(s, &p, opts);
-    if opts.dry_run {
-        outcome.duration = started.elapsed();
-        return Ok(outcome);
-    }
-    if ctx.cancel.requested() {
-        outcome.result = RunResult::Interrupted;
-        outcome.failure = Some(FailureReport::new(
-            None,
-            Failure::Interrupted {
-                how: Interruption::BeforeChange,
-            },
-        ));
-        outcome.duration = started.elapsed();
-        return Ok(outcome);
-    }
+    let outcome = initial_outcome(s, &p, opts);
+    let outcome = match skeleton::ends_before_change(ctx, outcome, opts.dry_run, started) {
+        ControlFlow::Continue(o) => o,
+        ControlFlow::Break(done) => return Ok(done),
+    };
     // Only now, with every check passed, does anything change in AWS: first the lock.
-    let ttl =
-        ctx.timeouts.total.unwrap_or(Duration::from_secs(30 * 60)) * 3 + Duration::from_secs(600);
     let what = format!("service {}", s.service);
-    let held = lock::acquire(
-        ctx.tags.as_ref(),
-        &p.svc.arn,
-        lock::SERVICE_KEY,
-        &ctx.actor,
-        ttl,
-        &what,
-    )
-    .await?;
-    lock::remember(ctx.tags.clone(), &held);
-    let result = deploy(s, &mut p, opts, outcome).await.map(|mut o| {
-        o.duration = started.elapsed();
-        o
-    });
-    if let Err(e) = lock::release(ctx.tags.as_ref(), &held).await {
-        ctx.emit(Event::Warning(Warning::LockNotReleased {
-            error: e.to_string(),
-        }));
-    }
-    result
+    let arn = p.svc.arn.clone();
+    let spec = LockSpec {
+        resource_arn: &arn,
+        key: lock::SERVICE_KEY,
+        ttl: ctx.timeouts.total.unwrap_or(Duration::from_secs(30 * 60)) * 3
+            + Duration::from_secs(600),
+        what: &what,
+    };
+    skeleton::locked(ctx, spec, started, || deploy(s, &mut p, opts, outcome)).await
 }
 
 async fn prepare(s: &ServiceCtx, desired: Desired, opts: &Options) -> Result<Prepared, Error> {
@@ -109,25 +87,7 @@ async fn prepare(s: &ServiceCtx, desired: Desired, opts: &Options) -> Result<Pre
         .get(ctx, &svc.task_definition)
         .await
         .map_err(Error::from_api_before_change)?;
-    let (target_td, existing) = match desired {
-        Desired::Definition(td) => {
-            if td.family() != current.family {
-                return Err(Error::usage(
-                    format!(
-                        "the task definition's family is {:?} but service {} runs family {:?}",
-                        td.family(),
-                        s.service,
-                        current.family
-                    ),
-                    "deploy a task definition of the service's family",
-                ));
-            }
-            let running = [(svc.task_definition.clone(), 1)];
-            let reuse = find_identical(ctx, &mut catalog, &running, &td).await?;
-            (td, reuse)
-        }
-        Desired::Revision(r) => (TaskDefinition::from_revision(&r), Some(r)),
-    };
+    let (target_td, existing) = target(s, &mut catalog, &svc, &current, desired).await?;
     let target_arn = existing.as_ref().map(|r| r.arn.clone());
     let resuming = resuming(&svc, target_arn.as_deref());
     if resuming.is_none() {
@@ -145,6 +105,7 @@ async fn prepare(s: &ServiceCtx, desired: Desired, opts: &Options) -> Result<Pre
         .unwrap_or_else(|| own_strategy.clone());
     let classic = gates.iter().any(|g| matches!(g, Gate::Classic { .. }));
     check_strategy(&strategy, &s.service, classic, gates.is_empty())?;
+    let switches_strategy = strategy != own_strategy;
     let fargate = is_fargate(&svc);
     let instances = observe::instances(s, fargate)
         .await
@@ -152,9 +113,8 @@ async fn prepare(s: &ServiceCtx, desired: Desired, opts: &Options) -> Result<Pre
     let running = with_retry(|| {
         s.services
             .service_tasks(&ctx.cluster, &s.service, TaskStatus::Running)
-    })
-    .await
-    .map_err(Error::from_api_before_change)?;
+    });
+    let running = running.await.map_err(Error::from_api_before_change)?;
     let (room, capacity_text) = capacity(&target_td, &instances, fargate);
     let choice = configuration::choose(svc.desired_count, room, opts.allow_downtime).map_err(|r| {
         Error::preflight(
@@ -164,21 +124,14 @@ async fn prepare(s: &ServiceCtx, desired: Desired, opts: &Options) -> Result<Pre
     })?;
     let dc = &svc.deployment_configuration;
     let current_pct = (dc.maximum_percent, dc.minimum_healthy_percent);
-    let switches_strategy = strategy != own_strategy;
-    let wanted_pct = (
-        Some(choice.maximum_percent),
-        Some(choice.minimum_healthy_percent),
-    );
     let changes_configuration = resuming.is_none()
-        && (switches_strategy || (strategy == Strategy::Rolling && current_pct != wanted_pct));
-    let target_running = Some(&svc.task_definition) == target_arn.as_ref();
-    let previous_arn = if target_running {
-        existing
-            .as_ref()
-            .and_then(|r| r.tags.get(TAG_PREVIOUS).cloned())
-    } else {
-        Some(svc.task_definition.clone())
-    };
+        && changes_configuration(&strategy, switches_strategy, current_pct, &choice);
+    let recorded_previous = existing.as_ref().and_then(|r| r.tags.get(TAG_PREVIOUS));
+    let previous_arn = skeleton::previous_revision(
+        target_arn.as_deref(),
+        recorded_previous.map(String::as_str),
+        std::slice::from_ref(&svc.task_definition),
+    );
     let previous = match &previous_arn {
         Some(a) => catalog.get(ctx, a).await.ok(),
         None => None,
@@ -202,6 +155,51 @@ async fn prepare(s: &ServiceCtx, desired: Desired, opts: &Options) -> Result<Pre
         previous_arn,
         previous,
     })
+}
+
+/// The definition to roll out, and the revision that already has it (a rollback's target, or
+/// an identical one a rerun reuses).
+async fn target(
+    s: &ServiceCtx,
+    catalog: &mut Catalog,
+    svc: &Service,
+    current: &Revision,
+    desired: Desired,
+) -> Result<(TaskDefinition, Option<Revision>), Error> {
+    match desired {
+        Desired::Definition(td) => {
+            if td.family() != current.family {
+                return Err(Error::usage(
+                    format!(
+                        "the task definition's family is {:?} but service {} runs family {:?}",
+                        td.family(),
+                        s.service,
+                        current.family
+                    ),
+                    "deploy a task definition of the service's family",
+                ));
+            }
+            let running = [(svc.task_definition.clone(), 1)];
+            let reuse = find_identical(&s.ctx, catalog, &running, &td).await?;
+            Ok((td, reuse))
+        }
+        Desired::Revision(r) => Ok((TaskDefinition::from_revision(&r), Some(r))),
+    }
+}
+
+/// Whether ecs-roll sets (and afterwards restores) the deployment configuration: to switch
+/// the strategy, or for a rolling deploy whose percentages differ from the ones chosen.
+fn changes_configuration(
+    strategy: &Strategy,
+    switches_strategy: bool,
+    current_pct: (Option<i64>, Option<i64>),
+    choice: &Choice,
+) -> bool {
+    let wanted = (
+        Some(choice.maximum_percent),
+        Some(choice.minimum_healthy_percent),
+    );
+    switches_strategy || (*strategy == Strategy::Rolling && current_pct != wanted)
 }
 
 async fn find_service(s: &ServiceCtx) -> Result<Service, Error> {
@@ -319,24 +317,22 @@ async fn deploy(
     let ctx = &s.ctx;
     ctx.emit(Event::Phase(Phase::Register));
     let existing = p.existing.take();
-    let target = record(ctx, existing, &p.target_td, p.previous_arn.as_deref(), None).await?;
+    let container = opts.container.as_deref();
+    let target = record(
+        ctx,
+        existing,
+        &p.target_td,
+        p.previous_arn.as_deref(),
+        None,
+        container,
+    )
+    .await?;
     p.catalog.insert(target.clone());
     outcome.target = Some(info(&target, opts.container.as_deref()));
 
     ctx.emit(Event::Phase(Phase::Rollout));
     let mut seen: HashSet<String> = p.svc.events.iter().map(|e| e.id.clone()).collect();
-    let deployment_id = match p.resuming.clone() {
-        Some(id) => id,
-        None => {
-            let update = ServiceUpdate {
-                task_definition: Some(target.arn.clone()),
-                deployment_configuration: p.changes_configuration.then(|| new_configuration(p)),
-            };
-            start(s, &update, &target.arn)
-                .await
-                .map_err(Error::after_change)?
-        }
-    };
+    let deployment_id = start_or_resume(s, p, &target).await?;
     ctx.emit(Event::Action(Action::DeploymentStarted {
         deployment: deployment_id.clone(),
         revision: target.name(),
@@ -365,14 +361,10 @@ async fn deploy(
             RunResult::Failed
         }
         Some(Halt::Interrupted) => {
-            outcome.failure = Some(FailureReport::new(
-                None,
-                Failure::Interrupted {
-                    how: Interruption::DeploymentContinues {
-                        deployment: deployment_id.clone(),
-                    },
-                },
-            ));
+            let how = Interruption::DeploymentContinues {
+                deployment: deployment_id.clone(),
+            };
+            outcome.failure = Some(FailureReport::new(None, Failure::Interrupted { how }));
             RunResult::Interrupted
         }
         Some(Halt::Failed {
@@ -394,6 +386,21 @@ async fn deploy(
     };
     finish(s, p, &mut outcome).await;
     Ok(outcome)
+}
+
+/// Our deployment: the one a rerun finds under way, or a new one by UpdateService (with the
+/// deployment configuration chosen, when it changes).
+async fn start_or_resume(s: &ServiceCtx, p: &Prepared, target: &Revision) -> Result<String, Error> {
+    if let Some(id) = &p.resuming {
+        return Ok(id.clone());
+    }
+    let update = ServiceUpdate {
+        task_definition: Some(target.arn.clone()),
+        deployment_configuration: p.changes_configuration.then(|| new_configuration(p)),
+    };
+    start(s, &update, &target.arn)
+        .await
+        .map_err(Error::after_change)
 }
 
 /// After a failure: follow ECS's own rollback, or start ours to the previous revision.

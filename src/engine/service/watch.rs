@@ -98,83 +98,74 @@ impl Tracker {
         }
     }
 
+    /// The verdict on one observation at `now`: ECS's own word on the deployment first
+    /// (rollback, someone else's, FAILED, stopped tasks), then the health of our tasks in
+    /// every load balancer, placement, and completion.
     pub fn judge(&mut self, o: &Observed, w: &Watched, now: Instant) -> Judgement {
-        let svc = o.service;
-        let ours = svc.deployments.iter().find(|d| d.id == w.deployment_id);
-        let primary = svc
-            .deployments
-            .iter()
-            .find(|d| d.status == DeploymentStatus::Primary);
-        let ecs_rollback = primary
-            .filter(|p| p.id != w.deployment_id && Some(p.task_definition.as_str()) == w.previous)
-            .map(|p| p.id.clone());
-        // A ROLLBACK_* status says ECS undoes the forward deployment; while watching a
-        // rollback itself (no previous), the same record reports that rollback's progress.
-        if let Some(sd) = o.deployment
-            && sd.status.is_rollback()
-            && w.previous.is_some()
-        {
-            return Judgement::Failed {
-                cause: Failure::EcsRolledBack {
-                    deployment: w.deployment_id.to_string(),
-                    status: Some(sd.status.clone()),
-                    reason: sd.status_reason.clone(),
-                    primary: None,
-                    primary_revision: None,
-                },
-                ecs_rollback: ecs_rollback.or_else(|| primary.map(|p| p.id.clone())),
-            };
-        }
-        let Some(ours) = ours.filter(|d| d.status == DeploymentStatus::Primary) else {
-            let by = primary.map(|p| p.id.clone());
-            let revision = primary.map(|p| short(&p.task_definition).to_string());
-            if ecs_rollback.is_some() {
-                return Judgement::Failed {
-                    cause: Failure::EcsRolledBack {
-                        deployment: w.deployment_id.to_string(),
-                        status: None,
-                        reason: None,
-                        primary: by,
-                        primary_revision: revision,
-                    },
-                    ecs_rollback,
-                };
-            }
-            return Judgement::Superseded(Failure::Superseded {
-                deployment: w.deployment_id.to_string(),
-                by,
-                revision,
-            });
+        let ours = match ecs_verdict(o, w, self.stop_threshold) {
+            Ok(d) => d,
+            Err(j) => return j,
         };
-        if ours.rollout_state == Some(RolloutState::Failed) {
-            return Judgement::Failed {
-                cause: Failure::DeploymentFailed {
-                    deployment: ours.id.clone(),
-                    reason: ours.rollout_state_reason.clone(),
-                },
-                ecs_rollback,
-            };
-        }
-        if let Some(last) = o.stopped.last()
-            && o.stopped.len() >= self.stop_threshold
-        {
-            return Judgement::Failed {
-                cause: Failure::TasksStopped {
-                    count: o.stopped.len(),
-                    last: StoppedTask::of(last),
-                },
-                ecs_rollback: None,
-            };
-        }
-
         let ours_running: Vec<&Task> = o
             .tasks
             .iter()
             .filter(|t| t.task_definition_arn == w.target && t.is_running())
             .collect();
+        let (healthy, waiting) = match self.health(o, &ours_running, now) {
+            Ok(h) => h,
+            Err(j) => return j,
+        };
+        if let Some(j) = self.stalled(o.service, ours, healthy, now) {
+            return j;
+        }
+        let others_running = o
+            .tasks
+            .iter()
+            .filter(|t| t.task_definition_arn != w.target && !t.is_stopping())
+            .count();
+        let complete = match &ours.rollout_state {
+            Some(state) => *state == RolloutState::Completed,
+            None => o.service.deployments.len() == 1 && ours.running_count == ours.desired_count,
+        };
+        let progress = DeploymentProgress {
+            running: ours_running.len(),
+            desired: o.service.desired_count.max(0) as usize,
+            healthy,
+            old_tasks: others_running,
+            old_targets: leftover_targets(o, &ours_running),
+            rollout: ours.rollout_state.clone(),
+            complete,
+            lifecycle_stage: o.deployment.and_then(|d| d.lifecycle_stage.clone()),
+            waiting: if waiting.len() <= 3 {
+                waiting
+            } else {
+                Vec::new()
+            },
+        };
+        if complete
+            && progress.running == progress.desired
+            && healthy == progress.desired
+            && progress.old_tasks == 0
+            && progress.old_targets == 0
+        {
+            return Judgement::Done;
+        }
+        Judgement::Pending(progress)
+    }
+
+    /// How many of our running tasks are healthy in every load balancer, and which are not
+    /// yet; a failure once one has failed its checks for longer than the grace period.
+    // Err is the verdict that ends the look, not an error: built once per look at most.
+    #[allow(clippy::result_large_err)]
+    fn health(
+        &mut self,
+        o: &Observed,
+        ours_running: &[&Task],
+        now: Instant,
+    ) -> Result<(usize, Vec<TargetWait>), Judgement> {
         let mut healthy = 0;
         let mut waiting = Vec::new();
-        for t in &ours_running {
+        for t in ours_running {
             let mut all = true;
             for lb in o.health {
                 let (state, failing) = task_health(t, lb, o.instances);
@@ -182,7 +173,7 @@ impl Tracker {
                 if failing {
                     let since = *self.unhealthy_since.entry(key).or_insert(now);
                     if now.duration_since(since) >= self.health_grace {
-                        return Judgement::Failed {
+                        return Err(Judgement::Failed {
                             cause: Failure::HealthChecksFailed {
                                 load_balancer: lb.name().to_string(),
                                 target: t.arn.clone(),
@@ -191,7 +182,7 @@ impl Tracker {
                                 unhealthy_for: Some(now.duration_since(since)),
                             },
                             ecs_rollback: None,
-                        };
+                        });
                     }
                 } else {
                     self.unhealthy_since.remove(&key);
@@ -209,64 +200,120 @@ impl Tracker {
                 healthy += 1;
             }
         }
+        Ok((healthy, waiting))
+    }
 
+    /// A failure when tasks cannot be placed and nothing moved for the placement grace.
+    fn stalled(
+        &mut self,
+        svc: &Service,
+        ours: &Deployment,
+        healthy: usize,
+        now: Instant,
+    ) -> Option<Judgement> {
         let progress = (ours.running_count, healthy);
         if self.progress != Some(progress) {
             self.progress = Some(progress);
             self.progress_at = Some(now);
         }
         let stalled_for = now.duration_since(self.progress_at.unwrap_or(now));
-        if ours.running_count < ours.desired_count
-            && stalled_for >= self.placement_grace
-            && let Some(e) = svc
-                .events
-                .iter()
-                .find(|e| e.message.contains("unable to place a task"))
-        {
-            return Judgement::Failed {
-                cause: Failure::PlacementStalled {
-                    stalled_for,
-                    message: e.message.clone(),
-                },
-                ecs_rollback: None,
-            };
+        if ours.running_count >= ours.desired_count || stalled_for < self.placement_grace {
+            return None;
         }
-
-        let others_running = o
-            .tasks
+        let e = svc
+            .events
             .iter()
-            .filter(|t| t.task_definition_arn != w.target && !t.is_stopping())
-            .count();
-        let leftover_targets = leftover_targets(o, &ours_running);
-        let complete = match &ours.rollout_state {
-            Some(state) => *state == RolloutState::Completed,
-            None => svc.deployments.len() == 1 && ours.running_count == ours.desired_count,
-        };
-        let desired = svc.desired_count.max(0) as usize;
-        if complete
-            && ours_running.len() == desired
-            && healthy == desired
-            && others_running == 0
-            && leftover_targets == 0
-        {
-            return Judgement::Done;
-        }
-        Judgement::Pending(DeploymentProgress {
-            running: ours_running.len(),
-            desired,
-            healthy,
-            old_tasks: others_running,
-            old_targets: leftover_targets,
-            rollout: ours.rollout_state.clone(),
-            complete,
-            lifecycle_stage: o.deployment.and_then(|d| d.lifecycle_stage.clone()),
-            waiting: if waiting.len() <= 3 {
-                waiting
-            } else {
-                Vec::new()
+            .find(|e| e.message.contains("unable to place a task"))?;
+        Some(Judgement::Failed {
+            cause: Failure::PlacementStalled {
+                stalled_for,
+                message: e.message.clone(),
             },
+            ecs_rollback: None,
         })
     }
+}
+
+/// ECS's own word on our deployment: rolled back, replaced by someone else's, FAILED, or too
+/// many of its new tasks stopped; otherwise our deployment, PRIMARY. (Err is that verdict,
+/// not an error.)
+#[allow(clippy::result_large_err)]
+fn ecs_verdict<'a>(
+    o: &Observed<'a>,
+    w: &Watched,
+    stop_threshold: usize,
+) -> Result<&'a Deployment, Judgement> {
+    let svc = o.service;
+    let primary = svc
+        .deployments
+        .iter()
+        .find(|d| d.status == DeploymentStatus::Primary);
+    let ecs_rollback = primary
+        .filter(|p| p.id != w.deployment_id && Some(p.task_definition.as_str()) == w.previous)
+        .map(|p| p.id.clone());
+    // A ROLLBACK_* status says ECS undoes the forward deployment; while watching a
+    // rollback itself (no previous), the same record reports that rollback's progress.
+    if let Some(sd) = o.deployment
+        && sd.status.is_rollback()
+        && w.previous.is_some()
+    {
+        return Err(Judgement::Failed {
+            cause: Failure::EcsRolledBack {
+                deployment: w.deployment_id.to_string(),
+                status: Some(sd.status.clone()),
+                reason: sd.status_reason.clone(),
+                primary: None,
+                primary_revision: None,
+            },
+            ecs_rollback: ecs_rollback.or_else(|| primary.map(|p| p.id.clone())),
+        });
+    }
+    let ours = svc
+        .deployments
+        .iter()
+        .find(|d| d.id == w.deployment_id && d.status == DeploymentStatus::Primary);
+    let Some(ours) = ours else {
+        let by = primary.map(|p| p.id.clone());
+        let revision = primary.map(|p| short(&p.task_definition).to_string());
+        if ecs_rollback.is_some() {
+            return Err(Judgement::Failed {
+                cause: Failure::EcsRolledBack {
+                    deployment: w.deployment_id.to_string(),
+                    status: None,
+                    reason: None,
+                    primary: by,
+                    primary_revision: revision,
+                },
+                ecs_rollback,
+            });
+        }
+        return Err(Judgement::Superseded(Failure::Superseded {
+            deployment: w.deployment_id.to_string(),
+            by,
+            revision,
+        }));
+    };
+    if ours.rollout_state == Some(RolloutState::Failed) {
+        return Err(Judgement::Failed {
+            cause: Failure::DeploymentFailed {
+                deployment: ours.id.clone(),
+                reason: ours.rollout_state_reason.clone(),
+            },
+            ecs_rollback,
+        });
+    }
+    if let Some(last) = o.stopped.last()
+        && o.stopped.len() >= stop_threshold
+    {
+        return Err(Judgement::Failed {
+            cause: Failure::TasksStopped {
+                count: o.stopped.len(),
+                last: StoppedTask::of(last),
+            },
+            ecs_rollback: None,
+        });
+    }
+    Ok(ours)
 }
 
 /// The task's state in one load balancer, and whether it counts as failing health checks.
