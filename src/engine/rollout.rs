@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use self::watches::{Drain, HealthSchedule, InService, Stopped, drain_limit, just_after};
+use self::watches::{
+    Drain, HealthSchedule, InService, InServiceJudge, Stopped, drain_limit, just_after,
+};
 use super::context::Ctx;
 use super::events::{Action as Did, Event, Warning};
 use super::failure::Failure;
@@ -272,13 +274,17 @@ impl<'a> Rollout<'a> {
         };
         let mut w = InService {
             ctx,
-            ids: &ids,
-            tasks,
+            judge: InServiceJudge {
+                ids,
+                tasks: tasks.to_vec(),
+                load_balancer: ctx.load_balancer.clone(),
+                checks,
+                start: Instant::now(),
+                task_start: ctx.timeouts.task_start,
+                running: running_since,
+                last_read: None,
+            },
             deployed: &mut self.deployed,
-            checks,
-            start: Instant::now(),
-            running: running_since,
-            last_read: None,
             health: Vec::new(),
         };
         wait::watch(&what, limit, ctx.poll, ctx.observer.as_ref(), &mut w)

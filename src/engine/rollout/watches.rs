@@ -11,6 +11,8 @@ use crate::engine::context::Ctx;
 use crate::engine::failure::Failure;
 use crate::engine::verdict::{self, Verdict};
 use crate::engine::wait::{self, Watch};
+#[cfg(test)]
+use crate::platform::HealthState;
 use crate::platform::{ApiResult, InstanceHealth, Task};
 
 /// Draining without requests in flight ends within this long after deregistration.
@@ -79,35 +81,44 @@ pub(super) fn only(seen: &[Task], tasks: &[String]) -> Vec<Task> {
         .collect()
 }
 
-/// New tasks RUNNING and their instances InService. The health is read only when it can have
-/// changed: when ecs-roll registered the instances, the load balancer checks them one interval
-/// after registration and every interval after, so DescribeInstanceHealth is read right after
-/// those instants and the wait wakes then, not up to a poll later. The tasks are read at every
-/// look (a crash comes at any time) until they are RUNNING and every instance is InService.
-pub(super) struct InService<'a> {
-    pub ctx: &'a Ctx,
-    pub ids: &'a [String],
-    pub tasks: &'a [String],
-    pub deployed: &'a mut Deployed,
+/// New tasks RUNNING and their instances InService: the read policy and the judge, pure, so
+/// they are table-tested together at explicit instants. The health is read only when it can
+/// have changed: when ecs-roll registered the instances, the load balancer checks them one
+/// interval after registration and every interval after, so DescribeInstanceHealth is read
+/// right after those instants and the wait wakes then, not up to a poll later. The tasks are
+/// read at every look (a crash comes at any time) until they are RUNNING and every instance
+/// is InService.
+#[derive(Debug, Clone)]
+pub(super) struct InServiceJudge {
+    pub ids: Vec<String>,
+    pub tasks: Vec<String>,
+    pub load_balancer: String,
     pub checks: HealthSchedule,
     pub start: Instant,
+    /// From StartTask to RUNNING.
+    pub task_start: Duration,
     /// From when the health checks are the new tasks': seen RUNNING, and registered.
     pub running: Option<Instant>,
     pub last_read: Option<Instant>,
-    pub health: Vec<InstanceHealth>,
 }
 
-impl InService<'_> {
-    /// The judge: the tasks first (RUNNING within the start limit), then the health.
-    fn judge(&mut self, seen: &[Task], now: Instant) -> Verdict {
-        self.deployed.note(self.ctx, seen);
-        let ours = only(seen, self.tasks);
+impl InServiceJudge {
+    /// Whether a look at `now` reads the health again.
+    pub fn reads_health(&self, now: Instant) -> bool {
+        self.last_read
+            .is_none_or(|at| self.checks.may_have_changed(at, now))
+    }
+
+    /// The verdict on the tasks seen and the last health read (taken at `last_read`): the
+    /// tasks first (RUNNING within the start limit), then the health.
+    pub fn judge(&mut self, seen: &[Task], health: &[InstanceHealth], now: Instant) -> Verdict {
+        let ours = only(seen, &self.tasks);
         if self.running.is_none() {
             match verdict::tasks_running(&ours, self.tasks.len()) {
                 Verdict::Done => self.running = Some(now),
-                Verdict::Pending(_) if now >= self.start + self.ctx.timeouts.task_start => {
+                Verdict::Pending(_) if now >= self.start + self.task_start => {
                     return Verdict::Failed(Failure::TaskStartTimedOut {
-                        limit: self.ctx.timeouts.task_start,
+                        limit: self.task_start,
                     });
                 }
                 other => return other,
@@ -117,38 +128,38 @@ impl InService<'_> {
             (Some(since), Some(read)) => self.checks.conclusive(since, read),
             _ => false,
         };
-        verdict::instances_in_service(
-            &self.health,
-            self.ids,
-            &ours,
-            conclusive,
-            &self.ctx.load_balancer,
-        )
+        verdict::instances_in_service(health, &self.ids, &ours, conclusive, &self.load_balancer)
     }
+}
+
+/// The InService wait: the judge, the last health read, and the tasks of earlier steps.
+pub(super) struct InService<'a> {
+    pub ctx: &'a Ctx,
+    pub judge: InServiceJudge,
+    pub deployed: &'a mut Deployed,
+    pub health: Vec<InstanceHealth>,
 }
 
 impl Watch for InService<'_> {
     async fn look(&mut self, now: Instant) -> ApiResult<Verdict> {
         let ctx = self.ctx;
-        if self
-            .last_read
-            .is_none_or(|at| self.checks.may_have_changed(at, now))
-        {
+        if self.judge.reads_health(now) {
             self.health = ctx.elb.instance_health(&ctx.load_balancer).await?;
-            self.last_read = Some(now);
+            self.judge.last_read = Some(now);
         }
         // Read at every look, the last one too: Done rests on tasks seen RUNNING now.
-        let watched = self.deployed.with(self.tasks);
+        let watched = self.deployed.with(&self.judge.tasks);
         let seen = if watched.is_empty() {
             Vec::new()
         } else {
             ctx.ecs.describe_tasks(&ctx.cluster, &watched).await?
         };
-        Ok(self.judge(&seen, now))
+        self.deployed.note(ctx, &seen);
+        Ok(self.judge.judge(&seen, &self.health, now))
     }
 
     fn due(&self, now: Instant) -> Option<Instant> {
-        self.checks.next_check(now)
+        self.judge.checks.next_check(now)
     }
 }
 
@@ -296,5 +307,127 @@ mod tests {
         };
         assert!(!slow.conclusive(r + secs(70), r + secs(130)));
         assert!(slow.conclusive(r + secs(70), r + secs(375)));
+    }
+
+    fn task(status: &str) -> Task {
+        Task::new("arn:task/c/new", "td:2", status, "RUNNING")
+    }
+
+    fn health(state: HealthState, description: Option<&str>) -> Vec<InstanceHealth> {
+        vec![InstanceHealth {
+            instance_id: "i-1".into(),
+            state,
+            reason_code: None,
+            description: description.map(String::from),
+        }]
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_in_service_wait_reads_when_a_check_is_due_and_judges_at_each_instant() {
+        let r = Instant::now();
+        let mut j = InServiceJudge {
+            ids: vec!["i-1".into()],
+            tasks: vec!["arn:task/c/new".into()],
+            load_balancer: "elb".into(),
+            checks: schedule(r),
+            start: r,
+            task_start: Duration::from_secs(300),
+            running: None,
+            last_read: None,
+        };
+        let failed = Some(
+            "Instance has failed at least the UnhealthyThreshold number of health checks consecutively.",
+        );
+        let out = |state| health(state, None);
+        let secs = |n: u64| r + Duration::from_millis(n * 100);
+        // (instant in 0.1 s, task status, health the ELB would give, health read?, verdict)
+        let table = [
+            (
+                0,
+                "PENDING",
+                out(HealthState::OutOfService),
+                true,
+                "pending",
+            ),
+            (
+                10,
+                "PENDING",
+                out(HealthState::OutOfService),
+                false,
+                "pending",
+            ),
+            (
+                150,
+                "RUNNING",
+                out(HealthState::OutOfService),
+                false,
+                "pending",
+            ),
+            // The first check (30 s) is due: read, still OutOfService.
+            (
+                301,
+                "RUNNING",
+                out(HealthState::OutOfService),
+                true,
+                "pending",
+            ),
+            (
+                320,
+                "RUNNING",
+                out(HealthState::OutOfService),
+                false,
+                "pending",
+            ),
+            // Its second look (35.1 s), then the next check (60 s).
+            (
+                351,
+                "RUNNING",
+                health(HealthState::OutOfService, failed),
+                true,
+                "pending",
+            ),
+            (
+                601,
+                "RUNNING",
+                health(HealthState::OutOfService, failed),
+                true,
+                "pending",
+            ),
+            // Two checks (75 s, 105 s) have run and ended since RUNNING at 15 s: conclusive.
+            (
+                1101,
+                "RUNNING",
+                health(HealthState::OutOfService, failed),
+                true,
+                "failed",
+            ),
+        ];
+        let mut last = Vec::new();
+        for (at, status, elb, read, want) in table {
+            let now = secs(at);
+            assert_eq!(j.reads_health(now), read, "read at {at}");
+            if read {
+                last = elb;
+                j.last_read = Some(now);
+            }
+            let got = match j.judge(&[task(status)], &last, now) {
+                Verdict::Done => "done",
+                Verdict::Pending(_) => "pending",
+                Verdict::Failed(Failure::HealthChecksFailed { .. }) => "failed",
+                Verdict::Failed(f) => panic!("at {at}: {f:?}"),
+            };
+            assert_eq!(got, want, "verdict at {at}");
+        }
+        // A task that never runs fails once the start limit passes.
+        let mut slow = InServiceJudge {
+            running: None,
+            last_read: None,
+            task_start: Duration::from_secs(60),
+            ..j
+        };
+        assert!(matches!(
+            slow.judge(&[task("PENDING")], &[], r + Duration::from_secs(60)),
+            Verdict::Failed(Failure::TaskStartTimedOut { .. })
+        ));
     }
 }
