@@ -26,6 +26,9 @@ pub enum Error {
     /// Something failed after AWS may have been changed.
     #[error("{message}")]
     Failed { message: String, hint: String },
+    /// A preflight check of the engine refused the run. Nothing changed.
+    #[error("{}", crate::render::refusal::message(.0))]
+    Refused(Box<crate::engine::refusal::Refusal>),
 }
 
 impl Error {
@@ -79,16 +82,29 @@ impl Error {
 
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Usage { .. } | Error::Preflight { .. } => exit::USAGE,
+            Error::Usage { .. } | Error::Preflight { .. } | Error::Refused(_) => exit::USAGE,
             Error::Failed { .. } => exit::FAILURE,
         }
     }
 
-    pub fn hint(&self) -> &str {
+    pub fn hint(&self) -> String {
         match self {
             Error::Usage { hint, .. }
             | Error::Preflight { hint, .. }
-            | Error::Failed { hint, .. } => hint,
+            | Error::Failed { hint, .. } => hint.clone(),
+            Error::Refused(r) => crate::render::refusal::hint(r),
+        }
+    }
+
+    pub fn refused(r: crate::engine::refusal::Refusal) -> Self {
+        Error::Refused(Box::new(r))
+    }
+
+    /// The refusal, when a preflight check of the engine refused the run.
+    pub fn refusal(&self) -> Option<&crate::engine::refusal::Refusal> {
+        match self {
+            Error::Refused(r) => Some(r),
+            _ => None,
         }
     }
 

@@ -15,6 +15,7 @@ use super::lock;
 use super::observe::{Catalog, Observation};
 use super::outcome::{InstanceReport, Outcome, RevisionInfo, RunResult};
 use super::plan::{self, Plan};
+use super::refusal::Refusal;
 use super::rollout::{Halt, Rollout, StepReport, plan_limit};
 use super::skeleton::{self, LockSpec};
 use super::wait::with_retry;
@@ -109,14 +110,11 @@ async fn prepare(ctx: &Ctx, desired: Desired, opts: &Options) -> Result<Prepared
     let (target_td, existing) = match desired {
         Desired::Definition(td) => {
             if td.family() != ctx.family {
-                return Err(Error::usage(
-                    format!(
-                        "the task definition's family is {:?} but the target family is {:?}",
-                        td.family(),
-                        ctx.family
-                    ),
-                    "set --family (or `family` in ecs-roll.toml) to the file's family, or fix the file",
-                ));
+                return Err(Error::refused(Refusal::WrongFamily {
+                    found: td.family().to_string(),
+                    expected: ctx.family.clone(),
+                    service: None,
+                }));
             }
             let reuse = find_identical(ctx, &mut catalog, &running, &td).await?;
             (td, reuse)
@@ -140,13 +138,10 @@ async fn prepare(ctx: &Ctx, desired: Desired, opts: &Options) -> Result<Prepared
     let recorded = recorded_count(&catalog, existing.as_ref(), &running);
     let (count, warning) =
         skeleton::task_count(opts.count, count_before, recorded).map_err(|_| {
-            Error::usage(
-                format!(
-                    "no task of family {} runs in cluster {}, so the count cannot be inferred",
-                    ctx.family, ctx.cluster
-                ),
-                "pass --count N",
-            )
+            Error::refused(Refusal::CountUnknown {
+                family: ctx.family.clone(),
+                cluster: ctx.cluster.clone(),
+            })
         })?;
     if let Some(w) = warning {
         ctx.emit(Event::Warning(w));
@@ -155,10 +150,10 @@ async fn prepare(ctx: &Ctx, desired: Desired, opts: &Options) -> Result<Prepared
     let slots = obs.slots(&target_td, &catalog.definitions());
     let plan =
         plan::plan(&slots, target_arn.as_deref(), count, opts.allow_downtime).map_err(|r| {
-            Error::preflight(
-                format!("cannot {} without downtime: {r}", opts.command),
-                refusal_hint(&r),
-            )
+            Error::refused(Refusal::NoSafePlan {
+                command: opts.command.clone(),
+                refusal: r,
+            })
         })?;
     Ok(Prepared {
         obs,
@@ -417,19 +412,17 @@ async fn preflight(ctx: &Ctx) -> Result<Observation, Error> {
         .await
         .map_err(Error::from_api_before_change)?;
     if !active {
-        return Err(Error::preflight(
-            format!("cluster {:?} does not exist or is not ACTIVE", ctx.cluster),
-            "check --cluster (or `cluster` in ecs-roll.toml) and --region",
-        ));
+        return Err(Error::refused(Refusal::ClusterNotActive {
+            cluster: ctx.cluster.clone(),
+        }));
     }
     let lb = with_retry(|| ctx.elb.describe_load_balancer(&ctx.load_balancer))
         .await
         .map_err(Error::from_api_before_change)?;
     if lb.is_none() {
-        return Err(Error::preflight(
-            format!("classic load balancer {:?} not found", ctx.load_balancer),
-            "check --load-balancer (or `load_balancer` in ecs-roll.toml) and --region; ALB/NLB target groups are used with --service",
-        ));
+        return Err(Error::refused(Refusal::LoadBalancerNotFound {
+            name: ctx.load_balancer.clone(),
+        }));
     }
     Observation::take(ctx)
         .await
@@ -444,22 +437,11 @@ fn check_ports(obs: &Observation, td: &TaskDefinition) -> Result<(), Error> {
     let Some(port) = port else { return Ok(()) };
     let ports = td.static_host_ports();
     if !ports.contains(&port) {
-        return Err(Error::preflight(
-            format!(
-                "{} sends traffic and health checks to instance port {port}, but the task definition maps no static host port {port} (static host ports: {})",
-                lb.name,
-                if ports.is_empty() {
-                    "none".to_string()
-                } else {
-                    ports
-                        .iter()
-                        .map(u16::to_string)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                }
-            ),
-            "a classic ELB cannot follow dynamic ports: map the container port to hostPort in the task definition",
-        ));
+        return Err(Error::refused(Refusal::PortNotMapped {
+            load_balancer: lb.name.clone(),
+            port,
+            static_ports: ports,
+        }));
     }
     Ok(())
 }
@@ -548,18 +530,6 @@ pub(crate) async fn record(
         previous: previous.map(String::from),
     });
     Ok(rev)
-}
-
-fn refusal_hint(r: &plan::Refusal) -> String {
-    match r {
-        plan::Refusal::NoCapacity { .. } => {
-            "add container instances to the cluster, or deploy fewer tasks with --count".into()
-        }
-        plan::Refusal::Downtime { .. } => {
-            "add a container instance, or pass --allow-downtime to accept an outage".into()
-        }
-        plan::Refusal::ZeroCount => "pass --count 1 or more".into(),
-    }
 }
 
 /// The container whose image is reported: the one named, else the only one.

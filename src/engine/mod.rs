@@ -9,6 +9,7 @@ pub mod observe;
 pub mod outcome;
 pub mod plan;
 pub mod progress;
+pub mod refusal;
 pub mod rollout;
 pub mod skeleton;
 pub mod verdict;

@@ -139,7 +139,7 @@ impl Plan {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(tag = "refusal", rename_all = "snake_case")]
+#[serde(tag = "reason", rename_all = "snake_case")]
 pub enum Refusal {
     /// Not enough instances can host a task of the target revision.
     NoCapacity {

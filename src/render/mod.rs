@@ -6,6 +6,7 @@ pub mod bars;
 pub mod failure;
 pub mod github;
 pub mod plain;
+pub mod refusal;
 pub mod summary;
 
 use std::sync::Arc;

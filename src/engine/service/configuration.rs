@@ -26,7 +26,8 @@ pub enum Capacity {
     Tasks(i64),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
 pub enum Refusal {
     /// With no room for a new task and a single one running, replacing it means an outage.
     Downtime {

@@ -67,6 +67,7 @@ pub async fn gates(
     s: &ServiceCtx,
     lbs: &[ServiceLoadBalancer],
 ) -> Result<Vec<Gate>, crate::error::Error> {
+    use crate::engine::refusal::Refusal;
     use crate::error::Error;
     let mut out = Vec::new();
     for lb in lbs {
@@ -75,10 +76,10 @@ pub async fn gates(
                 .await
                 .map_err(Error::from_api_before_change)?;
             let Some(group) = tg else {
-                return Err(Error::preflight(
-                    format!("target group {arn} of service {} does not exist", s.service),
-                    "fix the service's load balancer configuration; ecs-roll will not deploy without its health gate",
-                ));
+                return Err(Error::refused(Refusal::TargetGroupNotFound {
+                    arn: arn.clone(),
+                    service: s.service.clone(),
+                }));
             };
             out.push(Gate::TargetGroup {
                 group,
@@ -90,13 +91,10 @@ pub async fn gates(
                 .await
                 .map_err(Error::from_api_before_change)?
             else {
-                return Err(Error::preflight(
-                    format!(
-                        "classic load balancer {name} of service {} does not exist",
-                        s.service
-                    ),
-                    "fix the service's load balancer configuration",
-                ));
+                return Err(Error::refused(Refusal::ServiceLoadBalancerNotFound {
+                    name: name.clone(),
+                    service: s.service.clone(),
+                }));
             };
             out.push(Gate::Classic {
                 name: name.clone(),

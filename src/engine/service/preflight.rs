@@ -3,6 +3,7 @@
 
 use super::configuration::Capacity;
 use crate::engine::deploy::short_name;
+use crate::engine::refusal::Refusal;
 use crate::error::Error;
 use crate::platform::{
     ContainerInstance, Deployment, DeploymentController, DeploymentStatus, ResourceStatus,
@@ -38,49 +39,30 @@ pub(super) fn check_strategy(
     if !strategy.shifts_traffic() {
         return Ok(());
     }
-    if classic {
-        return Err(Error::preflight(
-            format!(
-                "the {strategy} strategy shifts traffic between target groups, but service {service} is behind a classic ELB"
-            ),
-            "use --strategy rolling, or move the service to an ALB/NLB target group",
-        ));
-    }
-    if no_load_balancer {
-        return Err(Error::preflight(
-            format!(
-                "the {strategy} strategy needs an ALB/NLB target group and service {service} has no load balancer"
-            ),
-            "use --strategy rolling",
-        ));
+    if classic || no_load_balancer {
+        return Err(Error::refused(Refusal::StrategyNeedsTargetGroup {
+            strategy: strategy.clone(),
+            service: service.to_string(),
+            classic,
+        }));
     }
     Ok(())
 }
 
 pub(super) fn check_service(svc: &Service) -> Result<(), Error> {
     if svc.status != ResourceStatus::Active {
-        return Err(Error::preflight(
-            format!("service {} is {}, not ACTIVE", svc.name, svc.status),
-            "deploy to an ACTIVE service",
-        ));
+        return Err(Error::refused(Refusal::ServiceNotActive {
+            service: svc.name.clone(),
+            status: svc.status.clone(),
+        }));
     }
     match &svc.deployment_controller {
         DeploymentController::Ecs => Ok(()),
         DeploymentController::Other(c) if c.is_empty() => Ok(()),
-        DeploymentController::CodeDeploy => Err(Error::preflight(
-            format!(
-                "service {} is deployed by CodeDeploy (deployment controller CODE_DEPLOY); UpdateService cannot change its task definition",
-                svc.name
-            ),
-            "deploy it with `aws deploy create-deployment` (an AppSpec with the new revision), or move it to the ECS controller and its built-in BLUE_GREEN strategy",
-        )),
-        other => Err(Error::preflight(
-            format!(
-                "service {} uses the {other} deployment controller: its task sets are managed outside ECS",
-                svc.name
-            ),
-            "deploy through the external controller that owns its task sets",
-        )),
+        other => Err(Error::refused(Refusal::ForeignController {
+            service: svc.name.clone(),
+            controller: other.clone(),
+        })),
     }
 }
 
@@ -100,25 +82,15 @@ pub(super) fn check_no_other_deployment(svc: &Service) -> Result<(), Error> {
             .iter()
             .find(|d| d.status == DeploymentStatus::Primary)
             .unwrap_or(d);
-        return Err(Error::preflight(
-            format!(
-                "another deployment of service {} is in progress: {} of {} (started {}, rollout {}, {}/{} running)",
-                svc.name,
-                primary.id,
-                short_name(&primary.task_definition),
-                primary
-                    .created_at
-                    .as_deref()
-                    .unwrap_or("at an unknown time"),
-                primary
-                    .rollout_state
-                    .as_ref()
-                    .map_or("in progress", RolloutState::as_str),
-                primary.running_count,
-                primary.desired_count
-            ),
-            "wait until it completes (ecs-roll status shows it), then deploy again",
-        ));
+        return Err(Error::refused(Refusal::DeploymentInProgress {
+            service: svc.name.clone(),
+            deployment: primary.id.clone(),
+            revision: short_name(&primary.task_definition),
+            created_at: primary.created_at.clone(),
+            rollout: primary.rollout_state.as_ref().map(|r| r.to_string()),
+            running: primary.running_count,
+            desired: primary.desired_count,
+        }));
     }
     Ok(())
 }

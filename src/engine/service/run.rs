@@ -23,6 +23,7 @@ use crate::engine::failure::{Failure, FailureReport, Interruption};
 use crate::engine::lock;
 use crate::engine::observe::Catalog;
 use crate::engine::outcome::{Outcome, RunResult, StepReport, TaskReport};
+use crate::engine::refusal::Refusal;
 use crate::engine::skeleton::{self, LockSpec};
 use crate::engine::wait::with_retry;
 use crate::error::Error;
@@ -116,12 +117,13 @@ async fn prepare(s: &ServiceCtx, desired: Desired, opts: &Options) -> Result<Pre
     });
     let running = running.await.map_err(Error::from_api_before_change)?;
     let (room, capacity_text) = capacity(&target_td, &instances, fargate);
-    let choice = configuration::choose(svc.desired_count, room, opts.allow_downtime).map_err(|r| {
-        Error::preflight(
-            format!("cannot deploy service {} without downtime: {r}", s.service),
-            "add a container instance (or capacity provider capacity) so a new task fits beside the old one, or pass --allow-downtime",
-        )
-    })?;
+    let choice =
+        configuration::choose(svc.desired_count, room, opts.allow_downtime).map_err(|r| {
+            Error::refused(Refusal::NoServiceCapacity {
+                service: s.service.clone(),
+                refusal: r,
+            })
+        })?;
     let dc = &svc.deployment_configuration;
     let current_pct = (dc.maximum_percent, dc.minimum_healthy_percent);
     let changes_configuration = resuming.is_none()
@@ -169,15 +171,11 @@ async fn target(
     match desired {
         Desired::Definition(td) => {
             if td.family() != current.family {
-                return Err(Error::usage(
-                    format!(
-                        "the task definition's family is {:?} but service {} runs family {:?}",
-                        td.family(),
-                        s.service,
-                        current.family
-                    ),
-                    "deploy a task definition of the service's family",
-                ));
+                return Err(Error::refused(Refusal::WrongFamily {
+                    found: td.family().to_string(),
+                    expected: current.family.clone(),
+                    service: Some(s.service.clone()),
+                }));
             }
             let running = [(svc.task_definition.clone(), 1)];
             let reuse = find_identical(&s.ctx, catalog, &running, &td).await?;
@@ -208,22 +206,18 @@ async fn find_service(s: &ServiceCtx) -> Result<Service, Error> {
         .await
         .map_err(Error::from_api_before_change)?;
     if !active {
-        return Err(Error::preflight(
-            format!("cluster {:?} does not exist or is not ACTIVE", ctx.cluster),
-            "check --cluster and --region",
-        ));
+        return Err(Error::refused(Refusal::ClusterNotActive {
+            cluster: ctx.cluster.clone(),
+        }));
     }
     let svc = with_retry(|| s.services.describe_service(&ctx.cluster, &s.service))
         .await
         .map_err(Error::from_api_before_change)?;
     let Some(svc) = svc else {
-        return Err(Error::preflight(
-            format!(
-                "service {:?} not found in cluster {:?}",
-                s.service, ctx.cluster
-            ),
-            "check --service (or `service` in ecs-roll.toml), --cluster and --region",
-        ));
+        return Err(Error::refused(Refusal::ServiceNotFound {
+            service: s.service.clone(),
+            cluster: ctx.cluster.clone(),
+        }));
     };
     check_service(&svc)?;
     Ok(svc)

@@ -1,0 +1,95 @@
+//! Why a run refuses to start, as facts: every preflight check that fails ends with one of
+//! these, before anything changed in AWS. `render::refusal` says what is wrong and what to do;
+//! `--output json` shows `refusal` beside the message.
+
+use serde::Serialize;
+
+use super::plan;
+use super::service::configuration;
+use crate::platform::{DeploymentController, ResourceStatus, Strategy};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Refusal {
+    ClusterNotActive {
+        cluster: String,
+    },
+    LoadBalancerNotFound {
+        name: String,
+    },
+    /// The classic ELB sends traffic to `port`, which the definition does not map statically.
+    PortNotMapped {
+        load_balancer: String,
+        port: u16,
+        static_ports: Vec<u16>,
+    },
+    /// The definition given is of another family than the target's.
+    WrongFamily {
+        found: String,
+        expected: String,
+        /// The service whose family it is (service mode).
+        service: Option<String>,
+    },
+    /// Nothing runs and no count was given or recorded.
+    CountUnknown {
+        family: String,
+        cluster: String,
+    },
+    /// The standalone planner found no way without downtime.
+    NoSafePlan {
+        command: String,
+        refusal: plan::Refusal,
+    },
+    ServiceNotFound {
+        service: String,
+        cluster: String,
+    },
+    ServiceNotActive {
+        service: String,
+        status: ResourceStatus,
+    },
+    /// The service is deployed by another controller (CodeDeploy, external).
+    ForeignController {
+        service: String,
+        controller: DeploymentController,
+    },
+    DeploymentInProgress {
+        service: String,
+        deployment: String,
+        revision: String,
+        created_at: Option<String>,
+        rollout: Option<String>,
+        running: i64,
+        desired: i64,
+    },
+    /// A traffic-shifting strategy needs an ALB/NLB target group.
+    StrategyNeedsTargetGroup {
+        strategy: Strategy,
+        service: String,
+        /// Behind a classic ELB (else: no load balancer at all).
+        classic: bool,
+    },
+    /// The service's capacity allows no deployment without downtime.
+    NoServiceCapacity {
+        service: String,
+        refusal: configuration::Refusal,
+    },
+    TargetGroupNotFound {
+        arn: String,
+        service: String,
+    },
+    ServiceLoadBalancerNotFound {
+        name: String,
+        service: String,
+    },
+}
+
+impl Refusal {
+    /// Bad input (exit 2 as a usage error) rather than a failed check of AWS.
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            Refusal::WrongFamily { .. } | Refusal::CountUnknown { .. }
+        )
+    }
+}

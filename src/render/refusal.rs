@@ -1,0 +1,136 @@
+//! What a refusal says, and what to do about it: each hint works as printed.
+
+use crate::engine::plan;
+use crate::engine::refusal::Refusal;
+use crate::platform::DeploymentController;
+
+pub fn message(r: &Refusal) -> String {
+    match r {
+        Refusal::ClusterNotActive { cluster } => {
+            format!("cluster {cluster:?} does not exist or is not ACTIVE")
+        }
+        Refusal::LoadBalancerNotFound { name } => {
+            format!("classic load balancer {name:?} not found")
+        }
+        Refusal::PortNotMapped {
+            load_balancer,
+            port,
+            static_ports,
+        } => format!(
+            "{load_balancer} sends traffic and health checks to instance port {port}, but the task definition maps no static host port {port} (static host ports: {})",
+            if static_ports.is_empty() {
+                "none".to_string()
+            } else {
+                static_ports
+                    .iter()
+                    .map(u16::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        ),
+        Refusal::WrongFamily {
+            found,
+            expected,
+            service: None,
+        } => format!(
+            "the task definition's family is {found:?} but the target family is {expected:?}"
+        ),
+        Refusal::WrongFamily {
+            found,
+            expected,
+            service: Some(service),
+        } => format!(
+            "the task definition's family is {found:?} but service {service} runs family {expected:?}"
+        ),
+        Refusal::CountUnknown { family, cluster } => format!(
+            "no task of family {family} runs in cluster {cluster}, so the count cannot be inferred"
+        ),
+        Refusal::NoSafePlan { command, refusal } => {
+            format!("cannot {command} without downtime: {refusal}")
+        }
+        Refusal::ServiceNotFound { service, cluster } => {
+            format!("service {service:?} not found in cluster {cluster:?}")
+        }
+        Refusal::ServiceNotActive { service, status } => {
+            format!("service {service} is {status}, not ACTIVE")
+        }
+        Refusal::ForeignController {
+            service,
+            controller: DeploymentController::CodeDeploy,
+        } => format!(
+            "service {service} is deployed by CodeDeploy (deployment controller CODE_DEPLOY); UpdateService cannot change its task definition"
+        ),
+        Refusal::ForeignController {
+            service,
+            controller,
+        } => format!(
+            "service {service} uses the {controller} deployment controller: its task sets are managed outside ECS"
+        ),
+        Refusal::DeploymentInProgress {
+            service,
+            deployment,
+            revision,
+            created_at,
+            rollout,
+            running,
+            desired,
+        } => format!(
+            "another deployment of service {service} is in progress: {deployment} of {revision} (started {}, rollout {}, {running}/{desired} running)",
+            created_at.as_deref().unwrap_or("at an unknown time"),
+            rollout.as_deref().unwrap_or("in progress"),
+        ),
+        Refusal::StrategyNeedsTargetGroup {
+            strategy,
+            service,
+            classic: true,
+        } => format!(
+            "the {strategy} strategy shifts traffic between target groups, but service {service} is behind a classic ELB"
+        ),
+        Refusal::StrategyNeedsTargetGroup {
+            strategy, service, ..
+        } => format!(
+            "the {strategy} strategy needs an ALB/NLB target group and service {service} has no load balancer"
+        ),
+        Refusal::NoServiceCapacity { service, refusal } => {
+            format!("cannot deploy service {service} without downtime: {refusal}")
+        }
+        Refusal::TargetGroupNotFound { arn, service } => {
+            format!("target group {arn} of service {service} does not exist")
+        }
+        Refusal::ServiceLoadBalancerNotFound { name, service } => {
+            format!("classic load balancer {name} of service {service} does not exist")
+        }
+    }
+}
+
+pub fn hint(r: &Refusal) -> String {
+    match r {
+        Refusal::ClusterNotActive { .. } => {
+            "check --cluster (or `cluster` in ecs-roll.toml) and --region".into()
+        }
+        Refusal::LoadBalancerNotFound { .. } => "check --load-balancer (or `load_balancer` in ecs-roll.toml) and --region; ALB/NLB target groups are used with --service".into(),
+        Refusal::PortNotMapped { .. } => "a classic ELB cannot follow dynamic ports: map the container port to hostPort in the task definition".into(),
+        Refusal::WrongFamily { service: None, .. } => "set --family (or `family` in ecs-roll.toml) to the file's family, or fix the file".into(),
+        Refusal::WrongFamily { service: Some(_), .. } => "deploy a task definition of the service's family".into(),
+        Refusal::CountUnknown { .. } => "pass --count N".into(),
+        Refusal::NoSafePlan { refusal, .. } => match refusal {
+            plan::Refusal::NoCapacity { .. } => {
+                "add container instances to the cluster, or deploy fewer tasks with --count".into()
+            }
+            plan::Refusal::Downtime { .. } => {
+                "add a container instance, or pass --allow-downtime to accept an outage".into()
+            }
+            plan::Refusal::ZeroCount => "pass --count 1 or more".into(),
+        },
+        Refusal::ServiceNotFound { .. } => "check --service (or `service` in ecs-roll.toml), --cluster and --region".into(),
+        Refusal::ServiceNotActive { .. } => "deploy to an ACTIVE service".into(),
+        Refusal::ForeignController { controller: DeploymentController::CodeDeploy, .. } => "deploy it with `aws deploy create-deployment` (an AppSpec with the new revision), or move it to the ECS controller and its built-in BLUE_GREEN strategy".into(),
+        Refusal::ForeignController { .. } => "deploy through the external controller that owns its task sets".into(),
+        Refusal::DeploymentInProgress { .. } => "wait until it completes (ecs-roll status shows it), then deploy again".into(),
+        Refusal::StrategyNeedsTargetGroup { classic: true, .. } => "use --strategy rolling, or move the service to an ALB/NLB target group".into(),
+        Refusal::StrategyNeedsTargetGroup { .. } => "use --strategy rolling".into(),
+        Refusal::NoServiceCapacity { .. } => "add a container instance (or capacity provider capacity) so a new task fits beside the old one, or pass --allow-downtime".into(),
+        Refusal::TargetGroupNotFound { .. } => "fix the service's load balancer configuration; ecs-roll will not deploy without its health gate".into(),
+        Refusal::ServiceLoadBalancerNotFound { .. } => "fix the service's load balancer configuration".into(),
+    }
+}
