@@ -17,8 +17,8 @@
 //! IAM users are created before enforcement is switched on; enforcement is switched off
 //! again to read the state.
 
-mod e2e;
-mod support;
+use crate::harness as e2e;
+use crate::support;
 
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
@@ -29,8 +29,8 @@ use e2e::{Pooled, Run, ecs_roll, quick_state, run, with_globals, xml_first};
 use serde_json::{Value, json};
 use support::{IMAGE_V2, MotoServer, SeedOptions};
 
-const STANDALONE_POLICY: &str = include_str!("../iam/ecs-roll-standalone-policy.json");
-const SERVICE_POLICY: &str = include_str!("../iam/ecs-roll-service-policy.json");
+const STANDALONE_POLICY: &str = include_str!("../../iam/ecs-roll-standalone-policy.json");
+const SERVICE_POLICY: &str = include_str!("../../iam/ecs-roll-service-policy.json");
 const TASKDEF: &str = "taskdefs/cb-prototype.json";
 
 struct Key {

@@ -18,8 +18,8 @@
 //! Each phase is one test (they run in parallel, each with its own moto_server); each sends
 //! SIGINT, then SIGTERM on a fresh seed.
 
-mod e2e;
-mod support;
+use crate::harness as e2e;
+use crate::support;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

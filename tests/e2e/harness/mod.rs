@@ -1,4 +1,4 @@
-//! Helpers of the end-to-end tests (`tests/e2e_*.rs`): running the real ecs-roll binary
+//! Helpers of the end-to-end tests (`tests/e2e/*.rs`): running the real ecs-roll binary
 //! against a test's moto_server and looking at what it left in AWS.
 //!
 //! * [`ecs_roll`] is the binary with the harness's AWS environment and nothing of the

@@ -7,8 +7,8 @@
 //! ARNs, revision 1's tags, RUNNING and STOPPED tasks, ELB instance health); a full
 //! inspection before and after the table compares everything else.
 
-mod e2e;
-mod support;
+use crate::harness as e2e;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -10,8 +10,8 @@
 //! "deregistration in progress" for the whole draining timeout, as AWS does at worst, so
 //! the reference 60 s would cost a minute per instance.
 
-mod e2e;
-mod support;
+use crate::harness as e2e;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, OnceLock};

@@ -1,5 +1,5 @@
 //! End to end under API faults: the real ecs-roll binary talks to moto_server through the
-//! loopback proxy of `tests/e2e/proxy.rs`, which injects faults with a seeded generator:
+//! loopback proxy of `tests/e2e/harness/proxy.rs`, which injects faults with a seeded generator:
 //! throttling (HTTP 400 `ThrottlingException` JSON for ECS, `Throttling` XML for the ELB),
 //! HTTP 500 and 503, connections closed without a response (before the call reaches moto,
 //! or after it took effect: a lost response) and slow responses. The health sampler talks to
@@ -15,8 +15,8 @@
 //! Each test prints its figures (`[faults] ...`): calls, faults injected by kind, deploys
 //! completed.
 
-mod e2e;
-mod support;
+use crate::harness as e2e;
+use crate::support;
 
 use std::process::Command;
 use std::sync::Arc;
