@@ -13,10 +13,9 @@ use crate::support;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use e2e::TASKDEF;
 use e2e::{Fingerprint, Run, ecs_roll, globals, quick_fingerprint, run, tail};
 use support::{IMAGE_V2, MotoServer, SeedOptions};
-
-const TASKDEF: &str = "taskdefs/cb-prototype.json";
 
 /// Where a case runs.
 enum Cwd {

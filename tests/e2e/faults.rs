@@ -22,6 +22,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use e2e::deploy_args_with as deploy_args;
 use e2e::proxy::{Fault, FaultConfig, FaultInjector, FaultReport, Interceptor, Proxy};
 use e2e::{
     Run, api_calls, arn_of, assert_registered_exactly, assert_runs_only, assert_safe_resting_state,
@@ -30,25 +31,9 @@ use e2e::{
 use serde_json::Value;
 use support::{HealthReport, IMAGE_V1, IMAGE_V2, MotoServer, SeedOptions};
 
-const TASKDEF: &str = "taskdefs/cb-prototype.json";
-
 /// The seed of the fault generator: a failing run can be replayed with the same faults
 /// (given the same order of calls).
 const SEED: u64 = 0x00EC_5011;
-
-fn deploy_args(extra: &[&str]) -> Vec<String> {
-    let mut a = with_globals(&[
-        "--output",
-        "json",
-        "deploy",
-        "--image",
-        IMAGE_V2,
-        "--task-definition",
-        TASKDEF,
-    ]);
-    a.extend(extra.iter().map(|s| s.to_string()));
-    a
-}
 
 /// ecs-roll through `proxy`, with SDK retries that are quick: 3 attempts (the SDK's
 /// default) and a 10 ms initial backoff.
