@@ -4,6 +4,10 @@
 //! command) -> `engine` (decides from what it observed) -> `platform` (narrow traits) implemented
 //! by `aws` (the SDK) and `sim` (an in-memory ECS + ELB for tests and benchmarks). The engine
 //! emits typed events; `render` turns them into terminal bars, plain CI lines or JSON.
+//!
+//! `sim` is built only with the `sim` feature (and for the library's own unit tests): the
+//! integration tests and the benchmark get it through the package's dev-dependency on itself,
+//! so the shipped binary does not carry it.
 
 pub mod aws;
 pub mod batch;
@@ -19,6 +23,7 @@ pub mod ratelimit;
 pub mod render;
 pub mod secrets;
 pub mod settings;
+#[cfg(any(test, feature = "sim"))]
 pub mod sim;
 pub mod suggest;
 pub mod taskdef;

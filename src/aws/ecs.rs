@@ -16,6 +16,7 @@ use aws_sdk_ecs::types::{DesiredStatus, TaskDefinitionField};
 use serde_json::Value;
 
 use super::ApiCalls;
+use super::paginate::paginate;
 use super::raw_json::{self, RawSuccessBody, ReplaceRequestBody};
 use crate::platform::{ApiError, ApiErrorKind, ApiResult, ContainerInstance, Ecs, Revision, Task};
 
@@ -37,22 +38,18 @@ impl EcsAdapter {
     }
 
     async fn list_container_instance_arns(&self, cluster: &str) -> ApiResult<Vec<String>> {
-        let mut arns = Vec::new();
-        let mut next_token = None;
-        loop {
+        paginate(|next_token| async move {
             let request = self
                 .client
                 .list_container_instances()
                 .cluster(cluster)
-                .set_next_token(next_token.take())
+                .set_next_token(next_token)
                 .send();
             let page = self.calls.call("ListContainerInstances", request).await?;
-            arns.extend(page.container_instance_arns().iter().cloned());
-            match page.next_token() {
-                Some(t) if !t.is_empty() => next_token = Some(t.to_string()),
-                _ => return Ok(arns),
-            }
-        }
+            let next = page.next_token().map(String::from);
+            Ok((page.container_instance_arns().to_vec(), next))
+        })
+        .await
     }
 
     async fn list_running_family_tasks(
@@ -60,24 +57,20 @@ impl EcsAdapter {
         cluster: &str,
         family: &str,
     ) -> ApiResult<Vec<String>> {
-        let mut arns = Vec::new();
-        let mut next_token = None;
-        loop {
+        paginate(|next_token| async move {
             let request = self
                 .client
                 .list_tasks()
                 .cluster(cluster)
                 .family(family)
                 .desired_status(DesiredStatus::Running)
-                .set_next_token(next_token.take())
+                .set_next_token(next_token)
                 .send();
             let page = self.calls.call("ListTasks", request).await?;
-            arns.extend(page.task_arns().iter().cloned());
-            match page.next_token() {
-                Some(t) if !t.is_empty() => next_token = Some(t.to_string()),
-                _ => return Ok(arns),
-            }
-        }
+            let next = page.next_token().map(String::from);
+            Ok((page.task_arns().to_vec(), next))
+        })
+        .await
     }
 }
 

@@ -5,6 +5,7 @@ mod ecs;
 mod elb;
 mod elbv2;
 mod errors;
+mod paginate;
 mod raw_json;
 mod services;
 mod tags;

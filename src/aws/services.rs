@@ -19,6 +19,7 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
+use super::paginate::paginate;
 use super::{EcsAdapter, errors};
 use crate::platform::{
     ApiError, ApiErrorKind, ApiResult, Ecs, EcsServices, Service, ServiceDeployment, ServiceUpdate,
@@ -68,24 +69,20 @@ impl EcsAdapter {
         service_name: &str,
         desired_status: &str,
     ) -> ApiResult<Vec<String>> {
-        let mut arns = Vec::new();
-        let mut next_token = None;
-        loop {
+        paginate(|next_token| async move {
             let request = self
                 .client
                 .list_tasks()
                 .cluster(cluster)
                 .service_name(service_name)
                 .desired_status(DesiredStatus::from(desired_status))
-                .set_next_token(next_token.take())
+                .set_next_token(next_token)
                 .send();
             let page = self.calls.call("ListTasks", request).await?;
-            arns.extend(page.task_arns().iter().cloned());
-            match page.next_token() {
-                Some(t) if !t.is_empty() => next_token = Some(t.to_string()),
-                _ => return Ok(arns),
-            }
-        }
+            let next = page.next_token().map(String::from);
+            Ok((page.task_arns().to_vec(), next))
+        })
+        .await
     }
 
     /// Counts and sends a call to an operation the endpoint may not implement: Ok(None) when it

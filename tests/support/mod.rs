@@ -1,10 +1,10 @@
 //! Test harness shared by the integration tests: a private moto_server per test, the
 //! reference setup seeded into it, inspection of the resulting AWS state and a
-//! load-balancer health sampler. Use it with `mod support;` in a `tests/*.rs` file.
+//! load-balancer health sampler. Use it with `#[path = "../support/mod.rs"] mod support;` in
+//! the `main.rs` of a test binary (`tests/e2e/`, `tests/contract/`).
 //!
 //! ```ignore
-//! mod support;
-//! use support::{MotoServer, SeedOptions};
+//! use crate::support::{MotoServer, SeedOptions};
 //!
 //! let moto = MotoServer::start();
 //! let seeded = moto.seed(&SeedOptions::default());

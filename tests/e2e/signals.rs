@@ -18,31 +18,19 @@
 //! Each phase is one test (they run in parallel, each with its own moto_server); each sends
 //! SIGINT, then SIGTERM on a fresh seed.
 
-mod e2e;
-mod support;
+use crate::harness as e2e;
+use crate::support;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use e2e::proxy::{self, CRASH_REASON, Chain, CrashOnStart, HoldAt, Interceptor, Proxy};
 use e2e::{Pooled, Run, ecs_roll, quick_state, run, spawn, with_globals};
+use e2e::{TASKDEF, deploy_args};
 use serde_json::{Value, json};
 use support::{CLUSTER, IMAGE_V2, MotoServer, SeedOptions};
 
-const TASKDEF: &str = "taskdefs/cb-prototype.json";
 const SIGNALS: [&str; 2] = ["INT", "TERM"];
-
-fn deploy_args() -> Vec<String> {
-    with_globals(&[
-        "--output",
-        "json",
-        "deploy",
-        "--image",
-        IMAGE_V2,
-        "--task-definition",
-        TASKDEF,
-    ])
-}
 
 fn rollback_args() -> Vec<String> {
     with_globals(&["--output", "json", "rollback", "--to", "2"])

@@ -8,8 +8,8 @@
 //! in stdout, stderr, $GITHUB_OUTPUT or $GITHUB_STEP_SUMMARY, while the values did reach AWS
 //! (the test would otherwise prove nothing).
 
-mod e2e;
-mod support;
+use crate::harness as e2e;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -7,16 +7,15 @@
 //! ARNs, revision 1's tags, RUNNING and STOPPED tasks, ELB instance health); a full
 //! inspection before and after the table compares everything else.
 
-mod e2e;
-mod support;
+use crate::harness as e2e;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use e2e::TASKDEF;
 use e2e::{Fingerprint, Run, ecs_roll, globals, quick_fingerprint, run, tail};
 use support::{IMAGE_V2, MotoServer, SeedOptions};
-
-const TASKDEF: &str = "taskdefs/cb-prototype.json";
 
 /// Where a case runs.
 enum Cwd {

@@ -1,5 +1,5 @@
 //! End to end under API faults: the real ecs-roll binary talks to moto_server through the
-//! loopback proxy of `tests/e2e/proxy.rs`, which injects faults with a seeded generator:
+//! loopback proxy of `tests/e2e/harness/proxy.rs`, which injects faults with a seeded generator:
 //! throttling (HTTP 400 `ThrottlingException` JSON for ECS, `Throttling` XML for the ELB),
 //! HTTP 500 and 503, connections closed without a response (before the call reaches moto,
 //! or after it took effect: a lost response) and slow responses. The health sampler talks to
@@ -15,13 +15,14 @@
 //! Each test prints its figures (`[faults] ...`): calls, faults injected by kind, deploys
 //! completed.
 
-mod e2e;
-mod support;
+use crate::harness as e2e;
+use crate::support;
 
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use e2e::deploy_args_with as deploy_args;
 use e2e::proxy::{Fault, FaultConfig, FaultInjector, FaultReport, Interceptor, Proxy};
 use e2e::{
     Run, api_calls, arn_of, assert_registered_exactly, assert_runs_only, assert_safe_resting_state,
@@ -30,25 +31,9 @@ use e2e::{
 use serde_json::Value;
 use support::{HealthReport, IMAGE_V1, IMAGE_V2, MotoServer, SeedOptions};
 
-const TASKDEF: &str = "taskdefs/cb-prototype.json";
-
 /// The seed of the fault generator: a failing run can be replayed with the same faults
 /// (given the same order of calls).
 const SEED: u64 = 0x00EC_5011;
-
-fn deploy_args(extra: &[&str]) -> Vec<String> {
-    let mut a = with_globals(&[
-        "--output",
-        "json",
-        "deploy",
-        "--image",
-        IMAGE_V2,
-        "--task-definition",
-        TASKDEF,
-    ]);
-    a.extend(extra.iter().map(|s| s.to_string()));
-    a
-}
 
 /// ecs-roll through `proxy`, with SDK retries that are quick: 3 attempts (the SDK's
 /// default) and a 10 ms initial backoff.

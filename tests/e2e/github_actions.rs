@@ -3,7 +3,7 @@
 //! annotations, secrets kept out of all of them; and action.yml itself, its steps run the way
 //! the runner runs a composite action's steps (a small emulation below).
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::fs;

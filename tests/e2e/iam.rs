@@ -17,21 +17,21 @@
 //! IAM users are created before enforcement is switched on; enforcement is switched off
 //! again to read the state.
 
-mod e2e;
-mod support;
+use crate::harness as e2e;
+use crate::support;
 
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::Instant;
 
+use e2e::deploy_args;
 use e2e::proxy;
 use e2e::{Pooled, Run, ecs_roll, quick_state, run, with_globals, xml_first};
 use serde_json::{Value, json};
-use support::{IMAGE_V2, MotoServer, SeedOptions};
+use support::{MotoServer, SeedOptions};
 
-const STANDALONE_POLICY: &str = include_str!("../iam/ecs-roll-standalone-policy.json");
-const SERVICE_POLICY: &str = include_str!("../iam/ecs-roll-service-policy.json");
-const TASKDEF: &str = "taskdefs/cb-prototype.json";
+const STANDALONE_POLICY: &str = include_str!("../../iam/ecs-roll-standalone-policy.json");
+const SERVICE_POLICY: &str = include_str!("../../iam/ecs-roll-service-policy.json");
 
 struct Key {
     id: String,
@@ -108,18 +108,6 @@ fn as_user(moto: &MotoServer, key: &Key) -> Command {
     cmd.env("AWS_ACCESS_KEY_ID", &key.id)
         .env("AWS_SECRET_ACCESS_KEY", &key.secret);
     cmd
-}
-
-fn deploy_args() -> Vec<String> {
-    with_globals(&[
-        "--output",
-        "json",
-        "deploy",
-        "--image",
-        IMAGE_V2,
-        "--task-definition",
-        TASKDEF,
-    ])
 }
 
 fn assert_no_panic(r: &Run) {

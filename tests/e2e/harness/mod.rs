@@ -1,4 +1,4 @@
-//! Helpers of the end-to-end tests (`tests/e2e_*.rs`): running the real ecs-roll binary
+//! Helpers of the end-to-end tests (`tests/e2e/*.rs`): running the real ecs-roll binary
 //! against a test's moto_server and looking at what it left in AWS.
 //!
 //! * [`ecs_roll`] is the binary with the harness's AWS environment and nothing of the
@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::{AwsState, CLUSTER, FAMILY, LOAD_BALANCER, MotoServer, REGION};
+use crate::support::{AwsState, CLUSTER, FAMILY, IMAGE_V2, LOAD_BALANCER, MotoServer, REGION};
 
 /// Variables of a developer's own ecs-roll or CI setup that must not reach the binary.
 pub const VARS_TO_CLEAR: &[&str] = &[
@@ -76,6 +76,31 @@ pub fn with_globals(rest: &[&str]) -> Vec<String> {
     let mut v = globals();
     v.extend(rest.iter().map(|s| s.to_string()));
     v
+}
+
+/// The reference task definition file, relative to the repository root (where [`ecs_roll`]
+/// runs the binary).
+pub const TASKDEF: &str = "taskdefs/cb-prototype.json";
+
+/// The reference deploy: `globals()`, JSON output, `deploy --image IMAGE_V2
+/// --task-definition TASKDEF`.
+pub fn deploy_args() -> Vec<String> {
+    deploy_args_with(&[])
+}
+
+/// [`deploy_args`] followed by `extra` (more flags of `deploy`).
+pub fn deploy_args_with(extra: &[&str]) -> Vec<String> {
+    let mut a = with_globals(&[
+        "--output",
+        "json",
+        "deploy",
+        "--image",
+        IMAGE_V2,
+        "--task-definition",
+        TASKDEF,
+    ]);
+    a.extend(extra.iter().map(|s| s.to_string()));
+    a
 }
 
 /// The ecs-roll binary with the harness's environment (endpoint, dummy credentials,

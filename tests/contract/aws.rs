@@ -5,7 +5,7 @@
 //! share, so the tests of it run this binary again as a child with its own environment
 //! (see `config_probe`).
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
@@ -21,7 +21,7 @@ use ecs_roll::taskdef::TaskDefinition;
 use serde_json::{Value, json};
 use support::{CLUSTER, FAMILY, LOAD_BALANCER, MotoServer, SeedOptions};
 
-const FIXTURE: &str = include_str!("fixtures/taskdef-full.json");
+const FIXTURE: &str = include_str!("../fixtures/taskdef-full.json");
 
 fn config_with(endpoint: &str, key: &str, secret: &str) -> SdkConfig {
     SdkConfig::builder()
@@ -562,11 +562,20 @@ async fn iam_enforcement_signature_denials_and_unknown_keys() {
 
 const PROBE_ARGS: &str = "ECS_ROLL_TEST_CONFIG_PROBE";
 
+/// The name the test harness knows `config_probe` by: its path in the test binary (this
+/// module's path without the crate's name).
+fn probe_test_name() -> String {
+    match module_path!().split_once("::") {
+        Some((_, module)) => format!("{module}::config_probe"),
+        None => "config_probe".to_string(),
+    }
+}
+
 /// Runs `config_probe` in a child with moto's environment plus `set`, minus `unset`.
 fn probe(moto: &MotoServer, args: Value, set: &[(&str, String)], unset: &[&str]) -> Value {
     let mut cmd = Command::new(std::env::current_exe().unwrap());
     cmd.args([
-        "config_probe",
+        probe_test_name().as_str(),
         "--exact",
         "--ignored",
         "--nocapture",

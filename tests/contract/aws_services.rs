@@ -3,7 +3,7 @@
 //! what moto does not implement (service deployments, events, rollout states as ECS sends them)
 //! and for error replies moto cannot produce.
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};

@@ -10,8 +10,8 @@
 //! "deregistration in progress" for the whole draining timeout, as AWS does at worst, so
 //! the reference 60 s would cost a minute per instance.
 
-mod e2e;
-mod support;
+use crate::harness as e2e;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, OnceLock};
@@ -22,24 +22,11 @@ use e2e::{
     Fingerprint, Run, api_calls, arn_of, assert_registered_exactly, assert_runs_only,
     assert_safe_resting_state, ecs_roll, previous_tag, run, spawn, with_globals,
 };
+use e2e::{TASKDEF, deploy_args};
 use serde_json::Value;
 use support::{
     AwsState, CLUSTER, FAMILY, HealthReport, IMAGE_V1, IMAGE_V2, MotoServer, SeedOptions, Seeded,
 };
-
-const TASKDEF: &str = "taskdefs/cb-prototype.json";
-
-fn deploy_args() -> Vec<String> {
-    with_globals(&[
-        "--output",
-        "json",
-        "deploy",
-        "--image",
-        IMAGE_V2,
-        "--task-definition",
-        TASKDEF,
-    ])
-}
 
 /// Asserts the sampler saw the load balancer serve throughout: at least `min` instances
 /// InService (draining ones not counted) and serving with a RUNNING task, and no

@@ -2,7 +2,7 @@
 //! the inspect helper, the health sampler, and the moto behaviours ecs-roll relies on
 //! (or must work around). Each test starts its own moto_server.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

@@ -1,0 +1,90 @@
+//! The revisions a command starts from: the one a service or the family's tasks run now, and
+//! the task definition a deploy registers.
+
+use super::Aws;
+use crate::error::Error;
+use crate::platform::Revision;
+use crate::settings::Settings;
+
+/// The revision a service runs now.
+pub async fn service_revision(s: &Settings, aws: &Aws, service: &str) -> Result<Revision, Error> {
+    let svc = aws
+        .services
+        .describe_service(&s.cluster, service)
+        .await
+        .map_err(Error::from_api_before_change)?;
+    let Some(svc) = svc else {
+        return Err(Error::preflight(
+            format!("service {service:?} not found in cluster {:?}", s.cluster),
+            "check --service (or `service` in ecs-roll.toml), --cluster and --region",
+        ));
+    };
+    aws.ecs
+        .describe_task_definition(&svc.task_definition)
+        .await
+        .map_err(Error::from_api_before_change)
+}
+
+/// The revision most of the family's running tasks run, or the family's latest when none runs.
+pub async fn current_revision(s: &Settings, aws: &Aws) -> Result<Revision, Error> {
+    let tasks = aws
+        .ecs
+        .family_tasks(&s.cluster, &s.family)
+        .await
+        .map_err(Error::from_api_before_change)?;
+    let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
+    for t in tasks.iter().filter(|t| t.is_running()) {
+        *counts.entry(&t.task_definition_arn).or_default() += 1;
+    }
+    let reference = counts
+        .iter()
+        .max_by_key(|(_, n)| **n)
+        .map(|(a, _)| a.to_string())
+        .unwrap_or_else(|| s.family.clone());
+    aws.ecs
+        .describe_task_definition(&reference)
+        .await
+        .map_err(|e| match e.kind {
+            crate::platform::ApiErrorKind::NotFound
+            | crate::platform::ApiErrorKind::InvalidRequest => Error::usage(
+                format!(
+                    "no revision of family {:?} exists and none runs in cluster {:?}",
+                    s.family, s.cluster
+                ),
+                "pass --task-definition FILE to register the first revision",
+            ),
+            _ => Error::from_api_before_change(e),
+        })
+}
+
+/// The task definition a deploy of `image` registers: the file in force, or the revision
+/// that runs now, with `image` in the chosen container. Returns it with that container.
+pub async fn desired_definition(
+    s: &Settings,
+    aws: &Aws,
+    image: &crate::image::ImageRef,
+) -> Result<(crate::taskdef::TaskDefinition, String), Error> {
+    use crate::taskdef::TaskDefinition;
+    let file = s
+        .task_definition
+        .as_deref()
+        .map(crate::settings::load_task_definition)
+        .transpose()?;
+    let source = match (file, &s.service) {
+        (Some(td), _) => td,
+        (None, Some(service)) => {
+            TaskDefinition::from_revision(&service_revision(s, aws, service).await?)
+        }
+        (None, None) => TaskDefinition::from_revision(&current_revision(s, aws).await?),
+    };
+    let container = source
+        .pick_container(s.container.as_deref(), image)
+        .map_err(|e| {
+            Error::usage(
+                e.to_string(),
+                "pass --container NAME (or `container` in ecs-roll.toml)",
+            )
+        })?;
+    let desired = source.with_image(&container, image);
+    Ok((desired, container))
+}

@@ -1,0 +1,27 @@
+//! End to end: the real ecs-roll binary (and the scripts around it) against a moto_server of
+//! each test's own on 127.0.0.1: one test binary, one module per concern.
+//!
+//! * `standalone`, `bad_input`, `faults`, `iam`, `secrets`, `signals`: deploys, rollbacks and
+//!   the other commands of the reference setup, under bad input, API faults, least
+//!   privilege and signals, with no secret in any output;
+//! * `github_actions`: the binary as a GitHub Actions step, and action.yml;
+//! * `install_script`: scripts/install-ecs-roll.sh (needs no moto);
+//! * `testbed`: the test harness itself (moto_server, seeding, inspection, sampler).
+//!
+//! `harness` holds the helpers these share (running the binary, fingerprints, the loopback
+//! proxy); `support` the moto_server harness shared with the contract tests.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod harness;
+
+mod bad_input;
+mod faults;
+mod github_actions;
+mod iam;
+mod install_script;
+mod secrets;
+mod signals;
+mod standalone;
+mod testbed;
