@@ -30,7 +30,7 @@ use ecs_roll::engine::events::Event;
 use ecs_roll::engine::plan::Action;
 use ecs_roll::engine::service::{self, ServiceCtx};
 use ecs_roll::engine::wait::Poll;
-use ecs_roll::engine::{Cancel, Ctx, Outcome, Timeouts};
+use ecs_roll::engine::{Cancel, Ctx, Outcome, StandaloneCtx, Timeouts};
 use ecs_roll::image::ImageRef;
 use ecs_roll::platform::{
     ClassicElb, DeploymentConfiguration, EcsServices, HealthCheck, ResourceTags, TargetGroups,
@@ -659,12 +659,18 @@ impl Env {
             tags: self.tags(),
             cluster: cluster.into(),
             family: family.into(),
-            load_balancer: ELB.into(),
             observer: self.stamps.clone(),
             poll: policy.poll(),
             timeouts: Timeouts::default(),
             cancel: Cancel::default(),
             actor: "bench".into(),
+        }
+    }
+
+    fn standalone_ctx(&self, cluster: &str, family: &str, policy: Policy) -> StandaloneCtx {
+        StandaloneCtx {
+            ctx: self.ctx(cluster, family, policy),
+            load_balancer: ELB.into(),
         }
     }
 
@@ -726,8 +732,7 @@ async fn service_definition(sim: &Sim, name: &str, image: &str) -> TaskDefinitio
 }
 
 fn service_ctx(env: &Env, name: &str, policy: Policy) -> ServiceCtx {
-    let mut ctx = env.ctx(CLUSTER, name, policy);
-    ctx.load_balancer = String::new();
+    let ctx = env.ctx(CLUSTER, name, policy);
     let (services, target_groups): (Arc<dyn EcsServices>, Arc<dyn TargetGroups>) =
         (env.sim.services(), env.sim.target_groups());
     ServiceCtx {
@@ -760,7 +765,7 @@ async fn run_scenario(t: Topology, f: Failure, policy: Policy, sample: Duration)
     let (watched, watcher) = spawn_watcher(sim.clone(), service_name.clone(), sample);
     let start = secs(sim.elapsed());
     let outcome: Outcome = if t.standalone() {
-        let ctx = env.ctx(CLUSTER_STANDALONE, "cb-prototype", policy);
+        let ctx = env.standalone_ctx(CLUSTER_STANDALONE, "cb-prototype", policy);
         deploy::run(&ctx, Desired::Definition(definition), &opts())
             .await
             .expect("deploy")

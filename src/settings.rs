@@ -16,11 +16,10 @@ use crate::taskdef::TaskDefinition;
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub cluster: String,
+    /// The task definition family (standalone; in service mode the one given, if any: the
+    /// service's own is read from ECS).
     pub family: String,
-    /// Standalone mode's classic ELB (empty in service mode).
-    pub load_balancer: String,
-    /// Service mode's service.
-    pub service: Option<String>,
+    pub target: Target,
     pub profile: Option<String>,
     pub region: Option<String>,
     pub output: OutputFormat,
@@ -30,6 +29,25 @@ pub struct Settings {
     pub task_definition: Option<PathBuf>,
     pub container: Option<String>,
     pub config: Loaded,
+}
+
+/// What a command deploys to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// Standalone tasks of the family behind a classic ELB.
+    Standalone { load_balancer: String },
+    /// An ECS service; its load balancers come from ECS.
+    Service { name: String },
+}
+
+impl Target {
+    /// The service, in service mode.
+    pub fn service(&self) -> Option<&str> {
+        match self {
+            Target::Service { name } => Some(name),
+            Target::Standalone { .. } => None,
+        }
+    }
 }
 
 /// How progress is shown.
@@ -78,9 +96,9 @@ impl Settings {
             .cloned()
             .or_else(|| c.service.clone())
             .filter(|s| !s.trim().is_empty());
-        let (load_balancer, family) = if service.is_some() {
+        let (target, family) = if let Some(name) = service {
             (
-                String::new(),
+                Target::Service { name },
                 g.family
                     .clone()
                     .or_else(|| c.family.clone())
@@ -111,7 +129,7 @@ impl Settings {
                     }
                 },
             };
-            (lb, family)
+            (Target::Standalone { load_balancer: lb }, family)
         };
         let poll = match &g.poll_interval {
             Some(s) => Poll::from_min(parse_duration(s, "--poll-interval")?),
@@ -120,8 +138,7 @@ impl Settings {
         Ok(Settings {
             cluster,
             family,
-            load_balancer,
-            service,
+            target,
             profile: g.profile.clone().or_else(|| c.profile.clone()),
             region: g.region.clone().or_else(|| c.region.clone()),
             output: g.output.unwrap_or(OutputFormat::Text),

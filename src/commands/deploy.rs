@@ -8,7 +8,7 @@ use crate::cli::{Deploy, Global};
 use crate::config::Loaded;
 use crate::engine::Observer;
 use crate::engine::outcome::Outcome;
-use crate::engine::{self, Cancel, Desired, Event, Options, Warning};
+use crate::engine::{Cancel, Desired, Event, Options, Warning};
 use crate::error::Error;
 use crate::platform::Strategy;
 use crate::settings::{self, Settings};
@@ -41,7 +41,7 @@ async fn one(
             "task definition field {field:?} is not known to ecs-roll; it is sent to ECS unchanged"
         ))));
     }
-    let mut ctx = super::context(&s, &aws, observer.clone(), rollout.timeouts, cancel);
+    let ctx = super::context(&s, &aws, observer.clone(), rollout.timeouts, cancel);
     let opts = Options {
         command: "deploy".into(),
         count: rollout.count,
@@ -51,14 +51,7 @@ async fn one(
         container: Some(container),
         strategy: args.strategy.map(strategy_name),
     };
-    let outcome = match &s.service {
-        Some(service) => {
-            ctx.family = desired.family().to_string();
-            let sctx = super::service_context(ctx, &aws, service);
-            engine::service::run(&sctx, Desired::Definition(desired), &opts).await
-        }
-        None => engine::deploy::run(&ctx, Desired::Definition(desired), &opts).await,
-    };
+    let outcome = super::run_engine(&s, &aws, ctx, Desired::Definition(desired), &opts).await;
     Ok((outcome?, aws.calls))
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::cli::{DiffArgs, Global, OutputFormat};
 use crate::config::Loaded;
 use crate::engine::events::Recorder;
-use crate::engine::{self, Cancel, Desired, Event, Options, Timeouts};
+use crate::engine::{Cancel, Desired, Event, Options, Timeouts};
 use crate::error::Error;
 use crate::render::{self, plain::plan_text};
 use crate::settings::{self, Settings};
@@ -22,7 +22,7 @@ pub async fn run(g: &Global, args: DiffArgs, loaded: Loaded) -> Result<i32, Erro
     let aws = super::connect(&s).await?;
     let (desired, container) = super::desired_definition(&s, &aws, &image).await?;
     let recorder = Arc::new(Recorder::default());
-    let mut ctx = super::context(
+    let ctx = super::context(
         &s,
         &aws,
         recorder.clone(),
@@ -36,18 +36,7 @@ pub async fn run(g: &Global, args: DiffArgs, loaded: Loaded) -> Result<i32, Erro
         container: Some(container),
         ..Options::default()
     };
-    let outcome = match &s.service {
-        Some(service) => {
-            ctx.family = desired.family().to_string();
-            engine::service::run(
-                &super::service_context(ctx, &aws, service),
-                Desired::Definition(desired),
-                &opts,
-            )
-            .await?
-        }
-        None => engine::deploy::run(&ctx, Desired::Definition(desired), &opts).await?,
-    };
+    let outcome = super::run_engine(&s, &aws, ctx, Desired::Definition(desired), &opts).await?;
     if s.output == OutputFormat::Json {
         return Ok(super::finish(outcome, &s, &aws.calls, recorder.as_ref()));
     }

@@ -31,6 +31,8 @@ pub(super) fn report_error(e: &Error, output: OutputFormat) {
             "error": e.to_string(),
             "hint": e.hint(),
             "nothing_changed": e.nothing_changed(),
+            // What refused the run, as fields (`kind` and the facts), when a check did.
+            "refusal": e.refusal(),
         });
         println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
     }

@@ -70,7 +70,7 @@ pub async fn desired_definition(
         .as_deref()
         .map(crate::settings::load_task_definition)
         .transpose()?;
-    let source = match (file, &s.service) {
+    let source = match (file, s.target.service()) {
         (Some(td), _) => td,
         (None, Some(service)) => {
             TaskDefinition::from_revision(&service_revision(s, aws, service).await?)

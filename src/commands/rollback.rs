@@ -10,7 +10,7 @@ use crate::config::Loaded;
 use crate::engine::Observer;
 use crate::engine::deploy::{TAG_DEPLOYED_AT, TAG_PREVIOUS};
 use crate::engine::outcome::Outcome;
-use crate::engine::{self, Cancel, Desired, Options};
+use crate::engine::{Cancel, Desired, Options};
 use crate::error::Error;
 use crate::platform::{ApiErrorKind, Revision};
 use crate::settings::Settings;
@@ -44,7 +44,7 @@ async fn one(
     let target = match &args.to {
         Some(to) => resolve(&s, &aws, to).await?,
         None => {
-            let current = match &s.service {
+            let current = match s.target.service() {
                 Some(service) => super::service_revision(&s, &aws, service).await?,
                 None => last_deployed(&s, &aws).await?,
             };
@@ -60,7 +60,7 @@ async fn one(
             resolve(&s, &aws, prev).await?
         }
     };
-    let mut ctx = super::context(&s, &aws, observer.clone(), rollout.timeouts, cancel);
+    let ctx = super::context(&s, &aws, observer.clone(), rollout.timeouts, cancel);
     let opts = Options {
         command: "rollback".into(),
         count: rollout.count,
@@ -70,14 +70,7 @@ async fn one(
         container: s.container.clone(),
         strategy: None,
     };
-    let outcome = match &s.service {
-        Some(service) => {
-            ctx.family = target.family.clone();
-            let sctx = super::service_context(ctx, &aws, service);
-            engine::service::run(&sctx, Desired::Revision(target), &opts).await
-        }
-        None => engine::deploy::run(&ctx, Desired::Revision(target), &opts).await,
-    };
+    let outcome = super::run_engine(&s, &aws, ctx, Desired::Revision(target), &opts).await;
     Ok((outcome?, aws.calls))
 }
 
@@ -125,7 +118,7 @@ async fn last_deployed(s: &Settings, aws: &super::Aws) -> Result<Revision, Error
 /// `3` -> `family:3`; `family:3` and ARNs as they are.
 async fn resolve(s: &Settings, aws: &super::Aws, to: &str) -> Result<Revision, Error> {
     let numeric = to.chars().all(|c| c.is_ascii_digit());
-    let family = match &s.service {
+    let family = match s.target.service() {
         Some(service) if numeric => super::service_revision(s, aws, service).await?.family,
         _ => s.family.clone(),
     };
@@ -145,7 +138,7 @@ async fn resolve(s: &Settings, aws: &super::Aws, to: &str) -> Result<Revision, E
             ),
             _ => Error::from_api_before_change(e),
         })?;
-    if s.service.is_none() && rev.family != s.family {
+    if s.target.service().is_none() && rev.family != s.family {
         return Err(Error::usage(
             format!("{} is not of family {}", rev.name(), s.family),
             "pass a revision of the configured family",

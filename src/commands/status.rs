@@ -11,10 +11,10 @@ use crate::engine::deploy::{TAG_DEPLOYED_AT, TAG_DEPLOYED_BY, TAG_PREVIOUS, info
 use crate::engine::events::Recorder;
 use crate::engine::observe::{Catalog, Observation};
 use crate::engine::outcome::{InstanceReport, RevisionInfo};
-use crate::engine::{Cancel, Timeouts};
+use crate::engine::{Cancel, StandaloneCtx, Timeouts};
 use crate::error::Error;
 use crate::render::summary::instances_table;
-use crate::settings::Settings;
+use crate::settings::{Settings, Target};
 
 #[derive(Debug, Serialize)]
 struct Status {
@@ -40,16 +40,20 @@ struct Running {
 pub async fn run(g: &Global, loaded: Loaded) -> Result<i32, Error> {
     let s = Settings::new(g, None, loaded)?;
     let aws = super::connect(&s).await?;
-    if let Some(service) = s.service.clone() {
-        return super::status_service::run(&s, &aws, &service).await;
-    }
-    let ctx = super::context(
-        &s,
-        &aws,
-        Arc::new(Recorder::default()),
-        Timeouts::default(),
-        Cancel::default(),
-    );
+    let load_balancer = match &s.target {
+        Target::Service { name } => return super::status_service::run(&s, &aws, name).await,
+        Target::Standalone { load_balancer } => load_balancer.clone(),
+    };
+    let ctx = StandaloneCtx {
+        ctx: super::context(
+            &s,
+            &aws,
+            Arc::new(Recorder::default()),
+            Timeouts::default(),
+            Cancel::default(),
+        ),
+        load_balancer,
+    };
     if !ctx
         .ecs
         .cluster_is_active(&ctx.cluster)
@@ -69,7 +73,7 @@ pub async fn run(g: &Global, loaded: Loaded) -> Result<i32, Error> {
         .is_none()
     {
         return Err(Error::preflight(
-            format!("classic load balancer {:?} not found", s.load_balancer),
+            format!("classic load balancer {:?} not found", ctx.load_balancer),
             "check --load-balancer and --region",
         ));
     }
@@ -98,7 +102,7 @@ pub async fn run(g: &Global, loaded: Loaded) -> Result<i32, Error> {
     let status = Status {
         cluster: s.cluster.clone(),
         family: s.family.clone(),
-        load_balancer: s.load_balancer.clone(),
+        load_balancer: ctx.load_balancer.clone(),
         health_check: format!(
             "{} every {}s, healthy after {}",
             lb.health_check.target,

@@ -11,7 +11,7 @@ pub async fn run(g: &Global, loaded: Loaded) -> Result<i32, Error> {
     let s = Settings::new(g, None, loaded)?;
     let aws = super::connect(&s).await?;
     let before = Error::from_api_before_change;
-    let (arn, key) = match &s.service {
+    let (arn, key) = match s.target.service() {
         Some(service) => {
             let svc = aws
                 .services

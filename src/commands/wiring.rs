@@ -4,11 +4,12 @@
 use std::sync::Arc;
 
 use crate::aws::{self, ApiCalls};
+use crate::engine::outcome::Outcome;
 use crate::engine::service::ServiceCtx;
-use crate::engine::{Cancel, Ctx, Observer, Timeouts};
+use crate::engine::{self, Cancel, Ctx, Desired, Observer, Options, StandaloneCtx, Timeouts};
 use crate::error::Error;
 use crate::platform::{ClassicElb, Ecs, EcsServices, ResourceTags, TargetGroups};
-use crate::settings::Settings;
+use crate::settings::{Settings, Target};
 
 /// The AWS side of a command: adapters behind the platform traits, and their call counter.
 pub struct Aws {
@@ -88,7 +89,6 @@ pub fn context(
         tags: aws.tags.clone(),
         cluster: s.cluster.clone(),
         family: s.family.clone(),
-        load_balancer: s.load_balancer.clone(),
         observer,
         poll: s.poll,
         timeouts,
@@ -117,6 +117,31 @@ fn actor() -> String {
         })
         .unwrap_or_default();
     format!("{user}@{host}")
+}
+
+/// Runs the engine on the target: a service, with the family of the revision it deploys, or
+/// standalone tasks behind the classic ELB.
+pub async fn run_engine(
+    s: &Settings,
+    aws: &Aws,
+    mut ctx: Ctx,
+    desired: Desired,
+    opts: &Options,
+) -> Result<Outcome, Error> {
+    match &s.target {
+        Target::Service { name } => {
+            ctx.family = desired.family().to_string();
+            let sctx = service_context(ctx, aws, name);
+            engine::service::run(&sctx, desired, opts).await
+        }
+        Target::Standalone { load_balancer } => {
+            let sctx = StandaloneCtx {
+                ctx,
+                load_balancer: load_balancer.clone(),
+            };
+            engine::deploy::run(&sctx, desired, opts).await
+        }
+    }
 }
 
 /// Service mode: the context for `service`, with the family of the revision it runs.

@@ -58,8 +58,8 @@ pub struct Ctx {
     /// Where the deploy lock is kept.
     pub tags: Arc<dyn ResourceTags>,
     pub cluster: String,
+    /// The task definition family (in service mode, the one of the revision the service runs).
     pub family: String,
-    pub load_balancer: String,
     pub observer: Arc<dyn Observer>,
     pub poll: Poll,
     pub timeouts: Timeouts,
@@ -71,5 +71,26 @@ pub struct Ctx {
 impl Ctx {
     pub fn emit(&self, event: Event) {
         self.observer.event(&event);
+    }
+}
+
+/// A run against standalone tasks of a family behind a classic ELB: the common context plus
+/// the load balancer (a service's load balancers come from the service: `ServiceCtx`).
+pub struct StandaloneCtx {
+    pub ctx: Ctx,
+    pub load_balancer: String,
+}
+
+impl std::ops::Deref for StandaloneCtx {
+    type Target = Ctx;
+
+    fn deref(&self) -> &Ctx {
+        &self.ctx
+    }
+}
+
+impl std::ops::DerefMut for StandaloneCtx {
+    fn deref_mut(&mut self) -> &mut Ctx {
+        &mut self.ctx
     }
 }

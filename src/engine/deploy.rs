@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
-use super::context::Ctx;
+use super::context::{Ctx, StandaloneCtx};
 use super::events::{Event, Phase, Warning};
 use super::failure::{Failure, FailureReport, Interruption};
 use super::lock;
@@ -39,6 +39,15 @@ pub enum Desired {
     Revision(Revision),
 }
 
+impl Desired {
+    pub fn family(&self) -> &str {
+        match self {
+            Desired::Definition(td) => td.family(),
+            Desired::Revision(r) => &r.family,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Options {
     /// `deploy` or `rollback`, for the outcome.
@@ -67,7 +76,7 @@ struct Prepared {
     plan: Plan,
 }
 
-pub async fn run(ctx: &Ctx, desired: Desired, opts: &Options) -> Result<Outcome, Error> {
+pub async fn run(ctx: &StandaloneCtx, desired: Desired, opts: &Options) -> Result<Outcome, Error> {
     let started = Instant::now();
     ctx.emit(Event::Phase(Phase::Preflight));
     let mut p = prepare(ctx, desired, opts).await?;
@@ -97,7 +106,7 @@ pub async fn run(ctx: &Ctx, desired: Desired, opts: &Options) -> Result<Outcome,
     skeleton::locked(ctx, spec, started, || deploy(ctx, p, opts, outcome)).await
 }
 
-async fn prepare(ctx: &Ctx, desired: Desired, opts: &Options) -> Result<Prepared, Error> {
+async fn prepare(ctx: &StandaloneCtx, desired: Desired, opts: &Options) -> Result<Prepared, Error> {
     let obs = preflight(ctx).await?;
     let mut catalog = Catalog::default();
     let running = obs.running_revisions();
@@ -169,7 +178,7 @@ async fn prepare(ctx: &Ctx, desired: Desired, opts: &Options) -> Result<Prepared
 }
 
 /// Instances the load balancer sends traffic to that no task of the cluster can serve.
-fn warn_foreign_instances(ctx: &Ctx, obs: &Observation) {
+fn warn_foreign_instances(ctx: &StandaloneCtx, obs: &Observation) {
     for id in &obs.load_balancer.instances {
         if !obs.instances.iter().any(|ci| &ci.ec2_instance_id == id) {
             ctx.emit(Event::Warning(Warning::NotAContainerInstance {
@@ -182,7 +191,7 @@ fn warn_foreign_instances(ctx: &Ctx, obs: &Observation) {
 }
 
 /// The diff against what runs, and the plan.
-async fn announce(ctx: &Ctx, p: &mut Prepared) -> Result<(), Error> {
+async fn announce(ctx: &StandaloneCtx, p: &mut Prepared) -> Result<(), Error> {
     let target_arn = p.existing.as_ref().map(|r| r.arn.clone());
     let running = p.obs.running_revisions();
     if let Some((arn, _)) = running.iter().find(|(a, _)| Some(a) != target_arn.as_ref()) {
@@ -209,7 +218,7 @@ async fn announce(ctx: &Ctx, p: &mut Prepared) -> Result<(), Error> {
     Ok(())
 }
 
-fn initial_outcome(ctx: &Ctx, p: &Prepared, opts: &Options) -> Outcome {
+fn initial_outcome(ctx: &StandaloneCtx, p: &Prepared, opts: &Options) -> Outcome {
     let container = opts.container.as_deref();
     Outcome {
         command: opts.command.clone(),
@@ -237,7 +246,7 @@ fn initial_outcome(ctx: &Ctx, p: &Prepared, opts: &Options) -> Outcome {
 
 /// Register, roll out, roll back on failure, and read where everything ended.
 async fn deploy(
-    ctx: &Ctx,
+    ctx: &StandaloneCtx,
     mut p: Prepared,
     opts: &Options,
     mut outcome: Outcome,
@@ -300,7 +309,7 @@ async fn deploy(
 /// After a failed rollout: converge back onto the previous revision, unless there is none or
 /// --no-rollback was given.
 async fn roll_back(
-    ctx: &Ctx,
+    ctx: &StandaloneCtx,
     p: &mut Prepared,
     opts: &Options,
     outcome: &mut Outcome,
@@ -330,7 +339,7 @@ async fn roll_back(
 
 /// Carries out `plan` onto `target`, then checks that the result really is what was wanted.
 async fn converge_with(
-    ctx: &Ctx,
+    ctx: &StandaloneCtx,
     obs: &Observation,
     target: &Revision,
     plan: &Plan,
@@ -355,7 +364,7 @@ async fn converge_with(
 
 /// Observes afresh and converges onto an existing revision (the rollback after a failure).
 async fn converge(
-    ctx: &Ctx,
+    ctx: &StandaloneCtx,
     catalog: &mut Catalog,
     target: &Revision,
     count: usize,
@@ -394,7 +403,7 @@ async fn converge(
     (halt.map_or(Ok(()), Err), steps)
 }
 
-async fn verify(ctx: &Ctx, target: &str, count: usize) -> Result<(), Halt> {
+async fn verify(ctx: &StandaloneCtx, target: &str, count: usize) -> Result<(), Halt> {
     ctx.emit(Event::Phase(Phase::Verify));
     let obs = Observation::take(ctx).await.map_err(|e| Halt::Failed {
         step: "verification".into(),
@@ -407,7 +416,7 @@ async fn verify(ctx: &Ctx, target: &str, count: usize) -> Result<(), Halt> {
         })
 }
 
-async fn preflight(ctx: &Ctx) -> Result<Observation, Error> {
+async fn preflight(ctx: &StandaloneCtx) -> Result<Observation, Error> {
     let active = with_retry(|| ctx.ecs.cluster_is_active(&ctx.cluster))
         .await
         .map_err(Error::from_api_before_change)?;

@@ -15,7 +15,7 @@ pub mod skeleton;
 pub mod verdict;
 pub mod wait;
 
-pub use context::{Cancel, Ctx, Timeouts};
+pub use context::{Cancel, Ctx, StandaloneCtx, Timeouts};
 pub use deploy::{Desired, Options};
 pub use events::{Action, Event, Observer, Phase, Warning};
 pub use failure::{Failure, FailureReport};

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::context::Ctx;
+use super::context::{Ctx, StandaloneCtx};
 use super::failure::Mismatch;
 use super::plan::{Slot, SlotTask};
 use super::wait::with_retry;
@@ -23,7 +23,7 @@ pub struct Observation {
 
 impl Observation {
     /// Reads instances, tasks and load balancer state. The load balancer must exist.
-    pub async fn take(ctx: &Ctx) -> ApiResult<Observation> {
+    pub async fn take(ctx: &StandaloneCtx) -> ApiResult<Observation> {
         // Reads are retried on throttling like writes: an observation that fails for a
         // passing reason must not fail a preflight or a rollback.
         let (instances, tasks, lb, health) = tokio::try_join!(

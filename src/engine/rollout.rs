@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use self::watches::{
     Drain, HealthSchedule, InService, InServiceJudge, Stopped, drain_limit, just_after,
 };
-use super::context::Ctx;
+use super::context::StandaloneCtx;
 use super::events::{Action as Did, Event, Warning};
 use super::failure::Failure;
 use super::plan::{Action, Plan, Slot, Step};
@@ -53,7 +53,7 @@ impl Deployed {
     }
 
     /// Whether a deployed task is stopping among `seen`; the first cause is kept and warned of.
-    fn note(&mut self, ctx: &Ctx, seen: &[Task]) -> Option<Failure> {
+    fn note(&mut self, ctx: &StandaloneCtx, seen: &[Task]) -> Option<Failure> {
         let task = verdict::stopped(&watches::only(seen, &self.tasks))?;
         let cause = Failure::TaskStopped {
             task,
@@ -70,7 +70,7 @@ impl Deployed {
 }
 
 pub struct Rollout<'a> {
-    ctx: &'a Ctx,
+    ctx: &'a StandaloneCtx,
     target: &'a Revision,
     lb: &'a ClassicLoadBalancer,
     /// Clean up a failed step (stop its new tasks, deregister its instances); off with
@@ -86,7 +86,7 @@ type StepResult = Result<(), Failure>;
 
 impl<'a> Rollout<'a> {
     pub fn new(
-        ctx: &'a Ctx,
+        ctx: &'a StandaloneCtx,
         target: &'a Revision,
         lb: &'a ClassicLoadBalancer,
         cleanup: bool,
@@ -475,7 +475,7 @@ fn instance_ids(slots: &[Slot]) -> Vec<String> {
 }
 
 /// How long an instance may take to become InService.
-pub fn health_limit(ctx: &Ctx, lb: &ClassicLoadBalancer) -> Duration {
+pub fn health_limit(ctx: &StandaloneCtx, lb: &ClassicLoadBalancer) -> Duration {
     let hc = &lb.health_check;
     ctx.timeouts.health.unwrap_or_else(|| {
         verdict::default_health_timeout(hc.interval, hc.timeout, hc.healthy_threshold)
@@ -484,7 +484,7 @@ pub fn health_limit(ctx: &Ctx, lb: &ClassicLoadBalancer) -> Duration {
 
 /// The time limit for a whole plan: the one given, else twice what its steps should take
 /// (task start, health checks, draining, stop) and never less than 15 minutes.
-pub fn plan_limit(ctx: &Ctx, lb: &ClassicLoadBalancer, plan: &Plan) -> Duration {
+pub fn plan_limit(ctx: &StandaloneCtx, lb: &ClassicLoadBalancer, plan: &Plan) -> Duration {
     if let Some(t) = ctx.timeouts.total {
         return t;
     }

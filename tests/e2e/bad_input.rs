@@ -341,6 +341,27 @@ fn bad_input_exits_2_names_the_problem_and_changes_nothing() {
         "{doc}"
     );
 
+    // A check of AWS that refuses the run says which, as fields.
+    let mut args = globals();
+    set_flag(&mut args, "--load-balancer", "no-such-elb");
+    args.extend(
+        [
+            "--output",
+            "json",
+            "deploy",
+            "--image",
+            "rafabor/prototype-4-cb:v0.0.2",
+        ]
+        .iter()
+        .map(|s| s.to_string()),
+    );
+    let r = run(ecs_roll(&moto), &args);
+    r.assert_code(2);
+    let doc = r.json();
+    assert_eq!(doc["refusal"]["kind"], "load_balancer_not_found", "{doc}");
+    assert_eq!(doc["refusal"]["name"], "no-such-elb", "{doc}");
+    assert_eq!(doc["nothing_changed"], true, "{doc}");
+
     let after = moto.inspect();
     assert_eq!(after.task_definitions.len(), 1, "nothing registered");
     assert_eq!(Fingerprint::of(&before), Fingerprint::of(&after));

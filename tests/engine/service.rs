@@ -143,7 +143,6 @@ impl Run {
                 elb: self.sim.elb(),
                 cluster: CLUSTER.into(),
                 family: WEB.into(),
-                load_balancer: String::new(),
                 observer: self.recorder.clone(),
                 poll: Poll::default(),
                 timeouts: Timeouts::default(),

@@ -11,7 +11,8 @@ use ecs_roll::engine::events::Recorder;
 use ecs_roll::engine::plan::Strategy;
 use ecs_roll::engine::wait::Poll;
 use ecs_roll::engine::{
-    Action, Cancel, Ctx, Desired, Event, Failure, Options, Outcome, RunResult, Timeouts,
+    Action, Cancel, Ctx, Desired, Event, Failure, Options, Outcome, RunResult, StandaloneCtx,
+    Timeouts,
 };
 use ecs_roll::error::Error;
 use ecs_roll::image::ImageRef;
@@ -72,19 +73,21 @@ impl Run {
         }
     }
 
-    fn ctx(&self) -> Ctx {
-        Ctx {
-            ecs: self.sim.ecs(),
-            tags: Arc::new(self.tags.clone()),
-            elb: self.sim.elb(),
-            cluster: "cb-prototype".into(),
-            family: "cb-prototype".into(),
+    fn ctx(&self) -> StandaloneCtx {
+        StandaloneCtx {
+            ctx: Ctx {
+                ecs: self.sim.ecs(),
+                tags: Arc::new(self.tags.clone()),
+                elb: self.sim.elb(),
+                cluster: "cb-prototype".into(),
+                family: "cb-prototype".into(),
+                observer: self.recorder.clone(),
+                poll: Poll::default(),
+                timeouts: self.timeouts,
+                cancel: self.cancel.clone(),
+                actor: "test".into(),
+            },
             load_balancer: LB.into(),
-            observer: self.recorder.clone(),
-            poll: Poll::default(),
-            timeouts: self.timeouts,
-            cancel: self.cancel.clone(),
-            actor: "test".into(),
         }
     }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::Deployed;
-use crate::engine::context::Ctx;
+use crate::engine::context::StandaloneCtx;
 use crate::engine::failure::Failure;
 use crate::engine::verdict::{self, Verdict};
 use crate::engine::wait::{self, Watch};
@@ -134,7 +134,7 @@ impl InServiceJudge {
 
 /// The InService wait: the judge, the last health read, and the tasks of earlier steps.
 pub(super) struct InService<'a> {
-    pub ctx: &'a Ctx,
+    pub ctx: &'a StandaloneCtx,
     pub judge: InServiceJudge,
     pub deployed: &'a mut Deployed,
     pub health: Vec<InstanceHealth>,
@@ -168,7 +168,7 @@ impl Watch for InService<'_> {
 /// keep-alive clients): the health is read in the first seconds, at the timeout and every 30 s
 /// between. The tasks deployed so far, which must keep running, are read at every look.
 pub(super) struct Drain<'a> {
-    pub ctx: &'a Ctx,
+    pub ctx: &'a StandaloneCtx,
     pub registered: &'a [String],
     pub deployed: &'a mut Deployed,
     pub started: Instant,
@@ -210,7 +210,7 @@ impl Watch for Drain<'_> {
 /// Stopped tasks reaching STOPPED; with `deployed`, the tasks of earlier steps are watched too
 /// (not while cleaning up after a failure: that is already being handled).
 pub(super) struct Stopped<'a> {
-    pub ctx: &'a Ctx,
+    pub ctx: &'a StandaloneCtx,
     pub tasks: &'a [String],
     pub deployed: Option<&'a mut Deployed>,
 }
@@ -232,7 +232,7 @@ impl Watch for Stopped<'_> {
 
 /// The extra time allowed past the draining timeout: the ELB may report the end of draining a
 /// little after it.
-pub(super) fn drain_limit(ctx: &Ctx, drain: Duration) -> Duration {
+pub(super) fn drain_limit(ctx: &StandaloneCtx, drain: Duration) -> Duration {
     drain + ctx.poll.max.max(Duration::from_secs(5))
 }
 

@@ -20,7 +20,7 @@ pub use run::run;
 
 /// A run against one service: the common context plus the service APIs.
 pub struct ServiceCtx {
-    /// `family` is the service's task definition family; `load_balancer` is unused.
+    /// `family` is the service's task definition family.
     pub ctx: Ctx,
     pub services: Arc<dyn EcsServices>,
     pub target_groups: Arc<dyn TargetGroups>,
