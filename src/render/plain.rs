@@ -129,32 +129,72 @@ pub fn escape(s: &str) -> String {
         .replace('\n', "%0A")
 }
 
+const INTERRUPTING: &str = "interrupt received: finishing the step in progress, then stopping (interrupt again to abort at once)";
+
 /// The text of an event, shared by the plain and the bar renderers.
 pub fn describe(event: &Event) -> Option<String> {
     Some(match event {
         Event::Phase(p) => format!("== {}", p.title()),
-        Event::Diff { from, to, from_definition, to_definition } => {
-            format!("task definition changes {from} -> {to}:\n{}", diff_text(from_definition, to_definition).trim_end())
+        Event::Diff {
+            from,
+            to,
+            from_definition,
+            to_definition,
+        } => {
+            let diff = diff_text(from_definition, to_definition);
+            format!(
+                "task definition changes {from} -> {to}:\n{}",
+                diff.trim_end()
+            )
         }
         Event::Plan(plan) => plan_text(plan),
         Event::ServicePlan(plan) => service_plan_text(plan),
-        Event::ServiceEvent { at, message } => format!("  event{}: {message}", at.as_deref().map(|a| format!(" {a}")).unwrap_or_default()),
-        Event::Revision { name, image, reused, previous, .. } => {
-            let image = if image.is_empty() { String::new() } else { format!(" ({image})") };
-            let what = if *reused { "using existing identical revision" } else { "registered" };
-            format!("{what} {name}{image}; rollback target: {}", previous.as_deref().map_or("none", short))
+        Event::ServiceEvent { at, message } => {
+            let at = at.as_deref().map(|a| format!(" {a}")).unwrap_or_default();
+            format!("  event{at}: {message}")
         }
-        Event::StepStarted { index, total, title } => format!("step {index}/{total}: {title}"),
+        Event::Revision {
+            name,
+            image,
+            reused,
+            previous,
+            ..
+        } => {
+            let image = if image.is_empty() {
+                String::new()
+            } else {
+                format!(" ({image})")
+            };
+            let what = if *reused {
+                "using existing identical revision"
+            } else {
+                "registered"
+            };
+            let previous = previous.as_deref().map_or("none", short);
+            format!("{what} {name}{image}; rollback target: {previous}")
+        }
+        Event::StepStarted {
+            index,
+            total,
+            title,
+        } => format!("step {index}/{total}: {title}"),
         Event::Action(a) => format!("  {}", action(a)),
-        Event::WaitStarted { what, limit } => format!("  waiting for {} (up to {})", wait(what), human(*limit)),
-        Event::WaitProgress { what: _, progress: p } => format!("    {}", progress(p)),
-        Event::WaitFinished { what, took } => format!("  {}: ok after {}", wait(what), human(*took)),
-        Event::StepFinished { index, total, took } => format!("step {index}/{total} done in {}", human(*took)),
+        Event::WaitStarted { what, limit } => {
+            format!("  waiting for {} (up to {})", wait(what), human(*limit))
+        }
+        Event::WaitProgress { progress: p, .. } => format!("    {}", progress(p)),
+        Event::WaitFinished { what, took } => {
+            format!("  {}: ok after {}", wait(what), human(*took))
+        }
+        Event::StepFinished { index, total, took } => {
+            format!("step {index}/{total} done in {}", human(*took))
+        }
         Event::Warning(w) => format!("warning: {}", warning(w)),
         Event::RollbackStarted { cause, to, by_ecs } => {
-            format!("FAILED: {}\nrolling back to {}", message(cause), rollback_target(to, by_ecs.as_deref()))
+            let to = rollback_target(to, by_ecs.as_deref());
+            format!("FAILED: {}\nrolling back to {to}", message(cause))
         }
-        Event::Interrupting => "interrupt received: finishing the step in progress, then stopping (interrupt again to abort at once)".into(),
+        Event::Interrupting => INTERRUPTING.into(),
         Event::Finished => return None,
     })
 }
