@@ -43,15 +43,9 @@ pub async fn run(g: &Global, args: DiffArgs, loaded: Loaded) -> Result<i32, Erro
     let mut any_diff = false;
     for e in recorder.events() {
         match e {
-            Event::Diff {
-                from,
-                to,
-                from_definition,
-                to_definition,
-            } => {
+            Event::Diff { .. } => {
                 any_diff = true;
-                let text = render::plain::diff_text(&from_definition, &to_definition);
-                println!("--- {from}\n+++ {to}\n{}", text.trim_end());
+                println!("{}", render::plain::unified_diff(&e));
             }
             Event::Plan(plan) => println!("{}", plan_text(&plan)),
             Event::ServicePlan(plan) => println!("{}", render::plain::service_plan_text(&plan)),

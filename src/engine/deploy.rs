@@ -417,14 +417,7 @@ async fn verify(ctx: &StandaloneCtx, target: &str, count: usize) -> Result<(), H
 }
 
 async fn preflight(ctx: &StandaloneCtx) -> Result<Observation, Error> {
-    let active = with_retry(|| ctx.ecs.cluster_is_active(&ctx.cluster))
-        .await
-        .map_err(Error::from_api_before_change)?;
-    if !active {
-        return Err(Error::refused(Refusal::ClusterNotActive {
-            cluster: ctx.cluster.clone(),
-        }));
-    }
+    skeleton::check_cluster(ctx).await?;
     let lb = with_retry(|| ctx.elb.describe_load_balancer(&ctx.load_balancer))
         .await
         .map_err(Error::from_api_before_change)?;

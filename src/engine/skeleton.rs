@@ -14,6 +14,8 @@ use super::events::{Event, Warning};
 use super::failure::{Failure, FailureReport, Interruption};
 use super::lock;
 use super::outcome::{Outcome, RunResult};
+use super::refusal::Refusal;
+use super::wait::with_retry;
 use crate::error::Error;
 
 /// Ends the run before anything changes when it must: `--dry-run` (the plan is the outcome),
@@ -40,6 +42,20 @@ pub fn ends_before_change(
         return ControlFlow::Break(outcome);
     }
     ControlFlow::Continue(outcome)
+}
+
+/// The first preflight check of both modes: the cluster exists and is ACTIVE.
+pub async fn check_cluster(ctx: &Ctx) -> Result<(), Error> {
+    let active = with_retry(|| ctx.ecs.cluster_is_active(&ctx.cluster))
+        .await
+        .map_err(Error::from_api_before_change)?;
+    if active {
+        Ok(())
+    } else {
+        Err(Error::refused(Refusal::ClusterNotActive {
+            cluster: ctx.cluster.clone(),
+        }))
+    }
 }
 
 /// Where the deploy lock is kept and for how long.

@@ -135,16 +135,10 @@ const INTERRUPTING: &str = "interrupt received: finishing the step in progress, 
 pub fn describe(event: &Event) -> Option<String> {
     Some(match event {
         Event::Phase(p) => format!("== {}", p.title()),
-        Event::Diff {
-            from,
-            to,
-            from_definition,
-            to_definition,
-        } => {
-            let diff = diff_text(from_definition, to_definition);
+        Event::Diff { from, to, .. } => {
             format!(
                 "task definition changes {from} -> {to}:\n{}",
-                diff.trim_end()
+                body_of(event)
             )
         }
         Event::Plan(plan) => plan_text(plan),
@@ -203,6 +197,28 @@ fn rollback_target(to: &str, by_ecs: Option<&str>) -> String {
     match by_ecs {
         Some(id) => format!("{to} (by ECS, deployment {id})"),
         None => to.to_string(),
+    }
+}
+
+/// A diff event as `ecs-roll diff` prints it: `--- from`, `+++ to`, then the changes.
+pub fn unified_diff(event: &Event) -> String {
+    match event {
+        Event::Diff { from, to, .. } => format!("--- {from}\n+++ {to}\n{}", body_of(event)),
+        _ => String::new(),
+    }
+}
+
+/// The changed lines of a diff event.
+fn body_of(event: &Event) -> String {
+    match event {
+        Event::Diff {
+            from_definition,
+            to_definition,
+            ..
+        } => diff_text(from_definition, to_definition)
+            .trim_end()
+            .to_string(),
+        _ => String::new(),
     }
 }
 

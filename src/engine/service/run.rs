@@ -202,14 +202,7 @@ fn changes_configuration(
 
 async fn find_service(s: &ServiceCtx) -> Result<Service, Error> {
     let ctx = &s.ctx;
-    let active = with_retry(|| ctx.ecs.cluster_is_active(&ctx.cluster))
-        .await
-        .map_err(Error::from_api_before_change)?;
-    if !active {
-        return Err(Error::refused(Refusal::ClusterNotActive {
-            cluster: ctx.cluster.clone(),
-        }));
-    }
+    skeleton::check_cluster(ctx).await?;
     let svc = with_retry(|| s.services.describe_service(&ctx.cluster, &s.service))
         .await
         .map_err(Error::from_api_before_change)?;
