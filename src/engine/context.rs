@@ -10,9 +10,11 @@ use crate::platform::{ClassicElb, Ecs, ResourceTags};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
-    /// The whole rollout (a rollback after a failure gets the same budget again). None:
-    /// twice what the plan should take given the health check and draining settings, and at
-    /// least 15 minutes, so a slow health check never makes a sound deploy time out.
+    /// The whole rollout. None: twice what the plan should take given the health check and
+    /// draining settings, and at least 15 minutes, so a slow health check never makes a sound
+    /// deploy time out. Past it no new step starts (draining and stopping in progress finish,
+    /// bounded by their own limits); a rollback after a failure gets what its plan needs, and
+    /// at least this.
     pub total: Option<Duration>,
     /// From StartTask to RUNNING.
     pub task_start: Duration,

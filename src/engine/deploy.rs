@@ -16,7 +16,7 @@ use super::observe::{Catalog, Observation};
 use super::outcome::{InstanceReport, Outcome, RevisionInfo, RunResult};
 use super::plan::{self, Plan};
 use super::refusal::Refusal;
-use super::rollout::{Halt, Rollout, StepReport, plan_limit};
+use super::rollout::{Halt, Rollout, StepReport, expected_limit, plan_limit, rollback_limit};
 use super::skeleton::{self, LockSpec};
 use super::wait::with_retry;
 use crate::error::Error;
@@ -100,7 +100,11 @@ pub async fn run(ctx: &StandaloneCtx, desired: Desired, opts: &Options) -> Resul
     let spec = LockSpec {
         resource_arn: &cluster_arn,
         key: &key,
-        ttl: plan_limit(ctx, &p.obs.load_balancer, &p.plan) * 2 + Duration::from_secs(600),
+        // The way forward, then a rollback of the same size, with room to spare.
+        ttl: (plan_limit(ctx, &p.obs.load_balancer, &p.plan)
+            + expected_limit(&p.obs.load_balancer, &p.plan))
+            * 2
+            + Duration::from_secs(600),
         what: &what,
     };
     skeleton::locked(ctx, spec, started, || deploy(ctx, p, opts, outcome)).await
@@ -266,6 +270,7 @@ async fn deploy(
     outcome.target = Some(info(&target, opts.container.as_deref()));
 
     ctx.emit(Event::Phase(Phase::Rollout));
+    let limit = plan_limit(ctx, &p.obs.load_balancer, &p.plan);
     let (halt, steps) = converge_with(
         ctx,
         &p.obs,
@@ -273,6 +278,7 @@ async fn deploy(
         &p.plan,
         opts.rollback_on_failure,
         opts.allow_downtime,
+        limit,
     )
     .await;
     outcome.steps = steps;
@@ -345,8 +351,8 @@ async fn converge_with(
     plan: &Plan,
     cleanup: bool,
     allow_downtime: bool,
+    limit: Duration,
 ) -> (Option<Halt>, Vec<StepReport>) {
-    let limit = plan_limit(ctx, &obs.load_balancer, plan);
     let mut rollout = Rollout::new(
         ctx,
         target,
@@ -399,7 +405,8 @@ async fn converge(
         }
     };
     ctx.emit(Event::Plan(plan.clone()));
-    let (halt, steps) = converge_with(ctx, &obs, target, &plan, true, allow_downtime).await;
+    let limit = rollback_limit(ctx, &obs.load_balancer, &plan);
+    let (halt, steps) = converge_with(ctx, &obs, target, &plan, true, allow_downtime, limit).await;
     (halt.map_or(Ok(()), Err), steps)
 }
 

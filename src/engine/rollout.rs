@@ -395,7 +395,9 @@ impl<'a> Rollout<'a> {
             ctx.emit(Event::Action(Did::TaskStopped { task: t.clone() }));
         }
         let what = Wait::TasksStopped { count: tasks.len() };
-        let limit = self.limit(ctx.timeouts.task_stop);
+        // Never cut short by the rollout's deadline: a task left STOPPING still holds its
+        // host port, and whatever comes next (the rest of the step, or the rollback) needs it.
+        let limit = ctx.timeouts.task_stop;
         let mut w = Stopped {
             ctx,
             tasks,
@@ -482,12 +484,22 @@ pub fn health_limit(ctx: &StandaloneCtx, lb: &ClassicLoadBalancer) -> Duration {
     })
 }
 
-/// The time limit for a whole plan: the one given, else twice what its steps should take
-/// (task start, health checks, draining, stop) and never less than 15 minutes.
+/// The time limit for a whole plan: the one given (--timeout), else `expected_limit`.
 pub fn plan_limit(ctx: &StandaloneCtx, lb: &ClassicLoadBalancer, plan: &Plan) -> Duration {
-    if let Some(t) = ctx.timeouts.total {
-        return t;
-    }
+    ctx.timeouts
+        .total
+        .unwrap_or_else(|| expected_limit(lb, plan))
+}
+
+/// The time limit of a rollback: what its plan needs, and never less than the one given. The
+/// way back must get every instance serving again; `--timeout` bounds the way forward.
+pub fn rollback_limit(ctx: &StandaloneCtx, lb: &ClassicLoadBalancer, plan: &Plan) -> Duration {
+    plan_limit(ctx, lb, plan).max(expected_limit(lb, plan))
+}
+
+/// Twice what the plan's steps should take (task start, health checks, draining, stop), and
+/// never less than 15 minutes, so a slow health check never makes a sound deploy time out.
+pub fn expected_limit(lb: &ClassicLoadBalancer, plan: &Plan) -> Duration {
     let hc = &lb.health_check;
     let healthy = (hc.interval + hc.timeout) * hc.healthy_threshold.max(1);
     let start = Duration::from_secs(60) + healthy;

@@ -430,6 +430,41 @@ async fn a_slow_booting_image_needs_a_health_grace_period() {
     assert_eq!(run.running_images(), ["cb-prototype:2"; 3]);
 }
 
+/// `--timeout` reached at any moment of a step: the step in progress finishes its safe part
+/// (draining and stopping are bounded by the ELB's and ECS's own limits), no new step starts,
+/// and the deploy rolls back to a consistent fleet (exit 3): never a mixed fleet, an empty
+/// instance or a rollback refused because a stopping task still held the host port.
+#[tokio::test(start_paused = true)]
+async fn a_timeout_at_any_moment_of_a_step_rolls_back_to_a_consistent_fleet() {
+    // Step 1 runs 0-125 s (drain 60 s, stop, start, InService); step 2 drains from 125 s.
+    for limit in [20, 62, 70, 100, 150, 186, 200] {
+        let mut run = Run::new(world(3));
+        run.timeouts.total = Some(Duration::from_secs(limit));
+        let sampler = run.sim.spawn_sampler(Duration::from_secs(1));
+        let out = run.deploy(V2).await.unwrap();
+        let samples = sampler.stop();
+        assert_eq!(
+            out.result,
+            RunResult::RolledBack,
+            "--timeout {limit}s: {:?} / {:?}",
+            out.failure,
+            out.rollback_failure
+        );
+        assert_eq!(out.exit_code(), 3, "--timeout {limit}s");
+        assert_eq!(
+            run.running_images(),
+            ["cb-prototype:1"; 3],
+            "--timeout {limit}s"
+        );
+        assert_eq!(run.registered_in_service(), 3, "--timeout {limit}s");
+        assert!(
+            samples.min_serving() >= Some(2),
+            "--timeout {limit}s: serving dropped to {:?}",
+            samples.min_serving()
+        );
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn an_image_that_cannot_be_pulled_is_rolled_back() {
     let run = Run::new(world(3));

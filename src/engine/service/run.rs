@@ -35,6 +35,9 @@ use crate::taskdef::TaskDefinition;
 
 pub use super::follow::PLACEMENT_GRACE;
 
+/// How long a deployment is followed without --timeout, and at least when rolling back.
+const DEFAULT_LIMIT: Duration = Duration::from_secs(30 * 60);
+
 /// Everything preflight found out and decided, before anything changes.
 struct Prepared {
     svc: Service,
@@ -73,8 +76,7 @@ pub async fn run(s: &ServiceCtx, desired: Desired, opts: &Options) -> Result<Out
     let spec = LockSpec {
         resource_arn: &arn,
         key: lock::SERVICE_KEY,
-        ttl: ctx.timeouts.total.unwrap_or(Duration::from_secs(30 * 60)) * 3
-            + Duration::from_secs(600),
+        ttl: ctx.timeouts.total.unwrap_or(DEFAULT_LIMIT) * 3 + Duration::from_secs(600),
         what: &what,
     };
     skeleton::locked(ctx, spec, started, || deploy(s, &mut p, opts, outcome)).await
@@ -330,7 +332,7 @@ async fn deploy(
         gates: &p.gates,
         instances: &p.instances,
         desired: p.svc.desired_count,
-        limit: ctx.timeouts.total.unwrap_or(Duration::from_secs(30 * 60)),
+        limit: ctx.timeouts.total.unwrap_or(DEFAULT_LIMIT),
     };
     let watched = Watched {
         deployment_id: &deployment_id,
@@ -404,6 +406,11 @@ async fn roll_back(
     let ctx = &s.ctx;
     let Some(prev) = &p.previous else {
         return RunResult::Failed;
+    };
+    // The way back gets at least the default limit: --timeout bounds the way forward.
+    let scene = &Scene {
+        limit: scene.limit.max(DEFAULT_LIMIT),
+        ..*scene
     };
     if ecs_rollback.is_none() && !opts.rollback_on_failure {
         return RunResult::Failed;
