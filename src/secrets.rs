@@ -64,8 +64,24 @@ pub fn mask_task_definition(td: &mut Value) {
         if let Some(rc) = c.pointer_mut("/repositoryCredentials/credentialsParameter") {
             *rc = Value::String(MASK.into());
         }
+        // Log router options hold credentials too (`api_key`, `privatekey`, `http_passwd`).
+        for path in SECRET_OPTION_MAPS {
+            if let Some(opts) = c.pointer_mut(path).and_then(Value::as_object_mut) {
+                for (k, v) in opts.iter_mut() {
+                    if name_looks_secret(k) && v.is_string() {
+                        *v = Value::String(MASK.into());
+                    }
+                }
+            }
+        }
     }
 }
+
+/// The option maps of a container whose secret-looking keys are masked.
+const SECRET_OPTION_MAPS: [&str; 2] = [
+    "/logConfiguration/options",
+    "/firelensConfiguration/options",
+];
 
 /// The values `mask_task_definition` hides, so a renderer can also scrub free text
 /// (and GitHub Actions can be told to mask them).
@@ -102,6 +118,18 @@ pub fn secret_values(td: &Value) -> Vec<String> {
                 out.push(v.to_string());
             }
         }
+        for path in SECRET_OPTION_MAPS {
+            for (k, v) in c
+                .pointer(path)
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+            {
+                if let Some(v) = v.as_str().filter(|v| name_looks_secret(k) && !v.is_empty()) {
+                    out.push(v.to_string());
+                }
+            }
+        }
     }
     out.sort();
     out.dedup();
@@ -134,5 +162,27 @@ mod tests {
             !text.contains("hunter2") && !text.contains("t0k") && !text.contains("parameter/x")
         );
         assert!(text.contains("5555"));
+    }
+
+    #[test]
+    fn log_router_options_named_like_secrets_are_masked() {
+        let mut td = json!({"containerDefinitions": [{
+            "name": "app",
+            "logConfiguration": {"logDriver": "awsfirelens", "options": {
+                "Name": "datadog", "apikey": "dd-123", "privatekey": "pk-456",
+                "http_passwd": "pw-789", "Host": "http-intake.logs.datadoghq.com"
+            }},
+            "firelensConfiguration": {"type": "fluentbit", "options": {"api_key": "fb-1"}}
+        }]});
+        assert_eq!(
+            secret_values(&td),
+            vec!["dd-123", "fb-1", "pk-456", "pw-789"]
+        );
+        mask_task_definition(&mut td);
+        let text = td.to_string();
+        for secret in ["dd-123", "pk-456", "pw-789", "fb-1"] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+        assert!(text.contains("datadog") && text.contains("http-intake"));
     }
 }

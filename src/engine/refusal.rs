@@ -74,6 +74,12 @@ pub enum Refusal {
         service: String,
         refusal: configuration::Refusal,
     },
+    /// `--count` in service mode: the service's desiredCount decides.
+    CountInServiceMode {
+        service: String,
+        given: usize,
+        desired: i64,
+    },
     TargetGroupNotFound {
         arn: String,
         service: String,
@@ -89,7 +95,9 @@ impl Refusal {
     pub fn is_usage(&self) -> bool {
         matches!(
             self,
-            Refusal::WrongFamily { .. } | Refusal::CountUnknown { .. }
+            Refusal::WrongFamily { .. }
+                | Refusal::CountUnknown { .. }
+                | Refusal::CountInServiceMode { .. }
         )
     }
 }

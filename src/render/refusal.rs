@@ -94,6 +94,13 @@ pub fn message(r: &Refusal) -> String {
         Refusal::NoServiceCapacity { service, refusal } => {
             format!("cannot deploy service {service} without downtime: {refusal}")
         }
+        Refusal::CountInServiceMode {
+            service,
+            given,
+            desired,
+        } => format!(
+            "--count {given} does not apply to service {service}: a deploy keeps its desired count ({desired})"
+        ),
         Refusal::TargetGroupNotFound { arn, service } => {
             format!("target group {arn} of service {service} does not exist")
         }
@@ -130,6 +137,9 @@ pub fn hint(r: &Refusal) -> String {
         Refusal::StrategyNeedsTargetGroup { classic: true, .. } => "use --strategy rolling, or move the service to an ALB/NLB target group".into(),
         Refusal::StrategyNeedsTargetGroup { .. } => "use --strategy rolling".into(),
         Refusal::NoServiceCapacity { .. } => "add a container instance (or capacity provider capacity) so a new task fits beside the old one, or pass --allow-downtime".into(),
+        Refusal::CountInServiceMode { .. } => {
+            "drop --count (and `count` in ecs-roll.toml): the service's desired count is kept; scale the service on its own".into()
+        }
         Refusal::TargetGroupNotFound { .. } => "fix the service's load balancer configuration; ecs-roll will not deploy without its health gate".into(),
         Refusal::ServiceLoadBalancerNotFound { .. } => "fix the service's load balancer configuration".into(),
     }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use ecs_roll::engine::deploy::{Desired, Options, TAG_PREVIOUS};
 use ecs_roll::engine::events::Recorder;
+use ecs_roll::engine::refusal::Refusal;
 use ecs_roll::engine::service::{self, ServiceCtx};
 use ecs_roll::engine::wait::Poll;
 use ecs_roll::engine::{Cancel, Ctx, Event, Failure, Outcome, RunResult, Timeouts};
@@ -534,4 +535,73 @@ async fn a_single_task_without_room_is_refused() {
     assert_eq!(err.exit_code(), 2);
     assert!(err.to_string().contains("without downtime"), "{err}");
     assert_eq!(run.sim.call_count("RegisterTaskDefinition"), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_service_scaled_to_zero_deploys_its_new_revision_without_tasks() {
+    let sim = Sim::builder()
+        .instances(1)
+        .target_group(WEB, tg(TargetType::Instance, 8080))
+        .service(
+            WEB,
+            ServiceSpec {
+                desired: 0,
+                task_definition: dynamic_app("app:v1"),
+                target_group: Some(WEB.into()),
+                ..ServiceSpec::default()
+            },
+        )
+        .build();
+    let run = Run::new(sim);
+    let out = run.deploy("app:v2").await.unwrap();
+    assert_eq!(out.result, RunResult::Succeeded, "{:?}", out.failure);
+    assert!(run.service_revision().await.ends_with(":2"));
+    // Nothing to protect: the deployment configuration is not touched.
+    assert_eq!(run.sim.call_count("UpdateService"), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_count_in_service_mode_is_refused_naming_the_desired_count() {
+    let run = Run::new(alb_dynamic(deployment_configuration(200, 100)));
+    let td = run.definition("app:v2").await;
+    let err = service::run(
+        &run.sctx(),
+        Desired::Definition(td),
+        &Options {
+            command: "deploy".into(),
+            count: Some(2),
+            rollback_on_failure: true,
+            ..Options::default()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.exit_code(), 2);
+    assert!(
+        matches!(
+            err.refusal(),
+            Some(Refusal::CountInServiceMode {
+                given: 2,
+                desired: 3,
+                ..
+            })
+        ),
+        "{err}"
+    );
+    assert_eq!(run.sim.call_count("RegisterTaskDefinition"), 0);
+    // The same count as the service's is no conflict.
+    let td = run.definition("app:v2").await;
+    let out = service::run(
+        &run.sctx(),
+        Desired::Definition(td),
+        &Options {
+            command: "deploy".into(),
+            count: Some(3),
+            rollback_on_failure: true,
+            ..Options::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.result, RunResult::Succeeded, "{:?}", out.failure);
 }

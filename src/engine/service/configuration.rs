@@ -30,10 +30,7 @@ pub enum Capacity {
 #[serde(tag = "reason", rename_all = "snake_case")]
 pub enum Refusal {
     /// With no room for a new task and a single one running, replacing it means an outage.
-    Downtime {
-        desired: i64,
-    },
-    ZeroDesired,
+    Downtime { desired: i64 },
 }
 
 impl std::fmt::Display for Refusal {
@@ -44,16 +41,20 @@ impl std::fmt::Display for Refusal {
                 "no container instance has room for a new task beside the running one(s), and with {desired} task(s) \
                  ECS would have to stop every old task before starting a new one"
             ),
-            Refusal::ZeroDesired => {
-                f.write_str("the service's desired count is 0: there is nothing to roll out")
-            }
         }
     }
 }
 
 pub fn choose(desired: i64, capacity: Capacity, allow_downtime: bool) -> Result<Choice, Refusal> {
     if desired <= 0 {
-        return Err(Refusal::ZeroDesired);
+        // Scaled to zero (a worker at rest): no task to replace, nothing to keep serving.
+        return Ok(Choice {
+            maximum_percent: 200,
+            minimum_healthy_percent: 100,
+            min_healthy_tasks: 0,
+            surge: 0,
+            downtime: false,
+        });
     }
     let spare = match capacity {
         Capacity::Unbounded => desired,
@@ -158,11 +159,9 @@ mod tests {
     }
 
     #[test]
-    fn zero_desired_is_refused() {
-        assert_eq!(
-            choose(0, Capacity::Unbounded, true),
-            Err(Refusal::ZeroDesired)
-        );
+    fn a_service_scaled_to_zero_needs_no_room() {
+        let c = choose(0, Capacity::Tasks(0), false).unwrap();
+        assert_eq!((c.surge, c.min_healthy_tasks, c.downtime), (0, 0, false));
     }
 
     #[test]

@@ -85,6 +85,13 @@ pub async fn run(s: &ServiceCtx, desired: Desired, opts: &Options) -> Result<Out
 async fn prepare(s: &ServiceCtx, desired: Desired, opts: &Options) -> Result<Prepared, Error> {
     let ctx = &s.ctx;
     let svc = find_service(s).await?;
+    if let Some(given) = opts.count.filter(|n| *n as i64 != svc.desired_count) {
+        return Err(Error::refused(Refusal::CountInServiceMode {
+            service: s.service.clone(),
+            given,
+            desired: svc.desired_count,
+        }));
+    }
     let mut catalog = Catalog::default();
     let current = catalog
         .get(ctx, &svc.task_definition)
@@ -128,8 +135,11 @@ async fn prepare(s: &ServiceCtx, desired: Desired, opts: &Options) -> Result<Pre
         })?;
     let dc = &svc.deployment_configuration;
     let current_pct = (dc.maximum_percent, dc.minimum_healthy_percent);
+    // A service scaled to zero runs no task the percentages would protect.
     let changes_configuration = resuming.is_none()
-        && changes_configuration(&strategy, switches_strategy, current_pct, &choice);
+        && (switches_strategy
+            || svc.desired_count > 0
+                && changes_configuration(&strategy, switches_strategy, current_pct, &choice));
     let recorded_previous = existing.as_ref().and_then(|r| r.tags.get(TAG_PREVIOUS));
     let previous_arn = skeleton::previous_revision(
         target_arn.as_deref(),
