@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::Aws;
 use crate::cli::OutputFormat;
 use crate::engine::deploy::{TAG_PREVIOUS, short_name};
+use crate::engine::service::TAG_CONFIGURATION;
 use crate::error::Error;
 use crate::platform::{Deployment, ServiceEvent, Strategy, TaskStatus};
 use crate::settings::Settings;
@@ -24,6 +25,10 @@ struct ServiceStatus {
     desired: i64,
     running: i64,
     deployment_configuration: String,
+    /// The configuration an ecs-roll deploy changed and has not restored yet (interrupted,
+    /// or killed): the next deploy of the service restores it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    configuration_to_restore: Option<String>,
     deployments: Vec<Deployment>,
     tasks_per_revision: BTreeMap<String, usize>,
     load_balancers: Vec<LoadBalancerHealth>,
@@ -102,6 +107,8 @@ pub async fn run(s: &Settings, aws: &Aws, service: &str) -> Result<i32, Error> {
         });
     }
     let dc = &svc.deployment_configuration;
+    let tags = aws.tags.resource_tags(&svc.arn).await.map_err(before)?;
+    let configuration_to_restore = tags.get(TAG_CONFIGURATION).cloned();
     let status = ServiceStatus {
         cluster: s.cluster.clone(),
         service: service.to_string(),
@@ -123,6 +130,7 @@ pub async fn run(s: &Settings, aws: &Aws, service: &str) -> Result<i32, Error> {
                 _ => "",
             }
         ),
+        configuration_to_restore,
         deployments: svc.deployments.clone(),
         tasks_per_revision: per_revision,
         load_balancers: lbs,
@@ -149,6 +157,11 @@ fn text(s: &ServiceStatus) -> String {
         s.image.as_deref().unwrap_or("?"),
         s.previous.as_deref().unwrap_or("none recorded")
     ));
+    if let Some(original) = &s.configuration_to_restore {
+        out.push_str(&format!(
+            "deployment configuration changed by an ecs-roll deploy that did not finish; the next deploy restores {original} (or run the same deploy again)\n"
+        ));
+    }
     out.push_str("deployments:\n");
     for d in &s.deployments {
         out.push_str(&format!(

@@ -138,6 +138,10 @@ pub enum Warning {
     ConfigurationNotRestored {
         error: String,
     },
+    /// Restored, but its record could not be removed from the service.
+    ConfigurationRecordLeft {
+        error: String,
+    },
     FinalStateUnread {
         error: String,
     },

@@ -305,6 +305,9 @@ pub fn warning(w: &Warning) -> String {
         Warning::CleanupFailed { cause } => {
             format!("cleaning up the failed step: {}", message(cause))
         }
+        Warning::ConfigurationRecordLeft { error } => format!(
+            "restored the deployment configuration, but its record stays on the service (the next deploy removes it): {error}"
+        ),
         Warning::ConfigurationNotRestored { error } => {
             format!("could not restore the deployment configuration: {error}")
         }

@@ -9,12 +9,15 @@ use std::time::Duration;
 
 use ecs_roll::engine::deploy::{Desired, Options, TAG_PREVIOUS};
 use ecs_roll::engine::events::Recorder;
+use ecs_roll::engine::lock;
 use ecs_roll::engine::refusal::Refusal;
+use ecs_roll::engine::service::TAG_CONFIGURATION;
 use ecs_roll::engine::service::{self, ServiceCtx};
 use ecs_roll::engine::wait::Poll;
 use ecs_roll::engine::{Cancel, Ctx, Event, Failure, Outcome, RunResult, Timeouts};
 use ecs_roll::error::Error;
 use ecs_roll::image::ImageRef;
+use ecs_roll::platform::ResourceTags;
 use ecs_roll::platform::{DeploymentConfiguration, HealthCheck};
 use ecs_roll::sim::{
     Behaviour, Fault, LaunchType, MemoryTags, ServiceSpec, Sim, TargetGroupSpec, TargetType,
@@ -125,6 +128,7 @@ struct Run {
     sim: Sim,
     tags: MemoryTags,
     recorder: Arc<Recorder>,
+    cancel: Cancel,
 }
 
 impl Run {
@@ -133,7 +137,35 @@ impl Run {
             sim,
             tags: MemoryTags::default(),
             recorder: Arc::new(Recorder::default()),
+            cancel: Cancel::default(),
         }
+    }
+
+    /// Another run against the same AWS (the rerun after an interrupt or a crash).
+    fn again(&self) -> Run {
+        Run {
+            sim: self.sim.clone(),
+            tags: self.tags.clone(),
+            recorder: Arc::new(Recorder::default()),
+            cancel: Cancel::default(),
+        }
+    }
+
+    async fn service_arn(&self) -> String {
+        let svc = self.sim.services().describe_service(CLUSTER, WEB).await;
+        svc.unwrap().unwrap().arn
+    }
+
+    async fn configuration(&self) -> (Option<i64>, Option<i64>) {
+        let svc = self
+            .sim
+            .services()
+            .describe_service(CLUSTER, WEB)
+            .await
+            .unwrap()
+            .unwrap();
+        let c = svc.deployment_configuration;
+        (c.maximum_percent, c.minimum_healthy_percent)
     }
 
     fn sctx(&self) -> ServiceCtx {
@@ -147,7 +179,7 @@ impl Run {
                 observer: self.recorder.clone(),
                 poll: Poll::default(),
                 timeouts: Timeouts::default(),
-                cancel: Cancel::default(),
+                cancel: self.cancel.clone(),
                 actor: "test".into(),
             },
             services: self.sim.services(),
@@ -604,4 +636,63 @@ async fn a_count_in_service_mode_is_refused_naming_the_desired_count() {
     .await
     .unwrap();
     assert_eq!(out.result, RunResult::Succeeded, "{:?}", out.failure);
+}
+
+/// The configuration ecs-roll sets for a deploy is recorded in AWS before it is changed, so
+/// an interrupted deploy's rerun (or one after a kill -9, which never restores anything)
+/// restores the one the service had, and the record goes with it.
+#[tokio::test(start_paused = true)]
+async fn an_interrupted_deploys_rerun_restores_the_original_configuration() {
+    for killed in [false, true] {
+        let run = Run::new(classic_static(3, deployment_configuration(200, 100)));
+        let cancel = run.cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(secs(20)).await;
+            cancel.request();
+        });
+        let first = if killed {
+            // kill -9 mid-deploy: the run just stops, nothing of its own ends is run.
+            tokio::time::timeout(secs(20), run.deploy("app:v2"))
+                .await
+                .ok()
+        } else {
+            Some(run.deploy("app:v2").await)
+        };
+        if let Some(first) = first {
+            assert_eq!(first.unwrap().result, RunResult::Interrupted);
+        }
+        assert_eq!(
+            run.configuration().await,
+            (Some(100), Some(66)),
+            "killed {killed}"
+        );
+        let rerun = run.again();
+        if killed {
+            // A kill -9 leaves its lock behind: `ecs-roll unlock` removes it.
+            let arn = rerun.service_arn().await;
+            rerun
+                .tags
+                .untag_resource(&arn, &[lock::SERVICE_KEY.to_string()])
+                .await
+                .unwrap();
+        }
+        let out = rerun.deploy("app:v2").await.unwrap();
+        assert_eq!(
+            out.result,
+            RunResult::Succeeded,
+            "killed {killed}: {:?}",
+            out.failure
+        );
+        assert_eq!(run.running().await, ["web:2"; 3]);
+        assert_eq!(
+            rerun.configuration().await,
+            (Some(200), Some(100)),
+            "killed {killed}: restored"
+        );
+        let arn = rerun.service_arn().await;
+        assert!(
+            !rerun.tags.of(&arn).contains_key(TAG_CONFIGURATION),
+            "killed {killed}: the record goes with the restore"
+        );
+    }
 }

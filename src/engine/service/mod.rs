@@ -6,6 +6,7 @@ pub mod configuration;
 pub mod follow;
 pub mod observe;
 mod preflight;
+pub mod record;
 pub mod run;
 pub mod watch;
 
@@ -16,6 +17,7 @@ use serde::Serialize;
 use super::context::Ctx;
 use crate::platform::{EcsServices, Strategy, TargetGroups};
 
+pub use record::TAG_CONFIGURATION;
 pub use run::run;
 
 /// A run against one service: the common context plus the service APIs.

@@ -13,6 +13,7 @@ use super::observe::{self, Gate};
 use super::preflight::{
     capacity, check_no_other_deployment, check_service, check_strategy, is_fargate, resuming,
 };
+use super::record::{self, TAG_CONFIGURATION};
 use super::watch::{Watched, find_ours};
 use super::{ServiceCtx, ServicePlan};
 use crate::engine::deploy::{
@@ -53,7 +54,11 @@ struct Prepared {
     running: Vec<Task>,
     choice: Choice,
     capacity: String,
-    current_pct: (Option<i64>, Option<i64>),
+    /// The configuration the service had before any ecs-roll deploy changed it: the one
+    /// recorded on the service by an earlier run that did not restore it, else its own.
+    original: DeploymentConfiguration,
+    /// Whether `original` comes from such a record (so this run restores it in any case).
+    recorded: bool,
     changes_configuration: bool,
     previous_arn: Option<String>,
     previous: Option<Revision>,
@@ -104,18 +109,11 @@ async fn prepare(s: &ServiceCtx, desired: Desired, opts: &Options) -> Result<Pre
         check_no_other_deployment(&svc)?;
     }
     let gates = observe::gates(s, &svc.load_balancers).await?;
-    let own_strategy = svc
-        .deployment_configuration
-        .strategy
+    let recorded = recorded_configuration(s, &svc).await?;
+    let original = recorded
         .clone()
-        .unwrap_or(Strategy::Rolling);
-    let strategy = opts
-        .strategy
-        .clone()
-        .unwrap_or_else(|| own_strategy.clone());
-    let classic = gates.iter().any(|g| matches!(g, Gate::Classic { .. }));
-    check_strategy(&strategy, &s.service, classic, gates.is_empty())?;
-    let switches_strategy = strategy != own_strategy;
+        .unwrap_or_else(|| svc.deployment_configuration.clone());
+    let (strategy, switches_strategy) = decide_strategy(s, opts, &original, &gates)?;
     let fargate = is_fargate(&svc);
     let instances = observe::instances(s, fargate)
         .await
@@ -133,13 +131,14 @@ async fn prepare(s: &ServiceCtx, desired: Desired, opts: &Options) -> Result<Pre
                 refusal: r,
             })
         })?;
-    let dc = &svc.deployment_configuration;
-    let current_pct = (dc.maximum_percent, dc.minimum_healthy_percent);
-    // A service scaled to zero runs no task the percentages would protect.
-    let changes_configuration = resuming.is_none()
-        && (switches_strategy
-            || svc.desired_count > 0
-                && changes_configuration(&strategy, switches_strategy, current_pct, &choice));
+    let current_pct = (original.maximum_percent, original.minimum_healthy_percent);
+    // A service scaled to zero runs no task the percentages would protect. What an earlier
+    // run left changed is restored whatever this one does.
+    let changes_configuration = recorded.is_some()
+        || resuming.is_none()
+            && (switches_strategy
+                || svc.desired_count > 0
+                    && changes_configuration(&strategy, switches_strategy, current_pct, &choice));
     let recorded_previous = existing.as_ref().and_then(|r| r.tags.get(TAG_PREVIOUS));
     let previous_arn = skeleton::previous_revision(
         target_arn.as_deref(),
@@ -164,11 +163,41 @@ async fn prepare(s: &ServiceCtx, desired: Desired, opts: &Options) -> Result<Pre
         running,
         choice,
         capacity: capacity_text,
-        current_pct,
+        recorded: recorded.is_some(),
+        original,
         changes_configuration,
         previous_arn,
         previous,
     })
+}
+
+/// The configuration an earlier run recorded on the service and did not restore, if any.
+async fn recorded_configuration(
+    s: &ServiceCtx,
+    svc: &Service,
+) -> Result<Option<DeploymentConfiguration>, Error> {
+    let tags = with_retry(|| s.ctx.tags.resource_tags(&svc.arn))
+        .await
+        .map_err(Error::from_api_before_change)?;
+    Ok(tags
+        .get(TAG_CONFIGURATION)
+        .and_then(|t| record::decode(t, &svc.deployment_configuration)))
+}
+
+/// The strategy of this deploy (the one asked for, else the service's own), and whether
+/// that switches the service's.
+fn decide_strategy(
+    s: &ServiceCtx,
+    opts: &Options,
+    original: &DeploymentConfiguration,
+    gates: &[Gate],
+) -> Result<(Strategy, bool), Error> {
+    let own = original.strategy.clone().unwrap_or(Strategy::Rolling);
+    let strategy = opts.strategy.clone().unwrap_or_else(|| own.clone());
+    let classic = gates.iter().any(|g| matches!(g, Gate::Classic { .. }));
+    check_strategy(&strategy, &s.service, classic, gates.is_empty())?;
+    let switches = strategy != own;
+    Ok((strategy, switches))
 }
 
 /// The definition to roll out, and the revision that already has it (a rollback's target, or
@@ -251,7 +280,10 @@ fn announce(s: &ServiceCtx, p: &Prepared) {
         service: s.service.clone(),
         desired: p.svc.desired_count,
         strategy: p.strategy.clone(),
-        current: p.current_pct,
+        current: (
+            p.original.maximum_percent,
+            p.original.minimum_healthy_percent,
+        ),
         chosen: p.choice,
         changes_configuration: p.changes_configuration,
         capacity: p.capacity.clone(),
@@ -393,6 +425,9 @@ async fn start_or_resume(s: &ServiceCtx, p: &Prepared, target: &Revision) -> Res
     if let Some(id) = &p.resuming {
         return Ok(id.clone());
     }
+    if p.changes_configuration && !p.recorded {
+        record_configuration(s, p).await?;
+    }
     let update = ServiceUpdate {
         task_definition: Some(target.arn.clone()),
         deployment_configuration: p.changes_configuration.then(|| new_configuration(p)),
@@ -400,6 +435,15 @@ async fn start_or_resume(s: &ServiceCtx, p: &Prepared, target: &Revision) -> Res
     start(s, &update, &target.arn)
         .await
         .map_err(Error::after_change)
+}
+
+/// Records the service's configuration on it before changing it, so every end (and a rerun
+/// after a kill -9) can restore it.
+async fn record_configuration(s: &ServiceCtx, p: &Prepared) -> Result<(), Error> {
+    let tags = BTreeMap::from([(TAG_CONFIGURATION.to_string(), record::encode(&p.original))]);
+    with_retry(|| s.ctx.tags.tag_resource(&p.svc.arn, &tags))
+        .await
+        .map_err(Error::from_api_after_change)
 }
 
 /// After a failure: follow ECS's own rollback, or start ours to the previous revision.
@@ -484,25 +528,9 @@ async fn roll_back(
 /// Restore the deployment configuration ecs-roll changed, and report where the tasks stand.
 async fn finish(s: &ServiceCtx, p: &mut Prepared, outcome: &mut Outcome) {
     let ctx = &s.ctx;
+    // Interrupted: ECS carries on with the configuration set for it; the rerun restores.
     if p.changes_configuration && outcome.result != RunResult::Interrupted {
-        let restore = ServiceUpdate {
-            task_definition: None,
-            deployment_configuration: Some(p.svc.deployment_configuration.clone()),
-        };
-        match with_retry(|| {
-            s.services
-                .update_service(&ctx.cluster, &s.service, &restore)
-        })
-        .await
-        {
-            Ok(_) => ctx.emit(Event::Action(Action::ConfigurationRestored {
-                maximum_percent: p.current_pct.0,
-                minimum_healthy_percent: p.current_pct.1,
-            })),
-            Err(e) => ctx.emit(Event::Warning(Warning::ConfigurationNotRestored {
-                error: e.to_string(),
-            })),
-        }
+        restore_configuration(s, p).await;
     }
     let tasks = with_retry(|| {
         s.services
@@ -513,6 +541,36 @@ async fn finish(s: &ServiceCtx, p: &mut Prepared, outcome: &mut Outcome) {
             let _ = p.catalog.get(ctx, &t.task_definition_arn).await;
         }
         outcome.tasks = task_reports(&tasks, &p.instances, &p.catalog);
+    }
+}
+
+/// Puts the original configuration back, then removes its record (kept when the restore
+/// failed, so the next run restores it).
+async fn restore_configuration(s: &ServiceCtx, p: &Prepared) {
+    let ctx = &s.ctx;
+    let restore = ServiceUpdate {
+        task_definition: None,
+        deployment_configuration: Some(p.original.clone()),
+    };
+    let restored = with_retry(|| {
+        s.services
+            .update_service(&ctx.cluster, &s.service, &restore)
+    });
+    if let Err(e) = restored.await {
+        ctx.emit(Event::Warning(Warning::ConfigurationNotRestored {
+            error: e.to_string(),
+        }));
+        return;
+    }
+    ctx.emit(Event::Action(Action::ConfigurationRestored {
+        maximum_percent: p.original.maximum_percent,
+        minimum_healthy_percent: p.original.minimum_healthy_percent,
+    }));
+    let key = [TAG_CONFIGURATION.to_string()];
+    if let Err(e) = with_retry(|| ctx.tags.untag_resource(&p.svc.arn, &key)).await {
+        ctx.emit(Event::Warning(Warning::ConfigurationRecordLeft {
+            error: e.to_string(),
+        }));
     }
 }
 
