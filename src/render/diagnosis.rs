@@ -210,7 +210,7 @@ pub fn hint(d: &Diagnosis) -> String {
             "raise `memory` (or `memoryReservation`) of {} in the task definition (--task-definition), or find what grows in the app",
             named(container)
         ),
-        Diagnosis::AppCrashed { exit_code: Some(0), .. } => "make the container's command keep running in the foreground (a daemon that forks exits 0), then deploy again".into(),
+        Diagnosis::AppCrashed { exit_code: Some(0), .. } => "make the container's command keep running in the foreground (a daemon that forks exits 0), then deploy the fixed image with --image".into(),
         Diagnosis::AppCrashed { container, .. } => format!(
             "read the log of {} (its logConfiguration, e.g. CloudWatch Logs) for why it exited; fix the image, then deploy again with --image",
             named(container)
