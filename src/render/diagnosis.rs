@@ -290,7 +290,7 @@ fn course_hint(d: &Diagnosis) -> String {
             _ => "the new tasks kept failing to start or to pass health checks: look at the stopped tasks' reasons (`ecs-roll status`, the ECS console), fix the image, then deploy again".into(),
         },
         Diagnosis::AccessDenied { action, .. } => format!(
-            "grant {action} to the identity ecs-roll runs as (see iam/README.md)"
+            "grant the permission for {action} to the identity ecs-roll runs as (see iam/README.md)"
         ),
         Diagnosis::Aws { operation, kind } => {
             crate::error::api_hint(&ApiError::new(operation, *kind, ""))
