@@ -106,7 +106,12 @@ pub enum Failure {
         /// The instance id (classic ELB) or the task ARN (service).
         target: String,
         state: String,
-        description: Option<String>,
+        /// The load balancer's reason code: `Target.ResponseCodeMismatch`, `Target.Timeout`,
+        /// `Target.FailedHealthChecks` (target groups), `Instance` or `ELB` (classic ELB).
+        /// Boxed, as the description: it keeps `Failure` (an `Err` of many waits) within
+        /// clippy's size bound.
+        reason: Option<Box<str>>,
+        description: Option<Box<str>>,
         #[serde(with = "opt_secs")]
         unhealthy_for: Option<Duration>,
     },

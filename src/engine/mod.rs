@@ -3,6 +3,7 @@
 
 pub mod context;
 pub mod deploy;
+pub mod diagnosis;
 pub mod events;
 pub mod failure;
 pub mod observe;

@@ -84,7 +84,8 @@ pub fn instances_in_service(
                     load_balancer: load_balancer.to_string(),
                     target: id.clone(),
                     state: h.state.to_string(),
-                    description: h.description.clone(),
+                    reason: h.reason_code.as_deref().map(Box::from),
+                    description: h.description.as_deref().map(Box::from),
                     unhealthy_for: None,
                 });
             }

@@ -68,6 +68,7 @@ pub fn message(f: &Failure) -> String {
             state,
             description,
             unhealthy_for,
+            ..
         } => match unhealthy_for {
             Some(d) => format!(
                 "task {} has been unhealthy in {load_balancer} for {}s: {state}",

@@ -6,6 +6,7 @@ use std::io::Write;
 use std::path::Path;
 
 use super::human;
+use crate::engine::diagnosis::diagnose;
 use crate::engine::outcome::{Outcome, RunResult};
 
 /// The step outputs, as name/value pairs.
@@ -85,7 +86,12 @@ pub fn summary_markdown(o: &Outcome) -> String {
     let _ = writeln!(s, "| AWS API calls | {calls} |");
     if let Some(f) = &o.failure {
         let cause = super::failure::report(f);
+        let d = diagnose(&f.cause);
         let _ = writeln!(s, "\n**Cause:** {}", cause.replace('|', "\\|"));
+        let said = super::diagnosis::explanation(&d);
+        let _ = writeln!(s, "\n**Diagnosis:** {}", said.replace('|', "\\|"));
+        let hint = super::diagnosis::hint(&d);
+        let _ = writeln!(s, "\n**What to do:** {}", hint.replace('|', "\\|"));
     }
     if !o.steps.is_empty() || !o.rollback_steps.is_empty() {
         let _ = writeln!(s, "\n| Step | Took | |\n|---|---|---|");
@@ -210,9 +216,15 @@ pub fn publish_error(e: &crate::error::Error) {
     }
 }
 
+/// The failure, its diagnosis and the hint, for the one-line `::error` annotation.
 fn failure_text(o: &Outcome) -> String {
-    o.failure
-        .as_ref()
-        .map(super::failure::report)
-        .unwrap_or_default()
+    o.failure.as_ref().map_or_else(String::new, |f| {
+        let d = diagnose(&f.cause);
+        format!(
+            "{} (diagnosis: {}; hint: {})",
+            super::failure::report(f),
+            super::diagnosis::explanation(&d),
+            super::diagnosis::hint(&d)
+        )
+    })
 }

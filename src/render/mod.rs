@@ -3,6 +3,7 @@
 //! `--output json | jq` sees only the document.
 
 pub mod bars;
+pub mod diagnosis;
 pub mod failure;
 pub mod github;
 pub mod plain;

@@ -3,6 +3,8 @@
 use std::fmt::Write;
 
 use super::human;
+use crate::engine::Failure;
+use crate::engine::diagnosis::{diagnose, evidence};
 use crate::engine::outcome::{InstanceReport, Outcome, RunResult};
 
 pub fn text(o: &Outcome) -> String {
@@ -33,7 +35,10 @@ pub fn text(o: &Outcome) -> String {
     };
     let _ = writeln!(s, "{headline} ({})", human(o.duration));
     if let Some(f) = &o.failure {
+        let d = diagnose(&f.cause);
         let _ = writeln!(s, "cause: {}", super::failure::report(f));
+        let _ = writeln!(s, "diagnosis: {}", super::diagnosis::explanation(&d));
+        let _ = writeln!(s, "hint: {}", super::diagnosis::hint(&d));
     }
     if let Some(f) = &o.rollback_failure {
         let _ = writeln!(s, "the rollback failed too: {}", super::failure::report(f));
@@ -117,9 +122,21 @@ pub fn json(o: &Outcome) -> String {
     ] {
         if let Some(f) = f {
             v[key]["message"] = super::failure::report(f).into();
+            diagnosis_fields(&mut v[key], &f.cause);
         }
     }
     serde_json::to_string_pretty(&v).unwrap_or_default()
+}
+
+/// Beside `kind` and `message`: the diagnosis's name in `cause`, its typed fields in
+/// `diagnosis`, its sentence in `explanation`, what to do in `hint`, and the evidence.
+fn diagnosis_fields(v: &mut serde_json::Value, f: &Failure) {
+    let d = diagnose(f);
+    v["cause"] = d.kind().into();
+    v["explanation"] = super::diagnosis::explanation(&d).into();
+    v["hint"] = super::diagnosis::hint(&d).into();
+    v["diagnosis"] = serde_json::to_value(&d).unwrap_or_default();
+    v["evidence"] = serde_json::to_value(evidence(f)).unwrap_or_default();
 }
 
 pub fn tasks_table(tasks: &[crate::engine::outcome::TaskReport]) -> String {

@@ -10,8 +10,11 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use std::sync::Arc;
+
+use crate::harness::proxy::{CRASH_REASON, CrashOnStart, Interceptor, Proxy};
 use serde_json::Value;
-use support::{IMAGE_V2, MotoServer, SeedOptions};
+use support::{CLUSTER, IMAGE_V2, MotoServer, SeedOptions};
 
 /// Parses a $GITHUB_OUTPUT file as the runner does: `name=value` lines and the heredoc form
 /// `name<<DELIMITER`, value lines, `DELIMITER`. Anything else is an error, as in the runner.
@@ -62,12 +65,16 @@ struct Run {
 /// Runs ecs-roll ARGS the way a workflow step does: GITHUB_ACTIONS=true, empty output and
 /// summary files, no terminal.
 fn gh_run(moto: &MotoServer, args: &[&str]) -> Run {
+    gh_run_cmd(moto.ecs_roll(), args)
+}
+
+/// Like [`gh_run`], with the command prepared by the caller (e.g. through a proxy).
+fn gh_run_cmd(mut cmd: Command, args: &[&str]) -> Run {
     let dir = tempfile::tempdir().unwrap();
     let (output, summary) = (dir.path().join("output"), dir.path().join("summary"));
     fs::write(&output, "").unwrap();
     fs::write(&summary, "").unwrap();
-    let o = moto
-        .ecs_roll()
+    let o = cmd
         .args(args)
         .env("GITHUB_ACTIONS", "true")
         .env("GITHUB_OUTPUT", &output)
@@ -147,6 +154,34 @@ fn a_deploy_writes_outputs_summary_and_log_groups() {
 
     assert!(r.stderr.contains("::group::"), "{}", r.stderr);
     assert!(!r.stderr.contains("::error::"), "{}", r.stderr);
+}
+
+#[test]
+fn a_crashed_deploy_annotates_its_diagnosis_and_hint_and_summarises_them() {
+    let moto = MotoServer::start();
+    moto.seed(&SeedOptions::fast());
+    let crash = CrashOnStart::new(moto.port(), CLUSTER, "cb-prototype:2");
+    let proxy = Proxy::start(moto.port(), crash as Arc<dyn Interceptor>);
+    let mut cmd = moto.ecs_roll();
+    cmd.env("AWS_ENDPOINT_URL", proxy.endpoint());
+    let r = gh_run_cmd(cmd, &["deploy", "--image", IMAGE_V2]);
+    assert_eq!(r.code, Some(3), "stderr:\n{}", r.stderr);
+    // The final annotation (progress lines annotate the failed step before it).
+    let annotation = r
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("::error::ecs-roll deploy"));
+    let annotation = annotation.unwrap_or_else(|| panic!("no final ::error:: line:\n{}", r.stderr));
+    assert!(annotation.contains(CRASH_REASON), "{annotation}");
+    // moto's StopTask leaves the container exit code 0: the app "exited" rather than crashed.
+    assert!(
+        annotation.contains("diagnosis: the app ") && annotation.contains("hint: "),
+        "{annotation}"
+    );
+    assert!(annotation.contains("--image"), "{annotation}");
+    let s = &r.summary;
+    assert!(s.contains("**Diagnosis:** the app "), "{s}");
+    assert!(s.contains("**What to do:** "), "{s}");
 }
 
 #[test]

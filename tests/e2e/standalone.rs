@@ -390,6 +390,21 @@ fn deploy_whose_new_task_crashes_is_rolled_back() {
         "the failure should carry ECS's reason: {failure:?}\n{}",
         r.context()
     );
+    // The diagnosis beside the kind: the cause, what to do, and the evidence it read.
+    assert_eq!(doc["failure"]["cause"], "app_crashed", "{doc}");
+    assert_eq!(doc["failure"]["diagnosis"]["cause"], "app_crashed", "{doc}");
+    let hint = doc["failure"]["hint"].as_str().unwrap_or_default();
+    assert!(hint.contains("--image"), "{doc}");
+    assert_eq!(
+        doc["failure"]["evidence"]["stopped_reason"], CRASH_REASON,
+        "{doc}"
+    );
+    assert!(
+        doc["failure"]["evidence"]["task_arn"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("arn:aws:ecs:")),
+        "{doc}"
+    );
     assert!(
         doc["rollback_steps"]
             .as_array()

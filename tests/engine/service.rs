@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ecs_roll::engine::deploy::{Desired, Options, TAG_PREVIOUS};
+use ecs_roll::engine::diagnosis::{CheckProblem, Diagnosis, Shortfall, Trigger, diagnose};
 use ecs_roll::engine::events::Recorder;
 use ecs_roll::engine::lock;
 use ecs_roll::engine::refusal::Refusal;
@@ -355,6 +356,11 @@ async fn fargate_behind_an_alb_deploys_on_ip_targets() {
     assert_eq!(run.running().await, ["web:2"; 3]);
 }
 
+/// What the classifier makes of the run's failure.
+fn diagnosis(out: &Outcome) -> Diagnosis {
+    diagnose(&out.failure.as_ref().expect("a failure").cause)
+}
+
 async fn assert_rolled_back(run: &Run, out: &Outcome, report: &ecs_roll::sim::CapacityReport) {
     assert_eq!(
         out.result,
@@ -393,6 +399,13 @@ async fn a_crashing_image_is_rolled_back() {
         "{:?}",
         out.failure
     );
+    assert_eq!(
+        diagnosis(&out),
+        Diagnosis::AppCrashed {
+            container: Some("app".into()),
+            exit_code: Some(1)
+        }
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -403,6 +416,17 @@ async fn an_image_that_never_passes_health_checks_is_rolled_back() {
     let sampler = run.sim.spawn_service_sampler(CLUSTER, WEB, secs(1));
     let out = run.deploy("app:v2").await.unwrap();
     assert_rolled_back(&run, &out, &sampler.stop()).await;
+    assert!(
+        matches!(
+            diagnosis(&out),
+            Diagnosis::HealthChecks {
+                check: CheckProblem::Failing,
+                ..
+            }
+        ),
+        "{:?}",
+        diagnosis(&out)
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -417,6 +441,17 @@ async fn a_circuit_breaker_rollback_is_followed_and_never_reported_as_success() 
     let sampler = run.sim.spawn_service_sampler(CLUSTER, WEB, secs(1));
     let out = run.deploy("app:v2").await.unwrap();
     assert_rolled_back(&run, &out, &sampler.stop()).await;
+    assert!(
+        matches!(
+            diagnosis(&out),
+            Diagnosis::EcsRolledBack {
+                trigger: Trigger::CircuitBreaker,
+                ..
+            }
+        ),
+        "{:?}",
+        diagnosis(&out)
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -454,6 +489,18 @@ async fn a_placement_stall_fails_after_the_grace_and_rolls_back() {
         ),
         "{:?}",
         out.failure
+    );
+    assert!(
+        matches!(
+            diagnosis(&out),
+            Diagnosis::Placement {
+                shortfall: Shortfall::Memory,
+                instance: Some(_),
+                ..
+            }
+        ),
+        "{:?}",
+        diagnosis(&out)
     );
 }
 

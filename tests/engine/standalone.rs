@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ecs_roll::engine::deploy::{self, TAG_PREVIOUS};
+use ecs_roll::engine::diagnosis::{CheckProblem, Diagnosis, PullProblem, diagnose};
 use ecs_roll::engine::events::Recorder;
 use ecs_roll::engine::plan::Strategy;
 use ecs_roll::engine::wait::Poll;
@@ -127,6 +128,11 @@ impl Run {
             .filter(|h| h.state == ecs_roll::platform::HealthState::InService)
             .count()
     }
+}
+
+/// What the classifier makes of the run's failure.
+fn diagnosis(out: &Outcome) -> Diagnosis {
+    diagnose(&out.failure.as_ref().expect("a failure").cause)
 }
 
 fn opts() -> Options {
@@ -306,6 +312,13 @@ async fn a_crashing_image_is_rolled_back_with_its_exit_code_and_the_app_keeps_se
             if task.containers.iter().any(|c| c.exit_code == Some(1)))
     })
     .await;
+    assert_eq!(
+        diagnosis(&out),
+        Diagnosis::AppCrashed {
+            container: Some("cb-prototype".into()),
+            exit_code: Some(1)
+        }
+    );
     assert!(
         capacity.min_serving() >= Some(2),
         "{:?}",
@@ -396,6 +409,15 @@ async fn an_image_that_fails_its_health_checks_is_rolled_back_as_soon_as_the_elb
         )
     })
     .await;
+    assert!(
+        matches!(
+            diagnosis(&out),
+            Diagnosis::HealthChecks { ref target, check: CheckProblem::Failing, unhealthy_for: None, .. }
+                if target.starts_with("i-")
+        ),
+        "{:?}",
+        diagnosis(&out)
+    );
     assert!(capacity.min_serving() >= Some(2));
     // The ELB's verdict ends the step, not the health timeout (200 s): drain 60 s, stop 5 s,
     // start 30 s, then two checks against the running task (30 s apart) and their 5 s
@@ -476,6 +498,14 @@ async fn an_image_that_cannot_be_pulled_is_rolled_back() {
                 || task.containers.iter().any(|c| c.reason.as_deref().unwrap_or("").contains("CannotPullContainerError")))
     })
     .await;
+    assert_eq!(
+        diagnosis(&out),
+        Diagnosis::ImagePull {
+            problem: PullProblem::NotFound,
+            container: Some("cb-prototype".into()),
+            image: Some(V2.into())
+        }
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -168,7 +168,12 @@ impl Tracker {
         for t in ours_running {
             let mut all = true;
             for lb in o.health {
-                let (state, failing) = task_health(t, lb, o.instances);
+                let TargetLook {
+                    state,
+                    failing,
+                    reason,
+                    description,
+                } = task_health(t, lb, o.instances);
                 let key = format!("{}@{}", t.arn, lb.name());
                 if failing {
                     let since = *self.unhealthy_since.entry(key).or_insert(now);
@@ -178,7 +183,8 @@ impl Tracker {
                                 load_balancer: lb.name().to_string(),
                                 target: t.arn.clone(),
                                 state,
-                                description: None,
+                                reason: reason.as_deref().map(Box::from),
+                                description: description.as_deref().map(Box::from),
                                 unhealthy_for: Some(now.duration_since(since)),
                             },
                             ecs_rollback: None,
@@ -317,7 +323,27 @@ fn ecs_verdict<'a>(
 }
 
 /// The task's state in one load balancer, and whether it counts as failing health checks.
-fn task_health(t: &Task, lb: &LbHealth, instances: &[ContainerInstance]) -> (String, bool) {
+/// How one task looks to one load balancer, with the load balancer's reason (a reason code
+/// such as `Target.ResponseCodeMismatch`, and its description) kept as evidence.
+struct TargetLook {
+    state: String,
+    failing: bool,
+    reason: Option<String>,
+    description: Option<String>,
+}
+
+impl TargetLook {
+    fn plain(state: impl Into<String>) -> TargetLook {
+        TargetLook {
+            state: state.into(),
+            failing: false,
+            reason: None,
+            description: None,
+        }
+    }
+}
+
+fn task_health(t: &Task, lb: &LbHealth, instances: &[ContainerInstance]) -> TargetLook {
     let ec2 = t
         .container_instance_arn
         .as_deref()
@@ -341,23 +367,30 @@ fn task_health(t: &Task, lb: &LbHealth, instances: &[ContainerInstance]) -> (Str
             match targets.iter().find(|x| {
                 Some(x.id.as_str()) == id.as_deref() && (port.is_none() || x.port == port)
             }) {
-                Some(x) => (x.state.to_string(), x.state == TargetHealthState::Unhealthy),
-                None => ("not registered".into(), false),
+                Some(x) => TargetLook {
+                    state: x.state.to_string(),
+                    failing: x.state == TargetHealthState::Unhealthy,
+                    reason: x.reason.clone(),
+                    description: x.description.clone(),
+                },
+                None => TargetLook::plain("not registered"),
             }
         }
         LbHealth::Classic { health, .. } => {
             match ec2.and_then(|id| health.iter().find(|h| h.instance_id == id)) {
                 Some(h) if h.state == HealthState::InService => {
-                    (TargetHealthState::Healthy.to_string(), false)
+                    TargetLook::plain(TargetHealthState::Healthy.to_string())
                 }
-                Some(h) => {
-                    let failing = h
+                Some(h) => TargetLook {
+                    state: h.state.to_string(),
+                    failing: h
                         .description
                         .as_deref()
-                        .is_some_and(|d| d.contains("UnhealthyThreshold"));
-                    (format!("{}", h.state), failing)
-                }
-                None => ("not registered".into(), false),
+                        .is_some_and(|d| d.contains("UnhealthyThreshold")),
+                    reason: h.reason_code.clone(),
+                    description: h.description.clone(),
+                },
+                None => TargetLook::plain("not registered"),
             }
         }
     }
