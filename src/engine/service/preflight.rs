@@ -49,6 +49,18 @@ pub(super) fn check_strategy(
     Ok(())
 }
 
+/// A service keeps its desired count: a `--count` that differs is refused, not ignored.
+pub(super) fn check_count(count: Option<usize>, svc: &Service) -> Result<(), Error> {
+    match count.filter(|n| *n as i64 != svc.desired_count) {
+        Some(given) => Err(Error::refused(Refusal::CountInServiceMode {
+            service: svc.name.clone(),
+            given,
+            desired: svc.desired_count,
+        })),
+        None => Ok(()),
+    }
+}
+
 pub(super) fn check_service(svc: &Service) -> Result<(), Error> {
     if svc.status != ResourceStatus::Active {
         return Err(Error::refused(Refusal::ServiceNotActive {

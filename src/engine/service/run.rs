@@ -11,7 +11,8 @@ use super::configuration::{self, Choice};
 use super::follow::{Halt, Scene, follow};
 use super::observe::{self, Gate};
 use super::preflight::{
-    capacity, check_no_other_deployment, check_service, check_strategy, is_fargate, resuming,
+    capacity, check_count, check_no_other_deployment, check_service, check_strategy, is_fargate,
+    resuming,
 };
 use super::record::{self, TAG_CONFIGURATION};
 use super::watch::{Watched, find_ours};
@@ -90,13 +91,7 @@ pub async fn run(s: &ServiceCtx, desired: Desired, opts: &Options) -> Result<Out
 async fn prepare(s: &ServiceCtx, desired: Desired, opts: &Options) -> Result<Prepared, Error> {
     let ctx = &s.ctx;
     let svc = find_service(s).await?;
-    if let Some(given) = opts.count.filter(|n| *n as i64 != svc.desired_count) {
-        return Err(Error::refused(Refusal::CountInServiceMode {
-            service: s.service.clone(),
-            given,
-            desired: svc.desired_count,
-        }));
-    }
+    check_count(opts.count, &svc)?;
     let mut catalog = Catalog::default();
     let current = catalog
         .get(ctx, &svc.task_definition)
