@@ -135,10 +135,16 @@ const INTERRUPTING: &str = "interrupt received: finishing the step in progress, 
 pub fn describe(event: &Event) -> Option<String> {
     Some(match event {
         Event::Phase(p) => format!("== {}", p.title()),
-        Event::Diff { from, to, .. } => {
+        Event::Diff {
+            from,
+            to,
+            from_definition,
+            to_definition,
+        } => {
+            let diff = diff_text(from_definition, to_definition);
             format!(
                 "task definition changes {from} -> {to}:\n{}",
-                body_of(event)
+                diff.trim_end()
             )
         }
         Event::Plan(plan) => plan_text(plan),
@@ -203,21 +209,15 @@ fn rollback_target(to: &str, by_ecs: Option<&str>) -> String {
 /// A diff event as `ecs-roll diff` prints it: `--- from`, `+++ to`, then the changes.
 pub fn unified_diff(event: &Event) -> String {
     match event {
-        Event::Diff { from, to, .. } => format!("--- {from}\n+++ {to}\n{}", body_of(event)),
-        _ => String::new(),
-    }
-}
-
-/// The changed lines of a diff event.
-fn body_of(event: &Event) -> String {
-    match event {
         Event::Diff {
+            from,
+            to,
             from_definition,
             to_definition,
-            ..
-        } => diff_text(from_definition, to_definition)
-            .trim_end()
-            .to_string(),
+        } => format!(
+            "--- {from}\n+++ {to}\n{}",
+            diff_text(from_definition, to_definition).trim_end()
+        ),
         _ => String::new(),
     }
 }

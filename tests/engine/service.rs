@@ -213,11 +213,21 @@ impl Run {
     }
 
     async fn deploy_td(&self, td: TaskDefinition) -> Result<Outcome, Error> {
+        self.deploy_counted(td, None).await
+    }
+
+    /// A deploy of `td` with `--count`.
+    async fn deploy_counted(
+        &self,
+        td: TaskDefinition,
+        count: Option<usize>,
+    ) -> Result<Outcome, Error> {
         service::run(
             &self.sctx(),
             Desired::Definition(td),
             &Options {
                 command: "deploy".into(),
+                count,
                 rollback_on_failure: true,
                 ..Options::default()
             },
@@ -643,18 +653,7 @@ async fn a_service_scaled_to_zero_deploys_its_new_revision_without_tasks() {
 async fn a_count_in_service_mode_is_refused_naming_the_desired_count() {
     let run = Run::new(alb_dynamic(deployment_configuration(200, 100)));
     let td = run.definition("app:v2").await;
-    let err = service::run(
-        &run.sctx(),
-        Desired::Definition(td),
-        &Options {
-            command: "deploy".into(),
-            count: Some(2),
-            rollback_on_failure: true,
-            ..Options::default()
-        },
-    )
-    .await
-    .unwrap_err();
+    let err = run.deploy_counted(td, Some(2)).await.unwrap_err();
     assert_eq!(err.exit_code(), 2);
     assert!(
         matches!(
@@ -670,18 +669,7 @@ async fn a_count_in_service_mode_is_refused_naming_the_desired_count() {
     assert_eq!(run.sim.call_count("RegisterTaskDefinition"), 0);
     // The same count as the service's is no conflict.
     let td = run.definition("app:v2").await;
-    let out = service::run(
-        &run.sctx(),
-        Desired::Definition(td),
-        &Options {
-            command: "deploy".into(),
-            count: Some(3),
-            rollback_on_failure: true,
-            ..Options::default()
-        },
-    )
-    .await
-    .unwrap();
+    let out = run.deploy_counted(td, Some(3)).await.unwrap();
     assert_eq!(out.result, RunResult::Succeeded, "{:?}", out.failure);
 }
 
