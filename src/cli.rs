@@ -67,6 +67,10 @@ pub struct Global {
     /// Shortest interval between two observations while waiting (it grows while nothing changes).
     #[arg(long, env = "ECS_ROLL_POLL_INTERVAL", global = true, hide = true)]
     pub poll_interval: Option<String>,
+    /// How often a run renews the deploy lock it holds (default 15s; a lock not renewed for
+    /// three intervals is taken over by the next run). Short ones are for tests.
+    #[arg(long, env = "ECS_ROLL_LOCK_HEARTBEAT", global = true, hide = true)]
+    pub lock_heartbeat: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

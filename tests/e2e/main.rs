@@ -21,6 +21,7 @@ mod faults;
 mod github_actions;
 mod iam;
 mod install_script;
+mod lock;
 mod secrets;
 mod signals;
 mod standalone;
