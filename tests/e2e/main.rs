@@ -23,6 +23,7 @@ mod iam;
 mod install_script;
 mod lock;
 mod secrets;
+mod several_targets;
 mod signals;
 mod standalone;
 mod testbed;
