@@ -302,6 +302,10 @@ pub fn warning(w: &Warning) -> String {
             "connection draining on {}: still listed after the draining timeout; continuing",
             instances.join(", ")
         ),
+        Warning::StartTaskAnswerLost { task, instance } => format!(
+            "StartTask on {instance} went unanswered; it had started task {}: carrying on with it",
+            short(task)
+        ),
         Warning::CleanupFailed { cause } => {
             format!("cleaning up the failed step: {}", message(cause))
         }
@@ -315,6 +319,9 @@ pub fn warning(w: &Warning) -> String {
         Warning::LockNotReleased { error } => {
             format!("could not release the deploy lock (it expires by itself): {error}")
         }
+        Warning::RollbackCompletionUnrecorded { revision, error } => format!(
+            "the rollback to {revision} completed, but recording that failed ({error}): a plain `ecs-roll rollback` would stay on {revision}; pass --to REVISION to go elsewhere"
+        ),
         Warning::Note(text) => text.clone(),
     }
 }

@@ -27,6 +27,9 @@ use ecs_roll::sim::{
 use ecs_roll::taskdef::TaskDefinition;
 use serde_json::{Value, json};
 
+mod rollback_records;
+mod time_limits;
+
 const CLUSTER: &str = "default";
 const WEB: &str = "web";
 const ELB: &str = "cb-prototype-elb";
@@ -130,6 +133,7 @@ struct Run {
     tags: MemoryTags,
     recorder: Arc<Recorder>,
     cancel: Cancel,
+    timeouts: Timeouts,
 }
 
 impl Run {
@@ -139,6 +143,7 @@ impl Run {
             tags: MemoryTags::default(),
             recorder: Arc::new(Recorder::default()),
             cancel: Cancel::default(),
+            timeouts: Timeouts::default(),
         }
     }
 
@@ -149,6 +154,7 @@ impl Run {
             tags: self.tags.clone(),
             recorder: Arc::new(Recorder::default()),
             cancel: Cancel::default(),
+            timeouts: self.timeouts,
         }
     }
 
@@ -179,7 +185,7 @@ impl Run {
                 family: WEB.into(),
                 observer: self.recorder.clone(),
                 poll: Poll::default(),
-                timeouts: Timeouts::default(),
+                timeouts: self.timeouts,
                 cancel: self.cancel.clone(),
                 actor: "test".into(),
             },
