@@ -1,5 +1,6 @@
 //! `ecs-roll rollback [--to REVISION]`: back to the revision that ran before the last deploy,
-//! as recorded on the deployed revision (never guessed from revision numbers).
+//! as recorded on the deployed revision (never guessed from revision numbers; which one that
+//! is, is `engine::rollback`'s to decide).
 
 use std::sync::Arc;
 
@@ -8,8 +9,8 @@ use crate::batch::Shared;
 use crate::cli::{Global, Rollback};
 use crate::config::Loaded;
 use crate::engine::Observer;
-use crate::engine::deploy::{TAG_DEPLOYED_AT, TAG_PREVIOUS};
 use crate::engine::outcome::Outcome;
+use crate::engine::rollback;
 use crate::engine::{Cancel, Desired, Options};
 use crate::error::Error;
 use crate::platform::{ApiErrorKind, Revision};
@@ -41,26 +42,15 @@ async fn one(
     let s = s.clone();
     let rollout = s.rollout(&args.rollout)?;
     let aws = super::connect_limited(&s, limiter).await?;
-    let target = match &args.to {
-        Some(to) => resolve(&s, &aws, to).await?,
-        None => {
-            let current = match s.target.service() {
-                Some(service) => super::service_revision(&s, &aws, service).await?,
-                None => last_deployed(&s, &aws).await?,
-            };
-            let Some(prev) = current.tags.get(TAG_PREVIOUS) else {
-                return Err(Error::usage(
-                    format!(
-                        "{} has no recorded previous revision (it was not deployed by ecs-roll)",
-                        current.name()
-                    ),
-                    "pass --to REVISION (a number, family:revision or ARN)",
-                ));
-            };
-            resolve(&s, &aws, prev).await?
-        }
-    };
     let ctx = super::context(&s, &aws, observer.clone(), rollout.timeouts, cancel);
+    let to = match &args.to {
+        Some(to) => to.clone(),
+        None => match s.target.service() {
+            Some(service) => rollback::service_target(&ctx, aws.services.as_ref(), service).await?,
+            None => rollback::standalone_target(&ctx).await?,
+        },
+    };
+    let target = resolve(&s, &aws, &to).await?;
     let opts = Options {
         command: "rollback".into(),
         count: rollout.count,
@@ -72,47 +62,6 @@ async fn one(
     };
     let outcome = super::run_engine(&s, &aws, ctx, Desired::Revision(target), &opts).await;
     Ok((outcome?, aws.calls))
-}
-
-/// Among the revisions running now, the one ecs-roll rolled out last.
-async fn last_deployed(s: &Settings, aws: &super::Aws) -> Result<Revision, Error> {
-    let tasks = aws
-        .ecs
-        .family_tasks(&s.cluster, &s.family)
-        .await
-        .map_err(Error::from_api_before_change)?;
-    let mut arns: Vec<&str> = tasks
-        .iter()
-        .filter(|t| t.is_running())
-        .map(|t| t.task_definition_arn.as_str())
-        .collect();
-    arns.sort_unstable();
-    arns.dedup();
-    if arns.is_empty() {
-        return Err(Error::usage(
-            format!(
-                "no task of family {} runs in cluster {}",
-                s.family, s.cluster
-            ),
-            "pass --to REVISION to start one",
-        ));
-    }
-    let mut best: Option<Revision> = None;
-    for arn in arns {
-        let r = aws
-            .ecs
-            .describe_task_definition(arn)
-            .await
-            .map_err(Error::from_api_before_change)?;
-        let newer = match &best {
-            None => true,
-            Some(b) => r.tags.get(TAG_DEPLOYED_AT) > b.tags.get(TAG_DEPLOYED_AT),
-        };
-        if newer {
-            best = Some(r);
-        }
-    }
-    Ok(best.expect("at least one revision"))
 }
 
 /// `3` -> `family:3`; `family:3` and ARNs as they are.
