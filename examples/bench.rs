@@ -928,6 +928,8 @@ fn standalone_phases(
             Action::Replace { .. } => s.drain_s + s.task_stop_s + launch,
             Action::Retire { .. } => s.drain_s + s.task_stop_s,
             Action::Register { .. } => healthy,
+            // One DeregisterInstances call, no wait.
+            Action::Deregister { .. } => 0.0,
             Action::Launch { slots } => {
                 if slots.iter().all(|sl| sl.registered) {
                     let started = calls

@@ -41,17 +41,17 @@ where
     let github = targets
         .first()
         .is_some_and(|(_, s)| s.mode == Mode::GithubActions);
-    let shared = render::progress(if github {
-        Mode::GithubActions
-    } else {
-        Mode::Plain
-    });
+    let observers: Vec<Arc<dyn Observer>> = targets
+        .iter()
+        .map(|(name, _)| Arc::new(render::plain::Plain::for_target(github, name)) as _)
+        .collect();
+    // What concerns every target (an interrupt) is said by each, under its own name.
+    let shared: Arc<dyn Observer> = Arc::new(Every(observers.clone()));
     let cancel = Cancel::default();
     super::watch_signals(cancel.clone(), shared.clone());
     // Each target's deploy is a task of its own on the runtime: the engine's futures are Send.
     let mut set = tokio::task::JoinSet::new();
-    for (i, (name, s)) in targets.into_iter().enumerate() {
-        let observer: Arc<dyn Observer> = Arc::new(render::plain::Plain::for_target(github, &name));
+    for (i, ((name, s), observer)) in targets.into_iter().zip(observers).enumerate() {
         let ticket = gate.ticket(i);
         let mine = Arc::new(Shared {
             gate: Some(ticket.clone()),
@@ -94,6 +94,17 @@ where
     aggregate(&codes)
 }
 
+/// Tells every target's observer.
+struct Every(Vec<Arc<dyn Observer>>);
+
+impl Observer for Every {
+    fn event(&self, event: &Event) {
+        for o in &self.0 {
+            o.event(event);
+        }
+    }
+}
+
 fn line(o: &Outcome) -> String {
     let target = o
         .target
@@ -130,6 +141,20 @@ fn failure(o: &Outcome) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use crate::engine::events::Recorder;
+    use crate::engine::{Event, Observer};
+
+    #[test]
+    fn an_interrupt_is_told_to_every_target() {
+        let (a, b) = (Arc::new(Recorder::default()), Arc::new(Recorder::default()));
+        let every = super::Every(vec![a.clone(), b.clone()]);
+        every.event(&Event::Interrupting);
+        assert_eq!(a.events(), [Event::Interrupting]);
+        assert_eq!(b.events(), [Event::Interrupting]);
+    }
+
     #[test]
     fn aggregate_table() {
         use super::aggregate;

@@ -11,59 +11,22 @@ use tokio::time::Instant;
 use super::context::{Ctx, StandaloneCtx};
 use super::events::{Event, Phase, Warning};
 use super::failure::{Failure, FailureReport, Interruption};
+use super::history;
 use super::lock;
 use super::observe::{Catalog, Observation};
 use super::outcome::{InstanceReport, Outcome, RevisionInfo, RunResult};
 use super::plan::{self, Plan};
-use super::refusal::Refusal;
+use super::refusal::{self, Refusal};
 use super::rollout::{Halt, Rollout, StepReport, expected_limit, plan_limit, rollback_limit};
 use super::skeleton::{self, LockSpec};
 use super::wait::with_retry;
 use crate::error::Error;
-use crate::platform::{ApiErrorKind, Revision};
+use crate::platform::Revision;
 use crate::taskdef::TaskDefinition;
 
-/// Tag on a revision: the revision that ran before ecs-roll last rolled this one out.
-pub const TAG_PREVIOUS: &str = "ecs-roll:previous";
-/// Tag on a revision: when ecs-roll last started rolling it out (RFC 3339).
-pub const TAG_DEPLOYED_AT: &str = "ecs-roll:deployed-at";
-/// Tag on a revision: how many tasks its last standalone rollout ran.
-pub const TAG_COUNT: &str = "ecs-roll:count";
-/// Tag on a revision: who last rolled it out.
-pub const TAG_DEPLOYED_BY: &str = "ecs-roll:deployed-by";
-/// Tag on a revision: what its last rollout was (`RolloutRecord`), so a plain `rollback` run
-/// again after one that did not complete finishes it instead of turning around.
-pub const TAG_ROLLOUT: &str = "ecs-roll:rollout";
-
-/// What the last rollout of a revision was, as its `TAG_ROLLOUT` says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RolloutRecord {
-    Deploy,
-    /// A rollback ecs-roll has not seen complete: under way, interrupted, failed or killed.
-    Rollback,
-    /// A rollback that ended with the revision running and healthy everywhere.
-    RollbackCompleted,
-}
-
-impl RolloutRecord {
-    pub fn tag(self) -> &'static str {
-        match self {
-            RolloutRecord::Deploy => "deploy",
-            RolloutRecord::Rollback => "rollback",
-            RolloutRecord::RollbackCompleted => "rollback-completed",
-        }
-    }
-
-    pub fn parse(tag: &str) -> Option<RolloutRecord> {
-        [
-            RolloutRecord::Deploy,
-            RolloutRecord::Rollback,
-            RolloutRecord::RollbackCompleted,
-        ]
-        .into_iter()
-        .find(|r| r.tag() == tag)
-    }
-}
+pub use super::history::{
+    RolloutRecord, TAG_COUNT, TAG_DEPLOYED_AT, TAG_DEPLOYED_BY, TAG_PREVIOUS, TAG_ROLLOUT,
+};
 
 pub enum Desired {
     /// A task definition document to register (the new image already in it).
@@ -203,7 +166,11 @@ async fn prepare(ctx: &StandaloneCtx, desired: Desired, opts: &Options) -> Resul
         None => None,
     };
     let count_before = obs.instances_with_tasks();
-    let recorded = recorded_count(&catalog, existing.as_ref(), &running);
+    let latest = catalog
+        .latest(ctx)
+        .await
+        .map_err(Error::from_api_before_change)?;
+    let recorded = recorded_count(&catalog, existing.as_ref(), latest.as_ref(), &running);
     let (count, warning) =
         skeleton::task_count(opts.count, count_before, recorded).map_err(|_| {
             Error::refused(Refusal::CountUnknown {
@@ -216,13 +183,8 @@ async fn prepare(ctx: &StandaloneCtx, desired: Desired, opts: &Options) -> Resul
     }
     warn_foreign_instances(ctx, &obs);
     let slots = obs.slots(&target_td, &catalog.definitions());
-    let plan =
-        plan::plan(&slots, target_arn.as_deref(), count, opts.allow_downtime).map_err(|r| {
-            Error::refused(Refusal::NoSafePlan {
-                command: opts.command.clone(),
-                refusal: r,
-            })
-        })?;
+    let plan = plan::plan(&slots, target_arn.as_deref(), count, opts.allow_downtime)
+        .map_err(|r| no_safe_plan(&obs, opts, r))?;
     for note in plan::notes::notes(&slots, &plan) {
         ctx.emit(Event::Warning(Warning::Plan {
             note,
@@ -240,6 +202,20 @@ async fn prepare(ctx: &StandaloneCtx, desired: Desired, opts: &Options) -> Resul
         count_before,
         count,
         plan,
+    })
+}
+
+/// The planner's refusal, naming the container instances that take no new task: when there
+/// are any, they are what leaves too little capacity.
+fn no_safe_plan(obs: &Observation, opts: &Options, refusal: plan::Refusal) -> Error {
+    let unavailable = match refusal {
+        plan::Refusal::ZeroCount => Vec::new(),
+        _ => refusal::unavailable(&obs.instances),
+    };
+    Error::refused(Refusal::NoSafePlan {
+        command: opts.command.clone(),
+        refusal,
+        unavailable,
     })
 }
 
@@ -399,12 +375,28 @@ async fn roll_back(
     let (result, steps) = converge(ctx, &mut p.catalog, &prev, count, opts.allow_downtime).await;
     outcome.rollback_steps = steps;
     match result {
-        Ok(()) => RunResult::RolledBack,
+        Ok(()) => {
+            record_rollback(ctx, &prev, count).await;
+            RunResult::RolledBack
+        }
         Err(Halt::Interrupted) => RunResult::Interrupted,
         Err(Halt::Failed { step, cause }) => {
             outcome.rollback_failure = Some(FailureReport::new(Some(step), cause));
             RunResult::Failed
         }
+    }
+}
+
+/// Records on the revision a rollback returned to that ecs-roll rolled it out last, with the
+/// count it restored: the failed revision is no longer the last rollout, so neither the next
+/// deploy's count nor `ecs-roll rollback` goes by the failed deploy's record.
+async fn record_rollback(ctx: &StandaloneCtx, prev: &Revision, count: usize) {
+    let tags = history::rollout_tags(SystemTime::now(), &ctx.actor, Some(count));
+    if let Err(e) = with_retry(|| ctx.ecs.tag_task_definition(&prev.arn, &tags)).await {
+        ctx.emit(Event::Warning(Warning::RollbackNotRecorded {
+            revision: prev.name(),
+            error: e.to_string(),
+        }));
     }
 }
 
@@ -543,14 +535,11 @@ pub(crate) async fn find_identical(
             return Ok(Some(r));
         }
     }
-    match with_retry(|| ctx.ecs.describe_task_definition(&ctx.family)).await {
-        Ok(latest) if TaskDefinition::from_revision(&latest).same_as(td) => Ok(Some(latest)),
-        Ok(_) => Ok(None),
-        Err(e) if e.kind == ApiErrorKind::NotFound || e.kind == ApiErrorKind::InvalidRequest => {
-            Ok(None)
-        }
-        Err(e) => Err(Error::from_api_before_change(e)),
-    }
+    let latest = catalog
+        .latest(ctx)
+        .await
+        .map_err(Error::from_api_before_change)?;
+    Ok(latest.filter(|r| TaskDefinition::from_revision(r).same_as(td)))
 }
 
 /// Registers the new revision, or re-tags the reused one, recording what ran before and
@@ -564,19 +553,11 @@ pub(crate) async fn record(
     opts: &Options,
 ) -> Result<Revision, Error> {
     let container = opts.container.as_deref();
-    let mut tags = BTreeMap::new();
-    tags.insert(
-        TAG_DEPLOYED_AT.to_string(),
-        humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
-    );
-    tags.insert(TAG_DEPLOYED_BY.to_string(), ctx.actor.clone());
+    let mut tags = history::rollout_tags(SystemTime::now(), &ctx.actor, count);
     tags.insert(
         TAG_ROLLOUT.to_string(),
         opts.rollout_record().tag().to_string(),
     );
-    if let Some(n) = count {
-        tags.insert(TAG_COUNT.to_string(), n.to_string());
-    }
     if let Some(p) = previous {
         tags.insert(TAG_PREVIOUS.to_string(), p.to_string());
     }
@@ -704,23 +685,20 @@ pub fn short_name(arn: &str) -> String {
     arn.rsplit('/').next().unwrap_or(arn).to_string()
 }
 
-/// The task count the most recent ecs-roll rollout recorded, among the target and the
-/// revisions running now.
+/// The task count the most recent ecs-roll rollout recorded, among the target, the family's
+/// latest revision (a failed deploy's, even when none of its tasks runs) and the revisions
+/// running now.
 fn recorded_count(
     catalog: &Catalog,
     target: Option<&Revision>,
+    latest: Option<&Revision>,
     running: &[(String, usize)],
 ) -> Option<usize> {
     let defs = catalog.revisions();
-    target
-        .into_iter()
-        .chain(running.iter().filter_map(|(a, _)| defs.get(a)))
-        .filter_map(|r| {
-            Some((
-                r.tags.get(TAG_DEPLOYED_AT)?.clone(),
-                r.tags.get(TAG_COUNT)?.parse::<usize>().ok()?,
-            ))
-        })
-        .max_by(|a, b| a.0.cmp(&b.0))
-        .map(|(_, n)| n)
+    history::last_recorded_count(
+        target
+            .into_iter()
+            .chain(latest)
+            .chain(running.iter().filter_map(|(a, _)| defs.get(a))),
+    )
 }

@@ -92,6 +92,11 @@ pub enum Action {
     InstancesDeregistered {
         instances: Vec<String>,
     },
+    /// Deregistered because no task of the family runs behind them.
+    StraysDeregistered {
+        instances: Vec<String>,
+        load_balancer: String,
+    },
     /// Deregistered so connections drain before the old task stops.
     Draining {
         instances: Vec<String>,
@@ -161,6 +166,11 @@ pub enum Warning {
     },
     /// A rollback completed, but its record on the revision could not say so.
     RollbackCompletionUnrecorded {
+        revision: String,
+        error: String,
+    },
+    /// A rollback succeeded but could not be recorded on the revision it returned to.
+    RollbackNotRecorded {
         revision: String,
         error: String,
     },

@@ -67,6 +67,12 @@ pub enum Mismatch {
         instance: String,
         load_balancer: String,
     },
+    /// A container instance is registered with the load balancer, but no task of the target
+    /// runs on it: the load balancer may send traffic where nothing answers.
+    RegisteredWithoutTask {
+        instance: String,
+        load_balancer: String,
+    },
 }
 
 /// How a run was interrupted (Ctrl-C/SIGTERM).

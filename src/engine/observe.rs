@@ -8,7 +8,8 @@ use super::failure::Mismatch;
 use super::plan::{Slot, SlotTask};
 use super::wait::with_retry;
 use crate::platform::{
-    ApiResult, ClassicLoadBalancer, ContainerInstance, HealthState, InstanceHealth, Revision, Task,
+    ApiErrorKind, ApiResult, ClassicLoadBalancer, ContainerInstance, HealthState, InstanceHealth,
+    Revision, Task,
 };
 use crate::taskdef::{Reservation, TaskDefinition};
 
@@ -184,11 +185,33 @@ impl Observation {
                 }),
             }
         }
+        problems.extend(self.registered_without_task());
         if problems.is_empty() {
             Ok(())
         } else {
             Err(problems)
         }
+    }
+
+    /// Container instances registered with the load balancer (and not leaving it) on which
+    /// no task of the family runs. (One running another revision is `OtherRevisionsRun`.)
+    fn registered_without_task(&self) -> Vec<Mismatch> {
+        self.instances
+            .iter()
+            .filter(|ci| {
+                self.health_of(&ci.ec2_instance_id)
+                    .is_some_and(|h| !h.is_deregistering())
+            })
+            .filter(|ci| {
+                !self.tasks.iter().any(|t| {
+                    t.container_instance_arn.as_deref() == Some(&ci.arn) && !t.is_stopping()
+                })
+            })
+            .map(|ci| Mismatch::RegisteredWithoutTask {
+                instance: ci.ec2_instance_id.clone(),
+                load_balancer: self.load_balancer.name.clone(),
+            })
+            .collect()
     }
 }
 
@@ -204,6 +227,8 @@ pub fn revision_number(arn: &str) -> i64 {
 #[derive(Default)]
 pub struct Catalog {
     revisions: HashMap<String, Revision>,
+    /// The family's latest ACTIVE revision, once read (None inside: the family has none).
+    latest: Option<Option<Revision>>,
 }
 
 impl Catalog {
@@ -218,6 +243,33 @@ impl Catalog {
 
     pub fn insert(&mut self, r: Revision) {
         self.revisions.insert(r.arn.clone(), r);
+    }
+
+    /// The family's latest ACTIVE revision (None when the family has none), read once: the
+    /// one a deploy registered last, even when none of its tasks runs (they crashed).
+    pub async fn latest(&mut self, ctx: &Ctx) -> ApiResult<Option<Revision>> {
+        if let Some(known) = &self.latest {
+            return Ok(known.clone());
+        }
+        let latest = match with_retry(|| ctx.ecs.describe_task_definition(&ctx.family)).await {
+            Ok(r) => Some(r),
+            Err(e)
+                if matches!(
+                    e.kind,
+                    ApiErrorKind::NotFound | ApiErrorKind::InvalidRequest
+                ) =>
+            {
+                None
+            }
+            Err(e) => return Err(e),
+        };
+        if let Some(r) = &latest {
+            self.revisions
+                .entry(r.arn.clone())
+                .or_insert_with(|| r.clone());
+        }
+        self.latest = Some(latest.clone());
+        Ok(latest)
     }
 
     /// Every revision known, by ARN.

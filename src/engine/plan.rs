@@ -63,6 +63,9 @@ pub enum Action {
     Retire { slots: Vec<Slot> },
     /// Retire one instance, then launch the target revision on it.
     Replace { slot: Slot },
+    /// Deregister instances that are registered with no task of the family behind them (left
+    /// so by a crash under --no-rollback or a killed run): nothing answers there.
+    Deregister { slots: Vec<Slot> },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -91,6 +94,10 @@ impl Step {
             Action::Replace { slot } => {
                 format!("replace the task on {} in place", slot.ec2_instance_id)
             }
+            Action::Deregister { slots } => format!(
+                "deregister {} from the load balancer (no task behind it)",
+                ids(slots)
+            ),
         }
     }
 }
@@ -189,9 +196,18 @@ pub fn plan(
     let mut p = Planner::new(slots, count, allow_downtime);
     let (current, rest): (Vec<&Slot>, Vec<&Slot>) = slots.iter().partition(|s| s.runs_only(target));
     let (current, extra_current) = p.register_current(current);
-    p.free = rest
+    // Registered instances without a task first: a new task there restores what a failed
+    // run left, and the rest of them are deregistered.
+    let mut free: Vec<Slot> = rest
         .iter()
         .filter(|s| s.tasks.is_empty() && s.fits_target)
+        .map(|s| (*s).clone())
+        .collect();
+    free.sort_by_key(|s| !s.registered);
+    p.free = free.into();
+    let unfit_strays: Vec<Slot> = rest
+        .iter()
+        .filter(|s| s.tasks.is_empty() && s.registered && !s.fits_target)
         .map(|s| (*s).clone())
         .collect();
     // Old instances not serving go first (replacing them costs nothing); then spread over zones.
@@ -219,6 +235,7 @@ pub fn plan(
         .chain(extra_current)
         .collect();
     p.retire(leftover);
+    p.deregister_strays(unfit_strays);
     Ok(p.finish(current))
 }
 
@@ -365,11 +382,32 @@ impl<'a> Planner<'a> {
         self.push(Action::Retire { slots }, during);
     }
 
+    /// Registered instances no new task went to, and `unfit` ones (registered, empty, and no
+    /// room for the target): deregistered first, as they serve nothing and may get traffic.
+    fn deregister_strays(&mut self, unfit: Vec<Slot>) {
+        let strays: Vec<Slot> = std::mem::take(&mut self.free)
+            .into_iter()
+            .filter(|s| s.registered)
+            .chain(unfit)
+            .collect();
+        if strays.is_empty() {
+            return;
+        }
+        let step = Step {
+            action: Action::Deregister { slots: strays },
+            in_service_during: self.in_service_before,
+            in_service_after: self.in_service_before,
+        };
+        self.steps.insert(0, step);
+    }
+
     fn finish(self, current: usize) -> Plan {
-        let only_register = self
-            .steps
-            .iter()
-            .all(|s| matches!(s.action, Action::Register { .. }));
+        let only_register = self.steps.iter().all(|s| {
+            matches!(
+                s.action,
+                Action::Register { .. } | Action::Deregister { .. }
+            )
+        });
         let strategy = if only_register && self.steps.is_empty() {
             Strategy::Nothing
         } else if only_register || (!self.replaced && self.surge >= self.count - current) {

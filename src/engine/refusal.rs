@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::plan;
 use super::service::configuration;
-use crate::platform::{DeploymentController, ResourceStatus, Strategy};
+use crate::platform::{ContainerInstance, DeploymentController, ResourceStatus, Strategy};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -60,6 +60,9 @@ pub enum Refusal {
     NoSafePlan {
         command: String,
         refusal: plan::Refusal,
+        /// Container instances ECS places no task on: when there are any, the refusal is a
+        /// matter of capacity they would give, and names them.
+        unavailable: Vec<Unavailable>,
     },
     ServiceNotFound {
         service: String,
@@ -82,6 +85,9 @@ pub enum Refusal {
         rollout: Option<String>,
         running: i64,
         desired: i64,
+        /// The previous revision ecs-roll recorded on the one in progress: what
+        /// `ecs-roll rollback` returns to, taking over from that deployment.
+        rollback_to: Option<String>,
     },
     /// A traffic-shifting strategy needs an ALB/NLB target group.
     StrategyNeedsTargetGroup {
@@ -94,6 +100,8 @@ pub enum Refusal {
     NoServiceCapacity {
         service: String,
         refusal: configuration::Refusal,
+        /// As for `NoSafePlan`.
+        unavailable: Vec<Unavailable>,
     },
     /// `--count` in service mode: the service's desiredCount decides.
     CountInServiceMode {
@@ -115,6 +123,37 @@ pub enum Refusal {
         #[serde(with = "super::failure::secs")]
         limit: Duration,
     },
+    /// `rollback` without `--to`: the revision rolled out last has no previous one recorded.
+    NoRecordedPrevious {
+        revision: String,
+    },
+    /// `rollback` without `--to`: the family has no revision at all.
+    NothingToRollBack {
+        family: String,
+        cluster: String,
+    },
+}
+
+/// A container instance of the cluster that takes no new task.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Unavailable {
+    pub instance: String,
+    pub status: ResourceStatus,
+    pub agent_connected: bool,
+}
+
+/// The instances among `instances` that ECS places no new task on (DRAINING, INACTIVE, or
+/// with their agent disconnected).
+pub fn unavailable(instances: &[ContainerInstance]) -> Vec<Unavailable> {
+    instances
+        .iter()
+        .filter(|ci| !ci.accepts_tasks())
+        .map(|ci| Unavailable {
+            instance: ci.ec2_instance_id.clone(),
+            status: ci.status.clone(),
+            agent_connected: ci.agent_connected,
+        })
+        .collect()
 }
 
 impl Refusal {
@@ -125,6 +164,8 @@ impl Refusal {
             Refusal::WrongFamily { .. }
                 | Refusal::CountUnknown { .. }
                 | Refusal::CountInServiceMode { .. }
+                | Refusal::NoRecordedPrevious { .. }
+                | Refusal::NothingToRollBack { .. }
         )
     }
 }

@@ -165,7 +165,21 @@ impl<'a> Rollout<'a> {
                 self.retire(std::slice::from_ref(slot)).await?;
                 self.launch(std::slice::from_ref(slot)).await
             }
+            Action::Deregister { slots } => self.deregister_strays(slots).await,
         }
+    }
+
+    /// Out of the load balancer, instances with no task behind them: no traffic goes where
+    /// nothing answers. Nothing runs there, so there is nothing to drain or to guard.
+    async fn deregister_strays(&mut self, slots: &[Slot]) -> StepResult {
+        let ctx = self.ctx;
+        let ids = instance_ids(slots);
+        wait::with_retry(|| ctx.elb.deregister_instances(&ctx.load_balancer, &ids)).await?;
+        ctx.emit(Event::Action(Did::StraysDeregistered {
+            instances: ids,
+            load_balancer: ctx.load_balancer.clone(),
+        }));
+        Ok(())
     }
 
     /// Time left for a wait: its own limit, cut by the rollout's overall deadline.
@@ -517,6 +531,7 @@ pub fn expected_limit(lb: &ClassicLoadBalancer, plan: &Plan) -> Duration {
         .iter()
         .map(|s| match s.action {
             Action::Register { .. } => healthy,
+            Action::Deregister { .. } => Duration::from_secs(30),
             Action::Launch { .. } => start,
             Action::Retire { .. } => retire,
             Action::Replace { .. } => retire + start,

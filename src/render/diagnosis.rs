@@ -302,12 +302,12 @@ fn course_hint(d: &Diagnosis) -> String {
         }
         Diagnosis::TimedOut { waiting_for, .. } => timed_out_hint(*waiting_for),
         Diagnosis::Superseded { .. } => "ask who started the other deployment; run `ecs-roll status` to see what runs now".into(),
-        Diagnosis::VerificationFailed { .. } => "run `ecs-roll status` to see each instance, then deploy again or run `ecs-roll rollback`".into(),
+        Diagnosis::VerificationFailed { .. } => "run `ecs-roll status` to see each instance, then deploy again".into(),
         Diagnosis::NoDeploymentStarted => "run `ecs-roll status`, then deploy again".into(),
         Diagnosis::RollbackRefused => "choose the revision to return to with `ecs-roll rollback --to REVISION`".into(),
         Diagnosis::StoppedFromOutside { .. } => "find what stops tasks (a person, a script, Spot interruption); then deploy again".into(),
-        Diagnosis::Interrupted => "run the same command again to resume it; an interrupted deploy is undone by `ecs-roll rollback`".into(),
-        _ => "read the evidence (the stopped reason, the exit codes) and the container's log; then deploy again, or run `ecs-roll rollback`".into(),
+        Diagnosis::Interrupted => "run the same command again to resume".into(),
+        _ => "read the evidence (the stopped reason, the exit codes) and the container's log; then deploy again".into(),
     }
 }
 

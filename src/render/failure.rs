@@ -150,9 +150,9 @@ pub fn message(f: &Failure) -> String {
             Interruption::StepFinished => {
                 "interrupted; the step in progress was finished first".into()
             }
-            Interruption::DeploymentContinues { deployment } => format!(
-                "interrupted; ECS carries on with deployment {deployment} by itself: run the same command to watch it again, or `ecs-roll rollback`"
-            ),
+            Interruption::DeploymentContinues { deployment } => {
+                format!("interrupted; ECS carries on with deployment {deployment} by itself")
+            }
         },
     }
 }
@@ -186,6 +186,10 @@ fn mismatch(m: &Mismatch) -> String {
             instance,
             load_balancer,
         } => format!("{instance} is not registered with {load_balancer}"),
+        Mismatch::RegisteredWithoutTask {
+            instance,
+            load_balancer,
+        } => format!("{instance} is registered with {load_balancer} but no task runs on it"),
     }
 }
 

@@ -93,6 +93,9 @@ pub fn summary_markdown(o: &Outcome) -> String {
         let hint = super::diagnosis::hint(&d);
         let _ = writeln!(s, "\n**What to do:** {}", hint.replace('|', "\\|"));
     }
+    if let Some(next) = super::next::next_step(o) {
+        let _ = writeln!(s, "\n**Next:** {}", next.replace('|', "\\|"));
+    }
     if !o.steps.is_empty() || !o.rollback_steps.is_empty() {
         let _ = writeln!(s, "\n| Step | Took | |\n|---|---|---|");
         for (prefix, steps) in [("", &o.steps), ("rollback: ", &o.rollback_steps)] {

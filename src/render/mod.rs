@@ -7,6 +7,7 @@ pub mod diagnosis;
 pub mod failure;
 pub mod github;
 pub mod lock;
+pub mod next;
 pub mod plain;
 pub mod refusal;
 pub mod summary;

@@ -54,14 +54,24 @@ impl Plain {
     fn line(&self, text: &str) {
         let t = self.start.elapsed().as_secs_f64();
         let mut err = std::io::stderr().lock();
-        for l in text.lines() {
-            let _ = writeln!(err, "[{t:7.1}s] {}", self.prefixed(l));
+        for l in stamped(self.target.as_deref(), t, text) {
+            let _ = writeln!(err, "{l}");
         }
     }
 
     fn raw(&self, text: &str) {
         let _ = writeln!(std::io::stderr().lock(), "{text}");
     }
+}
+
+/// The lines of `text` as printed `t` seconds in: each starts with its target's name when
+/// there are several targets (their lines interleave, and each must be found by its prefix:
+/// a diff or a plan spans many), then the time.
+fn stamped(target: Option<&str>, t: f64, text: &str) -> Vec<String> {
+    let prefix = target.map(|n| format!("[{n}] ")).unwrap_or_default();
+    text.lines()
+        .map(|l| format!("{prefix}[{t:7.1}s] {l}"))
+        .collect()
 }
 
 impl Observer for Plain {
@@ -249,6 +259,13 @@ pub fn action(a: &Action) -> String {
             "registered {} again: its task still runs",
             instances.join(", ")
         ),
+        Action::StraysDeregistered {
+            instances,
+            load_balancer,
+        } => format!(
+            "deregistered {} from {load_balancer}: no task runs behind it",
+            instances.join(", ")
+        ),
         Action::InstancesDeregistered { instances } => {
             format!("deregistered {} (failed step)", instances.join(", "))
         }
@@ -326,6 +343,9 @@ pub fn warning(w: &Warning) -> String {
         Warning::RollbackCompletionUnrecorded { revision, error } => format!(
             "the rollback to {revision} completed, but recording that failed ({error}): a plain `ecs-roll rollback` would stay on {revision}; pass --to REVISION to go elsewhere"
         ),
+        Warning::RollbackNotRecorded { revision, error } => format!(
+            "could not record the rollback on {revision} (a later rollback may pick the failed revision; name one with --to): {error}"
+        ),
         Warning::Note(text) => text.clone(),
     }
 }
@@ -336,17 +356,8 @@ fn plan_note(note: &Note, load_balancer: &str, family: &str) -> String {
             "{} run(s) the app but is not registered with {load_balancer} (taken out by hand, or by an interrupted run): the deploy registers it again with the new revision's task; deregister it again afterwards if it must stay out",
             instances.join(", ")
         ),
-        Note::LeftRegistered {
-            instance,
-            in_service: true,
-        } => format!(
-            "{instance} is registered with {load_balancer} and InService but runs no task of {family}: the load balancer goes on sending it the app's traffic after the deploy; deregister it from {load_balancer} if it should not serve"
-        ),
-        Note::LeftRegistered {
-            instance,
-            in_service: false,
-        } => format!(
-            "{instance} is registered with {load_balancer} but runs no task of {family} and the plan starts none there: it stays registered, OutOfService"
+        Note::DeregistersServing { instance } => format!(
+            "{instance} is registered with {load_balancer} and InService but runs no task of {family} (something else answers on the port): the plan's first step deregisters it, so {load_balancer} stops sending it the app's traffic"
         ),
     }
 }
@@ -417,4 +428,21 @@ pub fn service_plan_text(p: &ServicePlan) -> String {
         ));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_line_of_a_target_among_several_starts_with_its_name() {
+        let diff = "task definition changes web:1 -> web:new:\n@@\n-  \"image\": \"a\"\n+  \"image\": \"b\"";
+        let lines = stamped(Some("web"), 1.25, diff);
+        assert_eq!(lines.len(), 4);
+        for l in &lines {
+            assert!(l.starts_with("[web] ["), "{l}");
+        }
+        assert_eq!(lines[1], "[web] [    1.2s] @@");
+        assert_eq!(stamped(None, 0.0, "plan: x"), ["[    0.0s] plan: x"]);
+    }
 }

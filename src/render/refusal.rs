@@ -1,8 +1,8 @@
 //! What a refusal says, and what to do about it: each hint works as printed.
 
 use crate::engine::plan;
-use crate::engine::refusal::Refusal;
-use crate::platform::DeploymentController;
+use crate::engine::refusal::{Refusal, Unavailable};
+use crate::platform::{DeploymentController, ResourceStatus};
 
 pub fn message(r: &Refusal) -> String {
     match r {
@@ -69,7 +69,25 @@ pub fn message(r: &Refusal) -> String {
         Refusal::CountUnknown { family, cluster } => format!(
             "no task of family {family} runs in cluster {cluster}, so the count cannot be inferred"
         ),
-        Refusal::NoSafePlan { command, refusal } => {
+        Refusal::NoSafePlan {
+            command,
+            refusal,
+            unavailable,
+        } if !unavailable.is_empty() => {
+            let short = match refusal {
+                plan::Refusal::NoCapacity { needed, usable, .. } => {
+                    format!("{needed} tasks are wanted but only {usable} instances can run one")
+                }
+                _ => "no other instance has room for the new task beside the serving one".into(),
+            };
+            format!(
+                "cannot {command}: too little capacity ({short}), because {}",
+                unavailable_text(unavailable)
+            )
+        }
+        Refusal::NoSafePlan {
+            command, refusal, ..
+        } => {
             format!("cannot {command} without downtime: {refusal}")
         }
         Refusal::ServiceNotFound { service, cluster } => {
@@ -98,6 +116,7 @@ pub fn message(r: &Refusal) -> String {
             rollout,
             running,
             desired,
+            ..
         } => format!(
             "another deployment of service {service} is in progress: {deployment} of {revision} (started {}, rollout {}, {running}/{desired} running)",
             created_at.as_deref().unwrap_or("at an unknown time"),
@@ -115,7 +134,17 @@ pub fn message(r: &Refusal) -> String {
         } => format!(
             "the {strategy} strategy needs an ALB/NLB target group and service {service} has no load balancer"
         ),
-        Refusal::NoServiceCapacity { service, refusal } => {
+        Refusal::NoServiceCapacity {
+            service,
+            unavailable,
+            ..
+        } if !unavailable.is_empty() => format!(
+            "cannot deploy service {service}: too little capacity (no container instance has room for a new task beside the running one), because {}",
+            unavailable_text(unavailable)
+        ),
+        Refusal::NoServiceCapacity {
+            service, refusal, ..
+        } => {
             format!("cannot deploy service {service} without downtime: {refusal}")
         }
         Refusal::CountInServiceMode {
@@ -135,6 +164,12 @@ pub fn message(r: &Refusal) -> String {
             "AWS did not answer within {} (--timeout); nothing was changed",
             super::human_limit(*limit)
         ),
+        Refusal::NoRecordedPrevious { revision } => format!(
+            "{revision} has no recorded previous revision (it was not deployed by ecs-roll, or nothing ran before it)"
+        ),
+        Refusal::NothingToRollBack { family, cluster } => format!(
+            "family {family} has no revision and none runs in cluster {cluster}: there is nothing to roll back"
+        ),
     }
 }
 
@@ -152,6 +187,11 @@ pub fn hint(r: &Refusal) -> String {
         Refusal::WrongFamily { service: None, .. } => "set --family (or `family` in ecs-roll.toml) to the file's family, or fix the file".into(),
         Refusal::WrongFamily { service: Some(_), .. } => "deploy a task definition of the service's family".into(),
         Refusal::CountUnknown { .. } => "pass --count N".into(),
+        Refusal::NoSafePlan { unavailable, .. } | Refusal::NoServiceCapacity { unavailable, .. }
+            if !unavailable.is_empty() =>
+        {
+            unavailable_hint(unavailable)
+        }
         Refusal::NoSafePlan { refusal, .. } => match refusal {
             plan::Refusal::NoCapacity { .. } => {
                 "add container instances to the cluster, or deploy fewer tasks with --count".into()
@@ -165,7 +205,10 @@ pub fn hint(r: &Refusal) -> String {
         Refusal::ServiceNotActive { .. } => "deploy to an ACTIVE service".into(),
         Refusal::ForeignController { controller: DeploymentController::CodeDeploy, .. } => "deploy it with `aws deploy create-deployment` (an AppSpec with the new revision), or move it to the ECS controller and its built-in BLUE_GREEN strategy".into(),
         Refusal::ForeignController { .. } => "deploy through the external controller that owns its task sets".into(),
-        Refusal::DeploymentInProgress { .. } => "wait until it completes (ecs-roll status shows it), then deploy again".into(),
+        Refusal::DeploymentInProgress { rollback_to: None, .. } => "wait until it completes (ecs-roll status shows it), then deploy again".into(),
+        Refusal::DeploymentInProgress { rollback_to: Some(previous), .. } => format!(
+            "wait until it completes (ecs-roll status shows it), then deploy again; if it is an ecs-roll deploy that failed and ECS keeps retrying, `ecs-roll rollback` returns to {previous}"
+        ),
         Refusal::StrategyNeedsTargetGroup { classic: true, .. } => "use --strategy rolling, or move the service to an ALB/NLB target group".into(),
         Refusal::StrategyNeedsTargetGroup { .. } => "use --strategy rolling".into(),
         Refusal::NoServiceCapacity { .. } => "add a container instance (or capacity provider capacity) so a new task fits beside the old one, or pass --allow-downtime".into(),
@@ -175,5 +218,101 @@ pub fn hint(r: &Refusal) -> String {
         Refusal::TargetGroupNotFound { .. } => "fix the service's load balancer configuration; ecs-roll will not deploy without its health gate".into(),
         Refusal::ServiceLoadBalancerNotFound { .. } => "fix the service's load balancer configuration".into(),
         Refusal::AwsDidNotAnswer { .. } => "check that AWS is reachable from here (network, proxy, AWS_ENDPOINT_URL, --region) and not throttling every call, then run the same command again; or raise --timeout".into(),
+        Refusal::NoRecordedPrevious { .. } => "pass --to REVISION (a number, family:revision or ARN)".into(),
+        Refusal::NothingToRollBack { .. } => "check --family and --cluster; a first deploy registers a revision from --task-definition FILE".into(),
+    }
+}
+
+/// `container instance i-1 is DRAINING (ECS places no new task on it)`, for each.
+fn unavailable_text(unavailable: &[Unavailable]) -> String {
+    let each: Vec<String> = unavailable
+        .iter()
+        .map(|u| {
+            let why = if u.status != ResourceStatus::Active {
+                format!("is {}", u.status)
+            } else {
+                "has its ECS agent disconnected".to_string()
+            };
+            format!("container instance {} {why}", u.instance)
+        })
+        .collect();
+    format!("{} (ECS places no new task there)", each.join(" and "))
+}
+
+fn unavailable_hint(unavailable: &[Unavailable]) -> String {
+    let draining = unavailable
+        .iter()
+        .any(|u| u.status != ResourceStatus::Active);
+    let disconnected = unavailable
+        .iter()
+        .any(|u| u.status == ResourceStatus::Active && !u.agent_connected);
+    let mut fixes = Vec::new();
+    if draining {
+        fixes.push("if the instance is not on its way out, set it back to ACTIVE (ECS UpdateContainerInstancesState)");
+    }
+    if disconnected {
+        fixes.push("reconnect or replace the instance whose ECS agent is disconnected");
+    }
+    fixes.push("add a container instance to the cluster");
+    fixes.join("; or ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::service::configuration;
+
+    fn draining() -> Vec<Unavailable> {
+        vec![Unavailable {
+            instance: "i-0draining".into(),
+            status: ResourceStatus::Draining,
+            agent_connected: true,
+        }]
+    }
+
+    #[test]
+    fn a_refusal_caused_by_a_draining_instance_names_it_as_a_capacity_problem() {
+        let refusals = [
+            Refusal::NoSafePlan {
+                command: "deploy".into(),
+                refusal: plan::Refusal::Downtime {
+                    detail: "replacing the task on i-1 would leave no instance serving".into(),
+                },
+                unavailable: draining(),
+            },
+            Refusal::NoSafePlan {
+                command: "deploy".into(),
+                refusal: plan::Refusal::NoCapacity {
+                    needed: 3,
+                    usable: 2,
+                    detail: "0 instances are free".into(),
+                },
+                unavailable: draining(),
+            },
+            Refusal::NoServiceCapacity {
+                service: "web".into(),
+                refusal: configuration::Refusal::Downtime { desired: 1 },
+                unavailable: draining(),
+            },
+        ];
+        for r in refusals {
+            let (said, hint) = (message(&r), hint(&r));
+            assert!(said.contains("i-0draining is DRAINING"), "{said}");
+            assert!(said.contains("capacity"), "{said}");
+            assert!(!said.contains("downtime"), "{said}");
+            assert!(!hint.contains("--allow-downtime"), "{hint}");
+            assert!(hint.contains("ACTIVE"), "{hint}");
+        }
+    }
+
+    #[test]
+    fn without_an_unavailable_instance_downtime_is_named_as_such() {
+        let r = Refusal::NoServiceCapacity {
+            service: "web".into(),
+            refusal: configuration::Refusal::Downtime { desired: 1 },
+            unavailable: Vec::new(),
+        };
+        assert!(message(&r).contains("without downtime"), "{}", message(&r));
+        assert!(hint(&r).contains("--allow-downtime"), "{}", hint(&r));
     }
 }

@@ -43,37 +43,8 @@ pub fn text(o: &Outcome) -> String {
     if let Some(f) = &o.rollback_failure {
         let _ = writeln!(s, "the rollback failed too: {}", super::failure::report(f));
     }
-    if let Some(p) = &o.previous
-        && matches!(o.result, RunResult::Succeeded | RunResult::Planned)
-    {
-        let _ = writeln!(
-            s,
-            "previous revision: {} ({}); `ecs-roll rollback` returns to it",
-            p.name,
-            p.image.as_deref().unwrap_or("?")
-        );
-    }
-    match o.result {
-        // A plain `rollback` finishes an interrupted rollback rather than undo it.
-        RunResult::Interrupted if o.command == "rollback" => {
-            let _ = writeln!(
-                s,
-                "every instance is either serving or out of the load balancer with no task; run the same command again to finish the rollback, or `ecs-roll rollback --to REVISION` to go elsewhere"
-            );
-        }
-        RunResult::Interrupted => {
-            let _ = writeln!(
-                s,
-                "every instance is either serving or out of the load balancer with no task; run the same command again to resume, or `ecs-roll rollback` to undo"
-            );
-        }
-        RunResult::Failed => {
-            let _ = writeln!(
-                s,
-                "where each instance stands is below; fix the cause and deploy again, or run `ecs-roll rollback`"
-            );
-        }
-        _ => {}
+    if let Some(next) = super::next::next_step(o) {
+        let _ = writeln!(s, "{next}");
     }
     if o.service.is_some() {
         s.push_str(&tasks_table(&o.tasks));
@@ -84,10 +55,10 @@ pub fn text(o: &Outcome) -> String {
 }
 
 pub fn instances_table(instances: &[InstanceReport]) -> String {
-    let rows: Vec<[String; 5]> = instances
+    let rows: Vec<Vec<String>> = instances
         .iter()
         .map(|i| {
-            [
+            vec![
                 i.ec2_instance_id.clone(),
                 i.availability_zone.clone().unwrap_or_else(|| "-".into()),
                 if i.revisions.is_empty() {
@@ -100,18 +71,26 @@ pub fn instances_table(instances: &[InstanceReport]) -> String {
             ]
         })
         .collect();
-    let header = ["INSTANCE", "ZONE", "REVISION", "TASK", "LOAD BALANCER"].map(String::from);
-    let mut widths = header.clone().map(|h| h.len());
-    for r in &rows {
+    table(
+        &["INSTANCE", "ZONE", "REVISION", "TASK", "LOAD BALANCER"],
+        &rows,
+    )
+}
+
+/// Columns as wide as their widest cell, two spaces apart.
+fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let header: Vec<String> = header.iter().map(|h| h.to_string()).collect();
+    let mut widths: Vec<usize> = header.iter().map(String::len).collect();
+    for r in rows {
         for (w, c) in widths.iter_mut().zip(r) {
-            *w = (*w).max(c.len());
+            *w = (*w).max(c.chars().count());
         }
     }
     let mut s = String::new();
-    for r in std::iter::once(&header).chain(&rows) {
+    for r in std::iter::once(&header).chain(rows) {
         let line: Vec<String> = r
             .iter()
-            .zip(widths)
+            .zip(&widths)
             .map(|(c, w)| format!("{c:<w$}"))
             .collect();
         let _ = writeln!(s, "{}", line.join("  ").trim_end());
@@ -122,6 +101,8 @@ pub fn instances_table(instances: &[InstanceReport]) -> String {
 pub fn json(o: &Outcome) -> String {
     let mut v = serde_json::to_value(o).unwrap_or_default();
     v["exit_code"] = o.exit_code().into();
+    // What to do now, as the text summary says it (every command in it works as printed).
+    v["next_step"] = super::next::next_step(o).into();
     // Beside the cause's typed fields, the sentence the text summary prints.
     for (key, f) in [
         ("failure", &o.failure),
@@ -147,16 +128,51 @@ fn diagnosis_fields(v: &mut serde_json::Value, f: &Failure) {
 }
 
 pub fn tasks_table(tasks: &[crate::engine::outcome::TaskReport]) -> String {
-    let mut s = String::from("TASK                              REVISION        STATUS    HOST\n");
-    for t in tasks {
-        let _ = writeln!(
-            s,
-            "{:<33} {:<15} {:<9} {}",
-            t.task_id,
-            t.revision,
-            t.last_status,
-            t.host.as_deref().unwrap_or("-")
+    let rows: Vec<Vec<String>> = tasks
+        .iter()
+        .map(|t| {
+            vec![
+                t.task_id.clone(),
+                t.revision.clone(),
+                t.last_status.clone(),
+                t.host.clone().unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    table(&["TASK", "REVISION", "STATUS", "HOST"], &rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::outcome::TaskReport;
+
+    #[test]
+    fn the_task_table_keeps_its_columns_for_36_character_task_ids() {
+        let task = |id: &str, host: &str| TaskReport {
+            task_id: id.into(),
+            revision: "web:12".into(),
+            last_status: "RUNNING".into(),
+            host: Some(host.into()),
+            health: Vec::new(),
+        };
+        let text = tasks_table(&[
+            // A task id of 36 characters (a UUID, as some tasks have) and one of 32.
+            task(
+                "5e0a3b7c-9d1f-4c2a-8b6e-0f1e2d3c4b5a",
+                "i-0a1b2c3d4e5f67890",
+            ),
+            task("0123456789abcdef0123456789abcdef", "10.0.1.17"),
+        ]);
+        let lines: Vec<&str> = text.lines().collect();
+        let column = |l: &str, word: &str| l.find(word).unwrap();
+        for l in &lines[1..] {
+            assert_eq!(column(l, "web:12"), column(lines[0], "REVISION"), "{text}");
+            assert_eq!(column(l, "RUNNING"), column(lines[0], "STATUS"), "{text}");
+        }
+        assert!(
+            lines[1].contains("5e0a3b7c-9d1f-4c2a-8b6e-0f1e2d3c4b5a  web:12"),
+            "{text}"
         );
     }
-    s
 }

@@ -5,6 +5,7 @@
 //!   the other commands of the reference setup, under bad input, API faults, least
 //!   privilege and signals, with no secret in any output;
 //! * `github_actions`: the binary as a GitHub Actions step, and action.yml;
+//! * `hints`: every command ecs-roll advises after a failure, run as printed; several targets;
 //! * `install_script`: scripts/install-ecs-roll.sh (needs no moto);
 //! * `testbed`: the test harness itself (moto_server, seeding, inspection, sampler).
 //!
@@ -19,6 +20,7 @@ mod harness;
 mod bad_input;
 mod faults;
 mod github_actions;
+mod hints;
 mod iam;
 mod install_script;
 mod lock;

@@ -11,6 +11,7 @@ use ecs_roll::engine::deploy::{Desired, Options, TAG_PREVIOUS};
 use ecs_roll::engine::diagnosis::{CheckProblem, Diagnosis, Shortfall, Trigger, diagnose};
 use ecs_roll::engine::events::{LockWarning, Recorder, Warning};
 use ecs_roll::engine::refusal::Refusal;
+use ecs_roll::engine::rollback;
 use ecs_roll::engine::service::TAG_CONFIGURATION;
 use ecs_roll::engine::service::{self, ServiceCtx};
 use ecs_roll::engine::wait::Poll;
@@ -18,6 +19,7 @@ use ecs_roll::engine::{Cancel, Ctx, Event, Failure, Outcome, RunResult, Timeouts
 use ecs_roll::error::Error;
 use ecs_roll::image::ImageRef;
 use ecs_roll::platform::{DeploymentConfiguration, HealthCheck};
+use ecs_roll::render;
 use ecs_roll::sim::{
     Behaviour, Fault, LaunchType, MemoryTags, ServiceSpec, Sim, TargetGroupSpec, TargetType,
     deployment_configuration, health_check,
@@ -786,4 +788,163 @@ async fn one_refused_target_of_several_keeps_every_target_unchanged() {
 
     let out = run.deploy_td(td).await.unwrap();
     assert_eq!(out.result, RunResult::Succeeded, "{:?}", out.failure);
+}
+
+/// The commands (in backticks) that the summary of `out` advises: the cause's hint and what
+/// to do next, as printed.
+fn advised(out: &Outcome) -> Vec<String> {
+    let mut texts: Vec<String> = render::next::next_step(out).into_iter().collect();
+    if let Some(f) = &out.failure {
+        texts.push(render::diagnosis::hint(&diagnose(&f.cause)));
+    }
+    texts
+        .iter()
+        .flat_map(|t| t.split('`').skip(1).step_by(2).map(String::from))
+        .filter(|c| c.starts_with("ecs-roll "))
+        .collect()
+}
+
+/// What `ecs-roll rollback` does on a service, from a run of its own: the previous revision
+/// recorded on the one the service runs, rolled out.
+async fn roll_back_as_advised(run: &Run) -> Outcome {
+    let rerun = run.again();
+    let ctx = rerun.sctx();
+    let to = rollback::service_target(&ctx.ctx, ctx.services.as_ref(), WEB)
+        .await
+        .unwrap();
+    let previous = run.sim.ecs().describe_task_definition(&to).await.unwrap();
+    let opts = Options {
+        command: "rollback".into(),
+        rollback_on_failure: true,
+        ..Options::default()
+    };
+    service::run(&ctx, Desired::Revision(previous), &opts)
+        .await
+        .unwrap()
+}
+
+/// Carries out what `out` advises: `ecs-roll rollback` as the command would; `ecs-roll
+/// status` only reads. Any other command is a hint this test does not know how to run.
+async fn follow_the_advice(run: &Run, out: &Outcome) -> Vec<String> {
+    let commands = advised(out);
+    for c in &commands {
+        match c.as_str() {
+            "ecs-roll rollback" => {
+                let back = roll_back_as_advised(run).await;
+                assert_eq!(back.result, RunResult::Succeeded, "{c}: {:?}", back.failure);
+            }
+            "ecs-roll status" => {}
+            other => panic!("a hint this test cannot run: {other}"),
+        }
+    }
+    commands
+}
+
+/// A --no-rollback deploy whose tasks crash leaves ECS retrying its deployment. The rollback
+/// the summary advises (`ecs-roll rollback`: the previous revision recorded on the one the
+/// service runs) takes over from that deployment of ecs-roll's own, rather than be refused
+/// as "another deployment in progress".
+#[tokio::test(start_paused = true)]
+async fn every_hint_after_a_crash_under_no_rollback_works() {
+    let run = Run::new(alb_dynamic(deployment_configuration(200, 100)));
+    run.sim
+        .set_image_behaviour("app:v2", Behaviour::CrashAfter(secs(5)));
+    let td = run.definition("app:v2").await;
+    let no_rollback = Options {
+        command: "deploy".into(),
+        rollback_on_failure: false,
+        ..Options::default()
+    };
+    let out = service::run(&run.sctx(), Desired::Definition(td), &no_rollback)
+        .await
+        .unwrap();
+    assert_eq!(out.result, RunResult::Failed, "{:?}", out.failure);
+    assert_eq!(run.service_revision().await, "web:2");
+    let sampler = run.sim.spawn_service_sampler(CLUSTER, WEB, secs(1));
+    let commands = follow_the_advice(&run, &out).await;
+    assert!(
+        commands.contains(&"ecs-roll rollback".to_string()),
+        "{commands:?}"
+    );
+    assert_eq!(run.service_revision().await, "web:1");
+    assert_eq!(run.running().await, ["web:1"; 3]);
+    assert!(min_serving(&sampler.stop()) >= 1);
+}
+
+/// Interrupted, ECS carries on with the deployment by itself: the rollback the summary
+/// offers takes over from it and puts the original configuration back.
+#[tokio::test(start_paused = true)]
+async fn every_hint_after_an_interrupted_deploy_works() {
+    let run = Run::new(classic_static(3, deployment_configuration(200, 100)));
+    let cancel = run.cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(secs(20)).await;
+        cancel.request();
+    });
+    let out = run.deploy("app:v2").await.unwrap();
+    assert_eq!(out.result, RunResult::Interrupted, "{:?}", out.failure);
+    let commands = follow_the_advice(&run, &out).await;
+    assert!(
+        commands.contains(&"ecs-roll rollback".to_string()),
+        "{commands:?}"
+    );
+    assert_eq!(run.service_revision().await, "web:1");
+    assert_eq!(run.running().await, ["web:1"; 3]);
+    assert_eq!(run.configuration().await, (Some(200), Some(100)));
+}
+
+/// Rolled back already (exit 3): nothing advised undoes the rollback.
+#[tokio::test(start_paused = true)]
+async fn no_hint_after_a_rolled_back_deploy_rolls_back_again() {
+    let run = Run::new(alb_dynamic(deployment_configuration(200, 100)));
+    run.sim
+        .set_image_behaviour("app:v2", Behaviour::CrashAfter(secs(5)));
+    let out = run.deploy("app:v2").await.unwrap();
+    assert_eq!(out.result, RunResult::RolledBack, "{:?}", out.failure);
+    let commands = follow_the_advice(&run, &out).await;
+    assert!(
+        !commands.iter().any(|c| c.contains("rollback")),
+        "{commands:?}"
+    );
+    assert_eq!(run.running().await, ["web:1"; 3]);
+}
+
+/// The only instance with room is DRAINING: the refusal names it as a capacity problem.
+#[tokio::test(start_paused = true)]
+async fn a_refusal_for_a_draining_instance_names_it_as_a_capacity_problem() {
+    let sim = Sim::builder()
+        .instances(2)
+        .elb(ELB, quick_elb())
+        .service(
+            WEB,
+            ServiceSpec {
+                desired: 1,
+                task_definition: static_app("app:v1"),
+                elb: Some(ELB.into()),
+                ..ServiceSpec::default()
+            },
+        )
+        .build();
+    let run = Run::new(sim);
+    let tasks = run.sim.tasks();
+    let busy = tasks[0].container_instance_arn.clone().unwrap();
+    let instances = run.sim.ecs().container_instances(CLUSTER).await.unwrap();
+    let spare = instances.iter().find(|ci| ci.arn != busy).unwrap();
+    run.sim
+        .set_instance_status(&spare.ec2_instance_id, "DRAINING");
+    let err = run.deploy("app:v2").await.unwrap_err();
+    assert_eq!(err.exit_code(), 2);
+    let said = err.to_string();
+    assert!(
+        said.contains(&format!(
+            "container instance {} is DRAINING",
+            spare.ec2_instance_id
+        )),
+        "{said}"
+    );
+    assert!(
+        said.contains("capacity") && !said.contains("downtime"),
+        "{said}"
+    );
+    assert_eq!(run.sim.call_count("RegisterTaskDefinition"), 0);
 }

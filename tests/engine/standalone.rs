@@ -9,8 +9,10 @@ use std::time::Duration;
 use ecs_roll::engine::deploy::{self, TAG_PREVIOUS};
 use ecs_roll::engine::diagnosis::{CheckProblem, Diagnosis, PullProblem, diagnose};
 use ecs_roll::engine::events::{LockWarning, Recorder, Staleness, Warning};
+use ecs_roll::engine::failure::Mismatch;
 use ecs_roll::engine::plan::Strategy;
 use ecs_roll::engine::plan::notes::Note;
+use ecs_roll::engine::rollback;
 use ecs_roll::engine::wait::Poll;
 use ecs_roll::engine::{
     Action, Cancel, Ctx, Desired, Event, Failure, Options, Outcome, RunResult, StandaloneCtx,
@@ -822,4 +824,165 @@ async fn an_instance_taken_out_of_the_elb_before_the_deploy_is_named_in_the_plan
         "said before any change: {events:#?}"
     );
     assert_eq!(run.registered_in_service(), 3);
+}
+
+fn rollback_opts() -> Options {
+    Options {
+        command: "rollback".into(),
+        rollback_on_failure: true,
+        ..Options::default()
+    }
+}
+
+impl Run {
+    /// Instances registered with the load balancer (and not leaving it) with no task running.
+    async fn registered_without_task(&self) -> Vec<String> {
+        let instances = self
+            .sim
+            .ecs()
+            .container_instances("cb-prototype")
+            .await
+            .unwrap();
+        let tasks = self.sim.tasks();
+        let serves = |id: &str| {
+            tasks.iter().any(|t| {
+                t.is_running()
+                    && instances.iter().any(|ci| {
+                        ci.ec2_instance_id == id
+                            && t.container_instance_arn.as_deref() == Some(&ci.arn)
+                    })
+            })
+        };
+        self.sim
+            .instance_health(LB)
+            .into_iter()
+            .filter(|h| !h.is_deregistering() && !serves(&h.instance_id))
+            .map(|h| h.instance_id)
+            .collect()
+    }
+}
+
+/// A --no-rollback deploy whose new task crashes leaves that task's instance registered with
+/// nothing behind it, and the crashed revision the family's latest, running nowhere.
+/// `ecs-roll rollback` (no --to) still finds that revision and returns to the one recorded
+/// before it, restores the task count the failed deploy recorded, and leaves no registration
+/// without a task.
+#[tokio::test(start_paused = true)]
+async fn a_rollback_after_a_crash_under_no_rollback_restores_the_recorded_count() {
+    let run = Run::new(world(3));
+    run.sim
+        .set_image_behaviour(V2, Behaviour::CrashAfter(Duration::from_secs(5)));
+    let no_rollback = Options {
+        rollback_on_failure: false,
+        ..opts()
+    };
+    let out = run.deploy_with(V2, no_rollback).await.unwrap();
+    assert_eq!(out.result, RunResult::Failed, "{:?}", out.failure);
+    assert_eq!(run.running_images(), ["cb-prototype:1"; 2]);
+    let stray = run.registered_without_task().await;
+    assert_eq!(
+        stray.len(),
+        1,
+        "the crashed task's instance stays registered"
+    );
+
+    let to = rollback::standalone_target(&run.ctx()).await.unwrap();
+    assert!(to.ends_with("cb-prototype:1"), "{to}");
+    let previous = run.sim.ecs().describe_task_definition(&to).await.unwrap();
+    let sampler = run.sim.spawn_sampler(Duration::from_secs(1));
+    let out = deploy::run(&run.ctx(), Desired::Revision(previous), &rollback_opts())
+        .await
+        .unwrap();
+    assert_eq!(out.result, RunResult::Succeeded, "{:?}", out.failure);
+    assert_eq!(run.running_images(), ["cb-prototype:1"; 3]);
+    assert_eq!(run.registered_in_service(), 3);
+    assert_eq!(run.registered_without_task().await, Vec::<String>::new());
+    assert!(sampler.stop().min_serving() >= Some(2));
+}
+
+/// Fewer tasks than the registrations: the one without a task is deregistered, not left.
+#[tokio::test(start_paused = true)]
+async fn a_registration_without_a_task_beyond_the_count_is_deregistered() {
+    let run = Run::new(world(3));
+    run.sim
+        .set_image_behaviour(V2, Behaviour::CrashAfter(Duration::from_secs(5)));
+    let no_rollback = Options {
+        rollback_on_failure: false,
+        ..opts()
+    };
+    run.deploy_with(V2, no_rollback).await.unwrap();
+    let v1 = run
+        .sim
+        .ecs()
+        .describe_task_definition("cb-prototype:1")
+        .await
+        .unwrap();
+    let two = Options {
+        count: Some(2),
+        ..rollback_opts()
+    };
+    let out = deploy::run(&run.ctx(), Desired::Revision(v1), &two)
+        .await
+        .unwrap();
+    assert_eq!(out.result, RunResult::Succeeded, "{:?}", out.failure);
+    assert_eq!(run.running_images(), ["cb-prototype:1"; 2]);
+    assert_eq!(run.registered_without_task().await, Vec::<String>::new());
+}
+
+/// An instance registered with the load balancer during the rollout, with no task on it:
+/// the rollout's own steps went well, but success is not reported while it is registered.
+#[tokio::test(start_paused = true)]
+async fn no_success_while_an_instance_is_registered_without_a_task() {
+    let sim = Sim::builder()
+        .cluster("cb-prototype")
+        .instances(4)
+        .elb(LB, health_check("HTTP:5555/testme"))
+        .draining(Duration::from_secs(5))
+        .task_definition(task_definition(V1))
+        .build();
+    let run = Run::new(sim);
+    seed_tasks(&run, 3).await;
+    let spare = run.sim.instance_ids()[3].clone();
+    // DRAINING: no new task goes there, so the plan leaves it alone.
+    run.sim.set_instance_status(&spare, "DRAINING");
+    let elb = run.sim.elb();
+    tokio::spawn(async move {
+        // Someone registers the spare instance while ecs-roll rolls out.
+        tokio::time::sleep(Duration::from_secs(20)).await;
+        elb.register_instances(LB, &[spare]).await.unwrap();
+    });
+    let out = run.deploy(V2).await.unwrap();
+    assert_ne!(out.result, RunResult::Succeeded, "{:?}", out.steps);
+    let Some(Failure::VerificationFailed { problems }) = out.failure.as_ref().map(|f| &f.cause)
+    else {
+        panic!("{:?}", out.failure)
+    };
+    assert!(
+        problems
+            .iter()
+            .any(|p| matches!(p, Mismatch::RegisteredWithoutTask { .. })),
+        "{problems:?}"
+    );
+}
+
+/// A DRAINING instance takes no new task: the refusal names it, as the capacity problem it
+/// is, instead of speaking of downtime.
+#[tokio::test(start_paused = true)]
+async fn a_refusal_for_a_draining_instance_names_it_as_a_capacity_problem() {
+    let run = Run::new(world(2));
+    let draining = run.sim.instance_ids()[1].clone();
+    run.sim.set_instance_status(&draining, "DRAINING");
+    let err = run.deploy(V2).await.unwrap_err();
+    assert_eq!(err.exit_code(), 2);
+    let said = err.to_string();
+    assert!(
+        said.contains(&format!("container instance {draining} is DRAINING")),
+        "{said}"
+    );
+    assert!(
+        said.contains("capacity") && !said.contains("downtime"),
+        "{said}"
+    );
+    assert!(!err.hint().contains("--allow-downtime"), "{}", err.hint());
+    assert_eq!(run.sim.call_count("RegisterTaskDefinition"), 0);
 }

@@ -1,6 +1,7 @@
 //! What a plan does to the load balancer that its steps alone do not make plain: instances
-//! it registers again that someone took out, and instances it leaves registered without a
-//! task of the family. Pure functions of the slots and the plan, said before any change.
+//! it registers again that someone took out, and instances it takes out that serve now
+//! without a task of the family (a spare running another app on the port). Pure functions
+//! of the slots and the plan, said before any change.
 
 use super::{Action, Plan, Slot};
 
@@ -11,10 +12,10 @@ pub enum Note {
     /// (taken out by hand, or by an interrupted run); the plan registers them again with the
     /// new revision's task.
     Reregisters { instances: Vec<String> },
-    /// Registered with the load balancer, running no task of the family, and the plan starts
-    /// none there: the load balancer keeps sending it traffic (when InService) or keeps it
-    /// OutOfService, after the deploy as before.
-    LeftRegistered { instance: String, in_service: bool },
+    /// InService with the load balancer but running no task of the family (something else
+    /// answers on the port), and the plan starts none there: its first step deregisters it,
+    /// so the load balancer stops sending it the app's traffic.
+    DeregistersServing { instance: String },
 }
 
 /// The notes for `plan`, made from `slots`.
@@ -27,7 +28,7 @@ pub fn notes(slots: &[Slot], plan: &Plan) -> Vec<Note> {
                 slots.iter().map(|s| s.ec2_instance_id.as_str()).collect()
             }
             Action::Replace { slot } => vec![slot.ec2_instance_id.as_str()],
-            Action::Retire { .. } => vec![],
+            Action::Retire { .. } | Action::Deregister { .. } => vec![],
         })
         .collect();
     let registers = |s: &Slot| touched.contains(&s.ec2_instance_id.as_str());
@@ -42,13 +43,15 @@ pub fn notes(slots: &[Slot], plan: &Plan) -> Vec<Note> {
             instances: reregistered,
         });
     }
+    let deregistered = plan.steps.iter().flat_map(|s| match &s.action {
+        Action::Deregister { slots } => slots.iter().collect(),
+        _ => vec![],
+    });
     out.extend(
-        slots
-            .iter()
-            .filter(|s| s.registered && s.tasks.is_empty() && !registers(s))
-            .map(|s| Note::LeftRegistered {
+        deregistered
+            .filter(|s| s.in_service && s.tasks.is_empty())
+            .map(|s| Note::DeregistersServing {
                 instance: s.ec2_instance_id.clone(),
-                in_service: s.in_service,
             }),
     );
     out
@@ -104,7 +107,7 @@ mod tests {
                     instances: vec!["i-2".into()],
                 }],
             ),
-            // A spare running another app on the port stays registered, InService.
+            // A spare running another app on the port, InService: taken out first.
             (
                 vec![
                     slot(0, Some(OLD)),
@@ -113,10 +116,23 @@ mod tests {
                     spare(3),
                 ],
                 3,
-                vec![Note::LeftRegistered {
+                vec![Note::DeregistersServing {
                     instance: "i-3".into(),
-                    in_service: true,
                 }],
+            ),
+            // Left registered and OutOfService by a failed run: the plan's step says it all.
+            (
+                vec![
+                    slot(0, Some(OLD)),
+                    slot(1, Some(OLD)),
+                    slot(2, Some(OLD)),
+                    Slot {
+                        in_service: false,
+                        ..spare(3)
+                    },
+                ],
+                3,
+                vec![],
             ),
             // A registered empty instance the plan uses is no news.
             (

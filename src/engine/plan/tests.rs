@@ -34,6 +34,14 @@ fn kinds(p: &Plan) -> Vec<String> {
             Action::Launch { slots } => format!("launch{}", slots.len()),
             Action::Retire { slots } => format!("retire{}", slots.len()),
             Action::Replace { slot } => format!("replace:{}", slot.ec2_instance_id),
+            Action::Deregister { slots } => format!(
+                "deregister:{}",
+                slots
+                    .iter()
+                    .map(|s| s.ec2_instance_id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
         })
         .collect()
 }
@@ -201,4 +209,73 @@ fn zero_count_is_refused() {
         plan(&[slot(0, Some(OLD))], Some(NEW), 0, true).unwrap_err(),
         Refusal::ZeroCount
     );
+}
+
+/// An instance registered with no task behind it (a crash under --no-rollback, a killed run).
+fn stray(i: usize) -> Slot {
+    Slot {
+        registered: true,
+        ..slot(i, None)
+    }
+}
+
+#[test]
+fn registrations_without_a_task_get_the_new_task_first_or_are_deregistered() {
+    let mut unfit = stray(3);
+    unfit.fits_target = false;
+    // (name, slots, target, count) -> steps
+    type Case = (
+        &'static str,
+        Vec<Slot>,
+        &'static str,
+        usize,
+        &'static [&'static str],
+    );
+    let cases: Vec<Case> = vec![
+        (
+            "a failed --no-rollback deploy rolled back: the old revision returns to the stray",
+            vec![slot(0, Some(OLD)), slot(1, Some(OLD)), stray(2)],
+            OLD,
+            3,
+            &["launch1"],
+        ),
+        (
+            "the stray goes before a free unregistered instance",
+            vec![slot(0, Some(OLD)), slot(1, None), stray(2)],
+            OLD,
+            2,
+            &["launch1"],
+        ),
+        (
+            "fewer tasks wanted: the stray is deregistered, first",
+            vec![slot(0, Some(OLD)), slot(1, Some(OLD)), stray(2)],
+            OLD,
+            2,
+            &["deregister:i-2"],
+        ),
+        (
+            "no room for the target there: deregistered",
+            vec![
+                slot(0, Some(OLD)),
+                slot(1, Some(OLD)),
+                slot(2, Some(OLD)),
+                unfit,
+            ],
+            NEW,
+            3,
+            &[
+                "deregister:i-3",
+                "replace:i-0",
+                "replace:i-1",
+                "replace:i-2",
+            ],
+        ),
+    ];
+    for (name, slots, target, count, steps) in cases {
+        let p = plan(&slots, Some(target), count, false).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(kinds(&p), steps, "{name}");
+        if let Some(Action::Launch { slots }) = p.steps.first().map(|s| &s.action) {
+            assert_eq!(slots[0].ec2_instance_id, "i-2", "{name}");
+        }
+    }
 }

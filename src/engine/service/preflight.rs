@@ -2,12 +2,12 @@
 //! decision or a refusal that names the problem and what to do.
 
 use super::configuration::Capacity;
-use crate::engine::deploy::short_name;
+use crate::engine::deploy::{TAG_PREVIOUS, short_name};
 use crate::engine::refusal::Refusal;
 use crate::error::Error;
 use crate::platform::{
     ContainerInstance, Deployment, DeploymentController, DeploymentStatus, ResourceStatus,
-    RolloutState, Service, Strategy,
+    Revision, RolloutState, Service, Strategy,
 };
 use crate::taskdef::TaskDefinition;
 
@@ -78,7 +78,21 @@ pub(super) fn check_service(svc: &Service) -> Result<(), Error> {
     }
 }
 
-pub(super) fn check_no_other_deployment(svc: &Service) -> Result<(), Error> {
+/// Whether rolling out `target` undoes the revision the service runs: `target` is the one
+/// ecs-roll recorded as previous on it. Such a rollback takes over from a deployment of that
+/// revision still in progress (a failed ecs-roll deploy ECS keeps retrying, or one an
+/// interrupt left running) rather than being refused for it, as ecs-roll's own rollback after
+/// a failure does.
+pub(super) fn undoes(current: &Revision, target: Option<&str>) -> bool {
+    target.is_some_and(|t| current.tags.get(TAG_PREVIOUS).map(String::as_str) == Some(t))
+}
+
+/// Refuses while another deployment is under way. `recorded_previous`: the previous revision
+/// ecs-roll recorded on the one the service runs, which `ecs-roll rollback` returns to.
+pub(super) fn check_no_other_deployment(
+    svc: &Service,
+    recorded_previous: Option<&str>,
+) -> Result<(), Error> {
     let busy = svc
         .deployments
         .iter()
@@ -102,6 +116,7 @@ pub(super) fn check_no_other_deployment(svc: &Service) -> Result<(), Error> {
             rollout: primary.rollout_state.as_ref().map(|r| r.to_string()),
             running: primary.running_count,
             desired: primary.desired_count,
+            rollback_to: recorded_previous.map(short_name),
         }));
     }
     Ok(())
@@ -159,4 +174,93 @@ pub(super) fn capacity(
         format!("{total} instance(s) with host port {list} free and room for a task")
     };
     (Capacity::Tasks(total), text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::DeploymentConfiguration;
+
+    const OLD: &str = "arn:td/web:1";
+    const NEW: &str = "arn:td/web:2";
+
+    fn revision(arn: &str, previous: Option<&str>) -> Revision {
+        Revision {
+            arn: arn.into(),
+            family: "web".into(),
+            revision: 2,
+            body: serde_json::Value::Null,
+            tags: previous
+                .map(|p| (TAG_PREVIOUS.to_string(), p.to_string()))
+                .into_iter()
+                .collect(),
+        }
+    }
+
+    /// The service runs NEW, its deployment still IN_PROGRESS (ECS retrying crashed tasks).
+    fn retrying() -> Service {
+        let deployment = Deployment {
+            id: "ecs-svc/2".into(),
+            status: "PRIMARY".into(),
+            task_definition: NEW.into(),
+            desired_count: 3,
+            running_count: 0,
+            pending_count: 3,
+            failed_tasks: 6,
+            rollout_state: Some(RolloutState::InProgress),
+            rollout_state_reason: None,
+            created_at: None,
+            updated_at: None,
+        };
+        Service {
+            arn: "arn:svc/web".into(),
+            name: "web".into(),
+            status: "ACTIVE".into(),
+            task_definition: NEW.into(),
+            desired_count: 3,
+            running_count: 0,
+            pending_count: 3,
+            launch_type: Some("EC2".into()),
+            capacity_providers: vec![],
+            deployment_controller: "ECS".into(),
+            deployment_configuration: DeploymentConfiguration::default(),
+            deployments: vec![deployment],
+            load_balancers: vec![],
+            events: vec![],
+        }
+    }
+
+    #[test]
+    fn only_a_return_to_the_recorded_previous_revision_undoes_the_running_one() {
+        // (recorded previous on NEW, target) -> undoes
+        let cases = [
+            (Some(OLD), Some(OLD), true),
+            (Some(OLD), Some("arn:td/web:0"), false),
+            (Some(OLD), None, false),
+            (None, Some(OLD), false),
+        ];
+        for (previous, target, undoes_it) in cases {
+            assert_eq!(
+                undoes(&revision(NEW, previous), target),
+                undoes_it,
+                "{previous:?} {target:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_deployment_in_progress_names_the_rollback_recorded_on_its_revision() {
+        let err = check_no_other_deployment(&retrying(), Some(OLD)).unwrap_err();
+        let Some(Refusal::DeploymentInProgress { rollback_to, .. }) = err.refusal() else {
+            panic!("{err}")
+        };
+        assert_eq!(rollback_to.as_deref(), Some("web:1"));
+        assert!(
+            err.hint().contains("`ecs-roll rollback` returns to web:1"),
+            "{}",
+            err.hint()
+        );
+        let err = check_no_other_deployment(&retrying(), None).unwrap_err();
+        assert!(!err.hint().contains("ecs-roll rollback"), "{}", err.hint());
+    }
 }

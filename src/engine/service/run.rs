@@ -12,7 +12,7 @@ use super::follow::{Halt, Scene, follow};
 use super::observe::{self, Gate};
 use super::preflight::{
     capacity, check_count, check_no_other_deployment, check_service, check_strategy, is_fargate,
-    resuming,
+    resuming, undoes,
 };
 use super::record::{self, TAG_CONFIGURATION};
 use super::watch::{Watched, find_ours};
@@ -25,7 +25,7 @@ use crate::engine::failure::{Failure, FailureReport, Interruption};
 use crate::engine::lock;
 use crate::engine::observe::Catalog;
 use crate::engine::outcome::{Outcome, RunResult, StepReport, TaskReport};
-use crate::engine::refusal::Refusal;
+use crate::engine::refusal::{self, Refusal};
 use crate::engine::skeleton::{self, LockSpec};
 use crate::engine::wait::with_retry;
 use crate::error::Error;
@@ -107,8 +107,9 @@ async fn prepare(s: &ServiceCtx, desired: Desired, opts: &Options) -> Result<Pre
     let (target_td, existing) = target(s, &mut catalog, &svc, &current, desired).await?;
     let target_arn = existing.as_ref().map(|r| r.arn.clone());
     let resuming = resuming(&svc, target_arn.as_deref());
-    if resuming.is_none() {
-        check_no_other_deployment(&svc)?;
+    if resuming.is_none() && !undoes(&current, target_arn.as_deref()) {
+        let recorded = current.tags.get(TAG_PREVIOUS).map(String::as_str);
+        check_no_other_deployment(&svc, recorded)?;
     }
     let gates = observe::gates(s, &svc.load_balancers).await?;
     let recorded = recorded_configuration(s, &svc).await?;
@@ -131,6 +132,7 @@ async fn prepare(s: &ServiceCtx, desired: Desired, opts: &Options) -> Result<Pre
             Error::refused(Refusal::NoServiceCapacity {
                 service: s.service.clone(),
                 refusal: r,
+                unavailable: refusal::unavailable(&instances),
             })
         })?;
     let current_pct = (original.maximum_percent, original.minimum_healthy_percent);
