@@ -7,12 +7,14 @@ use std::future::Future;
 use std::sync::Arc;
 
 use crate::batch::{ClusterShelves, ServiceBoard, Shared};
+use crate::cli::OutputFormat;
 use crate::engine::gate::Gate;
 use crate::engine::outcome::{Outcome, RunResult};
 use crate::engine::{Cancel, Event, Observer};
 use crate::error::{Error, exit};
 use crate::ratelimit::RateLimiter;
 use crate::render;
+use crate::render::targets::TargetEnd;
 use crate::settings::{Mode, Settings};
 
 /// AWS requests per second for all targets together, and the burst: the strictest documented
@@ -37,6 +39,9 @@ where
         clusters: ClusterShelves::default(),
         gate: None,
     });
+    let output = targets
+        .first()
+        .map_or(OutputFormat::Text, |(_, s)| s.output);
     // Bars for many targets at once would fight over the terminal: plain lines.
     let github = targets
         .first()
@@ -82,16 +87,34 @@ where
     }
     shared.event(&Event::Finished);
     results.sort_by_key(|(i, _, _)| *i);
-    let mut codes = Vec::new();
-    for (_, name, r) in &results {
-        let (code, line) = match r {
-            Ok(o) => (o.exit_code(), line(o)),
-            Err(e) => (e.exit_code(), format!("error: {e} ({})", e.hint())),
-        };
-        codes.push(code);
-        println!("{name}: {line}");
+    let ends: Vec<TargetEnd> = results.into_iter().map(|(_, n, r)| (n, r)).collect();
+    let codes: Vec<i32> = ends
+        .iter()
+        .map(|(_, r)| r.as_ref().map_or_else(Error::exit_code, Outcome::exit_code))
+        .collect();
+    let code = aggregate(&codes);
+    report(&ends, code, output, github);
+    code
+}
+
+/// One line per target (text) or one document (JSON) on stdout; in GitHub Actions the step
+/// outputs and one job summary for all targets.
+fn report(ends: &[TargetEnd], code: i32, output: OutputFormat, github: bool) {
+    match output {
+        OutputFormat::Json => println!("{}", render::targets::json(ends, code)),
+        OutputFormat::Text => {
+            for (name, r) in ends {
+                let line = match r {
+                    Ok(o) => line(o),
+                    Err(e) => format!("error: {e} ({})", e.hint()),
+                };
+                println!("{name}: {line}");
+            }
+        }
     }
-    aggregate(&codes)
+    if github {
+        render::github::publish_targets(ends, code);
+    }
 }
 
 /// Tells every target's observer.

@@ -27,16 +27,7 @@ pub(super) fn report_error(e: &Error, output: OutputFormat) {
         render::github::publish_error(e);
     }
     if output == OutputFormat::Json {
-        let doc = serde_json::json!({
-            "result": e.result_word(),
-            "exit_code": e.exit_code(),
-            "error": e.to_string(),
-            "hint": e.hint(),
-            "nothing_changed": e.nothing_changed(),
-            // What refused the run, as fields (`kind` and the facts), when a check did.
-            "refusal": e.refusal(),
-        });
-        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        println!("{}", render::summary::error_json(e));
     }
 }
 

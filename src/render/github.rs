@@ -187,6 +187,38 @@ pub fn publish(o: &Outcome) {
     }
 }
 
+/// Several targets: the common outputs with `results` per target, and one summary table.
+pub fn publish_targets(ends: &[super::targets::TargetEnd], exit_code: i32) {
+    if let Some(p) = std::env::var_os("GITHUB_OUTPUT")
+        && let Err(e) = write_outputs(Path::new(&p), &super::targets::outputs(ends, exit_code))
+    {
+        eprintln!("::warning::could not write step outputs: {e}");
+    }
+    if let Some(p) = std::env::var_os("GITHUB_STEP_SUMMARY") {
+        let r = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&p)
+            .and_then(|mut f| f.write_all(super::targets::summary_markdown(ends).as_bytes()));
+        if let Err(e) = r {
+            eprintln!("::warning::could not write the job summary: {e}");
+        }
+    }
+    for (name, r) in ends {
+        let text = match r {
+            Ok(o) if o.exit_code() != 0 => {
+                format!("{} {}: {}", o.command, o.result.word(), failure_text(o))
+            }
+            Ok(_) => continue,
+            Err(e) => format!("{e} ({})", e.hint()),
+        };
+        eprintln!(
+            "::error::{}",
+            super::plain::escape(&format!("{name}: {text}"))
+        );
+    }
+}
+
 /// A command that ended in an error still leaves its outputs and a summary, so a workflow can
 /// branch on `result` and a reader sees why.
 pub fn publish_error(e: &crate::error::Error) {

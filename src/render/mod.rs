@@ -11,6 +11,7 @@ pub mod next;
 pub mod plain;
 pub mod refusal;
 pub mod summary;
+pub mod targets;
 
 use std::sync::Arc;
 

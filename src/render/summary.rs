@@ -99,6 +99,27 @@ fn table(header: &[&str], rows: &[Vec<String>]) -> String {
 }
 
 pub fn json(o: &Outcome) -> String {
+    serde_json::to_string_pretty(&json_value(o)).unwrap_or_default()
+}
+
+/// The result document of a command that ended in an error (nothing to report but it).
+pub fn error_json(e: &crate::error::Error) -> String {
+    serde_json::to_string_pretty(&error_json_value(e)).unwrap_or_default()
+}
+
+pub fn error_json_value(e: &crate::error::Error) -> serde_json::Value {
+    serde_json::json!({
+        "result": e.result_word(),
+        "exit_code": e.exit_code(),
+        "error": e.to_string(),
+        "hint": e.hint(),
+        "nothing_changed": e.nothing_changed(),
+        // What refused the run, as fields (`kind` and the facts), when a check did.
+        "refusal": e.refusal(),
+    })
+}
+
+pub fn json_value(o: &Outcome) -> serde_json::Value {
     let mut v = serde_json::to_value(o).unwrap_or_default();
     v["exit_code"] = o.exit_code().into();
     // What to do now, as the text summary says it (every command in it works as printed).
@@ -113,7 +134,7 @@ pub fn json(o: &Outcome) -> String {
             diagnosis_fields(&mut v[key], &f.cause);
         }
     }
-    serde_json::to_string_pretty(&v).unwrap_or_default()
+    v
 }
 
 /// Beside `kind` and `message`: the diagnosis's name in `cause`, its typed fields in

@@ -75,6 +75,51 @@ fn one_refused_target_keeps_every_target_of_the_command_unchanged() {
     );
     assert_eq!(quick_fingerprint(&moto), before, "nothing changed anywhere");
 
+    // The same as one JSON document, and in GitHub Actions as step outputs and one summary.
+    let outputs = dir.path().join("outputs");
+    let summary = dir.path().join("summary");
+    std::fs::write(&outputs, "").unwrap();
+    let mut gh = ecs_roll(&moto);
+    gh.env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_OUTPUT", &outputs)
+        .env("GITHUB_STEP_SUMMARY", &summary);
+    let r = run(
+        gh,
+        &args(&["--all", "--output", "json", "deploy", "--image", IMAGE_V2]),
+    );
+    r.assert_code(2);
+    let doc = r.json();
+    assert_eq!(doc["result"], "refused", "{doc}");
+    assert_eq!(doc["exit_code"], 2, "{doc}");
+    let names: Vec<&str> = doc["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["web", "typo"], "{doc}");
+    assert_eq!(
+        doc["targets"][0]["refusal"]["kind"], "other_target_refused",
+        "{doc}"
+    );
+    let written = std::fs::read_to_string(&outputs).unwrap();
+    assert!(written.contains("results<<"), "{written}");
+    assert!(
+        written.contains("\"typo\":{"),
+        "per-target results: {written}"
+    );
+    let table = std::fs::read_to_string(&summary).unwrap();
+    assert!(
+        table.contains("| web | refused |") && table.contains("| typo | refused |"),
+        "{table}"
+    );
+    assert!(
+        r.stderr.lines().any(|l| l.starts_with("::error::typo: ")),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(quick_fingerprint(&moto), before, "nothing changed anywhere");
+
     // Left out, the same deploy goes ahead.
     let r = run(
         ecs_roll(&moto),
