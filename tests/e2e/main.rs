@@ -4,6 +4,8 @@
 //! * `standalone`, `bad_input`, `faults`, `iam`, `secrets`, `signals`: deploys, rollbacks and
 //!   the other commands of the reference setup, under bad input, API faults, least
 //!   privilege and signals, with no secret in any output;
+//! * `services`: service deploys (scheduled by the patched moto), plain and under SIGTERM and
+//!   kill -9 at every phase, each followed by a plain rerun;
 //! * `github_actions`: the binary as a GitHub Actions step, and action.yml;
 //! * `install_script`: scripts/install-ecs-roll.sh (needs no moto);
 //! * `testbed`: the test harness itself (moto_server, seeding, inspection, sampler).
@@ -22,6 +24,7 @@ mod github_actions;
 mod iam;
 mod install_script;
 mod secrets;
+mod services;
 mod signals;
 mod standalone;
 mod testbed;
