@@ -664,6 +664,8 @@ impl Env {
             timeouts: Timeouts::default(),
             cancel: Cancel::default(),
             actor: "bench".into(),
+            lock_heartbeat: ecs_roll::engine::lock::HEARTBEAT,
+            gate: None,
         }
     }
 

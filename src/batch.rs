@@ -23,10 +23,13 @@ use crate::ratelimit::RateLimiter;
 const PER_REQUEST: usize = 10;
 
 /// Shared by every target of one command.
+#[derive(Clone)]
 pub struct Shared {
     pub limiter: Arc<RateLimiter>,
     pub board: Arc<ServiceBoard>,
     pub clusters: ClusterShelves,
+    /// This target's place at the command's preflight gate.
+    pub gate: Option<crate::engine::gate::Ticket>,
 }
 
 /// The latest DescribeServices answers, per account scope and cluster.

@@ -67,6 +67,10 @@ pub struct Global {
     /// Shortest interval between two observations while waiting (it grows while nothing changes).
     #[arg(long, env = "ECS_ROLL_POLL_INTERVAL", global = true, hide = true)]
     pub poll_interval: Option<String>,
+    /// How often a run renews the deploy lock it holds (default 15s; a lock not renewed for
+    /// three intervals is taken over by the next run). Short ones are for tests.
+    #[arg(long, env = "ECS_ROLL_LOCK_HEARTBEAT", global = true, hide = true)]
+    pub lock_heartbeat: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -85,16 +89,84 @@ pub enum Progress {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Register a revision with a new image and roll it out without downtime.
+    #[command(after_help = DEPLOY_EXAMPLES)]
     Deploy(Deploy),
     /// Return to the revision that ran before the last deploy, by the same safe path.
+    #[command(after_help = ROLLBACK_EXAMPLES)]
     Rollback(Rollback),
     /// Show the running revision, tasks per instance and load balancer health.
+    #[command(after_help = STATUS_EXAMPLES)]
     Status,
     /// Show the task definition change a deploy would make, and its plan. Changes nothing.
+    #[command(after_help = DIFF_EXAMPLES)]
     Diff(DiffArgs),
     /// Remove the deploy lock a crashed run left behind (it also expires by itself).
+    #[command(after_help = UNLOCK_EXAMPLES)]
     Unlock,
+    /// Print the [[app]]s of ecs-roll.toml as a GitHub Actions matrix (JSON for fromJSON;
+    /// in GitHub Actions also the step output `matrix`).
+    #[command(after_help = MATRIX_EXAMPLES)]
+    Matrix,
+    /// Print a shell completion script, e.g. `ecs-roll completions bash > /etc/bash_completion.d/ecs-roll`.
+    #[command(after_help = COMPLETIONS_EXAMPLES)]
+    Completions {
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+    /// Print the man page (roff), or write one page per command into a directory.
+    #[command(after_help = MAN_EXAMPLES)]
+    Man {
+        /// Write ecs-roll.1 and ecs-roll-COMMAND.1 into this directory instead.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
 }
+
+/// The shells `ecs-roll completions` writes scripts for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+    Powershell,
+    Elvish,
+}
+
+pub const DEPLOY_EXAMPLES: &str = "Examples:
+  ecs-roll deploy --image rafabor/prototype-4-cb:v0.0.2
+  ecs-roll deploy --image rafabor/prototype-4-cb:v0.0.2 --dry-run
+  ecs-roll --cluster prod --service web deploy --image acme/web:v42 --timeout 20m";
+
+pub const ROLLBACK_EXAMPLES: &str = "Examples:
+  ecs-roll rollback
+  ecs-roll rollback --to 7
+  ecs-roll --cluster prod --service web rollback --to web:41";
+
+pub const STATUS_EXAMPLES: &str = "Examples:
+  ecs-roll status
+  ecs-roll --cluster prod --service web status
+  ecs-roll --output json status";
+
+pub const DIFF_EXAMPLES: &str = "Examples:
+  ecs-roll diff --image rafabor/prototype-4-cb:v0.0.2
+  ecs-roll diff --image rafabor/prototype-4-cb:v0.0.2 --task-definition taskdefs/cb-prototype.json";
+
+pub const UNLOCK_EXAMPLES: &str = "Examples:
+  ecs-roll unlock
+  ecs-roll --cluster prod --service web unlock";
+
+pub const MATRIX_EXAMPLES: &str = "Examples:
+  ecs-roll matrix
+  ecs-roll matrix --config deploy/ecs-roll.toml";
+
+pub const COMPLETIONS_EXAMPLES: &str = "Examples:
+  ecs-roll completions bash > ~/.local/share/bash-completion/completions/ecs-roll
+  ecs-roll completions zsh > \"${fpath[1]}/_ecs-roll\"
+  ecs-roll completions fish > ~/.config/fish/completions/ecs-roll.fish";
+
+pub const MAN_EXAMPLES: &str = "Examples:
+  ecs-roll man | man -l -
+  ecs-roll man --dir /usr/local/share/man/man1";
 
 #[derive(Debug, Clone, Args)]
 pub struct Rollout {
@@ -182,5 +254,39 @@ mod tests {
     fn the_cli_definition_is_consistent() {
         use clap::CommandFactory;
         super::Cli::command().debug_assert();
+    }
+
+    /// Every command's --help ends with two or three examples, and each parses as written
+    /// (shell redirections and pipes aside).
+    #[test]
+    fn every_command_ends_its_help_with_examples_that_parse() {
+        use clap::{CommandFactory, Parser};
+        let mut cli = super::Cli::command();
+        for sub in cli.get_subcommands_mut() {
+            let name = sub.get_name().to_string();
+            let help = sub.render_long_help().to_string();
+            let examples: Vec<&str> = help
+                .split("Examples:")
+                .nth(1)
+                .unwrap_or_else(|| panic!("{name}: no examples"))
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect();
+            assert!((2..=3).contains(&examples.len()), "{name}: {examples:?}");
+            for example in examples {
+                let words: Vec<&str> = example
+                    .split(['>', '|'])
+                    .next()
+                    .unwrap()
+                    .split_whitespace()
+                    .collect();
+                assert_eq!(words[0], "ecs-roll", "{example}");
+                assert!(words.contains(&name.as_str()), "{name}: {example}");
+                if let Err(e) = super::Cli::try_parse_from(&words) {
+                    panic!("{example}: {e}");
+                }
+            }
+        }
     }
 }

@@ -25,6 +25,8 @@ pub struct Settings {
     pub output: OutputFormat,
     pub mode: Mode,
     pub poll: Poll,
+    /// How often a run renews the deploy lock it holds.
+    pub lock_heartbeat: Duration,
     /// The task definition file in force (flag, env or config), if any.
     pub task_definition: Option<PathBuf>,
     pub container: Option<String>,
@@ -135,6 +137,10 @@ impl Settings {
             Some(s) => Poll::from_min(parse_duration(s, "--poll-interval")?),
             None => Poll::default(),
         };
+        let lock_heartbeat = match &g.lock_heartbeat {
+            Some(s) => parse_duration(s, "--lock-heartbeat")?,
+            None => crate::engine::lock::HEARTBEAT,
+        };
         Ok(Settings {
             cluster,
             family,
@@ -144,6 +150,7 @@ impl Settings {
             output: g.output.unwrap_or(OutputFormat::Text),
             mode: mode(g.progress.unwrap_or(Progress::Auto)),
             poll,
+            lock_heartbeat,
             task_definition,
             container,
             config,

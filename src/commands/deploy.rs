@@ -33,6 +33,7 @@ async fn one(
     let s = s.clone();
     let rollout = s.rollout(&args.rollout)?;
     let image = settings::parse_image(&args.image)?;
+    let gate = limiter.as_ref().and_then(|sh| sh.gate.clone());
     let aws = super::connect_limited(&s, limiter).await?;
     let (desired, container) = super::desired_definition(&s, &aws, &image).await?;
 
@@ -41,7 +42,8 @@ async fn one(
             "task definition field {field:?} is not known to ecs-roll; it is sent to ECS unchanged"
         ))));
     }
-    let ctx = super::context(&s, &aws, observer.clone(), rollout.timeouts, cancel);
+    let mut ctx = super::context(&s, &aws, observer.clone(), rollout.timeouts, cancel);
+    ctx.gate = gate;
     let opts = Options {
         command: "deploy".into(),
         count: rollout.count,

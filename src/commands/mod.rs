@@ -4,8 +4,10 @@
 //! (Ctrl-C/SIGTERM), `output` (errors, progress, the outcome), `revisions` (the revision
 //! running now, the task definition to deploy).
 
+pub mod completions;
 pub mod deploy;
 pub mod diff;
+pub mod matrix;
 pub mod multi;
 pub mod rollback;
 pub mod status;
@@ -45,19 +47,25 @@ pub async fn run(cli: Cli) -> i32 {
 }
 
 async fn dispatch(cli: Cli) -> Result<i32, Error> {
-    let cwd = std::env::current_dir().map_err(|e| {
-        Error::usage(
-            format!("cannot read the current directory: {e}"),
-            "run from an existing directory",
-        )
-    })?;
-    let loaded = config::load(cli.global.config.as_deref(), &cwd)?;
+    let loaded = || {
+        let cwd = std::env::current_dir().map_err(|e| {
+            Error::usage(
+                format!("cannot read the current directory: {e}"),
+                "run from an existing directory",
+            )
+        })?;
+        config::load(cli.global.config.as_deref(), &cwd)
+    };
     match cli.command {
-        Command::Deploy(args) => deploy::run(&cli.global, args, loaded).await,
-        Command::Rollback(args) => rollback::run(&cli.global, args, loaded).await,
-        Command::Status => status::run(&cli.global, loaded).await,
-        Command::Diff(args) => diff::run(&cli.global, args, loaded).await,
-        Command::Unlock => unlock::run(&cli.global, loaded).await,
+        Command::Deploy(args) => deploy::run(&cli.global, args, loaded()?).await,
+        Command::Rollback(args) => rollback::run(&cli.global, args, loaded()?).await,
+        Command::Status => status::run(&cli.global, loaded()?).await,
+        Command::Diff(args) => diff::run(&cli.global, args, loaded()?).await,
+        Command::Unlock => unlock::run(&cli.global, loaded()?).await,
+        Command::Matrix => matrix::run(&loaded()?),
+        // Generated from the command line alone: no settings, no AWS.
+        Command::Completions { shell } => completions::completions(shell),
+        Command::Man { dir } => completions::man(dir.as_deref()),
     }
 }
 

@@ -1,11 +1,13 @@
 //! Several targets in one command (repeated `--service`, or `[[app]]`s with `--app`/`--all`):
-//! deployed concurrently under one client-side rate limit, each target's progress lines
+//! deployed concurrently under one client-side rate limit once every target's preflight
+//! passed (`engine::gate`: one refused target and none changes anything), each target's progress lines
 //! prefixed with its name, one summary line per target, and an aggregated exit code.
 
 use std::future::Future;
 use std::sync::Arc;
 
 use crate::batch::{ClusterShelves, ServiceBoard, Shared};
+use crate::engine::gate::Gate;
 use crate::engine::outcome::{Outcome, RunResult};
 use crate::engine::{Cancel, Event, Observer};
 use crate::error::{Error, exit};
@@ -27,11 +29,13 @@ where
     F: Fn(Settings, Arc<dyn Observer>, Cancel, Option<Arc<Shared>>) -> Fut,
     Fut: Future<Output = Result<Outcome, Error>> + Send + 'static,
 {
+    let gate = Gate::new(targets.iter().map(|(name, _)| name.clone()).collect());
     let sharing = Arc::new(Shared {
         limiter: RateLimiter::new(RATE_PER_SECOND, BURST),
         // One DescribeServices per 10 services a second at most, for every watch together.
         board: ServiceBoard::new(std::time::Duration::from_secs(1)),
         clusters: ClusterShelves::default(),
+        gate: None,
     });
     // Bars for many targets at once would fight over the terminal: plain lines.
     let github = targets
@@ -48,8 +52,19 @@ where
     let mut set = tokio::task::JoinSet::new();
     for (i, (name, s)) in targets.into_iter().enumerate() {
         let observer: Arc<dyn Observer> = Arc::new(render::plain::Plain::for_target(github, &name));
-        let fut = one(s, observer, cancel.clone(), Some(sharing.clone()));
-        set.spawn(async move { (i, name, fut.await) });
+        let ticket = gate.ticket(i);
+        let mine = Arc::new(Shared {
+            gate: Some(ticket.clone()),
+            ..(*sharing).clone()
+        });
+        let fut = one(s, observer, cancel.clone(), Some(mine));
+        set.spawn(async move {
+            let r = fut.await;
+            // A target that ended before the gate (refused, bad input, a dry run) settles
+            // its place, so the others do not wait for it.
+            ticket.ended(r.is_ok());
+            (i, name, r)
+        });
     }
     let mut results = Vec::new();
     while let Some(r) = set.join_next().await {

@@ -40,6 +40,7 @@ async fn one(
 ) -> Result<(Outcome, ApiCalls), Error> {
     let s = s.clone();
     let rollout = s.rollout(&args.rollout)?;
+    let gate = limiter.as_ref().and_then(|sh| sh.gate.clone());
     let aws = super::connect_limited(&s, limiter).await?;
     let target = match &args.to {
         Some(to) => resolve(&s, &aws, to).await?,
@@ -60,7 +61,8 @@ async fn one(
             resolve(&s, &aws, prev).await?
         }
     };
-    let ctx = super::context(&s, &aws, observer.clone(), rollout.timeouts, cancel);
+    let mut ctx = super::context(&s, &aws, observer.clone(), rollout.timeouts, cancel);
+    ctx.gate = gate;
     let opts = Options {
         command: "rollback".into(),
         count: rollout.count,

@@ -46,7 +46,10 @@ pub async fn run(g: &Global, loaded: Loaded) -> Result<i32, Error> {
                 .await
                 .map_err(Error::from_api_after_change)?;
             match Lock::decode(v) {
-                Some(l) => println!("removed the deploy lock of {}", l.describe()),
+                Some(l) => println!(
+                    "removed the deploy lock of {}",
+                    crate::render::lock::describe(&l)
+                ),
                 None => println!("removed an unreadable deploy lock ({v})"),
             }
         }

@@ -94,29 +94,65 @@ pub fn context(
         timeouts,
         cancel,
         actor: actor(),
+        lock_heartbeat: s.lock_heartbeat,
+        gate: None,
     }
 }
 
-/// Who runs this, recorded on the revision: the GitHub run, or user@host.
+/// Who runs this, recorded on the revision and in the deploy lock.
 fn actor() -> String {
-    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    actor_from(
+        |k| std::env::var(k).ok().filter(|v| !v.is_empty()),
+        std::process::id(),
+    )
+}
+
+/// In GitHub Actions the actor and the run's URL; otherwise user@host and the process id,
+/// the user and host found where no variable names them.
+fn actor_from(var: impl Fn(&str) -> Option<String>, pid: u32) -> String {
     if let (Some(repo), Some(run)) = (var("GITHUB_REPOSITORY"), var("GITHUB_RUN_ID")) {
-        return format!(
-            "github.com/{repo}/actions/runs/{run} ({})",
-            var("GITHUB_ACTOR").unwrap_or_default()
-        );
+        let server = var("GITHUB_SERVER_URL").unwrap_or_else(|| "https://github.com".into());
+        let url = format!("{server}/{repo}/actions/runs/{run}");
+        return match var("GITHUB_ACTOR") {
+            Some(actor) => format!("{actor} in {url}"),
+            None => url,
+        };
     }
     let user = var("USER")
         .or_else(|| var("USERNAME"))
+        .or_else(|| var("LOGNAME"))
+        .or_else(user_of_uid)
         .unwrap_or_else(|| "unknown".into());
     let host = var("HOSTNAME")
-        .or_else(|| {
-            std::fs::read_to_string("/etc/hostname")
-                .ok()
-                .map(|h| h.trim().to_string())
-        })
-        .unwrap_or_default();
-    format!("{user}@{host}")
+        .or_else(|| read_trimmed("/proc/sys/kernel/hostname"))
+        .or_else(|| read_trimmed("/etc/hostname"))
+        .unwrap_or_else(|| "unknown-host".into());
+    format!("{user}@{host} (pid {pid})")
+}
+
+/// The user name of this process's uid, from /proc and /etc/passwd (where no USER is set:
+/// cron, containers, systemd units).
+fn user_of_uid() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let uid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))?
+        .split_whitespace()
+        .next()?
+        .to_string();
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let name = passwd.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() > 2 && f[2] == uid).then(|| f[0].to_string())
+    });
+    Some(name.unwrap_or_else(|| format!("uid {uid}")))
+}
+
+fn read_trimmed(path: &str) -> Option<String> {
+    std::fs::read_to_string(path)
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
 }
 
 /// Runs the engine on the target: a service, with the family of the revision it deploys, or
@@ -151,5 +187,50 @@ pub fn service_context(ctx: Ctx, aws: &Aws, service: &str) -> ServiceCtx {
         services: aws.services.clone(),
         target_groups: aws.target_groups.clone(),
         service: service.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+    }
+
+    #[test]
+    fn the_holder_is_the_github_actor_and_run_url_in_actions() {
+        let ci = vars(&[
+            ("GITHUB_REPOSITORY", "acme/shop"),
+            ("GITHUB_RUN_ID", "42"),
+            ("GITHUB_ACTOR", "octocat"),
+            ("GITHUB_SERVER_URL", "https://github.example.com"),
+            ("USER", "runner"),
+        ]);
+        assert_eq!(
+            actor_from(ci, 7),
+            "octocat in https://github.example.com/acme/shop/actions/runs/42"
+        );
+        let no_actor = vars(&[("GITHUB_REPOSITORY", "acme/shop"), ("GITHUB_RUN_ID", "42")]);
+        assert_eq!(
+            actor_from(no_actor, 7),
+            "https://github.com/acme/shop/actions/runs/42"
+        );
+    }
+
+    #[test]
+    fn the_holder_is_user_at_host_with_the_pid_elsewhere_even_without_user_variables() {
+        let named = vars(&[("USER", "alice"), ("HOSTNAME", "laptop")]);
+        assert_eq!(actor_from(named, 7), "alice@laptop (pid 7)");
+        // No USER, USERNAME, LOGNAME or HOSTNAME (cron, containers): from the uid and the
+        // kernel's host name, never `unknown@...`.
+        let found = actor_from(vars(&[]), 7);
+        assert!(!found.starts_with("unknown@"), "{found}");
+        assert!(!found.contains("@unknown-host"), "{found}");
+        assert!(found.ends_with(" (pid 7)"), "{found}");
     }
 }

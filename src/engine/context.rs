@@ -68,6 +68,10 @@ pub struct Ctx {
     pub cancel: Cancel,
     /// Who is deploying, recorded on the revision (CI run, user@host).
     pub actor: String,
+    /// How often a run renews the deploy lock it holds (`lock::HEARTBEAT`).
+    pub lock_heartbeat: Duration,
+    /// Several targets in one command: this target's place at their common preflight gate.
+    pub gate: Option<super::gate::Ticket>,
 }
 
 impl Ctx {

@@ -107,7 +107,10 @@ pub async fn run(ctx: &StandaloneCtx, desired: Desired, opts: &Options) -> Resul
             + Duration::from_secs(600),
         what: &what,
     };
-    skeleton::locked(ctx, spec, started, || deploy(ctx, p, opts, outcome)).await
+    skeleton::locked(ctx, spec, outcome, started, |outcome| {
+        deploy(ctx, p, opts, outcome)
+    })
+    .await
 }
 
 async fn prepare(ctx: &StandaloneCtx, desired: Desired, opts: &Options) -> Result<Prepared, Error> {
@@ -168,6 +171,13 @@ async fn prepare(ctx: &StandaloneCtx, desired: Desired, opts: &Options) -> Resul
                 refusal: r,
             })
         })?;
+    for note in plan::notes::notes(&slots, &plan) {
+        ctx.emit(Event::Warning(Warning::Plan {
+            note,
+            load_balancer: ctx.load_balancer.clone(),
+            family: ctx.family.clone(),
+        }));
+    }
     Ok(Prepared {
         obs,
         catalog,

@@ -145,11 +145,59 @@ pub enum Warning {
     FinalStateUnread {
         error: String,
     },
-    LockNotReleased {
-        error: String,
+    /// About the deploy lock.
+    Lock(LockWarning),
+    /// What the plan does to the classic ELB beyond its steps.
+    Plan {
+        note: super::plan::notes::Note,
+        load_balancer: String,
+        family: String,
     },
     /// Said by a command, not the engine (for example about the settings it read).
     Note(String),
+}
+
+/// What happened to the deploy lock that a user should know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LockWarning {
+    NotReleased {
+        error: crate::platform::ApiError,
+    },
+    /// Another run's lock is there with a heartbeat: waiting up to `window` to see whether
+    /// that run renews it.
+    Waiting {
+        holder: String,
+        /// Unix seconds.
+        since: u64,
+        window: Duration,
+    },
+    /// The lock of a run that stopped renewing it (crashed) was taken over.
+    TakenOver {
+        holder: String,
+        /// Unix seconds.
+        since: u64,
+        why: Staleness,
+    },
+    /// The lock is no longer this run's (`ecs-roll unlock`, or a run that found it stale):
+    /// this run stops renewing it. `by`: the run that holds it now.
+    Lost {
+        by: Option<String>,
+    },
+    /// A renewal of the lock failed; the next one is tried as planned.
+    NotRenewed {
+        error: crate::platform::ApiError,
+    },
+}
+
+/// Why a lock found on the target was stale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Staleness {
+    /// Past its expiry (unix seconds).
+    Expired { at: u64 },
+    /// Its heartbeat stopped long ago (unix seconds, on the holder's clock).
+    Abandoned { renewed_at: u64 },
+    /// Not renewed while this run watched it for `window`.
+    Silent { window: Duration },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

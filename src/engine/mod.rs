@@ -6,6 +6,7 @@ pub mod deploy;
 pub mod diagnosis;
 pub mod events;
 pub mod failure;
+pub mod gate;
 pub mod observe;
 pub mod outcome;
 pub mod plan;

@@ -5,6 +5,8 @@
 //! them, a surge otherwise); only when none is free is an instance replaced in place, which
 //! takes it out of service for a while and so needs another instance to keep serving.
 
+pub mod notes;
+
 use std::collections::VecDeque;
 
 use serde::Serialize;

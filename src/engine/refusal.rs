@@ -11,6 +11,25 @@ use crate::platform::{DeploymentController, ResourceStatus, Strategy};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Refusal {
+    /// Another ecs-roll run holds the deploy lock, and renews it (`renews_every_ms`), or has
+    /// no heartbeat (an older ecs-roll) and holds it until it expires.
+    LockHeld {
+        what: String,
+        holder: String,
+        /// Unix seconds.
+        since: u64,
+        expires: u64,
+        renews_every_ms: Option<u64>,
+    },
+    /// The lock was removed right after this run wrote it (someone ran `ecs-roll unlock`).
+    LockVanished {
+        what: String,
+    },
+    /// Several targets in one command: these others did not pass their preflight, so this
+    /// one changes nothing either.
+    OtherTargetRefused {
+        targets: Vec<String>,
+    },
     ClusterNotActive {
         cluster: String,
     },

@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::context::Ctx;
-use super::events::{Event, Warning};
+use super::events::{Event, LockWarning, Warning};
 use super::failure::{Failure, FailureReport, Interruption};
 use super::lock;
 use super::outcome::{Outcome, RunResult};
@@ -68,37 +68,52 @@ pub struct LockSpec<'a> {
     pub what: &'a str,
 }
 
-/// Runs `body` under the deploy lock: the first change in AWS is taking it, the last is
+/// Runs `body` under the deploy lock, once every target of the command passed its
+/// preflight (`gate`): the first change in AWS is taking it, the last is
 /// releasing it, on success, failure and interrupt alike (an abort releases it through
-/// `lock::remember`; a kill -9 leaves it to expire).
+/// `lock::remember`). While `body` runs the lock is renewed, so a kill -9 leaves a lock the
+/// next run sees go stale and takes over. An interrupt while waiting for a stale lock ends
+/// the run before any change.
 pub async fn locked<F, Fut>(
     ctx: &Ctx,
     spec: LockSpec<'_>,
+    outcome: Outcome,
     started: Instant,
     body: F,
 ) -> Result<Outcome, Error>
 where
-    F: FnOnce() -> Fut,
+    F: FnOnce(Outcome) -> Fut,
     Fut: Future<Output = Result<Outcome, Error>>,
 {
-    let held = lock::acquire(
-        ctx.tags.as_ref(),
-        spec.resource_arn,
-        spec.key,
-        &ctx.actor,
-        spec.ttl,
-        spec.what,
-    )
-    .await?;
+    if let Some(gate) = &ctx.gate {
+        gate.ready().await?;
+    }
+    let want = lock::Want {
+        arn: spec.resource_arn,
+        key: spec.key,
+        holder: &ctx.actor,
+        ttl: spec.ttl,
+        heartbeat: ctx.lock_heartbeat,
+        what: spec.what,
+    };
+    let notice = |w| ctx.emit(Event::Warning(Warning::Lock(w)));
+    let held = match lock::acquire(ctx.tags.as_ref(), &want, &ctx.cancel, &notice).await? {
+        lock::Taken::Held(held) => held,
+        lock::Taken::Interrupted => {
+            return Ok(match ends_before_change(ctx, outcome, false, started) {
+                ControlFlow::Break(o) | ControlFlow::Continue(o) => o,
+            });
+        }
+    };
     lock::remember(ctx.tags.clone(), &held);
-    let result = body().await.map(|mut o| {
+    let heartbeat = lock::Beating::start(ctx.tags.clone(), held.clone(), ctx.observer.clone());
+    let result = body(outcome).await.map(|mut o| {
         o.duration = started.elapsed();
         o
     });
-    if let Err(e) = lock::release(ctx.tags.as_ref(), &held).await {
-        ctx.emit(Event::Warning(Warning::LockNotReleased {
-            error: e.to_string(),
-        }));
+    heartbeat.stop().await;
+    if let Err(error) = lock::release(ctx.tags.as_ref(), &held).await {
+        notice(LockWarning::NotReleased { error });
     }
     result
 }

@@ -6,6 +6,7 @@ pub mod bars;
 pub mod diagnosis;
 pub mod failure;
 pub mod github;
+pub mod lock;
 pub mod plain;
 pub mod refusal;
 pub mod summary;

@@ -9,6 +9,7 @@ use tokio::time::Instant;
 use super::failure::{message, progress, wait};
 use super::human;
 use crate::engine::plan::Plan;
+use crate::engine::plan::notes::Note;
 use crate::engine::service::ServicePlan;
 use crate::engine::{Action, Event, Observer, Warning};
 use crate::platform::{Strategy, short};
@@ -312,10 +313,34 @@ pub fn warning(w: &Warning) -> String {
             format!("could not restore the deployment configuration: {error}")
         }
         Warning::FinalStateUnread { error } => format!("could not read the final state: {error}"),
-        Warning::LockNotReleased { error } => {
-            format!("could not release the deploy lock (it expires by itself): {error}")
-        }
+        Warning::Lock(l) => super::lock::warning(l),
+        Warning::Plan {
+            note,
+            load_balancer,
+            family,
+        } => plan_note(note, load_balancer, family),
         Warning::Note(text) => text.clone(),
+    }
+}
+
+fn plan_note(note: &Note, load_balancer: &str, family: &str) -> String {
+    match note {
+        Note::Reregisters { instances } => format!(
+            "{} run(s) the app but is not registered with {load_balancer} (taken out by hand, or by an interrupted run): the deploy registers it again with the new revision's task; deregister it again afterwards if it must stay out",
+            instances.join(", ")
+        ),
+        Note::LeftRegistered {
+            instance,
+            in_service: true,
+        } => format!(
+            "{instance} is registered with {load_balancer} and InService but runs no task of {family}: the load balancer goes on sending it the app's traffic after the deploy; deregister it from {load_balancer} if it should not serve"
+        ),
+        Note::LeftRegistered {
+            instance,
+            in_service: false,
+        } => format!(
+            "{instance} is registered with {load_balancer} but runs no task of {family} and the plan starts none there: it stays registered, OutOfService"
+        ),
     }
 }
 

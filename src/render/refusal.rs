@@ -6,6 +6,30 @@ use crate::platform::DeploymentController;
 
 pub fn message(r: &Refusal) -> String {
     match r {
+        Refusal::LockHeld {
+            what,
+            holder,
+            since,
+            expires,
+            renews_every_ms,
+        } => format!(
+            "another ecs-roll deploy of {what} is in progress: {}{}",
+            super::lock::holder(holder, *since),
+            match renews_every_ms {
+                Some(ms) => format!(
+                    ", and it renews the lock every {}",
+                    super::human_limit(std::time::Duration::from_millis(*ms))
+                ),
+                None => format!(" (the lock expires at {})", super::lock::rfc3339(*expires)),
+            }
+        ),
+        Refusal::OtherTargetRefused { targets } => format!(
+            "not started: the preflight of {} failed, and no target of this command changes anything unless every one can",
+            targets.join(", ")
+        ),
+        Refusal::LockVanished { what } => {
+            format!("the deploy lock on {what} vanished right after it was taken")
+        }
         Refusal::ClusterNotActive { cluster } => {
             format!("cluster {cluster:?} does not exist or is not ACTIVE")
         }
@@ -112,6 +136,10 @@ pub fn message(r: &Refusal) -> String {
 
 pub fn hint(r: &Refusal) -> String {
     match r {
+        Refusal::LockHeld { renews_every_ms: Some(_), .. } => "wait for it to finish and run the same command again; should that run crash, the next run takes its lock over once it is no longer renewed".into(),
+        Refusal::LockHeld { renews_every_ms: None, .. } => "wait for it to finish; if that run crashed, `ecs-roll unlock` removes its lock (it also expires by itself)".into(),
+        Refusal::OtherTargetRefused { .. } => "fix what the other target's error says and run the same command again, or leave that target out".into(),
+        Refusal::LockVanished { .. } => "someone may be running `ecs-roll unlock`; run the same command again".into(),
         Refusal::ClusterNotActive { .. } => {
             "check --cluster (or `cluster` in ecs-roll.toml) and --region".into()
         }

@@ -454,7 +454,7 @@ fn the_action_installs_ecs_roll_maps_inputs_to_flags_and_outputs() {
         ),
         (
             &[("command", "redeploy")][..],
-            "command must be deploy, rollback, status or diff",
+            "command must be deploy, rollback, status, diff or matrix",
         ),
         (
             &[("command", "rollback"), ("dry-run", "yes")][..],
@@ -469,4 +469,56 @@ fn the_action_installs_ecs_roll_maps_inputs_to_flags_and_outputs() {
             "{with:?}:\n{log}"
         );
     }
+}
+
+/// `command: matrix` turns the [[app]]s of ecs-roll.toml into a job matrix; each job deploys
+/// its app with the `app` input.
+#[test]
+fn the_action_fans_out_over_the_apps_of_the_config() {
+    let moto = MotoServer::start();
+    moto.seed(&SeedOptions::fast());
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("ecs-roll.toml");
+    fs::write(
+        &config,
+        format!(
+            "cluster = \"cb-prototype\"\nfamily = \"cb-prototype\"\ntask_definition = \"{}\"\n\n[[app]]\nname = \"web\"\nload_balancer = \"cb-prototype-elb\"\n\n[[app]]\nname = \"api\"\nservice = \"api\"\n",
+            support::repo_root().join("taskdefs/cb-prototype.json").display()
+        ),
+    )
+    .unwrap();
+    let config = config.display().to_string();
+    let (ok, out, log) = run_action(
+        &moto,
+        &[
+            ("command", "matrix"),
+            ("config", &config),
+            ("version", "v9.9.9"),
+        ],
+    );
+    assert!(ok, "{log}");
+    let matrix: Value = serde_json::from_str(&out["matrix"]).unwrap();
+    let apps: Vec<&str> = matrix["include"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["app"].as_str().unwrap())
+        .collect();
+    assert_eq!(apps, ["web", "api"], "{matrix}");
+    assert_eq!(matrix["include"][1]["service"], "api");
+
+    // One job of that matrix: the web app.
+    let (ok, out, log) = run_action(
+        &moto,
+        &[
+            ("app", "web"),
+            ("config", &config),
+            ("image", IMAGE_V2),
+            ("version", "v9.9.9"),
+        ],
+    );
+    assert!(ok, "{log}");
+    assert!(log.contains("--app web"), "{log}");
+    assert_eq!(out["result"], "success", "{log}");
+    assert_eq!(out["revision"], "2", "{out:?}");
 }

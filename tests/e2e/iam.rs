@@ -106,7 +106,9 @@ fn without(policy: &Value, action: &str) -> Value {
 fn as_user(moto: &MotoServer, key: &Key) -> Command {
     let mut cmd = ecs_roll(moto);
     cmd.env("AWS_ACCESS_KEY_ID", &key.id)
-        .env("AWS_SECRET_ACCESS_KEY", &key.secret);
+        .env("AWS_SECRET_ACCESS_KEY", &key.secret)
+        // A lock left behind (no UntagResource) is taken over within 8 s, not 50 s.
+        .env("ECS_ROLL_LOCK_HEARTBEAT", "1s");
     cmd
 }
 
@@ -189,8 +191,13 @@ struct Denied {
 }
 
 /// Actions whose denial ecs-roll reports without its IAM hint (only AWS's message, passed
-/// on, names them): the lock release warning drops the hint (see the report).
-const KNOWN_UNHINTED: &[&str] = &["ecs:UntagResource"];
+/// on, names them).
+const KNOWN_UNHINTED: &[&str] = &[];
+
+/// Actions whose denial fails no run but makes each warn, naming the permission: without
+/// UntagResource the deploy lock cannot be released, and the next run takes it over once it
+/// is no longer renewed.
+const ONLY_WARNED: &[&str] = &["ecs:UntagResource"];
 
 /// Deploys (and, if that passes, rolls back and deploys again) as a user whose policy lacks
 /// `action`; returns the exit codes and whether a failing run named the permission.
@@ -267,6 +274,7 @@ fn every_action_of_the_standalone_policy_is_needed_and_named_when_missing() {
         .iter()
         .filter(|d| d.codes.iter().all(|c| *c == 0))
         .map(|d| d.action.as_str())
+        .filter(|a| !ONLY_WARNED.contains(a))
         .collect();
     let unhinted: Vec<&str> = results
         .iter()

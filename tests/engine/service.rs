@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use ecs_roll::engine::deploy::{Desired, Options, TAG_PREVIOUS};
 use ecs_roll::engine::diagnosis::{CheckProblem, Diagnosis, Shortfall, Trigger, diagnose};
-use ecs_roll::engine::events::{Observer, Phase, Recorder};
+use ecs_roll::engine::events::{LockWarning, Observer, Phase, Recorder, Warning};
 use ecs_roll::engine::lock;
 use ecs_roll::engine::refusal::Refusal;
 use ecs_roll::engine::service::TAG_CONFIGURATION;
@@ -18,7 +18,6 @@ use ecs_roll::engine::wait::Poll;
 use ecs_roll::engine::{Cancel, Ctx, Event, Failure, Outcome, RunResult, Timeouts};
 use ecs_roll::error::Error;
 use ecs_roll::image::ImageRef;
-use ecs_roll::platform::ResourceTags;
 use ecs_roll::platform::{DeploymentConfiguration, HealthCheck};
 use ecs_roll::sim::{
     Behaviour, Fault, LaunchType, MemoryTags, ServiceSpec, Sim, TargetGroupSpec, TargetType,
@@ -182,6 +181,8 @@ impl Run {
                 timeouts: Timeouts::default(),
                 cancel: self.cancel.clone(),
                 actor: "test".into(),
+                lock_heartbeat: ecs_roll::engine::lock::HEARTBEAT,
+                gate: None,
             },
             services: self.sim.services(),
             target_groups: self.sim.target_groups(),
@@ -749,16 +750,8 @@ async fn an_interrupted_deploys_rerun_restores_the_original_configuration() {
             (Some(100), Some(66)),
             "killed {killed}"
         );
+        // A kill -9 leaves its lock behind, no longer renewed: the rerun takes it over.
         let rerun = run.again();
-        if killed {
-            // A kill -9 leaves its lock behind: `ecs-roll unlock` removes it.
-            let arn = rerun.service_arn().await;
-            rerun
-                .tags
-                .untag_resource(&arn, &[lock::SERVICE_KEY.to_string()])
-                .await
-                .unwrap();
-        }
         let out = rerun.deploy("app:v2").await.unwrap();
         assert_eq!(
             out.result,
@@ -766,6 +759,13 @@ async fn an_interrupted_deploys_rerun_restores_the_original_configuration() {
             "killed {killed}: {:?}",
             out.failure
         );
+        let took_over = rerun.recorder.events().iter().any(|e| {
+            matches!(
+                e,
+                Event::Warning(Warning::Lock(LockWarning::TakenOver { .. }))
+            )
+        });
+        assert_eq!(took_over, killed, "killed {killed}: the lock taken over");
         assert_eq!(run.running().await, ["web:2"; 3]);
         assert_eq!(
             rerun.configuration().await,
@@ -778,4 +778,55 @@ async fn an_interrupted_deploys_rerun_restores_the_original_configuration() {
             "killed {killed}: the record goes with the restore"
         );
     }
+}
+
+/// Several targets in one command: a target that is refused (here a service that does not
+/// exist) holds every other back, so nothing changes in any of them; once it is left out,
+/// the same deploy goes ahead.
+#[tokio::test(start_paused = true)]
+async fn one_refused_target_of_several_keeps_every_target_unchanged() {
+    let run = Run::new(classic_static(3, deployment_configuration(200, 100)));
+    let td = run.definition("app:v2").await;
+    let opts = Options {
+        command: "deploy".into(),
+        rollback_on_failure: true,
+        ..Options::default()
+    };
+    let gate = ecs_roll::engine::gate::Gate::new(vec!["web".into(), "ghost".into()]);
+    let mut web = run.sctx();
+    web.ctx.gate = Some(gate.ticket(0));
+    let mut ghost = run.sctx();
+    ghost.service = "ghost".into();
+    let ghost_ticket = gate.ticket(1);
+    ghost.ctx.gate = Some(ghost_ticket.clone());
+    let (web_result, ghost_result) = tokio::join!(
+        service::run(&web, Desired::Definition(td.clone()), &opts),
+        async {
+            // The ghost's refusal comes after a while (a slow preflight): web must wait.
+            tokio::time::sleep(secs(3)).await;
+            let r = service::run(&ghost, Desired::Definition(td.clone()), &opts).await;
+            ghost_ticket.ended(r.is_ok());
+            r
+        }
+    );
+    assert!(matches!(
+        ghost_result.unwrap_err().refusal(),
+        Some(Refusal::ServiceNotFound { .. })
+    ));
+    let e = web_result.unwrap_err();
+    assert_eq!(e.exit_code(), 2);
+    assert_eq!(
+        e.refusal(),
+        Some(&Refusal::OtherTargetRefused {
+            targets: vec!["ghost".into()]
+        })
+    );
+    assert_eq!(run.sim.call_count("UpdateService"), 0, "nothing changed");
+    assert_eq!(run.sim.call_count("RegisterTaskDefinition"), 0);
+    let arn = run.service_arn().await;
+    assert!(run.tags.of(&arn).is_empty(), "not even the lock");
+    assert_eq!(run.service_revision().await, "web:1");
+
+    let out = run.deploy_td(td).await.unwrap();
+    assert_eq!(out.result, RunResult::Succeeded, "{:?}", out.failure);
 }

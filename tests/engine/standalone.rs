@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use ecs_roll::engine::deploy::{self, TAG_PREVIOUS};
 use ecs_roll::engine::diagnosis::{CheckProblem, Diagnosis, PullProblem, diagnose};
-use ecs_roll::engine::events::Recorder;
+use ecs_roll::engine::events::{LockWarning, Recorder, Staleness, Warning};
 use ecs_roll::engine::plan::Strategy;
+use ecs_roll::engine::plan::notes::Note;
 use ecs_roll::engine::wait::Poll;
 use ecs_roll::engine::{
     Action, Cancel, Ctx, Desired, Event, Failure, Options, Outcome, RunResult, StandaloneCtx,
@@ -87,6 +88,8 @@ impl Run {
                 timeouts: self.timeouts,
                 cancel: self.cancel.clone(),
                 actor: "test".into(),
+                lock_heartbeat: ecs_roll::engine::lock::HEARTBEAT,
+                gate: None,
             },
             load_balancer: LB.into(),
         }
@@ -576,6 +579,66 @@ async fn an_interrupt_finishes_the_step_in_progress_and_a_rerun_resumes() {
     assert!(sampler.stop().min_serving() >= Some(2));
 }
 
+/// A kill -9 at any moment of a deploy (here: its future dropped at 3 s, in the first step's
+/// draining, at 40 s and at 100 s, later steps) leaves a lock no longer renewed: a plain
+/// rerun waits for it to go stale, takes it over, saying whose it was, and completes.
+#[tokio::test(start_paused = true)]
+async fn a_rerun_after_a_kill_takes_the_stale_lock_over_and_completes_the_deploy() {
+    for killed_at in [3, 40, 100] {
+        let run = Run::new(world(3));
+        let sampler = run.sim.spawn_sampler(Duration::from_secs(1));
+        let first = tokio::time::timeout(Duration::from_secs(killed_at), run.deploy(V2)).await;
+        assert!(first.is_err(), "killed at {killed_at} s, before its end");
+        assert!(
+            !run.tags
+                .of(&MemoryTags::cluster_arn_of("cb-prototype"))
+                .is_empty(),
+            "the killed run's lock stays"
+        );
+        let again = Run {
+            sim: run.sim.clone(),
+            tags: run.tags.clone(),
+            recorder: Arc::new(Recorder::default()),
+            cancel: Cancel::default(),
+            timeouts: Timeouts::default(),
+        };
+        let started = tokio::time::Instant::now();
+        let out = again.deploy(V2).await.unwrap();
+        assert_eq!(
+            out.result,
+            RunResult::Succeeded,
+            "killed at {killed_at} s: {:?}",
+            out.failure
+        );
+        assert_eq!(again.running_images(), ["cb-prototype:2"; 3]);
+        assert_eq!(again.registered_in_service(), 3);
+        let took_over = again.recorder.events().into_iter().find_map(|e| match e {
+            Event::Warning(Warning::Lock(LockWarning::TakenOver { holder, why, .. })) => {
+                Some((holder, why))
+            }
+            _ => None,
+        });
+        assert!(
+            matches!(&took_over, Some((h, Staleness::Silent { .. })) if h == "test"),
+            "killed at {killed_at} s: {took_over:?}"
+        );
+        assert!(
+            started.elapsed() >= Duration::from_secs(50),
+            "waited for it"
+        );
+        assert!(
+            run.tags
+                .of(&MemoryTags::cluster_arn_of("cb-prototype"))
+                .is_empty(),
+            "released"
+        );
+        assert!(
+            sampler.stop().min_serving() >= Some(2),
+            "killed at {killed_at} s"
+        );
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn rollback_returns_to_the_recorded_previous_revision_and_records_the_way_back() {
     let run = Run::new(world(3));
@@ -723,4 +786,36 @@ async fn a_second_deploy_while_one_runs_fails_fast_naming_the_first() {
             .of(&MemoryTags::cluster_arn_of("cb-prototype"))
             .is_empty()
     );
+}
+
+/// An instance taken out of the ELB by hand before the deploy (its task still runs): the plan
+/// says, before any change, that the deploy registers it again, and it does.
+#[tokio::test(start_paused = true)]
+async fn an_instance_taken_out_of_the_elb_before_the_deploy_is_named_in_the_plan() {
+    let run = Run::new(world(3));
+    let out_of_elb = run.sim.instance_ids()[2].clone();
+    run.sim
+        .elb()
+        .deregister_instances(LB, std::slice::from_ref(&out_of_elb))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(61)).await; // its connection draining
+    let out = run.deploy(V2).await.unwrap();
+    assert_eq!(out.result, RunResult::Succeeded, "{:?}", out.failure);
+    let events = run.recorder.events();
+    let said = events.iter().position(|e| {
+        matches!(e, Event::Warning(Warning::Plan {
+            note: Note::Reregisters { instances },
+            ..
+        }) if instances == &vec![out_of_elb.clone()])
+    });
+    let first_change = events
+        .iter()
+        .position(|e| matches!(e, Event::Action(_)))
+        .unwrap();
+    assert!(
+        said.is_some_and(|i| i < first_change),
+        "said before any change: {events:#?}"
+    );
+    assert_eq!(run.registered_in_service(), 3);
 }

@@ -85,7 +85,10 @@ pub async fn run(s: &ServiceCtx, desired: Desired, opts: &Options) -> Result<Out
         ttl: ctx.timeouts.total.unwrap_or(DEFAULT_LIMIT) * 3 + Duration::from_secs(600),
         what: &what,
     };
-    skeleton::locked(ctx, spec, started, || deploy(s, &mut p, opts, outcome)).await
+    skeleton::locked(ctx, spec, outcome, started, |outcome| {
+        deploy(s, &mut p, opts, outcome)
+    })
+    .await
 }
 
 async fn prepare(s: &ServiceCtx, desired: Desired, opts: &Options) -> Result<Prepared, Error> {
