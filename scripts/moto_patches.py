@@ -43,6 +43,12 @@ elb-connection-draining
     (moto: state `Unknown`); a registered, stopped EC2 instance is `OutOfService`.
     Registering the instance again ends its deregistration.
     ECS_ROLL_TESTBED_DRAINING=off turns this part off (moto's immediate deregistration).
+
+ecs-service-scheduler
+    Opt-in (the state manager's transition of model `ecs::service`): ECS's service scheduler
+    for rolling updates, which moto lacks: tasks started and stopped within maximumPercent /
+    minimumHealthyPercent, registered with and drained from the service's load balancers,
+    deployments, counts and service events kept as ECS keeps them. See its section below.
 """
 
 from __future__ import annotations
@@ -383,6 +389,8 @@ def _patch_elb(simulate_draining: bool) -> None:
 #     EC2 instance with a classic ELB, `instance` targets (instance id, host port) or `ip`
 #     targets with a target group; a task counts as healthy once every load balancer reports
 #     it InService / healthy (moto's own health reporting: at once);
+#   - takes a task that stopped by itself (StopTask, a crash) out of the load balancers, and
+#     counts it in its deployment's failedTasks if it never was healthy; it is replaced;
 #   - stops tasks of the other deployments (unhealthy ones first), then surplus PRIMARY ones,
 #     while at least ceil(desired x minimumHealthyPercent / 100) healthy tasks stay: first
 #     deregistered (the classic ELB's connection draining of the elb-connection-draining
@@ -406,7 +414,7 @@ def _patch_elb(simulate_draining: bool) -> None:
 # sets or unsets it explicitly. While it runs, each AWS call and each reconciler pass hold
 # one lock, so a call never sees a pass half done.
 #
-# Not modelled: the circuit breaker, alarms, placement constraints and strategies other than
+# Not modelled: the circuit breaker (failed tasks are counted, nothing trips), alarms, placement constraints and strategies other than
 # the spread, DAEMON services, other strategies than ROLLING, health check grace periods and
 # failing health checks (moto reports every running target healthy), task sets.
 
@@ -583,6 +591,7 @@ class _Scene:
                 health = self.elbv2.describe_target_health(lb["targetGroupArn"], [target])
                 if not health or health[0].status != "healthy":
                     return False
+        task._testbed_healthy_once = True
         return True
 
     # -- tasks ----------------------------------------------------------------------------
@@ -700,6 +709,24 @@ def _finish_stopping(scene: _Scene) -> bool:
     return changed
 
 
+def _forget_stopped(scene: _Scene, notes: _Notes) -> bool:
+    """Tasks that stopped by themselves (StopTask, a crash): out of the load balancers at once,
+    and counted as failed tasks of their deployment if they never were healthy."""
+    changed = False
+    for t in scene.tasks:
+        if t.last_status == "STOPPED" and getattr(t, "_testbed_registered", False):
+            scene.deregister(t, notes)
+            changed = True
+        if t.last_status == "STOPPED" and not hasattr(t, "_testbed_stop_at") and not hasattr(t, "_testbed_gone"):
+            t._testbed_gone = True
+            d = next((d for d in scene.svc.deployments if d["id"] == t.started_by), None)
+            if d is not None and not getattr(t, "_testbed_healthy_once", False):
+                d["failedTasks"] = d.get("failedTasks", 0) + 1
+                d["updatedAt"] = _utcnow()
+            changed = True
+    return changed
+
+
 def _register_running(scene: _Scene, notes: _Notes) -> bool:
     changed = False
     due = time.monotonic() - REGISTRATION_DELAY
@@ -804,6 +831,7 @@ def _reconcile(backend, svc) -> None:  # type: ignore[no-untyped-def]
     notes = _Notes()
     for _ in range(8):  # until nothing more changes at this instant
         changed = _finish_stopping(scene)
+        changed |= _forget_stopped(scene, notes)
         changed |= _register_running(scene, notes)
         changed |= _roll(scene, notes)
         if not changed:

@@ -438,6 +438,13 @@ fn interrupt(phase: &Phase, signal: &str) {
     );
     assert_no_panic(&again);
     again.assert_code(0);
+    if view.tags.contains_key(LOCK) {
+        assert!(
+            again.stderr.contains("took over the deploy lock of"),
+            "{what}: the rerun says it took the crashed run's lock over\n{}",
+            again.context()
+        );
+    }
     let doc = again.json();
     assert_eq!(doc["result"], "succeeded", "{what}\n{}", again.context());
     assert_eq!(doc["target"]["name"], "cb-prototype:2", "{what}: {doc}");
@@ -525,10 +532,10 @@ fn every_phase(signals: &[&str], parallel: usize) {
 
 #[test]
 fn a_service_deploy_interrupted_at_every_phase_is_finished_by_a_plain_rerun() {
-    every_phase(&["TERM"], 4);
+    every_phase(&["TERM"], 5);
 }
 
 #[test]
 fn a_service_deploy_killed_at_every_phase_is_finished_by_a_plain_rerun_without_unlock() {
-    every_phase(&["KILL"], 4);
+    every_phase(&["KILL"], 5);
 }

@@ -144,6 +144,7 @@ fn interrupt(phase: &Phase, signal: &str) -> i32 {
     if !killed {
         assert_interrupted(phase, &r, moto, &what);
     }
+    let lock_left = killed && holds_lock(moto);
     // The same command again completes the job. Where the new revision crashed, it still
     // does: the deploy fails again and rolls everything back.
     let mut cmd = ecs_roll(moto);
@@ -160,6 +161,13 @@ fn interrupt(phase: &Phase, signal: &str) -> i32 {
         again.took
     );
     assert_no_panic(&again);
+    if lock_left {
+        assert!(
+            again.stderr.contains("took over the deploy lock of"),
+            "{what}: the rerun says it took the crashed run's lock over\n{}",
+            again.context()
+        );
+    }
     let state = quick_state(moto);
     if phase.crash_second_start {
         again.assert_code(3);
@@ -178,6 +186,26 @@ fn interrupt(phase: &Phase, signal: &str) -> i32 {
         "{what}: no revision registered twice"
     );
     r.code()
+}
+
+/// Whether the reference family's deploy lock is on the cluster.
+fn holds_lock(moto: &MotoServer) -> bool {
+    let ecs = |op: &str, body: Value| {
+        let (status, v) =
+            proxy::ecs_call(moto.port(), op, &body).unwrap_or_else(|e| panic!("{op} on moto: {e}"));
+        assert_eq!(status, 200, "{op}: {v}");
+        v
+    };
+    let clusters = ecs("DescribeClusters", json!({"clusters": [CLUSTER]}));
+    let tags = ecs(
+        "ListTagsForResource",
+        json!({"resourceArn": clusters["clusters"][0]["clusterArn"]}),
+    );
+    tags["tags"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|t| t["key"] == "ecs-roll:lock:cb-prototype")
 }
 
 /// What a SIGINT or SIGTERM in `phase` must leave: the step in progress finished, no more, and

@@ -764,6 +764,36 @@ fn the_service_scheduler_rolls_deployments_out_like_ecs_and_only_when_on() {
         );
     }
 
+    // A task stopped by someone else is taken out of the ELB and replaced; it served, so it
+    // is no failed task.
+    let gone = state.running_tasks()[0].arn.clone();
+    moto.aws(
+        "ecs",
+        "stop_task",
+        &json!({"cluster": s.cluster, "task": gone}),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let state = moto.inspect();
+        let arns: Vec<&str> = state
+            .running_tasks()
+            .iter()
+            .map(|t| t.arn.as_str())
+            .collect();
+        if arns.len() == 3
+            && !arns.contains(&gone.as_str())
+            && state.in_service_instances().len() == 3
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not replaced within 30 s: {arns:?}"
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(describe()["deployments"][0]["failedTasks"], 0);
+
     // The configuration alone: no new deployment.
     let up = moto.aws(
         "ecs",
