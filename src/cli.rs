@@ -173,10 +173,14 @@ pub struct Rollout {
     /// Number of tasks (default: as many as run now).
     #[arg(long, env = "ECS_ROLL_COUNT", allow_hyphen_values = true)]
     pub count: Option<String>,
-    /// Limit for the whole rollout, e.g. 15m or 900s (a rollback gets the same again).
+    /// Limit for the whole rollout, e.g. 15m or 900s (a rollback gets the same again); the
+    /// checks before the first change end within it too (exit 2, nothing changed).
     #[arg(long, env = "ECS_ROLL_TIMEOUT", allow_hyphen_values = true)]
     pub timeout: Option<String>,
-    /// Limit for a new instance to become InService (default: from the ELB health check).
+    /// Limit from a new task seen RUNNING to InService (a service: healthy in every load
+    /// balancer), e.g. 2m. Default: standalone, twice what the ELB's checks take plus
+    /// --health-grace; a service, none of its own. Reaching RUNNING has its own limit: 5
+    /// minutes from StartTask.
     #[arg(long, env = "ECS_ROLL_HEALTH_TIMEOUT", allow_hyphen_values = true)]
     pub health_timeout: Option<String>,
     /// How long a new task may fail the load balancer's health checks while it starts up,

@@ -87,6 +87,15 @@ impl Error {
         }
     }
 
+    /// The result word of a run that ended in this error, as every output says it:
+    /// `refused` when nothing was changed (exit 2), else `failed`.
+    pub fn result_word(&self) -> &'static str {
+        match self {
+            Error::Usage { .. } | Error::Preflight { .. } | Error::Refused(_) => "refused",
+            Error::Failed { .. } => "failed",
+        }
+    }
+
     pub fn hint(&self) -> String {
         match self {
             Error::Usage { hint, .. }

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use aws_config::SdkConfig;
+use aws_config::retry::RetryConfig;
 use aws_sdk_ecs::Client;
 use aws_sdk_ecs::operation::describe_task_definition::DescribeTaskDefinitionOutput;
 use aws_sdk_ecs::operation::describe_tasks::DescribeTasksOutput;
@@ -200,6 +201,10 @@ impl Ecs for EcsAdapter {
     ) -> ApiResult<Task> {
         const OP: &str = "StartTask";
         let raw = RawSuccessBody::new(|| StartTaskOutput::builder().build());
+        // Sent once: StartTask has no client token, and a retry after an answer that was lost
+        // would start a second task. The engine looks for the first before it tries again
+        // (`engine::rollout::start`).
+        let once = aws_sdk_ecs::config::Builder::default().retry_config(RetryConfig::disabled());
         let request = self
             .client
             .start_task()
@@ -208,6 +213,7 @@ impl Ecs for EcsAdapter {
             .container_instances(container_instance_arn)
             .started_by(started_by)
             .customize()
+            .config_override(once)
             .interceptor(raw.clone())
             .send();
         self.calls.call(OP, request).await?;

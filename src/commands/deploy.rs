@@ -8,6 +8,7 @@ use crate::cli::{Deploy, Global};
 use crate::config::Loaded;
 use crate::engine::Observer;
 use crate::engine::outcome::Outcome;
+use crate::engine::skeleton::{PreflightDeadline, by_deadline};
 use crate::engine::{Cancel, Desired, Event, Options, Warning};
 use crate::error::Error;
 use crate::platform::Strategy;
@@ -34,8 +35,13 @@ async fn one(
     let rollout = s.rollout(&args.rollout)?;
     let image = settings::parse_image(&args.image)?;
     let gate = limiter.as_ref().and_then(|sh| sh.gate.clone());
-    let aws = super::connect_limited(&s, limiter).await?;
-    let (desired, container) = super::desired_definition(&s, &aws, &image).await?;
+    let deadline = PreflightDeadline::from_now(rollout.timeouts.total);
+    let (aws, (desired, container)) = by_deadline(deadline, async {
+        let aws = super::connect_limited(&s, limiter).await?;
+        let desired = super::desired_definition(&s, &aws, &image).await?;
+        Ok((aws, desired))
+    })
+    .await?;
 
     for field in desired.unknown_fields() {
         observer.event(&Event::Warning(Warning::Note(format!(
@@ -52,6 +58,7 @@ async fn one(
         dry_run: rollout.dry_run,
         container: Some(container),
         strategy: args.strategy.map(strategy_name),
+        preflight_deadline: deadline,
     };
     let outcome = super::run_engine(&s, &aws, ctx, Desired::Definition(desired), &opts).await;
     Ok((outcome?, aws.calls))

@@ -23,10 +23,12 @@ pub(super) fn report_error(e: &Error, output: OutputFormat) {
             "::error::{}",
             render::plain::escape(&format!("{e} ({})", e.hint()))
         );
+        // The step outputs and the job summary, on this end too.
+        render::github::publish_error(e);
     }
     if output == OutputFormat::Json {
         let doc = serde_json::json!({
-            "result": "error",
+            "result": e.result_word(),
             "exit_code": e.exit_code(),
             "error": e.to_string(),
             "hint": e.hint(),

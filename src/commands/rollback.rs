@@ -1,6 +1,8 @@
 //! `ecs-roll rollback [--to REVISION]`: back to the revision that ran before the last deploy,
-//! as recorded on the deployed revision (never guessed from revision numbers).
+//! as recorded on the deployed revision (never guessed from revision numbers). Run again after
+//! a rollback that did not complete (interrupted, failed), it finishes that rollback.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::aws::ApiCalls;
@@ -8,8 +10,11 @@ use crate::batch::Shared;
 use crate::cli::{Global, Rollback};
 use crate::config::Loaded;
 use crate::engine::Observer;
-use crate::engine::deploy::{TAG_DEPLOYED_AT, TAG_PREVIOUS};
+use crate::engine::deploy::{
+    RolloutRecord, TAG_DEPLOYED_AT, TAG_PREVIOUS, TAG_ROLLOUT, short_name,
+};
 use crate::engine::outcome::Outcome;
+use crate::engine::skeleton::{PreflightDeadline, by_deadline};
 use crate::engine::{Cancel, Desired, Options};
 use crate::error::Error;
 use crate::platform::{ApiErrorKind, Revision};
@@ -40,27 +45,11 @@ async fn one(
 ) -> Result<(Outcome, ApiCalls), Error> {
     let s = s.clone();
     let rollout = s.rollout(&args.rollout)?;
+    // Everything before the first change gives up at --timeout (exit 2, nothing changed).
+    let deadline = PreflightDeadline::from_now(rollout.timeouts.total);
     let gate = limiter.as_ref().and_then(|sh| sh.gate.clone());
-    let aws = super::connect_limited(&s, limiter).await?;
-    let target = match &args.to {
-        Some(to) => resolve(&s, &aws, to).await?,
-        None => {
-            let current = match s.target.service() {
-                Some(service) => super::service_revision(&s, &aws, service).await?,
-                None => last_deployed(&s, &aws).await?,
-            };
-            let Some(prev) = current.tags.get(TAG_PREVIOUS) else {
-                return Err(Error::usage(
-                    format!(
-                        "{} has no recorded previous revision (it was not deployed by ecs-roll)",
-                        current.name()
-                    ),
-                    "pass --to REVISION (a number, family:revision or ARN)",
-                ));
-            };
-            resolve(&s, &aws, prev).await?
-        }
-    };
+    let aws = by_deadline(deadline, super::connect_limited(&s, limiter)).await?;
+    let target = by_deadline(deadline, target(&s, &aws, args)).await?;
     let mut ctx = super::context(&s, &aws, observer.clone(), rollout.timeouts, cancel);
     ctx.gate = gate;
     let opts = Options {
@@ -71,9 +60,81 @@ async fn one(
         dry_run: rollout.dry_run,
         container: s.container.clone(),
         strategy: None,
+        preflight_deadline: deadline,
     };
     let outcome = super::run_engine(&s, &aws, ctx, Desired::Revision(target), &opts).await;
     Ok((outcome?, aws.calls))
+}
+
+/// The revision to return to: the one given, else the one the records name.
+async fn target(s: &Settings, aws: &super::Aws, args: &Rollback) -> Result<Revision, Error> {
+    Ok(match &args.to {
+        Some(to) => resolve(s, aws, to).await?,
+        None => {
+            let current = match s.target.service() {
+                Some(service) => super::service_revision(s, aws, service).await?,
+                None => last_deployed(s, aws).await?,
+            };
+            let prev = match plain_target(&current.tags) {
+                PlainTarget::Finish => return Ok(current),
+                PlainTarget::Previous(prev) => prev,
+                PlainTarget::Unrecorded => {
+                    return Err(Error::usage(
+                        format!(
+                            "{} has no recorded previous revision (it was not deployed by ecs-roll)",
+                            current.name()
+                        ),
+                        "pass --to REVISION (a number, family:revision or ARN)",
+                    ));
+                }
+            };
+            resolve(s, aws, prev).await?
+        }
+    })
+}
+
+/// Where a plain `rollback` goes, read from the records on the revision rolled out last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PlainTarget<'a> {
+    /// That revision's rollout was a rollback ecs-roll did not see complete (interrupted,
+    /// failed, killed): the same command run again finishes it.
+    Finish,
+    /// The revision that ran before it; after a completed rollback, the one it left.
+    Previous(&'a str),
+    /// ecs-roll did not roll it out.
+    Unrecorded,
+}
+
+fn plain_target(tags: &BTreeMap<String, String>) -> PlainTarget<'_> {
+    let rollout = tags.get(TAG_ROLLOUT).and_then(|t| RolloutRecord::parse(t));
+    if rollout == Some(RolloutRecord::Rollback) {
+        return PlainTarget::Finish;
+    }
+    match tags.get(TAG_PREVIOUS) {
+        Some(previous) => PlainTarget::Previous(previous),
+        None => PlainTarget::Unrecorded,
+    }
+}
+
+/// Where a plain `rollback` goes when `rev` is the revision rolled out last, as `ecs-roll
+/// status` names it: `rev` itself while its rollback has not completed.
+pub(crate) fn plain_target_name(rev: &Revision) -> Option<String> {
+    match plain_target(&rev.tags) {
+        PlainTarget::Finish => Some(rev.name()),
+        PlainTarget::Previous(previous) => Some(short_name(previous)),
+        PlainTarget::Unrecorded => None,
+    }
+}
+
+/// How `ecs-roll status` shows `rev`'s rollback target.
+pub(crate) fn shown_target(rev_name: &str, target: Option<&str>) -> String {
+    match target {
+        Some(t) if t == rev_name => {
+            format!("{t} (a rollback to it did not complete: `ecs-roll rollback` finishes it)")
+        }
+        Some(t) => t.to_string(),
+        None => "none recorded".into(),
+    }
 }
 
 /// Among the revisions running now, the one ecs-roll rolled out last.
@@ -147,4 +208,62 @@ async fn resolve(s: &Settings, aws: &super::Aws, to: &str) -> Result<Revision, E
         ));
     }
     Ok(rev)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plain_rollback_finishes_one_that_did_not_complete_and_else_returns_to_the_previous() {
+        let tags = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let previous = (TAG_PREVIOUS, "td:2");
+        let table = [
+            // Deployed by ecs-roll (before TAG_ROLLOUT existed, or with it).
+            (tags(&[previous]), PlainTarget::Previous("td:2")),
+            (
+                tags(&[previous, (TAG_ROLLOUT, "deploy")]),
+                PlainTarget::Previous("td:2"),
+            ),
+            // Rolled back to, and not seen complete: run again, it finishes.
+            (
+                tags(&[previous, (TAG_ROLLOUT, "rollback")]),
+                PlainTarget::Finish,
+            ),
+            (tags(&[(TAG_ROLLOUT, "rollback")]), PlainTarget::Finish),
+            // A completed rollback: rollback again returns to the revision it left.
+            (
+                tags(&[previous, (TAG_ROLLOUT, "rollback-completed")]),
+                PlainTarget::Previous("td:2"),
+            ),
+            (
+                tags(&[previous, (TAG_ROLLOUT, "something newer")]),
+                PlainTarget::Previous("td:2"),
+            ),
+            (tags(&[]), PlainTarget::Unrecorded),
+            (
+                tags(&[(TAG_ROLLOUT, "rollback-completed")]),
+                PlainTarget::Unrecorded,
+            ),
+        ];
+        for (tags, want) in &table {
+            assert_eq!(plain_target(tags), *want, "{tags:?}");
+        }
+    }
+
+    #[test]
+    fn status_names_the_rollback_a_plain_rollback_would_finish() {
+        assert_eq!(shown_target("td:1", Some("td:2")), "td:2");
+        assert_eq!(shown_target("td:1", None), "none recorded");
+        assert!(
+            shown_target("td:1", Some("td:1")).contains("`ecs-roll rollback` finishes it"),
+            "{}",
+            shown_target("td:1", Some("td:1"))
+        );
+    }
 }

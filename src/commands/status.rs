@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::cli::{Global, OutputFormat};
 use crate::config::Loaded;
-use crate::engine::deploy::{TAG_DEPLOYED_AT, TAG_DEPLOYED_BY, TAG_PREVIOUS, info, reports};
+use crate::engine::deploy::{TAG_DEPLOYED_AT, TAG_DEPLOYED_BY, info, reports};
 use crate::engine::events::Recorder;
 use crate::engine::observe::{Catalog, Observation};
 use crate::engine::outcome::{InstanceReport, RevisionInfo};
@@ -92,10 +92,7 @@ pub async fn run(g: &Global, loaded: Loaded) -> Result<i32, Error> {
             tasks,
             deployed_at: rev.tags.get(TAG_DEPLOYED_AT).cloned(),
             deployed_by: rev.tags.get(TAG_DEPLOYED_BY).cloned(),
-            previous: rev
-                .tags
-                .get(TAG_PREVIOUS)
-                .map(|p| crate::engine::deploy::short_name(p)),
+            previous: super::rollback::plain_target_name(&rev),
         });
     }
     let lb = &obs.load_balancer;
@@ -152,7 +149,7 @@ fn text(s: &Status) -> String {
         }
         out.push_str(&format!(
             "; rollback target: {}\n",
-            r.previous.as_deref().unwrap_or("none recorded")
+            super::rollback::shown_target(&r.revision.name, r.previous.as_deref())
         ));
     }
     out.push_str(&instances_table(&s.instances));

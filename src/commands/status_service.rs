@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::Aws;
 use crate::cli::OutputFormat;
-use crate::engine::deploy::{TAG_PREVIOUS, short_name};
+use crate::engine::deploy::short_name;
 use crate::engine::service::TAG_CONFIGURATION;
 use crate::error::Error;
 use crate::platform::{Deployment, ServiceEvent, Strategy, TaskStatus};
@@ -115,7 +115,7 @@ pub async fn run(s: &Settings, aws: &Aws, service: &str) -> Result<i32, Error> {
         status: svc.status.to_string(),
         task_definition: rev.name(),
         image,
-        previous: rev.tags.get(TAG_PREVIOUS).map(|p| short_name(p)),
+        previous: super::rollback::plain_target_name(&rev),
         desired: svc.desired_count,
         running: svc.running_count,
         deployment_configuration: format!(
@@ -155,7 +155,7 @@ fn text(s: &ServiceStatus) -> String {
         "task definition {} ({}); rollback target: {}\n",
         s.task_definition,
         s.image.as_deref().unwrap_or("?"),
-        s.previous.as_deref().unwrap_or("none recorded")
+        super::rollback::shown_target(&s.task_definition, s.previous.as_deref())
     ));
     if let Some(original) = &s.configuration_to_restore {
         out.push_str(&format!(

@@ -18,7 +18,10 @@ pub struct Timeouts {
     pub total: Option<Duration>,
     /// From StartTask to RUNNING.
     pub task_start: Duration,
-    /// From registration to InService; None: derived from the load balancer's health check.
+    /// From a new task seen RUNNING to healthy in its load balancers (`--health-timeout`),
+    /// enforced as given. None: standalone, twice what the classic ELB's checks take plus
+    /// the health grace; service mode, no limit of its own (the deploy's `--timeout` and the
+    /// judge of failing checks bound it).
     pub health: Option<Duration>,
     /// From StopTask to STOPPED.
     pub task_stop: Duration,

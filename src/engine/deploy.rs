@@ -31,6 +31,39 @@ pub const TAG_DEPLOYED_AT: &str = "ecs-roll:deployed-at";
 pub const TAG_COUNT: &str = "ecs-roll:count";
 /// Tag on a revision: who last rolled it out.
 pub const TAG_DEPLOYED_BY: &str = "ecs-roll:deployed-by";
+/// Tag on a revision: what its last rollout was (`RolloutRecord`), so a plain `rollback` run
+/// again after one that did not complete finishes it instead of turning around.
+pub const TAG_ROLLOUT: &str = "ecs-roll:rollout";
+
+/// What the last rollout of a revision was, as its `TAG_ROLLOUT` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RolloutRecord {
+    Deploy,
+    /// A rollback ecs-roll has not seen complete: under way, interrupted, failed or killed.
+    Rollback,
+    /// A rollback that ended with the revision running and healthy everywhere.
+    RollbackCompleted,
+}
+
+impl RolloutRecord {
+    pub fn tag(self) -> &'static str {
+        match self {
+            RolloutRecord::Deploy => "deploy",
+            RolloutRecord::Rollback => "rollback",
+            RolloutRecord::RollbackCompleted => "rollback-completed",
+        }
+    }
+
+    pub fn parse(tag: &str) -> Option<RolloutRecord> {
+        [
+            RolloutRecord::Deploy,
+            RolloutRecord::Rollback,
+            RolloutRecord::RollbackCompleted,
+        ]
+        .into_iter()
+        .find(|r| r.tag() == tag)
+    }
+}
 
 pub enum Desired {
     /// A task definition document to register (the new image already in it).
@@ -60,6 +93,20 @@ pub struct Options {
     pub container: Option<String>,
     /// Service mode: the ECS deployment strategy to switch to (ROLLING, BLUE_GREEN, ...).
     pub strategy: Option<crate::platform::Strategy>,
+    /// When the checks before the first change give up: `--timeout` from the command's start
+    /// (None: from the engine's).
+    pub preflight_deadline: Option<skeleton::PreflightDeadline>,
+}
+
+impl Options {
+    /// What `record` writes on the target: a rollback's until it completes.
+    pub fn rollout_record(&self) -> RolloutRecord {
+        if self.command == "rollback" {
+            RolloutRecord::Rollback
+        } else {
+            RolloutRecord::Deploy
+        }
+    }
 }
 
 /// Everything preflight found out and decided, before anything changes.
@@ -79,8 +126,17 @@ struct Prepared {
 pub async fn run(ctx: &StandaloneCtx, desired: Desired, opts: &Options) -> Result<Outcome, Error> {
     let started = Instant::now();
     ctx.emit(Event::Phase(Phase::Preflight));
-    let mut p = prepare(ctx, desired, opts).await?;
-    announce(ctx, &mut p).await?;
+    let checks = async {
+        let mut p = prepare(ctx, desired, opts).await?;
+        announce(ctx, &mut p).await?;
+        let cluster_arn = with_retry(|| ctx.tags.cluster_arn(&ctx.cluster))
+            .await
+            .map_err(Error::from_api_before_change)?
+            .unwrap_or_else(|| ctx.cluster.clone());
+        Ok((p, cluster_arn))
+    };
+    let (p, cluster_arn) =
+        skeleton::by_deadline(skeleton::preflight_deadline(ctx, opts), checks).await?;
     let outcome = match skeleton::ends_before_change(
         ctx,
         initial_outcome(ctx, &p, opts),
@@ -91,10 +147,6 @@ pub async fn run(ctx: &StandaloneCtx, desired: Desired, opts: &Options) -> Resul
         ControlFlow::Break(done) => return Ok(done),
     };
     // Only now, with every check passed, does anything change in AWS: first the lock.
-    let cluster_arn = with_retry(|| ctx.tags.cluster_arn(&ctx.cluster))
-        .await
-        .map_err(Error::from_api_before_change)?
-        .unwrap_or_else(|| ctx.cluster.clone());
     let key = lock::key_for_family(&ctx.family);
     let what = format!("family {} in cluster {}", ctx.family, ctx.cluster);
     let spec = LockSpec {
@@ -273,7 +325,7 @@ async fn deploy(
         &p.target_td,
         p.previous_arn.as_deref(),
         Some(p.count),
-        opts.container.as_deref(),
+        opts,
     )
     .await?;
     p.catalog.insert(target.clone());
@@ -308,6 +360,9 @@ async fn deploy(
             roll_back(ctx, &mut p, opts, &mut outcome, cause).await
         }
     };
+    if outcome.result == RunResult::Succeeded {
+        record_completed(ctx, &target, opts).await;
+    }
     match Observation::take(ctx).await {
         Ok(end) => {
             for (arn, _) in end.running_revisions() {
@@ -498,21 +553,27 @@ pub(crate) async fn find_identical(
     }
 }
 
-/// Registers the new revision, or re-tags the reused one, recording what ran before.
+/// Registers the new revision, or re-tags the reused one, recording what ran before and
+/// which command rolls it out.
 pub(crate) async fn record(
     ctx: &Ctx,
     existing: Option<Revision>,
     td: &TaskDefinition,
     previous: Option<&str>,
     count: Option<usize>,
-    container: Option<&str>,
+    opts: &Options,
 ) -> Result<Revision, Error> {
+    let container = opts.container.as_deref();
     let mut tags = BTreeMap::new();
     tags.insert(
         TAG_DEPLOYED_AT.to_string(),
         humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
     );
     tags.insert(TAG_DEPLOYED_BY.to_string(), ctx.actor.clone());
+    tags.insert(
+        TAG_ROLLOUT.to_string(),
+        opts.rollout_record().tag().to_string(),
+    );
     if let Some(n) = count {
         tags.insert(TAG_COUNT.to_string(), n.to_string());
     }
@@ -549,6 +610,25 @@ pub(crate) async fn record(
         previous: previous.map(String::from),
     });
     Ok(rev)
+}
+
+/// After a rollback that succeeded, its record says so: a later plain `rollback` then returns
+/// to the revision it left, as after a deploy. Left unsaid (a warning), a plain `rollback`
+/// would finish this one again, which changes nothing.
+pub(crate) async fn record_completed(ctx: &Ctx, target: &Revision, opts: &Options) {
+    if opts.rollout_record() != RolloutRecord::Rollback {
+        return;
+    }
+    let tags = BTreeMap::from([(
+        TAG_ROLLOUT.to_string(),
+        RolloutRecord::RollbackCompleted.tag().to_string(),
+    )]);
+    if let Err(e) = with_retry(|| ctx.ecs.tag_task_definition(&target.arn, &tags)).await {
+        ctx.emit(Event::Warning(Warning::RollbackCompletionUnrecorded {
+            revision: target.name(),
+            error: e.to_string(),
+        }));
+    }
 }
 
 /// The container whose image is reported: the one named, else the only one.

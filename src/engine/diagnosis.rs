@@ -91,6 +91,8 @@ pub enum TimedOutWaiting {
     OtherInService,
     /// A service deployment to be healthy everywhere.
     Deployment,
+    /// A new task of a service for healthy in a load balancer (`--health-timeout`).
+    TaskHealthy,
     /// The rollout's time limit (--timeout) before a step could start.
     Deadline,
 }
@@ -400,6 +402,7 @@ fn timed_out_waiting(w: &Wait) -> TimedOutWaiting {
         Wait::TasksStopped { .. } => TimedOutWaiting::TasksStop,
         Wait::OtherInService { .. } => TimedOutWaiting::OtherInService,
         Wait::Deployment { .. } => TimedOutWaiting::Deployment,
+        Wait::TaskHealthy { .. } => TimedOutWaiting::TaskHealthy,
     }
 }
 

@@ -132,6 +132,12 @@ pub enum Warning {
     StillListedAfterDraining {
         instances: Vec<String>,
     },
+    /// StartTask went unanswered (or failed after it may have run) and the task it started
+    /// was found on the instance: the rollout carries on with it instead of a second start.
+    StartTaskAnswerLost {
+        task: String,
+        instance: String,
+    },
     CleanupFailed {
         cause: Failure,
     },
@@ -152,6 +158,11 @@ pub enum Warning {
         note: super::plan::notes::Note,
         load_balancer: String,
         family: String,
+    },
+    /// A rollback completed, but its record on the revision could not say so.
+    RollbackCompletionUnrecorded {
+        revision: String,
+        error: String,
     },
     /// Said by a command, not the engine (for example about the settings it read).
     Note(String),

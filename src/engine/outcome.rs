@@ -39,10 +39,10 @@ impl RunResult {
         }
     }
 
-    /// The word GitHub step outputs and summaries use.
+    /// The word every output uses: JSON `result`, step outputs, summaries, annotations.
     pub fn word(self) -> &'static str {
         match self {
-            RunResult::Succeeded => "success",
+            RunResult::Succeeded => "succeeded",
             RunResult::Planned => "planned",
             RunResult::Failed => "failed",
             RunResult::RolledBack => "rolled-back",

@@ -23,6 +23,8 @@ pub enum Wait {
     OtherInService { leaving: Vec<String> },
     /// A service deployment healthy in every load balancer of the service.
     Deployment { deployment: String },
+    /// Service mode: one new task, RUNNING, healthy in a load balancer (`--health-timeout`).
+    TaskHealthy { task: String, load_balancer: String },
 }
 
 /// One instance not InService yet.

@@ -2,6 +2,8 @@
 //! these, before anything changed in AWS. `render::refusal` says what is wrong and what to do;
 //! `--output json` shows `refusal` beside the message.
 
+use std::time::Duration;
+
 use serde::Serialize;
 
 use super::plan;
@@ -106,6 +108,12 @@ pub enum Refusal {
     ServiceLoadBalancerNotFound {
         name: String,
         service: String,
+    },
+    /// AWS did not answer the preflight's reads within `--timeout` (unreachable, or failing or
+    /// throttling every call); the reads in flight were dropped.
+    AwsDidNotAnswer {
+        #[serde(with = "super::failure::secs")]
+        limit: Duration,
     },
 }
 

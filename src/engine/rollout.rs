@@ -3,12 +3,14 @@
 //! one serves. A failed step cleans up after itself so the instance is left either serving or
 //! empty, never registered with nothing behind it.
 
+mod start;
 mod watches;
 
 use std::time::Duration;
 
 use tokio::time::Instant;
 
+use self::start::Started;
 use self::watches::{
     Drain, HealthSchedule, InService, InServiceJudge, Stopped, drain_limit, just_after,
 };
@@ -199,20 +201,23 @@ impl<'a> Rollout<'a> {
     async fn start_tasks(&self, slots: &[Slot], started: &mut Vec<String>) -> StepResult {
         let ctx = self.ctx;
         for s in slots {
-            let task = wait::with_retry(|| {
-                ctx.ecs.start_task(
-                    &ctx.cluster,
-                    &self.target.arn,
-                    &s.container_instance_arn,
-                    "ecs-roll",
-                )
-            })
-            .await
-            .map_err(|error| Failure::StartTaskFailed {
-                revision: self.target.name(),
-                instance: s.ec2_instance_id.clone(),
-                error,
-            })?;
+            let task = start::start_task(ctx, &self.target.arn, &s.container_instance_arn)
+                .await
+                .map_err(|error| Failure::StartTaskFailed {
+                    revision: self.target.name(),
+                    instance: s.ec2_instance_id.clone(),
+                    error,
+                })?;
+            let task = match task {
+                Started::New(task) => task,
+                Started::Found(task) => {
+                    ctx.emit(Event::Warning(Warning::StartTaskAnswerLost {
+                        task: task.arn.clone(),
+                        instance: s.ec2_instance_id.clone(),
+                    }));
+                    task
+                }
+            };
             ctx.emit(Event::Action(Did::TaskStarted {
                 task: task.arn.clone(),
                 revision: self.target.name(),
@@ -281,6 +286,7 @@ impl<'a> Rollout<'a> {
                 checks,
                 start: Instant::now(),
                 task_start: ctx.timeouts.task_start,
+                health: self.health_limit(),
                 running: running_since,
                 last_read: None,
             },
@@ -476,11 +482,13 @@ fn instance_ids(slots: &[Slot]) -> Vec<String> {
     slots.iter().map(|s| s.ec2_instance_id.clone()).collect()
 }
 
-/// How long an instance may take to become InService.
+/// How long a new task may take from RUNNING to InService: `--health-timeout`, else enough
+/// for the load balancer's checks to pass twice over, after the health grace period.
 pub fn health_limit(ctx: &StandaloneCtx, lb: &ClassicLoadBalancer) -> Duration {
     let hc = &lb.health_check;
     ctx.timeouts.health.unwrap_or_else(|| {
         verdict::default_health_timeout(hc.interval, hc.timeout, hc.healthy_threshold)
+            + ctx.timeouts.health_grace
     })
 }
 

@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::context::Ctx;
+use super::deploy::Options;
 use super::events::{Event, LockWarning, Warning};
 use super::failure::{Failure, FailureReport, Interruption};
 use super::lock;
@@ -42,6 +43,45 @@ pub fn ends_before_change(
         return ControlFlow::Break(outcome);
     }
     ControlFlow::Continue(outcome)
+}
+
+/// When preflight gives up: `--timeout` after the command started. Everything before the
+/// first change (the command's reads, then the engine's checks) ends by then, so AWS that
+/// does not answer costs `--timeout`, not every retry of every read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PreflightDeadline {
+    pub at: Instant,
+    pub limit: Duration,
+}
+
+impl PreflightDeadline {
+    /// `limit` from now; None without a limit (no `--timeout`: the reads' retries bound it).
+    pub fn from_now(limit: Option<Duration>) -> Option<PreflightDeadline> {
+        limit.map(|limit| PreflightDeadline {
+            at: Instant::now() + limit,
+            limit,
+        })
+    }
+}
+
+/// The engine's preflight deadline: the command's, else `--timeout` from now.
+pub fn preflight_deadline(ctx: &Ctx, opts: &Options) -> Option<PreflightDeadline> {
+    opts.preflight_deadline
+        .or_else(|| PreflightDeadline::from_now(ctx.timeouts.total))
+}
+
+/// Runs a part of preflight that only reads, ending it at `deadline`: exit 2, nothing changed
+/// (dropping reads in flight changes nothing in AWS).
+pub async fn by_deadline<T>(
+    deadline: Option<PreflightDeadline>,
+    part: impl Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    let Some(d) = deadline else {
+        return part.await;
+    };
+    tokio::time::timeout_at(d.at, part)
+        .await
+        .unwrap_or_else(|_| Err(Error::refused(Refusal::AwsDidNotAnswer { limit: d.limit })))
 }
 
 /// The first preflight check of both modes: the cluster exists and is ACTIVE.

@@ -188,16 +188,19 @@ where
     Fut: Future<Output = ApiResult<T>>,
 {
     (|| call())
-        .retry(
-            ExponentialBuilder::default()
-                .with_min_delay(Duration::from_millis(500))
-                .with_max_delay(Duration::from_secs(20))
-                .with_max_times(10)
-                .with_jitter(),
-        )
+        .retry(retry_backoff())
         .sleep(tokio::time::sleep)
         .when(ApiError::is_transient)
         .await
+}
+
+/// The backoff of ecs-roll's own retries: from 0.5 s, doubling to 20 s, 10 retries, jittered.
+pub fn retry_backoff() -> ExponentialBuilder {
+    ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(500))
+        .with_max_delay(Duration::from_secs(20))
+        .with_max_times(10)
+        .with_jitter()
 }
 
 #[cfg(test)]

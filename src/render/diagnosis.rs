@@ -186,6 +186,11 @@ fn timed_out(w: TimedOutWaiting, limit: std::time::Duration) -> String {
         TimedOutWaiting::Deployment => {
             format!("the deployment did not become healthy within {within}")
         }
+        TimedOutWaiting::TaskHealthy => {
+            format!(
+                "a new task did not become healthy in its load balancer within {within} of RUNNING"
+            )
+        }
         TimedOutWaiting::Deadline => "the rollout's time limit passed".into(),
     }
 }
@@ -301,7 +306,7 @@ fn course_hint(d: &Diagnosis) -> String {
         Diagnosis::NoDeploymentStarted => "run `ecs-roll status`, then deploy again".into(),
         Diagnosis::RollbackRefused => "choose the revision to return to with `ecs-roll rollback --to REVISION`".into(),
         Diagnosis::StoppedFromOutside { .. } => "find what stops tasks (a person, a script, Spot interruption); then deploy again".into(),
-        Diagnosis::Interrupted => "run the same command again to resume, or `ecs-roll rollback` to undo".into(),
+        Diagnosis::Interrupted => "run the same command again to resume it; an interrupted deploy is undone by `ecs-roll rollback`".into(),
         _ => "read the evidence (the stopped reason, the exit codes) and the container's log; then deploy again, or run `ecs-roll rollback`".into(),
     }
 }
@@ -314,6 +319,7 @@ fn timed_out_hint(w: TimedOutWaiting) -> String {
         TimedOutWaiting::TasksStop => "make the container exit on SIGTERM within its stopTimeout; then deploy again".into(),
         TimedOutWaiting::OtherInService => "bring another instance InService first (`ecs-roll status` shows their health)".into(),
         TimedOutWaiting::Deployment => "see the service's events, or raise --timeout for a slow rollout".into(),
+        TimedOutWaiting::TaskHealthy => "check the load balancer's health check against the app (path, port, expected codes), or raise --health-timeout".into(),
         TimedOutWaiting::Deadline => "raise --timeout".into(),
     }
 }
@@ -440,6 +446,7 @@ mod tests {
             TasksStop,
             OtherInService,
             Deployment,
+            TaskHealthy,
             Deadline,
         ] {
             all.push(Diagnosis::TimedOut {

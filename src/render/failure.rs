@@ -201,6 +201,13 @@ fn not_done(w: &Wait) -> String {
         Wait::Deployment { deployment } => {
             format!("deployment {deployment} did not become healthy in every load balancer")
         }
+        Wait::TaskHealthy {
+            task,
+            load_balancer,
+        } => format!(
+            "task {} did not become healthy in {load_balancer} (--health-timeout)",
+            short(task)
+        ),
     }
 }
 
@@ -220,6 +227,10 @@ pub fn wait(w: &Wait) -> String {
         Wait::Deployment { deployment } => {
             format!("deployment {deployment} healthy in every load balancer")
         }
+        Wait::TaskHealthy {
+            task,
+            load_balancer,
+        } => format!("task {} healthy in {load_balancer}", short(task)),
     }
 }
 

@@ -188,7 +188,11 @@ pub fn publish(o: &Outcome) {
 /// branch on `result` and a reader sees why.
 pub fn publish_error(e: &crate::error::Error) {
     if let Some(p) = std::env::var_os("GITHUB_OUTPUT") {
-        let pairs = [("result", "failed".to_string()), ("error", e.to_string())];
+        let pairs = [
+            ("result", e.result_word().to_string()),
+            ("error", e.to_string()),
+            ("exit-code", e.exit_code().to_string()),
+        ];
         if let Err(err) = write_outputs(Path::new(&p), &pairs) {
             eprintln!("::warning::could not write step outputs: {err}");
         }

@@ -303,6 +303,10 @@ pub fn warning(w: &Warning) -> String {
             "connection draining on {}: still listed after the draining timeout; continuing",
             instances.join(", ")
         ),
+        Warning::StartTaskAnswerLost { task, instance } => format!(
+            "StartTask on {instance} went unanswered; it had started task {}: carrying on with it",
+            short(task)
+        ),
         Warning::CleanupFailed { cause } => {
             format!("cleaning up the failed step: {}", message(cause))
         }
@@ -319,6 +323,9 @@ pub fn warning(w: &Warning) -> String {
             load_balancer,
             family,
         } => plan_note(note, load_balancer, family),
+        Warning::RollbackCompletionUnrecorded { revision, error } => format!(
+            "the rollback to {revision} completed, but recording that failed ({error}): a plain `ecs-roll rollback` would stay on {revision}; pass --to REVISION to go elsewhere"
+        ),
         Warning::Note(text) => text.clone(),
     }
 }

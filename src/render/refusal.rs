@@ -131,6 +131,10 @@ pub fn message(r: &Refusal) -> String {
         Refusal::ServiceLoadBalancerNotFound { name, service } => {
             format!("classic load balancer {name} of service {service} does not exist")
         }
+        Refusal::AwsDidNotAnswer { limit } => format!(
+            "AWS did not answer within {} (--timeout); nothing was changed",
+            super::human_limit(*limit)
+        ),
     }
 }
 
@@ -170,5 +174,6 @@ pub fn hint(r: &Refusal) -> String {
         }
         Refusal::TargetGroupNotFound { .. } => "fix the service's load balancer configuration; ecs-roll will not deploy without its health gate".into(),
         Refusal::ServiceLoadBalancerNotFound { .. } => "fix the service's load balancer configuration".into(),
+        Refusal::AwsDidNotAnswer { .. } => "check that AWS is reachable from here (network, proxy, AWS_ENDPOINT_URL, --region) and not throttling every call, then run the same command again; or raise --timeout".into(),
     }
 }

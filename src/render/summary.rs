@@ -54,6 +54,13 @@ pub fn text(o: &Outcome) -> String {
         );
     }
     match o.result {
+        // A plain `rollback` finishes an interrupted rollback rather than undo it.
+        RunResult::Interrupted if o.command == "rollback" => {
+            let _ = writeln!(
+                s,
+                "every instance is either serving or out of the load balancer with no task; run the same command again to finish the rollback, or `ecs-roll rollback --to REVISION` to go elsewhere"
+            );
+        }
         RunResult::Interrupted => {
             let _ = writeln!(
                 s,

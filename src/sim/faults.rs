@@ -18,6 +18,15 @@ pub struct Fault {
     trigger: Trigger,
     starts_after: Duration,
     lasts: Option<Duration>,
+    /// The call takes effect, then its answer is lost (kind Unavailable).
+    lost_response: bool,
+}
+
+/// A fault a call runs into: its error, and whether the call took effect before it.
+#[derive(Debug, Clone)]
+pub(crate) struct Injected {
+    pub fail: Fail,
+    pub after_effect: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -45,6 +54,15 @@ impl Fault {
         Fault::of(ApiErrorKind::Unavailable)
     }
 
+    /// The call reaches AWS and takes effect, then the connection closes before its answer
+    /// arrives: the caller sees it fail as unavailable (kind Unavailable).
+    pub fn lost_response() -> Fault {
+        Fault {
+            lost_response: true,
+            ..Fault::unavailable()
+        }
+    }
+
     pub fn of(kind: ApiErrorKind) -> Fault {
         Fault {
             kind,
@@ -52,6 +70,7 @@ impl Fault {
             trigger: Trigger::Always,
             starts_after: Duration::ZERO,
             lasts: None,
+            lost_response: false,
         }
     }
 
@@ -99,6 +118,9 @@ impl Fault {
     }
 
     fn message(&self) -> &'static str {
+        if self.lost_response {
+            return "connection closed before the response arrived (injected: the call took effect)";
+        }
         match self.kind {
             ApiErrorKind::Throttled => "ThrottlingException: Rate exceeded (injected)",
             ApiErrorKind::Unavailable => {
@@ -147,14 +169,14 @@ impl Faults {
 
     /// The fault a call of `operation` at `now` runs into, if any. The first rule that fires
     /// wins; rules after it are not consulted (nor is the RNG for them).
-    pub fn check(&mut self, operation: &'static str, now: Instant) -> Option<Fail> {
+    pub fn check(&mut self, operation: &'static str, now: Instant) -> Option<Injected> {
         self.check_where(now, |op| op.is_none_or(|op| op == operation))
     }
 
     /// Like `check`, but only rules aimed at `operation` by name apply: for what ECS does on
     /// its own (the service scheduler's `RunTask`), which blanket rules meant for the API
     /// calls of a deploy tool leave alone.
-    pub fn check_named(&mut self, operation: &'static str, now: Instant) -> Option<Fail> {
+    pub fn check_named(&mut self, operation: &'static str, now: Instant) -> Option<Injected> {
         self.check_where(now, |op| op == Some(operation))
     }
 
@@ -162,14 +184,17 @@ impl Faults {
         &mut self,
         now: Instant,
         aimed: impl Fn(Option<&'static str>) -> bool,
-    ) -> Option<Fail> {
+    ) -> Option<Injected> {
         self.rules.retain(|r| {
             r.until.is_none_or(|u| now < u) && r.fault.trigger != Trigger::NextCalls(0)
         });
         for rule in &mut self.rules {
             let applies = now >= rule.from && aimed(rule.fault.operation);
             if applies && fires(&mut rule.fault.trigger, &mut self.rng, now) {
-                return Some(Fail::new(rule.fault.kind, rule.fault.message()));
+                return Some(Injected {
+                    fail: Fail::new(rule.fault.kind, rule.fault.message()),
+                    after_effect: rule.fault.lost_response,
+                });
             }
         }
         None

@@ -196,7 +196,8 @@ impl Sim {
     }
 
     /// One API call: waits the configured latency, brings the world up to now, applies any
-    /// injected fault, runs `op` and logs the call.
+    /// injected fault (before `op`, or after it for a lost response), runs `op` and logs the
+    /// call.
     async fn call<T>(
         &self,
         operation: &'static str,
@@ -208,7 +209,9 @@ impl Sim {
         }
         let (mut w, now) = self.settled();
         let result = match w.faults.check(operation, now) {
-            Some(fault) => Err(fault),
+            // The call takes effect; its answer is lost on the way back.
+            Some(fault) if fault.after_effect => op(&mut w, now).and(Err(fault.fail)),
+            Some(fault) => Err(fault.fail),
             None => op(&mut w, now),
         };
         w.log_call(operation, now, result.as_ref().err().map(|f| f.kind));

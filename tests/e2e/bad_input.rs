@@ -330,7 +330,7 @@ fn bad_input_exits_2_names_the_problem_and_changes_nothing() {
     let r = run(ecs_roll(&moto), &args);
     r.assert_code(2);
     let doc = r.json();
-    assert_eq!(doc["result"], "error", "{doc}");
+    assert_eq!(doc["result"], "refused", "{doc}");
     assert_eq!(doc["exit_code"], 2, "{doc}");
     assert_eq!(doc["nothing_changed"], true, "{doc}");
     assert!(

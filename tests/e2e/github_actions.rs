@@ -118,7 +118,7 @@ fn a_deploy_writes_outputs_summary_and_log_groups() {
     );
     let o = &r.outputs;
     assert_eq!(o.len(), 5, "{o:?}");
-    assert_eq!(o["result"], "success");
+    assert_eq!(o["result"], "succeeded");
     assert_eq!(o["revision"], "2");
     assert!(
         o["task-definition-arn"].starts_with("arn:aws:ecs:"),
@@ -137,7 +137,7 @@ fn a_deploy_writes_outputs_summary_and_log_groups() {
         .expect("duration-seconds is a whole number");
 
     let s = &r.summary;
-    assert!(s.contains("ecs-roll deploy: success"), "{s}");
+    assert!(s.contains("ecs-roll deploy: succeeded"), "{s}");
     assert!(s.contains("| Step | Took |"), "steps table:\n{s}");
     assert!(
         s.contains("| Instance | Zone | Revision | Task | Load balancer |"),
@@ -404,7 +404,7 @@ fn the_action_installs_ecs_roll_maps_inputs_to_flags_and_outputs() {
         log.contains("+ ecs-roll deploy --cluster cb-prototype --image rafabor/prototype-4-cb:v0.0.2 --count 3 --timeout 10m --health-timeout 2m"),
         "{log}"
     );
-    assert_eq!(out["result"], "success", "{log}");
+    assert_eq!(out["result"], "succeeded", "{log}");
     assert_eq!(out["revision"], "2");
     assert!(
         out["task-definition-arn"].ends_with("cb-prototype:2"),
@@ -519,6 +519,39 @@ fn the_action_fans_out_over_the_apps_of_the_config() {
     );
     assert!(ok, "{log}");
     assert!(log.contains("--app web"), "{log}");
-    assert_eq!(out["result"], "success", "{log}");
+    assert_eq!(out["result"], "succeeded", "{log}");
     assert_eq!(out["revision"], "2", "{out:?}");
+}
+
+/// A refused deploy (exit 2) ends like any other in a workflow: the step outputs say
+/// `result=refused` with the error, and the job summary says why and that nothing changed.
+#[test]
+fn a_refused_deploy_writes_outputs_and_a_summary_too() {
+    let moto = MotoServer::start();
+    moto.seed(&SeedOptions::fast());
+    let r = gh_run(
+        &moto,
+        &[
+            "--load-balancer",
+            "no-such-elb",
+            "deploy",
+            "--image",
+            IMAGE_V2,
+        ],
+    );
+    assert_eq!(r.code, Some(2), "stderr:\n{}", r.stderr);
+    let o = &r.outputs;
+    assert_eq!(o["result"], "refused", "{o:?}");
+    assert_eq!(o["exit-code"], "2", "{o:?}");
+    assert!(o["error"].contains("no-such-elb"), "{o:?}");
+    assert!(
+        r.summary.contains("no-such-elb") && r.summary.contains("Nothing was changed in AWS"),
+        "{}",
+        r.summary
+    );
+    assert!(
+        r.stderr.lines().any(|l| l.starts_with("::error::")),
+        "{}",
+        r.stderr
+    );
 }

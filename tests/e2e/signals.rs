@@ -526,7 +526,6 @@ fn sigterm_then_sigint_aborts_at_once_and_the_deploy_resumes_with_the_call_deliv
 /// interrupted after its first step; running `ecs-roll rollback` again must finish going back
 /// to revision 1, not turn around to revision 2.
 #[test]
-#[ignore = "known bug (ecs-roll report): a rerun of an interrupted plain `rollback` rolls forward again"]
 fn an_interrupted_rollback_run_again_finishes_the_rollback() {
     let moto = Pooled::take();
     prepare(&moto, Setup::Deploy);
@@ -558,6 +557,16 @@ fn an_interrupted_rollback_run_again_finishes_the_rollback() {
     let state = quick_state(&moto);
     state.assert_safe("interrupted rollback");
     assert_eq!(state.on_revision(1), 1, "{state:#?}");
+    // `ecs-roll status` says where a plain rollback goes now.
+    let status = run(ecs_roll(&moto), &with_globals(&["status"]));
+    status.assert_code(0);
+    assert!(
+        status.stdout.contains(
+            "rollback target: cb-prototype:1 (a rollback to it did not complete: `ecs-roll rollback` finishes it)"
+        ),
+        "{}",
+        status.context()
+    );
 
     let again = run(ecs_roll(&moto), &rollback);
     eprintln!(

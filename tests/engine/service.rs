@@ -26,6 +26,9 @@ use ecs_roll::sim::{
 use ecs_roll::taskdef::TaskDefinition;
 use serde_json::{Value, json};
 
+mod rollback_records;
+mod time_limits;
+
 const CLUSTER: &str = "default";
 const WEB: &str = "web";
 const ELB: &str = "cb-prototype-elb";
@@ -129,6 +132,7 @@ struct Run {
     tags: MemoryTags,
     recorder: Arc<Recorder>,
     cancel: Cancel,
+    timeouts: Timeouts,
 }
 
 impl Run {
@@ -138,6 +142,7 @@ impl Run {
             tags: MemoryTags::default(),
             recorder: Arc::new(Recorder::default()),
             cancel: Cancel::default(),
+            timeouts: Timeouts::default(),
         }
     }
 
@@ -148,6 +153,7 @@ impl Run {
             tags: self.tags.clone(),
             recorder: Arc::new(Recorder::default()),
             cancel: Cancel::default(),
+            timeouts: self.timeouts,
         }
     }
 
@@ -178,7 +184,7 @@ impl Run {
                 family: WEB.into(),
                 observer: self.recorder.clone(),
                 poll: Poll::default(),
-                timeouts: Timeouts::default(),
+                timeouts: self.timeouts,
                 cancel: self.cancel.clone(),
                 actor: "test".into(),
                 lock_heartbeat: ecs_roll::engine::lock::HEARTBEAT,

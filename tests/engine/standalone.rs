@@ -23,6 +23,10 @@ use ecs_roll::sim::{Behaviour, Fault, MemoryTags, Sim, health_check};
 use ecs_roll::taskdef::TaskDefinition;
 use serde_json::json;
 
+mod lost_answers;
+mod rollback_records;
+mod time_limits;
+
 const LB: &str = "cb-prototype-elb";
 const V1: &str = "rafabor/prototype-4-cb:v0.0.1";
 const V2: &str = "rafabor/prototype-4-cb:v0.0.2";

@@ -29,6 +29,33 @@ async fn start_task_turns_placement_failures_into_errors() {
 }
 
 #[tokio::test]
+async fn start_task_is_sent_once_even_where_the_sdk_would_retry() {
+    // A 503 may come after ECS started the task: a second call could start another one. The
+    // engine looks for the first task before it tries again; the SDK must not retry blindly.
+    let stub = StubServer::start(vec![
+        Canned::json_error(503, "ServerException", "Service unavailable"),
+        Canned::json(200, &json!({"tasks": [], "failures": []}).to_string()),
+    ]);
+    let (ecs, _) = adapter(&stub);
+    let err = ecs
+        .start_task("c1", "arn:td/web:3", "arn:ci/1", "ecs-roll/x")
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ApiErrorKind::Unavailable, "{err}");
+    assert_eq!(stub.requests().len(), 1);
+    // Other calls keep the SDK's retries.
+    let stub = StubServer::start(vec![
+        Canned::json_error(503, "ServerException", "Service unavailable"),
+        Canned::json(200, &json!({"tasks": [], "failures": []}).to_string()),
+    ]);
+    let (ecs, _) = adapter(&stub);
+    ecs.describe_tasks("c1", &["arn:task/1".to_string()])
+        .await
+        .unwrap();
+    assert_eq!(stub.requests().len(), 2);
+}
+
+#[tokio::test]
 async fn tasks_the_sdk_cannot_parse_are_read_raw_without_a_retry() {
     // moto sends a container's cpu/memory as numbers; the ECS model (and the SDK) want strings.
     let moto_style = json!({"tasks": [{"taskArn": "arn:task/1", "taskDefinitionArn": "arn:td/web:3",

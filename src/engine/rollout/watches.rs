@@ -9,6 +9,7 @@ use tokio::time::Instant;
 use super::Deployed;
 use crate::engine::context::StandaloneCtx;
 use crate::engine::failure::Failure;
+use crate::engine::progress::Wait;
 use crate::engine::verdict::{self, Verdict};
 use crate::engine::wait::{self, Watch};
 #[cfg(test)]
@@ -97,6 +98,8 @@ pub(super) struct InServiceJudge {
     pub start: Instant,
     /// From StartTask to RUNNING.
     pub task_start: Duration,
+    /// From RUNNING to InService (`--health-timeout`), on top of the time to start.
+    pub health: Duration,
     /// From when the health checks are the new tasks': seen RUNNING, and registered.
     pub running: Option<Instant>,
     pub last_read: Option<Instant>,
@@ -110,8 +113,36 @@ impl InServiceJudge {
     }
 
     /// The verdict on the tasks seen and the last health read (taken at `last_read`): the
-    /// tasks first (RUNNING within the start limit), then the health.
+    /// tasks first (RUNNING within the start limit), then the health (InService within the
+    /// health limit of being seen RUNNING).
     pub fn judge(&mut self, seen: &[Task], health: &[InstanceHealth], now: Instant) -> Verdict {
+        let verdict = self.judge_within_limits(seen, health, now);
+        match (verdict, self.health_due()) {
+            (Verdict::Pending(last), Some(due)) if now >= due => {
+                Verdict::Failed(Failure::TimedOut {
+                    waiting_for: Wait::InService {
+                        instances: self.ids.clone(),
+                        load_balancer: self.load_balancer.clone(),
+                    },
+                    limit: self.health,
+                    last: Some(Box::new(last)),
+                })
+            }
+            (verdict, _) => verdict,
+        }
+    }
+
+    /// When the health limit passes: `health` after the tasks were seen RUNNING.
+    pub fn health_due(&self) -> Option<Instant> {
+        self.running.map(|since| since + self.health)
+    }
+
+    fn judge_within_limits(
+        &mut self,
+        seen: &[Task],
+        health: &[InstanceHealth],
+        now: Instant,
+    ) -> Verdict {
         let ours = only(seen, &self.tasks);
         if self.running.is_none() {
             match verdict::tasks_running(&ours, self.tasks.len()) {
@@ -158,8 +189,15 @@ impl Watch for InService<'_> {
         Ok(self.judge.judge(&seen, &self.health, now))
     }
 
+    /// The next health check, or the health limit if it comes first (it is enforced then).
     fn due(&self, now: Instant) -> Option<Instant> {
-        self.judge.checks.next_check(now)
+        let limit = self.judge.health_due().filter(|d| *d > now);
+        self.judge
+            .checks
+            .next_check(now)
+            .into_iter()
+            .chain(limit)
+            .min()
     }
 }
 
@@ -332,6 +370,7 @@ mod tests {
             checks: schedule(r),
             start: r,
             task_start: Duration::from_secs(300),
+            health: Duration::from_secs(200),
             running: None,
             last_read: None,
         };
@@ -418,6 +457,18 @@ mod tests {
             };
             assert_eq!(got, want, "verdict at {at}");
         }
+        // RUNNING seen at 15 s: the health limit (200 s) passes at 215 s, InService or not.
+        assert_eq!(j.health_due(), Some(secs(150) + Duration::from_secs(200)));
+        let out = health(HealthState::OutOfService, None);
+        assert!(matches!(
+            j.judge(&[task("RUNNING")], &out, secs(2149)),
+            Verdict::Pending(_)
+        ));
+        assert!(matches!(
+            j.judge(&[task("RUNNING")], &out, secs(2150)),
+            Verdict::Failed(Failure::TimedOut { waiting_for: Wait::InService { .. }, limit, .. })
+                if limit == Duration::from_secs(200)
+        ));
         // A task that never runs fails once the start limit passes.
         let mut slow = InServiceJudge {
             running: None,

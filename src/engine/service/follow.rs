@@ -79,7 +79,8 @@ pub async fn follow(
         scene,
         w,
         seen,
-        tracker: Tracker::new(PLACEMENT_GRACE, health_grace(scene.gates), scene.desired),
+        tracker: Tracker::new(PLACEMENT_GRACE, health_grace(scene.gates), scene.desired)
+            .with_health_timeout(ctx.timeouts.health),
         reader: Reader::new(),
         instances: scene.instances.to_vec(),
         failed_seen: 0,
@@ -239,7 +240,9 @@ impl Watch for Follow<'_> {
             .drained_by
             .and_then(|d| (now < d + AFTER_DRAIN).then(|| d.max(now + min)));
         let urgent = self.urgent.then(|| now + min);
-        after_drain.into_iter().chain(urgent).min()
+        // A new task's health limit is enforced when it passes.
+        let health = self.tracker.health_due().filter(|d| *d > now);
+        after_drain.into_iter().chain(urgent).chain(health).min()
     }
 }
 

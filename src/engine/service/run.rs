@@ -18,7 +18,7 @@ use super::record::{self, TAG_CONFIGURATION};
 use super::watch::{Watched, find_ours};
 use super::{ServiceCtx, ServicePlan};
 use crate::engine::deploy::{
-    Desired, Options, TAG_PREVIOUS, find_identical, info, record, short_name,
+    Desired, Options, TAG_PREVIOUS, find_identical, info, record, record_completed, short_name,
 };
 use crate::engine::events::{Action, Event, Phase, Warning};
 use crate::engine::failure::{Failure, FailureReport, Interruption};
@@ -69,7 +69,11 @@ pub async fn run(s: &ServiceCtx, desired: Desired, opts: &Options) -> Result<Out
     let ctx = &s.ctx;
     let started = Instant::now();
     ctx.emit(Event::Phase(Phase::Preflight));
-    let mut p = prepare(s, desired, opts).await?;
+    let mut p = skeleton::by_deadline(
+        skeleton::preflight_deadline(ctx, opts),
+        prepare(s, desired, opts),
+    )
+    .await?;
     announce(s, &p);
     let outcome = initial_outcome(s, &p, opts);
     let outcome = match skeleton::ends_before_change(ctx, outcome, opts.dry_run, started) {
@@ -346,14 +350,13 @@ async fn deploy(
     let ctx = &s.ctx;
     ctx.emit(Event::Phase(Phase::Register));
     let existing = p.existing.take();
-    let container = opts.container.as_deref();
     let target = record(
         ctx,
         existing,
         &p.target_td,
         p.previous_arn.as_deref(),
         None,
-        container,
+        opts,
     )
     .await?;
     p.catalog.insert(target.clone());
@@ -422,6 +425,9 @@ async fn deploy(
             .await
         }
     };
+    if outcome.result == RunResult::Succeeded {
+        record_completed(ctx, &target, opts).await;
+    }
     finish(s, p, &mut outcome).await;
     Ok(outcome)
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::engine::failure::{Failure, StoppedTask};
-use crate::engine::progress::{DeploymentProgress, TargetWait};
+use crate::engine::progress::{DeploymentProgress, Progress, TargetWait, Wait};
 use crate::platform::{
     ContainerInstance, Deployment, DeploymentStatus, HealthState, InstanceHealth, RolloutState,
     Service, ServiceDeployment, TargetHealth, TargetHealthState, Task,
@@ -81,9 +81,15 @@ pub struct Tracker {
     pub health_grace: Duration,
     /// Stops of new tasks that make a deploy fail.
     pub stop_threshold: usize,
+    /// How long a new task may be RUNNING without being healthy everywhere (`--health-timeout`).
+    health_timeout: Option<Duration>,
     progress: Option<(i64, usize)>,
     progress_at: Option<Instant>,
     unhealthy_since: HashMap<String, Instant>,
+    /// When each new task was first seen RUNNING.
+    running_since: HashMap<String, Instant>,
+    /// When the health limit passes for the first of the new tasks not healthy yet.
+    health_due: Option<Instant>,
 }
 
 impl Tracker {
@@ -92,10 +98,25 @@ impl Tracker {
             placement_grace,
             health_grace,
             stop_threshold: if desired <= 1 { 1 } else { 2 },
+            health_timeout: None,
             progress: None,
             progress_at: None,
             unhealthy_since: HashMap::new(),
+            running_since: HashMap::new(),
+            health_due: None,
         }
+    }
+
+    /// Each new task must be healthy in every load balancer within `limit` of being seen
+    /// RUNNING (None: no limit of its own).
+    pub fn with_health_timeout(mut self, limit: Option<Duration>) -> Tracker {
+        self.health_timeout = limit;
+        self
+    }
+
+    /// When the next new task's health limit passes, for the watch to look right then.
+    pub fn health_due(&self) -> Option<Instant> {
+        self.health_due
     }
 
     /// The verdict on one observation at `now`: ECS's own word on the deployment first
@@ -115,6 +136,7 @@ impl Tracker {
             Ok(h) => h,
             Err(j) => return j,
         };
+        let overdue = self.overdue(&ours_running, &waiting, now);
         if let Some(j) = self.stalled(o.service, ours, healthy, now) {
             return j;
         }
@@ -142,6 +164,19 @@ impl Tracker {
                 Vec::new()
             },
         };
+        if let Some((task, load_balancer, limit)) = overdue {
+            return Judgement::Failed {
+                cause: Failure::TimedOut {
+                    waiting_for: Wait::TaskHealthy {
+                        task,
+                        load_balancer,
+                    },
+                    limit,
+                    last: Some(Box::new(Progress::Deployment(progress))),
+                },
+                ecs_rollback: None,
+            };
+        }
         if complete
             && progress.running == progress.desired
             && healthy == progress.desired
@@ -207,6 +242,34 @@ impl Tracker {
             }
         }
         Ok((healthy, waiting))
+    }
+
+    /// The first new task RUNNING for the health limit without being healthy everywhere:
+    /// (task, a load balancer it is not healthy in, the limit). Notes when each task was first
+    /// seen RUNNING and when the next limit passes.
+    fn overdue(
+        &mut self,
+        ours_running: &[&Task],
+        waiting: &[TargetWait],
+        now: Instant,
+    ) -> Option<(String, String, Duration)> {
+        let limit = self.health_timeout?;
+        self.running_since
+            .retain(|arn, _| ours_running.iter().any(|t| &t.arn == arn));
+        for t in ours_running {
+            self.running_since.entry(t.arn.clone()).or_insert(now);
+        }
+        let unhealthy = |arn: &str| waiting.iter().find(|w| w.task_arn == arn);
+        let mut due: Vec<(Instant, &TargetWait)> = self
+            .running_since
+            .iter()
+            .filter_map(|(arn, since)| unhealthy(arn).map(|w| (*since + limit, w)))
+            .collect();
+        due.sort_by_key(|(at, w)| (*at, w.task_arn.clone()));
+        self.health_due = due.first().map(|(at, _)| *at);
+        due.into_iter()
+            .find(|(at, _)| now >= *at)
+            .map(|(_, w)| (w.task_arn.clone(), w.load_balancer.clone(), limit))
     }
 
     /// A failure when tasks cannot be placed and nothing moved for the placement grace.

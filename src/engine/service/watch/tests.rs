@@ -447,3 +447,65 @@ fn ip_targets_match_the_task_address() {
         Judgement::Done
     );
 }
+
+#[test]
+fn a_task_running_without_being_healthy_fails_at_the_health_timeout_of_being_seen_running() {
+    let t0 = Instant::now();
+    let secs = Duration::from_secs;
+    let svc = service(vec![
+        deployment("ecs-svc/2", "PRIMARY", NEW, 2, Some("IN_PROGRESS")),
+        deployment("ecs-svc/1", "ACTIVE", OLD, 2, None),
+    ]);
+    let first = vec![task(0, NEW)];
+    let both = vec![task(0, NEW), task(1, NEW)];
+    let initial = tg(vec![target(0, "healthy"), target(1, "initial")]);
+    let mut t = tracker().with_health_timeout(Some(secs(30)));
+    // (instant, tasks seen running, health, verdict)
+    let pending = |j: &Judgement| matches!(j, Judgement::Pending(_));
+    assert!(pending(&judge_at(
+        &mut t,
+        &svc,
+        &first,
+        &tg(vec![target(0, "initial")]),
+        &[],
+        t0
+    )));
+    // Task 1 is seen RUNNING at 20 s; task 0 healthy at 25 s, within its 30 s.
+    assert!(pending(&judge_at(
+        &mut t,
+        &svc,
+        &both,
+        &initial,
+        &[],
+        t0 + secs(20)
+    )));
+    assert_eq!(t.health_due(), Some(t0 + secs(50)));
+    assert!(pending(&judge_at(
+        &mut t,
+        &svc,
+        &both,
+        &initial,
+        &[],
+        t0 + secs(49)
+    )));
+    let j = judge_at(&mut t, &svc, &both, &initial, &[], t0 + secs(50));
+    assert!(
+        matches!(&j, Judgement::Failed {
+            cause: Failure::TimedOut { waiting_for: Wait::TaskHealthy { task, .. }, limit, .. },
+            ecs_rollback: None,
+        } if task == "arn:task/1" && *limit == secs(30)),
+        "{j:?}"
+    );
+    // Without a limit, nothing of the kind.
+    let mut t = tracker();
+    judge_at(&mut t, &svc, &both, &initial, &[], t0);
+    assert!(pending(&judge_at(
+        &mut t,
+        &svc,
+        &both,
+        &initial,
+        &[],
+        t0 + secs(100)
+    )));
+    assert_eq!(t.health_due(), None);
+}
