@@ -25,10 +25,13 @@ Two modes:
       serving:    InService instances that run a RUNNING task of the family (or of any
                   family without --family). Exact for the moment of the health call: the
                   same task ARN must be RUNNING in a task snapshot taken before it and in
-                  one taken after it (a stopped task never runs again).
+                  one taken after it (a stopped task never runs again; after it, when the
+                  cluster has services, DEACTIVATING counts as running, see `cut`).
       cut:        draining instances that had no RUNNING task of the family already
                   before the health call: their task was stopped while connections were
-                  still draining (in-flight requests cut).
+                  still draining (in-flight requests cut). When the cluster has services,
+                  a DEACTIVATING task counts as running here: one the ECS service scheduler
+                  stops keeps running until its load balancers are done draining it.
       A failed sample prints {"seq": n, "t_ms": ..., "error": "..."} and sampling goes on.
 """
 
@@ -96,6 +99,8 @@ class Inspector:
         self.args = args
         self.ec2, self.ecs, self.elb = clients(endpoint, region, "ec2", "ecs", "elb")
         self._ci_cache: dict[str, dict] = {}
+        # Whether the cluster has ECS services (looked up at the first sample).
+        self.has_services: bool | None = None
 
     # ---- ECS -------------------------------------------------------------------------
 
@@ -269,21 +274,29 @@ class Inspector:
             "ec2_instances": self.ec2_instances(),
         }
 
-    def running_by_instance(self) -> dict[str, set]:
-        """instance id -> ARNs of RUNNING tasks (of --family, if given)."""
-        out: dict[str, set] = {}
-        for t in self.describe_tasks(self.task_arns("RUNNING")):
-            if t.get("lastStatus") != "RUNNING" or t.get("desiredStatus") != "RUNNING":
+    def running_by_instance(self, deactivating: bool = False) -> tuple[dict[str, set], dict[str, set]]:
+        """instance id -> ARNs of RUNNING tasks (of --family, if given); and the same with the
+        DEACTIVATING ones too, when `deactivating` (listed with desiredStatus STOPPED)."""
+        running: dict[str, set] = {}
+        alive: dict[str, set] = {}
+        arns = self.task_arns("RUNNING") + (self.task_arns("STOPPED") if deactivating else [])
+        for t in self.describe_tasks(list(dict.fromkeys(arns))):
+            status = (t.get("lastStatus"), t.get("desiredStatus"))
+            if status != ("RUNNING", "RUNNING") and status[0] != "DEACTIVATING":
                 continue
             if self.args.family and family_revision(t["taskDefinitionArn"])[0] != self.args.family:
                 continue
             iid = self.instance_of(t.get("containerInstanceArn")).get("instance_id")
             if iid:
-                out.setdefault(iid, set()).add(t["taskArn"])
-        return out
+                alive.setdefault(iid, set()).add(t["taskArn"])
+                if status == ("RUNNING", "RUNNING"):
+                    running.setdefault(iid, set()).add(t["taskArn"])
+        return running, alive
 
     def sample_once(self) -> dict:
-        before = None if self.args.no_tasks else self.running_by_instance()
+        if self.has_services is None:
+            self.has_services = bool(self.ecs.list_services(cluster=self.args.cluster)["serviceArns"])
+        before, alive = (None, None) if self.args.no_tasks else self.running_by_instance(self.has_services)
         health = self.instance_health()
         draining = sorted(h["InstanceId"] for h in health if h.get("Description") == DEREGISTERING)
         registered = [h for h in health if h["State"] != "Unknown" and h["InstanceId"] not in draining]
@@ -296,9 +309,9 @@ class Inspector:
             "draining_ids": draining,
         }
         if before is not None:
-            after = self.running_by_instance()
+            _, after = self.running_by_instance(self.has_services)
             serving = sorted(i for i in in_service if before.get(i, set()) & after.get(i, set()))
-            cut = sorted(i for i in draining if not before.get(i))
+            cut = sorted(i for i in draining if not alive.get(i))
             sample["serving"] = len(serving)
             sample["serving_ids"] = serving
             sample["cut"] = len(cut)

@@ -43,6 +43,12 @@ elb-connection-draining
     (moto: state `Unknown`); a registered, stopped EC2 instance is `OutOfService`.
     Registering the instance again ends its deregistration.
     ECS_ROLL_TESTBED_DRAINING=off turns this part off (moto's immediate deregistration).
+
+ecs-service-scheduler
+    Opt-in (the state manager's transition of model `ecs::service`): ECS's service scheduler
+    for rolling updates, which moto lacks: tasks started and stopped within maximumPercent /
+    minimumHealthyPercent, registered with and drained from the service's load balancers,
+    deployments, counts and service events kept as ECS keeps them. See its section below.
 """
 
 from __future__ import annotations
@@ -359,9 +365,595 @@ def _patch_elb(simulate_draining: bool) -> None:
         APPLIED.append("elb-connection-draining")
 
 
+# --------------------------------------------------------------------------------------
+# ECS service scheduler
+#
+# moto records services and their deployments but schedules nothing: no task is started for
+# a service, UpdateService changes the task definition in place and no rollout ever happens.
+# This section adds ECS's service scheduler for the services that ecs-roll deploys (REPLICA,
+# ECS deployment controller, rolling updates), after ECS's documented behaviour:
+#
+# * UpdateService with another task definition (or forceNewDeployment) starts a deployment:
+#   a new PRIMARY one, the previous ones become ACTIVE. Another change (the deployment
+#   configuration, the desired count) starts none.
+# * A reconciler thread, every `seconds` (below), moves every service along:
+#   - starts tasks of the PRIMARY deployment's task definition (startedBy = the deployment
+#     id, group `service:NAME`) while the service has fewer than its desired count and the
+#     tasks that are not stopping stay within floor(desired x maximumPercent / 100); spread
+#     over availability zones, then instances; an instance is skipped when its CPU, memory
+#     or a static host port is taken (as the StartTask placement patch checks), and ECS's
+#     "was unable to place a task" event is given at most once a minute;
+#   - registers each task with the service's load balancers once it has been RUNNING for
+#     REGISTRATION_DELAY (ECS registers a task after its agent reported it RUNNING; so a look
+#     at the tasks, then at the load balancer, never finds a target before its task): the
+#     EC2 instance with a classic ELB, `instance` targets (instance id, host port) or `ip`
+#     targets with a target group; a task counts as healthy once every load balancer reports
+#     it InService / healthy (moto's own health reporting: at once);
+#   - takes a task that stopped by itself (StopTask, a crash) out of the load balancers, and
+#     counts it in its deployment's failedTasks if it never was healthy; it is replaced;
+#   - stops tasks of the other deployments (unhealthy ones first), then surplus PRIMARY ones,
+#     while at least ceil(desired x minimumHealthyPercent / 100) healthy tasks stay: first
+#     deregistered (the classic ELB's connection draining of the elb-connection-draining
+#     patch, or the target group's deregistration delay), DEACTIVATING with desiredStatus
+#     STOPPED meanwhile, then stopped (the host port is free only then);
+#   - keeps the counts ecs-roll reads consistent: the service's and each deployment's
+#     runningCount / pendingCount / desiredCount (an ACTIVE deployment's desired count is
+#     the tasks it still has), and `deployments` (a drained ACTIVE deployment leaves);
+#   - marks the PRIMARY deployment COMPLETED once it runs its desired count, all healthy,
+#     and no task of another deployment is left; rolloutState is only reported for services
+#     without a classic ELB (AWS does not return it for those);
+#   - records ECS's service events, newest first ("has started 1 tasks: (task ...).",
+#     "has begun draining connections on 1 tasks.", "(deployment ...) deployment completed.",
+#     "has reached a steady state.", ...).
+# * CreateService keeps `deploymentConfiguration` (ECS's default 200 / 100 when none is given).
+#
+# Opt-in, so moto is unchanged for every other test: the scheduler runs while the state
+# manager's transition of model `ecs::service` is {"progression": "time", "seconds": S}
+# (POST /moto-api/state-manager/set-transition; unset-transition turns it off again). A
+# reset (POST /moto-api/reset) keeps the setting, as for every transition; seed_reference.py
+# sets or unsets it explicitly. While it runs, each AWS call and each reconciler pass hold
+# one lock, so a call never sees a pass half done.
+#
+# Not modelled: the circuit breaker (failed tasks are counted, nothing trips), alarms, placement constraints and strategies other than
+# the spread, DAEMON services, other strategies than ROLLING, health check grace periods and
+# failing health checks (moto reports every running target healthy), task sets.
+
+SCHEDULER_MODEL = "ecs::service"
+EVENTS_KEPT = 100
+UNABLE_EVERY = 60.0
+REGISTRATION_DELAY = 0.5
+
+_world_lock = threading.RLock()
+_warned: set[str] = set()
+
+
+def _scheduler_interval() -> float | None:
+    """Seconds between reconciler passes; None while the scheduler is off."""
+    try:
+        from moto.moto_api import state_manager
+
+        t = state_manager.get_transition(SCHEDULER_MODEL)
+        if t.get("progression") != "time":
+            return None
+        seconds = float(t.get("seconds", 0.25))
+    except Exception:
+        return None
+    return seconds if seconds > 0 else None
+
+
+def _utcnow():  # type: ignore[no-untyped-def]
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc)
+
+
+def _new_id(prefix: str = "") -> str:
+    import uuid
+
+    return f"{prefix}{uuid.uuid4()}"
+
+
+def _classic_only(svc) -> bool:  # type: ignore[no-untyped-def]
+    return any(lb.get("loadBalancerName") for lb in svc.load_balancers or [])
+
+
+def _new_deployment(svc, task_definition_arn: str) -> dict:  # type: ignore[no-untyped-def]
+    import random
+
+    now = _utcnow()
+    d = {
+        "id": f"ecs-svc/{random.randrange(10**18, 10**19)}",
+        "status": "PRIMARY",
+        "taskDefinition": task_definition_arn,
+        "desiredCount": svc.desired_count,
+        "pendingCount": 0,
+        "runningCount": 0,
+        "failedTasks": 0,
+        "createdAt": now,
+        "updatedAt": now,
+        "launchType": svc.launch_type,
+        "platformFamily": "EC2" if svc.launch_type == "EC2" else "FARGATE",
+    }
+    if not _classic_only(svc):
+        d["rolloutState"] = "IN_PROGRESS"
+        d["rolloutStateReason"] = f"ECS deployment {d['id']} in progress."
+    return d
+
+
+def _push_event(svc, message: str) -> None:  # type: ignore[no-untyped-def]
+    svc.events.insert(0, {"id": _new_id(), "createdAt": _utcnow(), "message": f"(service {svc.name}) {message}"})
+    del svc.events[EVENTS_KEPT:]
+
+
+def _task_list(tasks) -> str:  # type: ignore[no-untyped-def]
+    return " ".join(f"(task {t.id})" for t in tasks)
+
+
+class _Scene:
+    """One service, as the reconciler sees it during one pass."""
+
+    def __init__(self, backend, svc) -> None:  # type: ignore[no-untyped-def]
+        from moto.elb.models import elb_backends
+        from moto.elbv2.models import elbv2_backends
+
+        self.backend = backend
+        self.svc = svc
+        self.cluster = svc.cluster_name
+        self.elb = elb_backends[backend.account_id][backend.region_name]
+        self.elbv2 = elbv2_backends[backend.account_id][backend.region_name]
+        group = f"service:{svc.name}"
+        self.tasks = [t for t in (backend.tasks.get(self.cluster) or {}).values() if t.group == group]
+        self.instances = backend.container_instances.get(self.cluster, {})
+        self.primary = svc.deployments[0]
+
+    def ec2_of(self, task) -> str | None:  # type: ignore[no-untyped-def]
+        ci = self.instances.get((task.container_instance_arn or "").split("/")[-1])
+        return ci.ec2_instance_id if ci else None
+
+    def endpoint(self, lb: dict, task) -> dict | None:  # type: ignore[no-untyped-def]
+        """The target group target a task is: its instance and host port, or its address."""
+        tg = self.elbv2.target_groups.get(lb.get("targetGroupArn"))
+        if tg is None:
+            return None
+        port = lb.get("containerPort")
+        if getattr(tg, "target_type", "instance") == "ip":
+            ip = next(
+                (d["value"] for a in task.attachments for d in a.get("details", []) if d["name"] == "privateIPv4Address"),
+                None,
+            )
+            return {"Id": ip, "Port": port} if ip else None
+        td = self.backend.describe_task_definition(task.task_definition_arn)
+        host_port = next(
+            (
+                m.get("hostPort") or port
+                for c in td.container_definitions
+                if c.get("name") == lb.get("containerName")
+                for m in c.get("portMappings", [])
+                if m.get("containerPort") == port
+            ),
+            port,
+        )
+        iid = self.ec2_of(task)
+        return {"Id": iid, "Port": host_port} if iid else None
+
+    # -- load balancers -------------------------------------------------------------------
+
+    def register(self, task, notes) -> None:  # type: ignore[no-untyped-def]
+        for lb in self.svc.load_balancers:
+            if lb.get("loadBalancerName"):
+                iid = self.ec2_of(task)
+                if iid:
+                    self.elb.register_instances(lb["loadBalancerName"], [iid])
+                    notes.count("registered", f"instances in (elb {lb['loadBalancerName']})")
+            elif (target := self.endpoint(lb, task)) is not None:
+                self.elbv2.register_targets(lb["targetGroupArn"], [target])
+                notes.count("registered", f"targets in (target-group {lb['targetGroupArn']})")
+        task._testbed_registered = True
+
+    def deregister(self, task, notes) -> float:  # type: ignore[no-untyped-def]
+        """Takes the task out of every load balancer; returns when its draining ends."""
+        until = time.monotonic()
+        for lb in self.svc.load_balancers:
+            name = lb.get("loadBalancerName")
+            if name:
+                iid = self.ec2_of(task)
+                found = self.elb.get_load_balancer(name)
+                if iid and found is not None and iid in found.instance_ids:
+                    self.elb.deregister_instances(name, [iid])
+                    with _lock:
+                        until = max(until, _draining_of(found).get(iid, until))
+                    notes.count("deregistered", f"instances in (elb {name})")
+            elif (target := self.endpoint(lb, task)) is not None:
+                tg = self.elbv2.target_groups.get(lb["targetGroupArn"])
+                if tg is not None and target["Id"] in tg.targets:
+                    self.elbv2.deregister_targets(lb["targetGroupArn"], [target])
+                    delay = float(tg.attributes.get("deregistration_delay.timeout_seconds", 300))
+                    until = max(until, time.monotonic() + delay)
+                    notes.count("deregistered", f"targets in (target-group {lb['targetGroupArn']})")
+        task._testbed_registered = False
+        return until
+
+    def healthy(self, task) -> bool:  # type: ignore[no-untyped-def]
+        """RUNNING, and InService / healthy in every load balancer of the service."""
+        if not _running(task) or (self.svc.load_balancers and not getattr(task, "_testbed_registered", False)):
+            return False
+        for lb in self.svc.load_balancers:
+            name = lb.get("loadBalancerName")
+            if name:
+                iid = self.ec2_of(task)
+                states = self.elb.describe_instance_health(name, [{"InstanceId": iid}]) if iid else []
+                if not any(s["State"] == "InService" and s.get("Description") != DEREGISTERING for s in states):
+                    return False
+            else:
+                target = self.endpoint(lb, task)
+                if target is None or target["Id"] not in self.elbv2.target_groups[lb["targetGroupArn"]].targets:
+                    return False
+                health = self.elbv2.describe_target_health(lb["targetGroupArn"], [target])
+                if not health or health[0].status != "healthy":
+                    return False
+        task._testbed_healthy_once = True
+        return True
+
+    # -- tasks ----------------------------------------------------------------------------
+
+    def place(self, notes):  # type: ignore[no-untyped-def]
+        """Starts one task of the PRIMARY deployment; None when no instance has room."""
+        td = self.backend.describe_task_definition(self.primary["taskDefinition"])
+        req = self.backend._calculate_task_resource_requirements(td)
+        live = [t for t in self.tasks if t.last_status != "STOPPED"]
+
+        def spread(ci):  # type: ignore[no-untyped-def]
+            az = ci.attributes.get("ecs.availability-zone")
+            in_az = sum(1 for t in live if self.az_of(t) == az)
+            on_ci = sum(1 for t in live if t.container_instance_arn == ci.container_instance_arn)
+            return (in_az, on_ci)
+
+        candidates = [ci for ci in self.instances.values() if ci.status == "ACTIVE"]
+        fits = [ci for ci in candidates if _placement_failure(ci, req) is None]
+        if not fits:
+            self.unable(candidates, req, notes)
+            return None
+        ci = min(fits, key=spread)
+        (task,) = self.backend.start_task(
+            self.cluster,
+            td.arn,
+            [ci.container_instance_arn],
+            None,
+            self.primary["id"],
+            None,
+            f"service:{self.svc.name}",
+        )
+        task._testbed_started_at = time.monotonic()
+        self.tasks.append(task)
+        notes.started.append(task)
+        return task
+
+    def az_of(self, task) -> str | None:  # type: ignore[no-untyped-def]
+        ci = self.instances.get((task.container_instance_arn or "").split("/")[-1])
+        return ci.attributes.get("ecs.availability-zone") if ci else None
+
+    def unable(self, candidates, req, notes) -> None:  # type: ignore[no-untyped-def]
+        now = time.monotonic()
+        if now < getattr(self.svc, "_testbed_unable_at", -UNABLE_EVERY) + UNABLE_EVERY:
+            return
+        self.svc._testbed_unable_at = now
+        why = {
+            "RESOURCE:PORTS": "is already using a port required by your task",
+            "RESOURCE:CPU": "has insufficient CPU units available",
+            "RESOURCE:MEMORY": "has insufficient memory available",
+        }
+        closest = candidates[0] if candidates else None
+        detail = ""
+        if closest is not None:
+            reason = why.get(_placement_failure(closest, req) or "", "is not available")
+            detail = f" The closest matching (container-instance {closest.container_instance_arn.split('/')[-1]}) {reason}."
+        notes.first.append(
+            "was unable to place a task because no container instance met all of its requirements."
+            f"{detail} For more information, see the Troubleshooting section of the Amazon ECS Developer Guide."
+        )
+
+    def retire(self, task, reason: str, notes) -> None:  # type: ignore[no-untyped-def]
+        """ECS's order: out of the load balancers, drained, then stopped."""
+        until = self.deregister(task, notes) if getattr(task, "_testbed_registered", False) else time.monotonic()
+        if until > time.monotonic():
+            notes.draining += 1
+        task.desired_status = "STOPPED"
+        task.last_status = "DEACTIVATING"
+        task._testbed_stop_at = until
+        task._testbed_stop_reason = reason
+        notes.stopped.append(task)
+
+
+class _Notes:
+    """Events of one pass, worded and ordered as ECS gives them."""
+
+    def __init__(self) -> None:
+        self.first: list[str] = []
+        self.stopped: list = []
+        self.draining = 0
+        self.started: list = []
+        self.counts: dict[tuple[str, str], int] = {}
+        self.last: list[str] = []
+
+    def count(self, verb: str, what: str) -> None:
+        self.counts[(verb, what)] = self.counts.get((verb, what), 0) + 1
+
+    def messages(self) -> list[str]:
+        out = list(self.first)
+        if self.stopped:
+            out.append(f"has stopped {len(self.stopped)} running tasks: {_task_list(self.stopped)}.")
+        if self.draining:
+            out.append(f"has begun draining connections on {self.draining} tasks.")
+        out += [f"deregistered {n} {what}" for (verb, what), n in self.counts.items() if verb == "deregistered"]
+        if self.started:
+            out.append(f"has started {len(self.started)} tasks: {_task_list(self.started)}.")
+        out += [f"registered {n} {what}" for (verb, what), n in self.counts.items() if verb == "registered"]
+        return out + self.last
+
+
+def _running(t) -> bool:  # type: ignore[no-untyped-def]
+    return t.desired_status == "RUNNING" and t.last_status == "RUNNING"
+
+
+def _pending(t) -> bool:  # type: ignore[no-untyped-def]
+    return t.desired_status == "RUNNING" and t.last_status == "PENDING"
+
+
+def _finish_stopping(scene: _Scene) -> bool:
+    """Stops the DEACTIVATING tasks whose draining is over."""
+    changed = False
+    for t in scene.tasks:
+        if t.last_status == "DEACTIVATING" and time.monotonic() >= getattr(t, "_testbed_stop_at", 0):
+            scene.backend.stop_task(scene.cluster, t.task_arn, getattr(t, "_testbed_stop_reason", ""))
+            changed = True
+    return changed
+
+
+def _forget_stopped(scene: _Scene, notes: _Notes) -> bool:
+    """Tasks that stopped by themselves (StopTask, a crash): out of the load balancers at once,
+    and counted as failed tasks of their deployment if they never were healthy."""
+    changed = False
+    for t in scene.tasks:
+        if t.last_status == "STOPPED" and getattr(t, "_testbed_registered", False):
+            scene.deregister(t, notes)
+            changed = True
+        if t.last_status == "STOPPED" and not hasattr(t, "_testbed_stop_at") and not hasattr(t, "_testbed_gone"):
+            t._testbed_gone = True
+            d = next((d for d in scene.svc.deployments if d["id"] == t.started_by), None)
+            if d is not None and not getattr(t, "_testbed_healthy_once", False):
+                d["failedTasks"] = d.get("failedTasks", 0) + 1
+                d["updatedAt"] = _utcnow()
+            changed = True
+    return changed
+
+
+def _register_running(scene: _Scene, notes: _Notes) -> bool:
+    changed = False
+    due = time.monotonic() - REGISTRATION_DELAY
+    for t in scene.tasks:
+        if (
+            _running(t)
+            and not getattr(t, "_testbed_registered", False)
+            and getattr(t, "_testbed_started_at", 0) <= due
+        ):
+            scene.register(t, notes)
+            changed = True
+    return changed
+
+
+def _roll(scene: _Scene, notes: _Notes) -> bool:
+    """One step of the rolling update, within maximumPercent and minimumHealthyPercent."""
+    svc, primary = scene.svc, scene.primary["id"]
+    config = getattr(svc, "deployment_configuration", None) or {}
+    desired = max(svc.desired_count or 0, 0)
+    max_total = desired * int(config.get("maximumPercent", 200)) // 100
+    min_healthy = -(-desired * int(config.get("minimumHealthyPercent", 100)) // 100)
+    live = [t for t in scene.tasks if t.desired_status == "RUNNING"]
+    healthy = {t.task_arn for t in live if scene.healthy(t)}
+    healthy_total = len(healthy)
+    live_primary = sum(1 for t in live if t.started_by == primary)
+    changed = False
+    # Other deployments' tasks first, unhealthy ones before healthy ones; then PRIMARY surplus.
+    for t in sorted(live, key=lambda t: (t.started_by == primary, t.task_arn in healthy)):
+        ours = t.started_by == primary
+        if ours and live_primary <= desired:
+            continue
+        if t.task_arn in healthy:
+            if healthy_total <= min_healthy:
+                continue
+            healthy_total -= 1
+        scene.retire(t, f"Scaling activity initiated by (deployment {primary})", notes)
+        live.remove(t)
+        live_primary -= int(ours)
+        changed = True
+    room = max_total - len(live)
+    while live_primary < desired and room > 0 and scene.place(notes) is not None:
+        live_primary += 1
+        room -= 1
+        changed = True
+    return changed
+
+
+def _count(scene: _Scene) -> None:
+    """The service's and each deployment's counts, from the tasks; drained ACTIVE deployments
+    leave the service."""
+    svc = scene.svc
+    kept = []
+    for i, d in enumerate(svc.deployments):
+        mine = [t for t in scene.tasks if t.started_by == d["id"]]
+        counts = {
+            "runningCount": sum(1 for t in mine if _running(t)),
+            "pendingCount": sum(1 for t in mine if _pending(t)),
+            "desiredCount": svc.desired_count if i == 0 else sum(1 for t in mine if t.desired_status == "RUNNING"),
+        }
+        if any(d.get(k) != v for k, v in counts.items()):
+            d.update(counts, updatedAt=_utcnow())
+        if i == 0 or any(t.last_status != "STOPPED" for t in mine):
+            kept.append(d)
+    svc.deployments[:] = kept
+    svc.running_count = sum(1 for t in scene.tasks if _running(t))
+    svc.pending_count = sum(1 for t in scene.tasks if _pending(t))
+
+
+def _complete(scene: _Scene, notes: _Notes) -> None:
+    """COMPLETED once the PRIMARY runs its desired count, all healthy, and nothing else is left;
+    then (and while it stays so) the service is steady."""
+    svc, p = scene.svc, scene.primary
+    ours = [t for t in scene.tasks if t.started_by == p["id"] and t.desired_status == "RUNNING"]
+    settled = (
+        len(ours) == svc.desired_count
+        and all(scene.healthy(t) for t in ours)
+        and all(t.last_status == "STOPPED" for t in scene.tasks if t.started_by != p["id"])
+        and len(svc.deployments) == 1
+    )
+    completed = svc.__dict__.setdefault("_testbed_completed", set())
+    if settled and p["id"] not in completed:
+        completed.add(p["id"])
+        if "rolloutState" in p:
+            p.update(rolloutState="COMPLETED", rolloutStateReason=f"ECS deployment {p['id']} completed.")
+            p["updatedAt"] = _utcnow()
+        notes.last.append(f"(deployment {p['id']}) deployment completed.")
+    if settled and not getattr(svc, "_testbed_steady", False):
+        notes.last.append("has reached a steady state.")
+    svc._testbed_steady = settled
+
+
+def _reconcile(backend, svc) -> None:  # type: ignore[no-untyped-def]
+    if (
+        svc.status != "ACTIVE"
+        or (svc.deployment_controller or {}).get("type", "ECS") != "ECS"
+        or svc.scheduling_strategy != "REPLICA"
+        or not svc.deployments
+        or not svc.task_definition
+    ):
+        return
+    scene = _Scene(backend, svc)
+    notes = _Notes()
+    for _ in range(8):  # until nothing more changes at this instant
+        changed = _finish_stopping(scene)
+        changed |= _forget_stopped(scene, notes)
+        changed |= _register_running(scene, notes)
+        changed |= _roll(scene, notes)
+        if not changed:
+            break
+    _count(scene)
+    _complete(scene, notes)
+    for m in notes.messages():
+        _push_event(svc, m)
+
+
+def _scheduler_loop() -> None:
+    from moto.ecs.models import ecs_backends
+
+    while True:
+        time.sleep(_scheduler_interval() or 0.5)
+        with _world_lock:
+            if _scheduler_interval() is None:  # turned off meanwhile
+                continue
+            try:
+                for regions in list(ecs_backends.values()):
+                    for backend in list(regions.values()):
+                        for svc in list(backend.services.values()):
+                            _reconcile(backend, svc)
+            except Exception as e:  # a moto change: say so once, keep the server up
+                key = f"{type(e).__name__}: {e}"
+                if key not in _warned:
+                    _warned.add(key)
+                    import traceback
+
+                    _warn(f"ecs-service-scheduler: pass failed: {key}\n{traceback.format_exc()}")
+
+
+def _patch_service_scheduler() -> None:
+    try:
+        from moto.core.responses import BaseResponse
+        from moto.ecs import models, responses
+        from moto.elbv2.models import elbv2_backends  # noqa: F401
+        from moto.moto_api import state_manager  # noqa: F401
+        from moto.moto_api._internal.responses import MotoAPIResponse
+    except Exception as e:
+        _warn(f"ecs-service-scheduler not applied ({e})")
+        return
+    Backend = getattr(models, "EC2ContainerServiceBackend", None)
+    Response = getattr(responses, "EC2ContainerServiceResponse", None)
+    Service = getattr(models, "Service", None)
+    needed = [
+        (Backend, "update_service"),
+        (Backend, "_get_service"),
+        (Backend, "start_task"),
+        (Backend, "stop_task"),
+        (Response, "create_service"),
+        (BaseResponse, "call_action"),
+        (MotoAPIResponse, "reset_response"),
+    ]
+    missing = [f"{getattr(c, '__name__', c)}.{m}" for c, m in needed if c is None or not hasattr(c, m)]
+    if missing or Service is None or "elb-registration" not in APPLIED or "ecs-start-task-placement" not in APPLIED:
+        _warn(f"ecs-service-scheduler not applied (missing {missing or ['Service or the elb/ecs task patches']})")
+        return
+
+    original_call_action = BaseResponse.call_action
+    original_reset = MotoAPIResponse.reset_response
+    original_create = Response.create_service
+    original_update = Backend.update_service
+
+    def call_action(self):  # type: ignore[no-untyped-def]
+        if _scheduler_interval() is None:
+            return original_call_action(self)
+        with _world_lock:
+            return original_call_action(self)
+
+    def reset_response(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        with _world_lock:
+            return original_reset(self, *args, **kwargs)
+
+    def create_service(self):  # type: ignore[no-untyped-def]
+        result = original_create(self)
+        if _scheduler_interval() is None:
+            return result
+        svc = self.ecs_backend._get_service(self._get_param("cluster", "default"), self._get_param("serviceName"))
+        svc.deployment_configuration = self._get_param("deploymentConfiguration") or {
+            "maximumPercent": 200,
+            "minimumHealthyPercent": 100,
+        }
+        if svc.deployments:
+            svc.deployments[:] = [_new_deployment(svc, svc.task_definition)]
+        svc.running_count = svc.pending_count = 0
+        return result
+
+    def update_service(self, props):  # type: ignore[no-untyped-def]
+        if _scheduler_interval() is None:
+            return original_update(self, props)
+        svc = self._get_service(props.get("cluster", "default"), props["service"].split("/")[-1])
+        before = svc.task_definition
+        force = props.pop("force_new_deployment", False)
+        wanted = props.get("task_definition")
+        result = original_update(self, props)
+        if wanted:
+            # moto keeps the reference as given (`family:2`); ECS reports the ARN.
+            result.task_definition = self.describe_task_definition(wanted).arn
+        if (result.deployment_controller or {}).get("type", "ECS") == "ECS" and (
+            result.task_definition != before or force
+        ):
+            for d in result.deployments:
+                d.update(status="ACTIVE", updatedAt=_utcnow())
+            result.deployments.insert(0, _new_deployment(result, result.task_definition))
+            result._testbed_steady = False
+        if result.deployments:
+            _count(_Scene(self, result))
+        return result
+
+    BaseResponse.call_action = call_action
+    MotoAPIResponse.reset_response = reset_response
+    Response.create_service = create_service
+    Backend.update_service = update_service
+    threading.Thread(target=_scheduler_loop, name="ecs-service-scheduler", daemon=True).start()
+    APPLIED.append("ecs-service-scheduler")
+
+
 def apply() -> list[str]:
     _patch_task_containers()
     _patch_ecs_tasks()
     draining = os.environ.get("ECS_ROLL_TESTBED_DRAINING", "on").lower() not in ("off", "0", "false", "no")
     _patch_elb(draining)
+    _patch_service_scheduler()
     return APPLIED

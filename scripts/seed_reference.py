@@ -11,6 +11,13 @@ The reference setup (the cb-prototype app, see shared/origin):
   * a classic ELB `cb-prototype-elb` (HTTP 80 -> 5555, health check HTTP:5555/testme,
     connection draining 60 s, cross-zone on) with the instances running a task registered.
 
+With --service NAME the app is an ECS service instead (N tasks, behind the classic ELB, or
+with --service-target-group behind an ALB target group `NAME-tg` of instance targets whose
+deregistration delay is the draining timeout), deploymentConfiguration 200 / 100 unless
+--max-percent / --min-healthy-percent say otherwise. The ECS service scheduler of
+scripts/moto_patches.py is turned on (a pass every --scheduler-interval s) and the seed
+returns once the service has reached a steady state. Without --service it is turned off.
+
 Everything is reset first (POST /moto-api/reset) and the ECS task-transition fix is
 applied (tasks otherwise drift towards STOPPED on every DescribeTasks).
 
@@ -76,6 +83,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--no-draining", action="store_true", help="disable connection draining")
     p.add_argument("--no-cross-zone", action="store_true", help="disable cross-zone load balancing")
     p.add_argument("--no-reset", action="store_true", help="do not reset moto first (the transition fix is still applied)")
+    # ECS service
+    p.add_argument("--service", default=None, help="run the app as this ECS service instead of standalone tasks")
+    p.add_argument("--service-target-group", action="store_true", help="the service behind an ALB target group, not the classic ELB")
+    p.add_argument("--max-percent", type=int, default=200, help="the service's maximumPercent (default 200)")
+    p.add_argument("--min-healthy-percent", type=int, default=100, help="the service's minimumHealthyPercent (default 100)")
+    p.add_argument("--scheduler-interval", type=float, default=0.25, help="seconds between service scheduler passes (default 0.25)")
     args = p.parse_args(argv)
     if args.instances < 1:
         p.error("--instances must be >= 1")
@@ -88,6 +101,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         p.error("--azs is empty")
     if args.health_target is None:
         args.health_target = f"HTTP:{args.instance_port}/testme"
+    if args.service_target_group and not args.service:
+        p.error("--service-target-group needs --service")
     return args
 
 
@@ -193,6 +208,11 @@ def seed(args: argparse.Namespace) -> dict:
         },
     )
 
+    set_scheduler(endpoint, args.scheduler_interval if args.service else None)
+    if args.service:
+        service = seed_service(args, ec2, ecs, td_arn, td_input, instances)
+        return summary(args, endpoint, region, started, cluster_arn, td, instances, service)
+
     # Standalone tasks on the first N instances, then register those instances.
     with_tasks = instances[: args.tasks]
     for inst in with_tasks:
@@ -213,6 +233,11 @@ def seed(args: argparse.Namespace) -> dict:
             Instances=[{"InstanceId": i["instance_id"]} for i in with_tasks],
         )
 
+    return summary(args, endpoint, region, started, cluster_arn, td, instances, None)
+
+
+def summary(args, endpoint, region, started, cluster_arn, td, instances, service) -> dict:  # type: ignore[no-untyped-def]
+    with_tasks = [i for i in instances if i["task_arn"]]
     return {
         "endpoint": endpoint,
         "region": region,
@@ -220,15 +245,94 @@ def seed(args: argparse.Namespace) -> dict:
         "cluster_arn": cluster_arn,
         "load_balancer": args.load_balancer,
         "family": td["family"],
-        "task_definition_arn": td_arn,
+        "task_definition_arn": td["taskDefinitionArn"],
         "task_definition_revision": td["revision"],
         "image": td["containerDefinitions"][0].get("image"),
         "instances": instances,
         "instance_ids": [i["instance_id"] for i in instances],
         "container_instance_arns": [i["container_instance_arn"] for i in instances],
         "task_arns": [i["task_arn"] for i in with_tasks],
-        "registered_instance_ids": [i["instance_id"] for i in with_tasks],
+        "registered_instance_ids": [] if service and service["target_group_arn"] else [i["instance_id"] for i in with_tasks],
+        "service": service,
         "elapsed_ms": round((time.monotonic() - started) * 1000),
+    }
+
+
+def set_scheduler(endpoint: str, interval: float | None) -> None:
+    """Turns the ECS service scheduler of moto_patches.py on (a pass every `interval` s) or off."""
+    from testbed_common import moto_post
+
+    if interval is None:
+        moto_post(endpoint, "/moto-api/state-manager/unset-transition", {"model_name": "ecs::service"})
+    else:
+        transition = {"progression": "time", "seconds": interval}
+        moto_post(endpoint, "/moto-api/state-manager/set-transition", {"model_name": "ecs::service", "transition": transition})
+
+
+def target_group(args, ec2, azs: list[str]) -> str:  # type: ignore[no-untyped-def]
+    """An ALB in the default VPC forwarding to a target group of instance targets on the app's port."""
+    (elbv2,) = clients(resolve_endpoint(args.endpoint), resolve_region(args.region), "elbv2")
+    vpc = next(v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"] if v.get("IsDefault"))
+    subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]
+    subnet_ids = [s["SubnetId"] for s in subnets if s["AvailabilityZone"] in azs]
+    alb = elbv2.create_load_balancer(Name=f"{args.service}-alb", Subnets=subnet_ids)["LoadBalancers"][0]
+    tg = elbv2.create_target_group(
+        Name=f"{args.service}-tg",
+        Protocol="HTTP",
+        Port=args.instance_port,
+        VpcId=vpc,
+        TargetType="instance",
+        HealthCheckPath="/testme",
+        HealthCheckIntervalSeconds=args.health_interval,
+        HealthCheckTimeoutSeconds=args.health_timeout,
+        HealthyThresholdCount=args.healthy_threshold,
+        UnhealthyThresholdCount=args.unhealthy_threshold,
+    )["TargetGroups"][0]["TargetGroupArn"]
+    delay = 0 if args.no_draining else args.draining_timeout
+    elbv2.modify_target_group_attributes(
+        TargetGroupArn=tg, Attributes=[{"Key": "deregistration_delay.timeout_seconds", "Value": str(delay)}]
+    )
+    elbv2.create_listener(
+        LoadBalancerArn=alb["LoadBalancerArn"],
+        Protocol="HTTP",
+        Port=args.listener_port,
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}],
+    )
+    return tg
+
+
+def seed_service(args, ec2, ecs, td_arn: str, td_input: dict, instances: list[dict]) -> dict:  # type: ignore[no-untyped-def]
+    """Creates the service and waits (bounded) until ECS, as patched, reports it steady."""
+    container = td_input["containerDefinitions"][0]["name"]
+    tg = target_group(args, ec2, sorted({i["availability_zone"] for i in instances})) if args.service_target_group else None
+    lb = {"targetGroupArn": tg} if tg else {"loadBalancerName": args.load_balancer}
+    svc = ecs.create_service(
+        cluster=args.cluster,
+        serviceName=args.service,
+        taskDefinition=td_arn,
+        desiredCount=args.tasks,
+        launchType="EC2",
+        loadBalancers=[{**lb, "containerName": container, "containerPort": args.instance_port}],
+        deploymentConfiguration={"maximumPercent": args.max_percent, "minimumHealthyPercent": args.min_healthy_percent},
+    )["service"]
+    deadline = time.monotonic() + 30
+    while True:
+        svc = ecs.describe_services(cluster=args.cluster, services=[args.service])["services"][0]
+        if any("has reached a steady state" in e["message"] for e in svc.get("events", [])):
+            break
+        if time.monotonic() > deadline:
+            die(f"service {args.service} not steady within 30 s (is the ECS service scheduler patch applied?): {svc}", 1)
+        time.sleep(0.05)
+    arns = ecs.list_tasks(cluster=args.cluster, serviceName=args.service)["taskArns"]
+    tasks = ecs.describe_tasks(cluster=args.cluster, tasks=arns)["tasks"] if arns else []
+    by_ci = {t["containerInstanceArn"]: t["taskArn"] for t in tasks if t.get("group") == f"service:{args.service}"}
+    for inst in instances:
+        inst["task_arn"] = by_ci.get(inst["container_instance_arn"])
+    return {
+        "name": svc["serviceName"],
+        "arn": svc["serviceArn"],
+        "deployment_id": svc["deployments"][0]["id"],
+        "target_group_arn": tg,
     }
 
 

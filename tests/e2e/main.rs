@@ -4,6 +4,8 @@
 //! * `standalone`, `bad_input`, `faults`, `iam`, `secrets`, `signals`: deploys, rollbacks and
 //!   the other commands of the reference setup, under bad input, API faults, least
 //!   privilege and signals, with no secret in any output;
+//! * `services`: service deploys (scheduled by the patched moto), plain and under SIGTERM and
+//!   kill -9 at every phase, each followed by a plain rerun;
 //! * `github_actions`: the binary as a GitHub Actions step, and action.yml;
 //! * `hints`: every command ecs-roll advises after a failure, run as printed; several targets;
 //! * `install_script`: scripts/install-ecs-roll.sh (needs no moto);
@@ -25,6 +27,7 @@ mod iam;
 mod install_script;
 mod lock;
 mod secrets;
+mod services;
 mod several_targets;
 mod signals;
 mod standalone;

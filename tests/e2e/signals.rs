@@ -17,6 +17,11 @@
 //!
 //! Each phase is one test (they run in parallel, each with its own moto_server); each sends
 //! SIGINT, then SIGTERM on a fresh seed.
+//!
+//! kill -9 at the same phases of a deploy (the held call still reaches moto, as a request on
+//! its way would): whatever the crashed run left (an instance out of the ELB with no task, a
+//! new task not registered yet), the same command with no `ecs-roll unlock` completes the job,
+//! taking over the lock the crashed run stopped renewing (`ECS_ROLL_LOCK_HEARTBEAT`).
 
 use crate::harness as e2e;
 use crate::support;
@@ -31,6 +36,9 @@ use serde_json::{Value, json};
 use support::{CLUSTER, IMAGE_V2, MotoServer, SeedOptions};
 
 const SIGNALS: [&str; 2] = ["INT", "TERM"];
+
+/// How often a run that gets killed renews its deploy lock, so the rerun can tell it is gone.
+const HEARTBEAT: &str = "1s";
 
 fn rollback_args() -> Vec<String> {
     with_globals(&["--output", "json", "rollback", "--to", "2"])
@@ -81,8 +89,8 @@ struct Phase {
     crash_second_start: bool,
 }
 
-/// One interrupted run and its re-run, on a moto_server of its own; returns the exit code
-/// of the interrupted run.
+/// One interrupted (or, with `KILL`, crashed) run and its re-run, on a moto_server of its own;
+/// returns the exit code of the interrupted run.
 fn interrupt(phase: &Phase, signal: &str) -> i32 {
     let what = format!("{} (SIG{signal})", phase.name);
     let moto = &Pooled::take();
@@ -102,6 +110,10 @@ fn interrupt(phase: &Phase, signal: &str) -> i32 {
     };
     let mut cmd = ecs_roll(moto);
     cmd.env("AWS_ENDPOINT_URL", proxy.endpoint());
+    let killed = signal == "KILL";
+    if killed {
+        cmd.env("ECS_ROLL_LOCK_HEARTBEAT", HEARTBEAT);
+    }
     let child = spawn(cmd, &args);
     assert!(
         hold.wait_held(Duration::from_secs(60)),
@@ -110,10 +122,13 @@ fn interrupt(phase: &Phase, signal: &str) -> i32 {
         child.stderr_so_far()
     );
     child.signal(signal);
-    let ack = child.wait_for_line("interrupt received", Duration::from_secs(20));
+    let ack = killed
+        || child
+            .wait_for_line("interrupt received", Duration::from_secs(20))
+            .is_some();
     hold.release();
     assert!(
-        ack.is_some(),
+        ack,
         "{what}: no acknowledgement of SIG{signal}:\n{}",
         child.stderr_so_far()
     );
@@ -126,6 +141,76 @@ fn interrupt(phase: &Phase, signal: &str) -> i32 {
         r.took
     );
     assert_no_panic(&r);
+    if !killed {
+        assert_interrupted(phase, &r, moto, &what);
+    }
+    let lock_left = killed && holds_lock(moto);
+    // The same command again completes the job. Where the new revision crashed, it still
+    // does: the deploy fails again and rolls everything back.
+    let mut cmd = ecs_roll(moto);
+    let _crashing = crash.is_some().then(|| {
+        let again = CrashOnStart::new(moto.port(), CLUSTER, "cb-prototype:2");
+        let p = Proxy::start(moto.port(), again as Arc<dyn Interceptor>);
+        cmd.env("AWS_ENDPOINT_URL", p.endpoint());
+        p
+    });
+    let again = run(cmd, &args);
+    eprintln!(
+        "[signals] {what}: re-run exit {} in {:?}",
+        again.code(),
+        again.took
+    );
+    assert_no_panic(&again);
+    if lock_left {
+        assert!(
+            again.stderr.contains("took over the deploy lock of"),
+            "{what}: the rerun says it took the crashed run's lock over\n{}",
+            again.context()
+        );
+    }
+    let state = quick_state(moto);
+    if phase.crash_second_start {
+        again.assert_code(3);
+        assert_eq!(again.json()["result"], "rolled-back", "{}", again.context());
+        state.assert_converged(1, &what);
+    } else {
+        again.assert_code(0);
+        let doc = again.json();
+        assert_eq!(doc["result"], "succeeded", "{}", again.context());
+        assert_eq!(doc["target"]["name"], "cb-prototype:2", "{doc}");
+        state.assert_converged(2, &what);
+    }
+    assert_eq!(
+        state.revisions,
+        [1, 2],
+        "{what}: no revision registered twice"
+    );
+    r.code()
+}
+
+/// Whether the reference family's deploy lock is on the cluster.
+fn holds_lock(moto: &MotoServer) -> bool {
+    let ecs = |op: &str, body: Value| {
+        let (status, v) =
+            proxy::ecs_call(moto.port(), op, &body).unwrap_or_else(|e| panic!("{op} on moto: {e}"));
+        assert_eq!(status, 200, "{op}: {v}");
+        v
+    };
+    let clusters = ecs("DescribeClusters", json!({"clusters": [CLUSTER]}));
+    let tags = ecs(
+        "ListTagsForResource",
+        json!({"resourceArn": clusters["clusters"][0]["clusterArn"]}),
+    );
+    tags["tags"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|t| t["key"] == "ecs-roll:lock:cb-prototype")
+}
+
+/// What a SIGINT or SIGTERM in `phase` must leave: the step in progress finished, no more, and
+/// every instance serving.
+fn assert_interrupted(phase: &Phase, r: &Run, moto: &MotoServer, what: &str) {
     let doc = r.json();
     let (steps, rollback_steps) = (
         doc["steps"].as_array().map_or(0, Vec::len),
@@ -173,57 +258,22 @@ fn interrupt(phase: &Phase, signal: &str) -> i32 {
     }
 
     let state = quick_state(moto);
-    state.assert_safe(&what);
+    state.assert_safe(what);
     // The step in progress was finished, not abandoned: every instance serves again.
     assert_eq!(
         state.serving(),
         state.instances.len(),
         "{what}: not every instance serves after the interrupted run\n{state:#?}"
     );
-
-    // The same command again completes the job. Where the new revision crashed, it still
-    // does: the deploy fails again and rolls everything back.
-    let mut cmd = ecs_roll(moto);
-    let _crashing = crash.is_some().then(|| {
-        let again = CrashOnStart::new(moto.port(), CLUSTER, "cb-prototype:2");
-        let p = Proxy::start(moto.port(), again as Arc<dyn Interceptor>);
-        cmd.env("AWS_ENDPOINT_URL", p.endpoint());
-        p
-    });
-    let again = run(cmd, &args);
-    eprintln!(
-        "[signals] {what}: re-run exit {} in {:?}",
-        again.code(),
-        again.took
-    );
-    assert_no_panic(&again);
-    let state = quick_state(moto);
-    if phase.crash_second_start {
-        again.assert_code(3);
-        assert_eq!(again.json()["result"], "rolled-back", "{}", again.context());
-        state.assert_converged(1, &what);
-    } else {
-        again.assert_code(0);
-        let doc = again.json();
-        assert_eq!(doc["result"], "succeeded", "{}", again.context());
-        assert_eq!(doc["target"]["name"], "cb-prototype:2", "{doc}");
-        state.assert_converged(2, &what);
-    }
-    assert_eq!(
-        state.revisions,
-        [1, 2],
-        "{what}: no revision registered twice"
-    );
-    r.code()
 }
 
-/// Runs every phase with SIGINT and with SIGTERM, `parallel` cases at a time (the runs mostly
-/// wait on draining and polling), each on a moto_server of its own; reports every failed case.
-fn every_phase(phases: &[Phase], parallel: usize) {
+/// Runs every phase with each of `signals`, `parallel` cases at a time (the runs mostly wait on
+/// draining and polling), each on a moto_server of its own; reports every failed case.
+fn every_phase(phases: &[Phase], signals: &[&str], parallel: usize) {
     let t0 = Instant::now();
     let cases: Vec<(&Phase, &str)> = phases
         .iter()
-        .flat_map(|p| SIGNALS.iter().map(move |s| (p, *s)))
+        .flat_map(|p| signals.iter().map(move |s| (p, *s)))
         .collect();
     let queue = Mutex::new(cases.clone());
     let failed = Mutex::new(Vec::new());
@@ -247,7 +297,7 @@ fn every_phase(phases: &[Phase], parallel: usize) {
     });
     let failed = failed.into_inner().unwrap();
     eprintln!(
-        "[signals] {} phases x SIGINT/SIGTERM = {} interrupted runs, {} re-runs; inconsistent states or failed re-runs: {} ({:?})",
+        "[signals] {} phases x {signals:?} = {} interrupted runs, {} re-runs; inconsistent states or failed re-runs: {} ({:?})",
         phases.len(),
         cases.len(),
         cases.len(),
@@ -260,67 +310,73 @@ fn every_phase(phases: &[Phase], parallel: usize) {
 // ---------------------------------------------------------------------------------------
 // deploy, rollback, automatic rollback
 
+/// The phases of a deploy of revision 2 over three instances.
+fn deploy_phases() -> Vec<Phase> {
+    vec![
+        Phase {
+            name: "deploy: preflight",
+            setup: Setup::Deploy,
+            hold: || HoldAt::new("DescribeClusters"),
+            steps_done: 0..=0,
+            crash_second_start: false,
+        },
+        Phase {
+            name: "deploy: registering the revision",
+            setup: Setup::Deploy,
+            hold: || HoldAt::new("RegisterTaskDefinition"),
+            steps_done: 0..=0,
+            crash_second_start: false,
+        },
+        Phase {
+            name: "deploy: step 1 draining",
+            setup: Setup::Deploy,
+            hold: || {
+                HoldAt::new("DescribeInstanceHealth").after("DeregisterInstancesFromLoadBalancer")
+            },
+            steps_done: 1..=1,
+            crash_second_start: false,
+        },
+        // The instance is out of the ELB and runs no task: the worst place to stop.
+        Phase {
+            name: "deploy: step 1 starting the new task",
+            setup: Setup::Deploy,
+            hold: || HoldAt::new("StartTask"),
+            steps_done: 1..=1,
+            crash_second_start: false,
+        },
+        Phase {
+            name: "deploy: step 1 waiting InService",
+            setup: Setup::Deploy,
+            hold: || {
+                HoldAt::new("DescribeInstanceHealth").after("RegisterInstancesWithLoadBalancer")
+            },
+            steps_done: 1..=1,
+            crash_second_start: false,
+        },
+        // Step 1 is done; step 2 has only looked (its check that another instance
+        // serves). Stopping there or finishing step 2 are both right.
+        Phase {
+            name: "deploy: between steps 1 and 2",
+            setup: Setup::Deploy,
+            hold: || {
+                HoldAt::new("DescribeInstanceHealth")
+                    .after("RegisterInstancesWithLoadBalancer")
+                    .nth(2)
+            },
+            steps_done: 1..=2,
+            crash_second_start: false,
+        },
+    ]
+}
+
 #[test]
 fn deploy_interrupted_at_every_phase() {
-    every_phase(
-        &[
-            Phase {
-                name: "deploy: preflight",
-                setup: Setup::Deploy,
-                hold: || HoldAt::new("DescribeClusters"),
-                steps_done: 0..=0,
-                crash_second_start: false,
-            },
-            Phase {
-                name: "deploy: registering the revision",
-                setup: Setup::Deploy,
-                hold: || HoldAt::new("RegisterTaskDefinition"),
-                steps_done: 0..=0,
-                crash_second_start: false,
-            },
-            Phase {
-                name: "deploy: step 1 draining",
-                setup: Setup::Deploy,
-                hold: || {
-                    HoldAt::new("DescribeInstanceHealth")
-                        .after("DeregisterInstancesFromLoadBalancer")
-                },
-                steps_done: 1..=1,
-                crash_second_start: false,
-            },
-            // The instance is out of the ELB and runs no task: the worst place to stop.
-            Phase {
-                name: "deploy: step 1 starting the new task",
-                setup: Setup::Deploy,
-                hold: || HoldAt::new("StartTask"),
-                steps_done: 1..=1,
-                crash_second_start: false,
-            },
-            Phase {
-                name: "deploy: step 1 waiting InService",
-                setup: Setup::Deploy,
-                hold: || {
-                    HoldAt::new("DescribeInstanceHealth").after("RegisterInstancesWithLoadBalancer")
-                },
-                steps_done: 1..=1,
-                crash_second_start: false,
-            },
-            // Step 1 is done; step 2 has only looked (its check that another instance
-            // serves). Stopping there or finishing step 2 are both right.
-            Phase {
-                name: "deploy: between steps 1 and 2",
-                setup: Setup::Deploy,
-                hold: || {
-                    HoldAt::new("DescribeInstanceHealth")
-                        .after("RegisterInstancesWithLoadBalancer")
-                        .nth(2)
-                },
-                steps_done: 1..=2,
-                crash_second_start: false,
-            },
-        ],
-        6,
-    );
+    every_phase(&deploy_phases(), &SIGNALS, 6);
+}
+
+#[test]
+fn deploy_killed_at_every_phase_is_finished_by_a_plain_rerun_without_unlock() {
+    every_phase(&deploy_phases(), &["KILL"], 6);
 }
 
 #[test]
@@ -372,6 +428,7 @@ fn rollback_interrupted_at_every_phase() {
                 crash_second_start: true,
             },
         ],
+        &SIGNALS,
         6,
     );
 }

@@ -31,7 +31,7 @@ use support::{
 /// Asserts the sampler saw the load balancer serve throughout: at least `min` instances
 /// InService (draining ones not counted) and serving with a RUNNING task, and no
 /// connection cut by a task stopped while its instance was still draining.
-fn assert_served_throughout(report: &HealthReport, min: usize, what: &str) {
+pub(crate) fn assert_served_throughout(report: &HealthReport, min: usize, what: &str) {
     eprintln!("[e2e] {what}: health {}", report.summary());
     assert!(
         report.samples >= 5,

@@ -4,10 +4,11 @@
 
 use crate::support;
 
+use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use support::{IMAGE_V1, MotoServer, SeedOptions};
+use support::{IMAGE_V1, IMAGE_V2, MotoServer, SeedOptions, ServiceSeed};
 
 #[test]
 fn seeded_reference_setup_is_the_one_from_the_brief() {
@@ -581,4 +582,268 @@ fn moto_quirks_ecs_roll_must_live_with() {
     let lb_state = state.load_balancer.unwrap();
     assert_eq!(lb_state.instance_health[&s.instance_ids[2]], "OutOfService");
     assert_eq!(lb_state.instance_health[&s.instance_ids[1]], "InService");
+}
+
+/// The ECS service scheduler of scripts/moto_patches.py, on while a seed with a service is:
+/// tasks spread one per instance, a rolling update within maximumPercent / minimumHealthyPercent
+/// in ECS's order (deregistered, drained, then stopped), the old deployment gone once drained,
+/// ECS's events, no rolloutState behind a classic ELB (AWS returns none there) but one behind a
+/// target group; a change of the configuration alone starts no deployment. Off, moto schedules
+/// nothing (its own behaviour, which the contract tests pin).
+#[test]
+fn the_service_scheduler_rolls_deployments_out_like_ecs_and_only_when_on() {
+    let moto = MotoServer::start();
+    let s = moto.seed(&SeedOptions {
+        service: Some(ServiceSeed::classic()),
+        ..SeedOptions::fast()
+    });
+    assert!(
+        moto.log().contains("ecs-service-scheduler"),
+        "{}",
+        moto.log()
+    );
+    let svc = s.service.clone().expect("the seeded service");
+    let describe = || {
+        moto.aws(
+            "ecs",
+            "describe_services",
+            &json!({"cluster": s.cluster, "services": [svc.name]}),
+        )["services"][0]
+            .clone()
+    };
+    let d = describe();
+    assert_eq!(
+        d["deploymentConfiguration"],
+        json!({"maximumPercent": 200, "minimumHealthyPercent": 100})
+    );
+    assert_eq!(
+        (d["runningCount"].as_i64(), d["pendingCount"].as_i64()),
+        (Some(3), Some(0))
+    );
+    let first = &d["deployments"][0];
+    assert_eq!(d["deployments"].as_array().unwrap().len(), 1, "{d}");
+    assert_eq!(first["id"], svc.deployment_id.as_str());
+    assert!(
+        first.get("rolloutState").is_none(),
+        "none behind a classic ELB: {first}"
+    );
+    assert!(
+        d["events"][0]["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("has reached a steady state."),
+        "{d}"
+    );
+    let state = moto.inspect();
+    let tasks = state.running_tasks();
+    assert_eq!(tasks.len(), 3);
+    for t in &tasks {
+        assert_eq!(
+            t.started_by.as_deref(),
+            Some(svc.deployment_id.as_str()),
+            "{t:?}"
+        );
+        assert_eq!(t.group.as_deref(), Some("service:cb-prototype"), "{t:?}");
+    }
+    assert!(
+        state.running_count_by_instance().values().all(|n| *n == 1),
+        "one per instance"
+    );
+    assert_eq!(state.in_service_instances().len(), 3);
+
+    // Revision 2 with 100/66: a new PRIMARY deployment at once, the old one ACTIVE.
+    let mut td: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(support::repo_root().join("taskdefs/cb-prototype.json")).unwrap(),
+    )
+    .unwrap();
+    td["containerDefinitions"][0]["image"] = json!(IMAGE_V2);
+    moto.aws("ecs", "register_task_definition", &td);
+    let sampler = moto.health_sampler();
+    let up = moto.aws(
+        "ecs",
+        "update_service",
+        &json!({"cluster": s.cluster, "service": svc.name, "taskDefinition": "cb-prototype:2",
+                "deploymentConfiguration": {"maximumPercent": 100, "minimumHealthyPercent": 66}}),
+    )["service"]
+        .clone();
+    let statuses: Vec<(&str, &str)> = up["deployments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["status"].as_str().unwrap(),
+                d["taskDefinition"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(statuses.len(), 2, "{up}");
+    assert_eq!(statuses[0].0, "PRIMARY");
+    assert!(
+        statuses[0].1.starts_with("arn:") && statuses[0].1.ends_with(":2"),
+        "an ARN: {up}"
+    );
+    assert_eq!(statuses[1], ("ACTIVE", s.task_definition_arn.as_str()));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut most_alive = 0;
+    let d = loop {
+        let alive = moto.aws(
+            "ecs",
+            "list_tasks",
+            &json!({"cluster": s.cluster, "serviceName": svc.name, "desiredStatus": "RUNNING"}),
+        )["taskArns"]
+            .as_array()
+            .unwrap()
+            .len();
+        most_alive = most_alive.max(alive);
+        let d = describe();
+        if d["deployments"].as_array().unwrap().len() == 1
+            && d["events"][0]["message"]
+                .as_str()
+                .unwrap()
+                .ends_with("steady state.")
+        {
+            break d;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no steady state within 30 s: {d}"
+        );
+        thread::sleep(Duration::from_millis(100));
+    };
+    let health = sampler.stop();
+    assert!(
+        most_alive <= 3,
+        "maximumPercent 100: at most 3 tasks at once, saw {most_alive}"
+    );
+    assert!(
+        health.min_in_service >= 2 && health.min_serving >= Some(2),
+        "minimumHealthyPercent 66: {}",
+        health.summary()
+    );
+    assert!(
+        health.max_draining >= 1 && health.cut_instances.is_empty(),
+        "drained, then stopped: {}",
+        health.summary()
+    );
+    let messages: Vec<&str> = d["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["message"].as_str().unwrap())
+        .collect();
+    for wanted in [
+        "has begun draining connections on 1 tasks.",
+        "deregistered 1 instances in (elb cb-prototype-elb)",
+        "deployment completed.",
+    ] {
+        assert!(
+            messages.iter().any(|m| m.contains(wanted)),
+            "{wanted}: {messages:#?}"
+        );
+    }
+    let primary = d["deployments"][0].clone();
+    assert_eq!(
+        (
+            primary["runningCount"].as_i64(),
+            primary["desiredCount"].as_i64()
+        ),
+        (Some(3), Some(3))
+    );
+    let state = moto.inspect();
+    assert_eq!(state.running_images(), [IMAGE_V2; 3]);
+    assert!(state.running_count_by_instance().values().all(|n| *n == 1));
+    let stopped: Vec<_> = state.tasks.iter().filter(|t| t.revision == 1).collect();
+    assert_eq!(stopped.len(), 3);
+    for t in stopped {
+        assert_eq!(t.last_status.as_deref(), Some("STOPPED"));
+        let reason = t.stopped_reason.as_deref().unwrap_or_default();
+        assert!(
+            reason.starts_with("Scaling activity initiated by (deployment ecs-svc/"),
+            "{reason}"
+        );
+    }
+
+    // A task stopped by someone else is taken out of the ELB and replaced; it served, so it
+    // is no failed task.
+    let gone = state.running_tasks()[0].arn.clone();
+    moto.aws(
+        "ecs",
+        "stop_task",
+        &json!({"cluster": s.cluster, "task": gone}),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let state = moto.inspect();
+        let arns: Vec<&str> = state
+            .running_tasks()
+            .iter()
+            .map(|t| t.arn.as_str())
+            .collect();
+        if arns.len() == 3
+            && !arns.contains(&gone.as_str())
+            && state.in_service_instances().len() == 3
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not replaced within 30 s: {arns:?}"
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(describe()["deployments"][0]["failedTasks"], 0);
+
+    // The configuration alone: no new deployment.
+    let up = moto.aws(
+        "ecs",
+        "update_service",
+        &json!({"cluster": s.cluster, "service": svc.name,
+                "deploymentConfiguration": {"maximumPercent": 200, "minimumHealthyPercent": 100}}),
+    )["service"]
+        .clone();
+    assert_eq!(up["deployments"].as_array().unwrap().len(), 1, "{up}");
+    assert_eq!(up["deployments"][0]["id"], primary["id"]);
+
+    // Behind a target group ECS reports the rollout state.
+    let s = moto.seed(&SeedOptions {
+        service: Some(ServiceSeed::target_group()),
+        ..SeedOptions::fast()
+    });
+    let d = moto.aws(
+        "ecs",
+        "describe_services",
+        &json!({"cluster": s.cluster, "services": ["cb-prototype"]}),
+    );
+    assert_eq!(
+        d["services"][0]["deployments"][0]["rolloutState"], "COMPLETED",
+        "{d}"
+    );
+
+    // Off (a seed without a service turns it off): a new service gets no task.
+    let s = moto.seed(&SeedOptions::fast());
+    moto.aws(
+        "ecs",
+        "create_service",
+        &json!({"cluster": s.cluster, "serviceName": "idle", "taskDefinition": "cb-prototype:1", "desiredCount": 1}),
+    );
+    thread::sleep(Duration::from_secs(1));
+    let d = moto.aws(
+        "ecs",
+        "describe_services",
+        &json!({"cluster": s.cluster, "services": ["idle"]}),
+    );
+    assert_eq!(
+        (
+            d["services"][0]["runningCount"].as_i64(),
+            d["services"][0]["events"].as_array().map(Vec::len)
+        ),
+        (Some(0), Some(0)),
+        "{d}"
+    );
+    assert_eq!(
+        moto.inspect().running_tasks().len(),
+        3,
+        "the seeded standalone tasks only"
+    );
 }

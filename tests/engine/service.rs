@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use ecs_roll::engine::deploy::{Desired, Options, TAG_PREVIOUS};
 use ecs_roll::engine::diagnosis::{CheckProblem, Diagnosis, Shortfall, Trigger, diagnose};
-use ecs_roll::engine::events::{LockWarning, Recorder, Warning};
+use ecs_roll::engine::events::{LockWarning, Observer, Phase, Recorder, Warning};
+use ecs_roll::engine::lock;
 use ecs_roll::engine::refusal::Refusal;
 use ecs_roll::engine::rollback;
 use ecs_roll::engine::service::TAG_CONFIGURATION;
@@ -679,6 +680,54 @@ async fn a_count_in_service_mode_is_refused_naming_the_desired_count() {
     let td = run.definition("app:v2").await;
     let out = run.deploy_counted(td, Some(3)).await.unwrap();
     assert_eq!(out.result, RunResult::Succeeded, "{:?}", out.failure);
+}
+
+/// Interrupts the run when the engine enters `phase`, as a Ctrl-C at that moment would.
+struct InterruptAt {
+    phase: Phase,
+    cancel: Cancel,
+}
+
+impl Observer for InterruptAt {
+    fn event(&self, event: &Event) {
+        if *event == Event::Phase(self.phase) {
+            self.cancel.request();
+        }
+    }
+}
+
+/// An interrupt that lands while the new revision is registered stops the run there: no
+/// deployment is started for ECS to carry on with, and the service is left as it was.
+#[tokio::test(start_paused = true)]
+async fn an_interrupt_while_the_revision_registers_starts_no_deployment() {
+    let run = Run::new(classic_static(3, deployment_configuration(200, 100)));
+    let td = run.definition("app:v2").await;
+    let mut s = run.sctx();
+    s.ctx.observer = Arc::new(InterruptAt {
+        phase: Phase::Register,
+        cancel: run.cancel.clone(),
+    });
+    let opts = Options {
+        command: "deploy".into(),
+        rollback_on_failure: true,
+        ..Options::default()
+    };
+    let out = service::run(&s, Desired::Definition(td), &opts)
+        .await
+        .unwrap();
+    assert_eq!(out.result, RunResult::Interrupted, "{:?}", out.failure);
+    assert_eq!(run.sim.call_count("UpdateService"), 0);
+    assert_eq!(run.running().await, ["web:1"; 3]);
+    assert_eq!(run.configuration().await, (Some(200), Some(100)));
+    let arn = run.service_arn().await;
+    assert!(!run.tags.of(&arn).contains_key(TAG_CONFIGURATION));
+    assert!(!run.tags.of(&arn).contains_key(lock::SERVICE_KEY));
+    // The same command again deploys, reusing the revision registered.
+    let rerun = run.again();
+    let out = rerun.deploy("app:v2").await.unwrap();
+    assert_eq!(out.result, RunResult::Succeeded, "{:?}", out.failure);
+    assert_eq!(run.running().await, ["web:2"; 3]);
+    assert_eq!(rerun.configuration().await, (Some(200), Some(100)));
 }
 
 /// The configuration ecs-roll sets for a deploy is recorded in AWS before it is changed, so

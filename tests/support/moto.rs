@@ -148,6 +148,10 @@ pub fn http(
     Ok((status, body))
 }
 
+/// The state-manager model whose transition turns the ECS service scheduler of
+/// scripts/moto_patches.py on (`{"progression": "time", "seconds": S}`) or off.
+pub const SCHEDULER_MODEL: &str = "ecs::service";
+
 const TRANSITION_FIX: &str =
     r#"{"model_name":"ecs::task","transition":{"progression":"manual","times":1000000}}"#;
 
@@ -329,11 +333,17 @@ impl MotoServer {
         }
     }
 
-    /// Empties moto (all services) and re-applies the transition fix.
+    /// Empties moto (all services), re-applies the transition fix and turns the ECS service
+    /// scheduler off (both settings survive moto's own reset).
     pub fn reset(&self) {
         let (s, b) = self.moto_api("/moto-api/reset", "");
         assert!((200..300).contains(&s), "reset: HTTP {s}: {b}");
         self.apply_transition_fix().unwrap();
+        let (s, b) = self.moto_api(
+            "/moto-api/state-manager/unset-transition",
+            &serde_json::json!({"model_name": SCHEDULER_MODEL}).to_string(),
+        );
+        assert!((200..300).contains(&s), "unset-transition: HTTP {s}: {b}");
     }
 
     /// Runs `python3 scripts/<script> args...` with this server's environment.
@@ -648,8 +658,40 @@ pub struct SeedOptions {
     pub cluster: String,
     pub load_balancer: String,
     pub started_by: Option<String>,
+    /// The app as an ECS service (scheduled by the patched moto) instead of standalone tasks.
+    pub service: Option<ServiceSeed>,
     /// Passed to the script verbatim.
     pub extra_args: Vec<String>,
+}
+
+/// The app as an ECS service: `tasks` of it (one per instance by default) behind the classic
+/// ELB, or behind an ALB target group of instance targets.
+#[derive(Clone, Debug)]
+pub struct ServiceSeed {
+    pub name: String,
+    pub target_group: bool,
+    pub maximum_percent: u32,
+    pub minimum_healthy_percent: u32,
+}
+
+impl ServiceSeed {
+    /// Service `cb-prototype` behind the classic ELB, deploymentConfiguration 200 / 100.
+    pub fn classic() -> ServiceSeed {
+        ServiceSeed {
+            name: FAMILY.into(),
+            target_group: false,
+            maximum_percent: 200,
+            minimum_healthy_percent: 100,
+        }
+    }
+
+    /// The same behind an ALB target group `cb-prototype-tg`.
+    pub fn target_group() -> ServiceSeed {
+        ServiceSeed {
+            target_group: true,
+            ..ServiceSeed::classic()
+        }
+    }
 }
 
 impl Default for SeedOptions {
@@ -669,6 +711,7 @@ impl Default for SeedOptions {
             cluster: CLUSTER.into(),
             load_balancer: LOAD_BALANCER.into(),
             started_by: None,
+            service: None,
             extra_args: Vec::new(),
         }
     }
@@ -725,6 +768,19 @@ impl SeedOptions {
         if let Some(s) = &self.started_by {
             a.extend(["--started-by".into(), s.clone()]);
         }
+        if let Some(s) = &self.service {
+            a.extend([
+                "--service".into(),
+                s.name.clone(),
+                "--max-percent".into(),
+                s.maximum_percent.to_string(),
+                "--min-healthy-percent".into(),
+                s.minimum_healthy_percent.to_string(),
+            ]);
+            if s.target_group {
+                a.push("--service-target-group".into());
+            }
+        }
         a.extend(self.extra_args.iter().cloned());
         a
     }
@@ -747,9 +803,22 @@ pub struct Seeded {
     pub container_instance_arns: Vec<String>,
     pub task_arns: Vec<String>,
     pub registered_instance_ids: Vec<String>,
+    /// With [`SeedOptions::service`].
+    #[serde(default)]
+    pub service: Option<SeededService>,
     pub elapsed_ms: u64,
     #[serde(skip)]
     pub raw: Value,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct SeededService {
+    pub name: String,
+    pub arn: String,
+    /// Its first deployment, COMPLETED when the seed returns.
+    pub deployment_id: String,
+    /// With [`ServiceSeed::target_group`].
+    pub target_group_arn: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]

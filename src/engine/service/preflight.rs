@@ -17,6 +17,16 @@ fn in_progress(d: &Deployment) -> bool {
     d.rollout_state == Some(RolloutState::InProgress)
 }
 
+/// Whether the PRIMARY deployment `d` is still rolling out. ECS reports no rollout state for a
+/// service behind a classic ELB; there the rollout goes on while older deployments are left or
+/// it runs fewer tasks than desired.
+fn rolling_out(svc: &Service, d: &Deployment) -> bool {
+    match d.rollout_state {
+        Some(_) => in_progress(d),
+        None => svc.deployments.len() > 1 || d.running_count < d.desired_count,
+    }
+}
+
 /// A deployment of `target` already under way, which a rerun resumes watching.
 pub(super) fn resuming(svc: &Service, target: Option<&str>) -> Option<String> {
     svc.deployments
@@ -24,7 +34,7 @@ pub(super) fn resuming(svc: &Service, target: Option<&str>) -> Option<String> {
         .find(|d| {
             d.status == DeploymentStatus::Primary
                 && Some(d.task_definition.as_str()) == target
-                && in_progress(d)
+                && rolling_out(svc, d)
         })
         .map(|d| d.id.clone())
 }
@@ -181,8 +191,76 @@ mod tests {
     use super::*;
     use crate::platform::DeploymentConfiguration;
 
-    const OLD: &str = "arn:td/web:1";
     const NEW: &str = "arn:td/web:2";
+    const OLD: &str = "arn:td/web:1";
+
+    fn deployment(
+        id: &str,
+        status: &str,
+        td: &str,
+        running: i64,
+        rollout: Option<&str>,
+    ) -> Deployment {
+        Deployment {
+            id: id.into(),
+            status: status.into(),
+            task_definition: td.into(),
+            desired_count: 3,
+            running_count: running,
+            pending_count: 0,
+            failed_tasks: 0,
+            rollout_state: rollout.map(RolloutState::parse),
+            rollout_state_reason: None,
+            created_at: None,
+            updated_at: None,
+        }
+    }
+
+    fn service(deployments: Vec<Deployment>) -> Service {
+        Service {
+            arn: "arn:svc/web".into(),
+            name: "web".into(),
+            status: "ACTIVE".into(),
+            task_definition: NEW.into(),
+            desired_count: 3,
+            running_count: 3,
+            pending_count: 0,
+            launch_type: Some("EC2".into()),
+            capacity_providers: vec![],
+            deployment_controller: "ECS".into(),
+            deployment_configuration: DeploymentConfiguration::default(),
+            deployments,
+            load_balancers: vec![],
+            events: vec![],
+        }
+    }
+
+    #[test]
+    fn a_rerun_resumes_a_rollout_of_its_target_under_way_with_or_without_a_rollout_state() {
+        let new = |running, rollout| deployment("ecs-svc/2", "PRIMARY", NEW, running, rollout);
+        let old = || deployment("ecs-svc/1", "ACTIVE", OLD, 1, None);
+        // (deployments, resumed): ECS reports no rollout state behind a classic ELB.
+        let table: Vec<(Vec<Deployment>, bool)> = vec![
+            (vec![new(1, Some("IN_PROGRESS")), old()], true),
+            (vec![new(3, Some("IN_PROGRESS"))], true),
+            (vec![new(3, Some("COMPLETED"))], false),
+            (vec![new(1, Some("FAILED")), old()], false),
+            (vec![new(1, None), old()], true),
+            (vec![new(2, None)], true),
+            (vec![new(3, None)], false),
+            (
+                vec![deployment("ecs-svc/1", "PRIMARY", OLD, 1, None), old()],
+                false,
+            ),
+        ];
+        for (deployments, resumed) in table {
+            let svc = service(deployments.clone());
+            let want = resumed.then(|| "ecs-svc/2".to_string());
+            assert_eq!(resuming(&svc, Some(NEW)), want, "{deployments:?}");
+        }
+        let under_way = service(vec![new(1, None), old()]);
+        assert_eq!(resuming(&under_way, None), None, "no target revision yet");
+    }
 
     fn revision(arn: &str, previous: Option<&str>) -> Revision {
         Revision {
@@ -199,35 +277,13 @@ mod tests {
 
     /// The service runs NEW, its deployment still IN_PROGRESS (ECS retrying crashed tasks).
     fn retrying() -> Service {
-        let deployment = Deployment {
-            id: "ecs-svc/2".into(),
-            status: "PRIMARY".into(),
-            task_definition: NEW.into(),
-            desired_count: 3,
-            running_count: 0,
-            pending_count: 3,
-            failed_tasks: 6,
-            rollout_state: Some(RolloutState::InProgress),
-            rollout_state_reason: None,
-            created_at: None,
-            updated_at: None,
-        };
-        Service {
-            arn: "arn:svc/web".into(),
-            name: "web".into(),
-            status: "ACTIVE".into(),
-            task_definition: NEW.into(),
-            desired_count: 3,
-            running_count: 0,
-            pending_count: 3,
-            launch_type: Some("EC2".into()),
-            capacity_providers: vec![],
-            deployment_controller: "ECS".into(),
-            deployment_configuration: DeploymentConfiguration::default(),
-            deployments: vec![deployment],
-            load_balancers: vec![],
-            events: vec![],
-        }
+        let mut d = deployment("ecs-svc/2", "PRIMARY", NEW, 0, Some("IN_PROGRESS"));
+        d.pending_count = 3;
+        d.failed_tasks = 6;
+        let mut svc = service(vec![d]);
+        svc.running_count = 0;
+        svc.pending_count = 3;
+        svc
     }
 
     #[test]

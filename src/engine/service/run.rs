@@ -363,6 +363,15 @@ async fn deploy(
     .await?;
     p.catalog.insert(target.clone());
     outcome.target = Some(info(&target, opts.container.as_deref()));
+    // Interrupted while the revision registered: that step is done, and no deployment is
+    // started for ECS to carry on with after the user asked to stop.
+    if ctx.cancel.requested() && p.resuming.is_none() {
+        let how = Interruption::StepFinished;
+        outcome.failure = Some(FailureReport::new(None, Failure::Interrupted { how }));
+        outcome.result = RunResult::Interrupted;
+        finish(s, p, &mut outcome).await;
+        return Ok(outcome);
+    }
 
     ctx.emit(Event::Phase(Phase::Rollout));
     let mut seen: HashSet<String> = p.svc.events.iter().map(|e| e.id.clone()).collect();

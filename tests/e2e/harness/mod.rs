@@ -442,7 +442,8 @@ pub fn quick_fingerprint(moto: &MotoServer) -> Value {
     })
 }
 
-fn xml_blocks(xml: &str, tag: &str) -> Vec<String> {
+/// The text of every `<tag>` element of an XML answer, in order.
+pub fn xml_blocks(xml: &str, tag: &str) -> Vec<String> {
     let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
     let mut out = Vec::new();
     let mut rest = xml;

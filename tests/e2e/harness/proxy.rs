@@ -637,15 +637,16 @@ impl Interceptor for Chain {
 
 /// Holds one chosen call until [`HoldAt::release`] (or 60 s): the `nth` call of `operation`
 /// (1-based), counting only calls made after moto answered the `after_nth`th call of `after`
-/// (when set) and whose request body contains `body_contains` (when set). With it a test stops
-/// ecs-roll at an exact point of a rollout (inside the drain wait of step 1, at the StartTask
-/// of the rollback...) and acts while it waits there.
+/// (when set), whose request body contains `body_contains` (when set) and made while `when`
+/// holds (when set). With it a test stops ecs-roll at an exact point of a rollout (inside the
+/// drain wait of step 1, at the StartTask of the rollback...) and acts while it waits there.
 pub struct HoldAt {
     operation: String,
     after: Option<String>,
     after_nth: usize,
     nth: usize,
     body_contains: Option<String>,
+    when: Option<Condition>,
     drop_after_release: bool,
     state: Mutex<HoldAtState>,
     cv: Condvar,
@@ -665,6 +666,9 @@ struct HoldAtState {
 /// How long a held call waits at most for its release.
 pub const HOLD_LIMIT: Duration = Duration::from_secs(60);
 
+/// A condition on the state of moto, checked as a call passes (see [`HoldAt::when`]).
+pub type Condition = Arc<dyn Fn() -> bool + Send + Sync>;
+
 impl HoldAt {
     /// The first call of `operation`.
     pub fn new(operation: &str) -> HoldAt {
@@ -674,6 +678,7 @@ impl HoldAt {
             after_nth: 1,
             nth: 1,
             body_contains: None,
+            when: None,
             drop_after_release: false,
             state: Mutex::new(HoldAtState::default()),
             cv: Condvar::new(),
@@ -704,6 +709,14 @@ impl HoldAt {
         self
     }
 
+    /// Count only calls made while `condition` holds (moto's own state, e.g. an instance
+    /// draining, read as the call passes): a point of a rollout that ecs-roll's requests alone
+    /// do not mark.
+    pub fn when(mut self, condition: impl Fn() -> bool + Send + Sync + 'static) -> HoldAt {
+        self.when = Some(Arc::new(condition));
+        self
+    }
+
     /// After its release the held call never reaches moto: its connection is closed
     /// unanswered (as for a process killed while the call was on its way, which AWS never
     /// got).
@@ -726,6 +739,9 @@ impl HoldAt {
         }
         if let Some(b) = &self.body_contains {
             s.push_str(&format!(" with {b:?}"));
+        }
+        if self.when.is_some() {
+            s.push_str(" when its condition holds");
         }
         s
     }
@@ -757,6 +773,14 @@ impl Interceptor for HoldAt {
         }
         if let Some(text) = &self.body_contains
             && !String::from_utf8_lossy(request).contains(text.as_str())
+        {
+            return;
+        }
+        if !self.state.lock().unwrap().armed {
+            return;
+        }
+        if let Some(condition) = &self.when
+            && !condition()
         {
             return;
         }
