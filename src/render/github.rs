@@ -149,11 +149,11 @@ pub fn summary_markdown(o: &Outcome) -> String {
     s
 }
 
-/// Writes outputs and the summary where GitHub asks for them; a failure to write is reported
-/// but does not change the deploy's result.
-pub fn publish(o: &Outcome) {
+/// Writes the step outputs and appends to the job summary where GitHub asks for them; a
+/// failure to write is reported but does not change the command's result.
+fn write_step(pairs: &[(&str, String)], summary: &str) {
     if let Some(p) = std::env::var_os("GITHUB_OUTPUT")
-        && let Err(e) = write_outputs(Path::new(&p), &outputs(o))
+        && let Err(e) = write_outputs(Path::new(&p), pairs)
     {
         eprintln!("::warning::could not write step outputs: {e}");
     }
@@ -162,11 +162,16 @@ pub fn publish(o: &Outcome) {
             .create(true)
             .append(true)
             .open(&p)
-            .and_then(|mut f| f.write_all(summary_markdown(o).as_bytes()));
+            .and_then(|mut f| f.write_all(summary.as_bytes()));
         if let Err(e) = r {
             eprintln!("::warning::could not write the job summary: {e}");
         }
     }
+}
+
+/// The outputs, the summary and an annotation of a failure.
+pub fn publish(o: &Outcome) {
+    write_step(&outputs(o), &summary_markdown(o));
     match o.result {
         RunResult::Failed | RunResult::Interrupted => {
             eprintln!(
@@ -187,23 +192,13 @@ pub fn publish(o: &Outcome) {
     }
 }
 
-/// Several targets: the common outputs with `results` per target, and one summary table.
+/// Several targets: the common outputs with `results` per target, one summary table, and an
+/// annotation per target that did not succeed.
 pub fn publish_targets(ends: &[super::targets::TargetEnd], exit_code: i32) {
-    if let Some(p) = std::env::var_os("GITHUB_OUTPUT")
-        && let Err(e) = write_outputs(Path::new(&p), &super::targets::outputs(ends, exit_code))
-    {
-        eprintln!("::warning::could not write step outputs: {e}");
-    }
-    if let Some(p) = std::env::var_os("GITHUB_STEP_SUMMARY") {
-        let r = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&p)
-            .and_then(|mut f| f.write_all(super::targets::summary_markdown(ends).as_bytes()));
-        if let Err(e) = r {
-            eprintln!("::warning::could not write the job summary: {e}");
-        }
-    }
+    write_step(
+        &super::targets::outputs(ends, exit_code),
+        &super::targets::summary_markdown(ends),
+    );
     for (name, r) in ends {
         let text = match r {
             Ok(o) if o.exit_code() != 0 => {
@@ -222,37 +217,23 @@ pub fn publish_targets(ends: &[super::targets::TargetEnd], exit_code: i32) {
 /// A command that ended in an error still leaves its outputs and a summary, so a workflow can
 /// branch on `result` and a reader sees why.
 pub fn publish_error(e: &crate::error::Error) {
-    if let Some(p) = std::env::var_os("GITHUB_OUTPUT") {
-        let pairs = [
-            ("result", e.result_word().to_string()),
-            ("error", e.to_string()),
-            ("exit-code", e.exit_code().to_string()),
-        ];
-        if let Err(err) = write_outputs(Path::new(&p), &pairs) {
-            eprintln!("::warning::could not write step outputs: {err}");
-        }
-    }
-    if let Some(p) = std::env::var_os("GITHUB_STEP_SUMMARY") {
-        let changed = if e.nothing_changed() {
-            "Nothing was changed in AWS."
-        } else {
-            "AWS may have been changed; see the log."
-        };
-        let text = format!(
-            "### ❌ ecs-roll: {}\n\n{}\n\n**What to do:** {}\n",
-            e.to_string().replace('|', "\\|"),
-            changed,
-            e.hint()
-        );
-        let r = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&p)
-            .and_then(|mut f| f.write_all(text.as_bytes()));
-        if let Err(err) = r {
-            eprintln!("::warning::could not write the job summary: {err}");
-        }
-    }
+    let pairs = [
+        ("result", e.result_word().to_string()),
+        ("error", e.to_string()),
+        ("exit-code", e.exit_code().to_string()),
+    ];
+    let changed = if e.nothing_changed() {
+        "Nothing was changed in AWS."
+    } else {
+        "AWS may have been changed; see the log."
+    };
+    let summary = format!(
+        "### ❌ ecs-roll: {}\n\n{}\n\n**What to do:** {}\n",
+        e.to_string().replace('|', "\\|"),
+        changed,
+        e.hint()
+    );
+    write_step(&pairs, &summary);
 }
 
 /// The failure, its diagnosis and the hint, for the one-line `::error` annotation.
