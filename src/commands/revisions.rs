@@ -3,7 +3,7 @@
 
 use super::Aws;
 use crate::error::Error;
-use crate::platform::Revision;
+use crate::platform::{ApiErrorKind, Revision};
 use crate::settings::Settings;
 
 /// The revision a service runs now.
@@ -87,4 +87,37 @@ pub async fn desired_definition(
         })?;
     let desired = source.with_image(&container, image);
     Ok((desired, container))
+}
+
+/// A revision the user named: `3` -> `family:3` (the service's family in service mode);
+/// `family:3` and ARNs as they are. In standalone mode it must be of the configured family.
+pub async fn resolve_revision(s: &Settings, aws: &Aws, to: &str) -> Result<Revision, Error> {
+    let numeric = to.chars().all(|c| c.is_ascii_digit());
+    let family = match s.target.service() {
+        Some(service) if numeric => service_revision(s, aws, service).await?.family,
+        _ => s.family.clone(),
+    };
+    let reference = if numeric {
+        format!("{family}:{to}")
+    } else {
+        to.to_string()
+    };
+    let rev = aws
+        .ecs
+        .describe_task_definition(&reference)
+        .await
+        .map_err(|e| match e.kind {
+            ApiErrorKind::NotFound | ApiErrorKind::InvalidRequest => Error::usage(
+                format!("revision {reference} not found"),
+                "pick one of the family's revisions (ecs-roll status shows the running one)",
+            ),
+            _ => Error::from_api_before_change(e),
+        })?;
+    if s.target.service().is_none() && rev.family != s.family {
+        return Err(Error::usage(
+            format!("{} is not of family {}", rev.name(), s.family),
+            "pass a revision of the configured family",
+        ));
+    }
+    Ok(rev)
 }

@@ -15,7 +15,7 @@ use crate::engine::rollback;
 use crate::engine::skeleton::{PreflightDeadline, by_deadline};
 use crate::engine::{Cancel, Desired, Options};
 use crate::error::Error;
-use crate::platform::{ApiErrorKind, Revision};
+use crate::platform::Revision;
 use crate::settings::Settings;
 
 pub async fn run(g: &Global, args: Rollback, loaded: Loaded) -> Result<i32, Error> {
@@ -63,7 +63,7 @@ async fn one(
             .await?
         }
     };
-    let target = by_deadline(deadline, resolve(&s, &aws, &to)).await?;
+    let target = by_deadline(deadline, super::resolve_revision(&s, &aws, &to)).await?;
     let opts = Options {
         command: "rollback".into(),
         count: rollout.count,
@@ -93,38 +93,6 @@ pub(crate) fn shown_target(rev_name: &str, target: Option<&str>) -> String {
         Some(t) => t.to_string(),
         None => "none recorded".into(),
     }
-}
-
-/// `3` -> `family:3`; `family:3` and ARNs as they are.
-async fn resolve(s: &Settings, aws: &super::Aws, to: &str) -> Result<Revision, Error> {
-    let numeric = to.chars().all(|c| c.is_ascii_digit());
-    let family = match s.target.service() {
-        Some(service) if numeric => super::service_revision(s, aws, service).await?.family,
-        _ => s.family.clone(),
-    };
-    let reference = if numeric {
-        format!("{family}:{to}")
-    } else {
-        to.to_string()
-    };
-    let rev = aws
-        .ecs
-        .describe_task_definition(&reference)
-        .await
-        .map_err(|e| match e.kind {
-            ApiErrorKind::NotFound | ApiErrorKind::InvalidRequest => Error::usage(
-                format!("revision {reference} not found"),
-                "pick one of the family's revisions (ecs-roll status shows the running one)",
-            ),
-            _ => Error::from_api_before_change(e),
-        })?;
-    if s.target.service().is_none() && rev.family != s.family {
-        return Err(Error::usage(
-            format!("{} is not of family {}", rev.name(), s.family),
-            "pass a revision of the configured family",
-        ));
-    }
-    Ok(rev)
 }
 
 #[cfg(test)]
