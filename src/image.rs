@@ -62,6 +62,34 @@ impl ImageRef {
             digest,
         })
     }
+
+    /// Whether both name the same repository the way Docker resolves names: `nginx`,
+    /// `docker.io/nginx`, `docker.io/library/nginx` and `index.docker.io/library/nginx` are one.
+    pub fn same_repository(&self, other: &ImageRef) -> bool {
+        canonical_repository(&self.repository) == canonical_repository(&other.repository)
+    }
+}
+
+/// `nginx` -> `docker.io/library/nginx`; `acme/web` -> `docker.io/acme/web`; a name whose first
+/// component is a registry host (it has a `.` or a `:`, or is `localhost`) as it is.
+fn canonical_repository(repo: &str) -> String {
+    let (first, rest) = repo.split_once('/').unwrap_or(("", repo));
+    let is_host = first.contains(['.', ':']) || first == "localhost";
+    let (host, path) = if is_host {
+        (first, rest)
+    } else {
+        ("docker.io", repo)
+    };
+    let host = if host == "index.docker.io" || host == "registry-1.docker.io" {
+        "docker.io"
+    } else {
+        host
+    };
+    if host == "docker.io" && !path.contains('/') {
+        format!("docker.io/library/{path}")
+    } else {
+        format!("{host}/{path}")
+    }
 }
 
 fn validate_tag(t: &str) -> Result<(), String> {
@@ -184,6 +212,30 @@ mod tests {
         ] {
             let parsed = ImageRef::parse(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
             assert_eq!(parsed.to_string(), ok);
+        }
+    }
+
+    #[test]
+    fn docker_hub_names_are_one_repository_however_they_are_written() {
+        let repo = |s: &str| ImageRef::parse(s).unwrap();
+        let same = [
+            ("nginx", "docker.io/library/nginx:1.27"),
+            ("nginx:1", "docker.io/nginx"),
+            ("index.docker.io/library/nginx", "nginx:latest"),
+            ("acme/web:v1", "docker.io/acme/web:v2"),
+            ("localhost:5000/app:v1", "localhost:5000/app:v2"),
+        ];
+        for (a, b) in same {
+            assert!(repo(a).same_repository(&repo(b)), "{a} vs {b}");
+        }
+        let different = [
+            ("nginx", "acme/nginx"),
+            ("nginx", "ghcr.io/nginx"),
+            ("localhost:5000/app", "localhost:5001/app"),
+            ("library/app", "app2"),
+        ];
+        for (a, b) in different {
+            assert!(!repo(a).same_repository(&repo(b)), "{a} vs {b}");
         }
     }
 

@@ -23,29 +23,12 @@ pub const READ_ONLY_FIELDS: &[&str] = &[
     "deleteRequestedAt",
 ];
 
-/// Every top-level member of RegisterTaskDefinition that ecs-roll knows of. Others are kept
-/// and sent as they are (ECS may be newer than us), but one that looks like a misspelling of a
-/// known member is refused.
-pub const KNOWN_FIELDS: &[&str] = &[
-    "family",
-    "taskRoleArn",
-    "executionRoleArn",
-    "networkMode",
-    "containerDefinitions",
-    "volumes",
-    "placementConstraints",
-    "requiresCompatibilities",
-    "cpu",
-    "memory",
-    "tags",
-    "pidMode",
-    "ipcMode",
-    "proxyConfiguration",
-    "inferenceAccelerators",
-    "ephemeralStorage",
-    "runtimePlatform",
-    "enableFaultInjection",
-];
+/// Every top-level member of RegisterTaskDefinition (from aws-sdk-ecs's model). Others are
+/// kept and sent as they are (ECS may be newer than us), but one that looks like a misspelling
+/// of a known member is refused.
+pub fn known_fields() -> impl Iterator<Item = &'static str> + Clone {
+    schema::top_level()
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TaskDefError {
@@ -63,6 +46,19 @@ pub enum TaskDefError {
 #[derive(Debug, Clone, PartialEq)]
 pub struct TaskDefinition {
     body: Map<String, Value>,
+    /// Paths of empty enum values the file had, left out (ECS refuses `""`).
+    dropped_empty: Vec<String>,
+    /// Paths of nested members our model of ECS's API lacks, kept as they are.
+    unknown_nested: Vec<String>,
+}
+
+/// What reading a task definition file found that a user should hear about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FieldNote {
+    /// A top-level member ecs-roll does not know (ECS may be newer): sent as it is.
+    Unknown(String),
+    /// An enum member given as `""`: left out, so ECS's default applies.
+    EmptyEnumDropped(String),
 }
 
 /// CPU units and MiB a task reserves on a container instance.
@@ -102,8 +98,12 @@ impl TaskDefinition {
                 body.insert("tags".into(), tags);
             }
         }
+        let mut body = strip_read_only(body);
+        let walked = schema::walk(&mut body).map_err(|problem| shape(origin, &problem))?;
         let td = TaskDefinition {
-            body: strip_read_only(body),
+            body,
+            dropped_empty: walked.dropped_empty,
+            unknown_nested: walked.unknown,
         };
         td.validate(origin)?;
         Ok(td)
@@ -115,15 +115,19 @@ impl TaskDefinition {
             Value::Object(m) => strip_read_only(m.clone()),
             _ => Map::new(),
         };
-        TaskDefinition { body }
+        TaskDefinition {
+            body,
+            dropped_empty: Vec::new(),
+            unknown_nested: Vec::new(),
+        }
     }
 
     fn validate(&self, origin: &str) -> Result<(), TaskDefError> {
         for key in self.body.keys() {
-            if KNOWN_FIELDS.contains(&key.as_str()) {
+            if known_fields().any(|k| k == key) {
                 continue;
             }
-            if let Some(known) = KNOWN_FIELDS.iter().find(|k| crate::suggest::close(key, k)) {
+            if let Some(known) = known_fields().find(|k| crate::suggest::close(key, k)) {
                 return Err(shape(
                     origin,
                     &format!("unknown field {key:?}: did you mean {known:?}?"),
@@ -204,13 +208,25 @@ impl TaskDefinition {
         Ok(())
     }
 
-    /// Top-level fields ecs-roll does not know; kept and sent as they are.
+    /// Fields ecs-roll does not know (top-level names, nested ones as paths such as
+    /// `containerDefinitions[0].newThing`); kept and sent as they are.
     pub fn unknown_fields(&self) -> Vec<String> {
-        self.body
+        let top = self
+            .body
             .keys()
-            .filter(|k| !KNOWN_FIELDS.contains(&k.as_str()))
+            .filter(|k| !known_fields().any(|known| known == k.as_str()));
+        top.chain(&self.unknown_nested).cloned().collect()
+    }
+
+    /// Unknown members kept and empty enum values left out, for warnings.
+    pub fn field_notes(&self) -> Vec<FieldNote> {
+        let unknown = self.unknown_fields().into_iter().map(FieldNote::Unknown);
+        let dropped = self
+            .dropped_empty
+            .iter()
             .cloned()
-            .collect()
+            .map(FieldNote::EmptyEnumDropped);
+        unknown.chain(dropped).collect()
     }
 
     pub fn family(&self) -> &str {
@@ -274,7 +290,7 @@ impl TaskDefinition {
             .filter(|n| {
                 self.image_of(n)
                     .and_then(|i| ImageRef::parse(i).ok())
-                    .is_some_and(|i| i.repository == image.repository)
+                    .is_some_and(|i| i.same_repository(image))
             })
             .collect();
         match same_repo.as_slice() {
@@ -410,7 +426,8 @@ fn shape(origin: &str, problem: &str) -> TaskDefError {
 
 fn strip_read_only(mut body: Map<String, Value>) -> Map<String, Value> {
     for f in READ_ONLY_FIELDS {
-        body.remove(*f);
+        // Shift, not swap: the remaining members keep the file's order.
+        body.shift_remove(*f);
     }
     body
 }
@@ -448,6 +465,8 @@ fn normalized_in(v: &Value, host_port_implied: bool) -> Value {
                     ("essential", Value::Bool(true)) => true,
                     ("networkMode", Value::String(s)) => s == "bridge",
                     ("protocol", Value::String(s)) => s == "tcp",
+                    // An EFS volume without one comes back with the file system's root.
+                    ("rootDirectory", Value::String(s)) => s == "/",
                     // In host and awsvpc mode ECS fills hostPort in as the containerPort.
                     ("hostPort", _) => m.get("containerPort") == Some(&v) && host_port_implied,
                     _ => false,
@@ -466,6 +485,9 @@ fn normalized_in(v: &Value, host_port_implied: bool) -> Value {
         other => other.clone(),
     }
 }
+
+mod fields;
+mod schema;
 
 #[cfg(test)]
 mod tests;

@@ -43,10 +43,8 @@ async fn one(
     })
     .await?;
 
-    for field in desired.unknown_fields() {
-        observer.event(&Event::Warning(Warning::Note(format!(
-            "task definition field {field:?} is not known to ecs-roll; it is sent to ECS unchanged"
-        ))));
+    for note in desired.field_notes() {
+        observer.event(&Event::Warning(Warning::TaskDefinition(note)));
     }
     let mut ctx = super::context(&s, &aws, observer.clone(), rollout.timeouts, cancel);
     ctx.gate = gate;

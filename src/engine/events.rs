@@ -174,6 +174,8 @@ pub enum Warning {
         revision: String,
         error: String,
     },
+    /// About the task definition file.
+    TaskDefinition(crate::taskdef::FieldNote),
     /// Said by a command, not the engine (for example about the settings it read).
     Note(String),
 }

@@ -346,6 +346,7 @@ pub fn warning(w: &Warning) -> String {
         Warning::RollbackNotRecorded { revision, error } => format!(
             "could not record the rollback on {revision} (a later rollback may pick the failed revision; name one with --to): {error}"
         ),
+        Warning::TaskDefinition(note) => field_note(note),
         Warning::Note(text) => text.clone(),
     }
 }
@@ -428,6 +429,18 @@ pub fn service_plan_text(p: &ServicePlan) -> String {
         ));
     }
     s
+}
+
+fn field_note(note: &crate::taskdef::FieldNote) -> String {
+    use crate::taskdef::FieldNote;
+    match note {
+        FieldNote::Unknown(field) => format!(
+            "task definition field {field:?} is not known to ecs-roll; it is sent to ECS unchanged"
+        ),
+        FieldNote::EmptyEnumDropped(field) => format!(
+            "task definition field {field:?} is an empty string, which ECS refuses; it is left out, so ECS's default applies"
+        ),
+    }
 }
 
 #[cfg(test)]

@@ -502,9 +502,15 @@ fn the_full_fixture_parses_and_keeps_every_field() {
     let raw: Value = serde_json::from_str(text).unwrap();
     let t = TaskDefinition::parse(text, "taskdef-full.json").unwrap();
     assert_eq!(t.to_json(), raw);
-    assert_eq!(t.unknown_fields(), ["futureField"]);
-    for known in KNOWN_FIELDS {
-        assert!(raw.get(*known).is_some(), "the fixture lacks {known}");
+    assert_eq!(
+        t.unknown_fields(),
+        [
+            "futureField",
+            "containerDefinitions[0].futureContainerField"
+        ]
+    );
+    for known in known_fields() {
+        assert!(raw.get(known).is_some(), "the fixture lacks {known}");
     }
 }
 
@@ -533,4 +539,200 @@ fn an_awsvpc_file_matches_its_revision_with_the_host_port_ecs_filled_in() {
         "portMappings": [{"containerPort": 81, "hostPort": 81}]}]}),
     );
     assert!(!file.same_as(&other));
+}
+
+#[test]
+fn misspelt_fields_below_the_top_level_are_refused_with_their_path() {
+    let container = |extra: Value| {
+        let mut c = web("nginx");
+        for (k, v) in extra.as_object().unwrap() {
+            c[k] = v.clone();
+        }
+        json!({"family": "web", "containerDefinitions": [c]})
+    };
+    let cases = [
+        (
+            container(json!({"portBindings": [{"containerPort": 80}]})),
+            r#"unknown field "containerDefinitions[0].portBindings" (ECS's ContainerDefinition has no "portBindings"): did you mean "portMappings"?"#,
+        ),
+        (
+            container(json!({"portMappings": [{"containerPort": 80, "hostport": 80}]})),
+            r#"unknown field "containerDefinitions[0].portMappings[0].hostport" (ECS's PortMapping has no "hostport"): did you mean "hostPort"?"#,
+        ),
+        (
+            container(json!({"healthCheck": {"command": ["CMD"], "intervall": 5}})),
+            r#"did you mean "interval"?"#,
+        ),
+        (
+            json!({"family": "web", "containerDefinitions": [web("nginx")],
+                   "volumes": [{"name": "data", "efsVolumeConfiguration": {"fileSystemId": "fs-1", "rootDir": "/"}}]}),
+            r#"unknown field "volumes[0].efsVolumeConfiguration.rootDir" (ECS's EfsVolumeConfiguration has no "rootDir"): did you mean "rootDirectory"?"#,
+        ),
+    ];
+    for (v, want) in cases {
+        let got = problem(parse(v));
+        assert!(got.contains(want), "{got}\n  should contain: {want}");
+    }
+}
+
+#[test]
+fn unknown_fields_below_the_top_level_that_are_no_typo_are_kept_with_a_note() {
+    let mut c = web("nginx");
+    c["inferenceDevices"] = json!(["x"]);
+    let t = td(json!({"family": "web", "containerDefinitions": [c]}));
+    assert_eq!(
+        t.to_json()["containerDefinitions"][0]["inferenceDevices"],
+        json!(["x"])
+    );
+    assert_eq!(
+        t.field_notes(),
+        [FieldNote::Unknown(
+            "containerDefinitions[0].inferenceDevices".into()
+        )]
+    );
+}
+
+#[test]
+fn free_form_maps_and_every_member_the_api_defines_pass() {
+    let v = json!({
+        "family": "web",
+        "containerDefinitions": [{
+            "name": "web", "image": "nginx", "memory": 256,
+            "dockerLabels": {"anyLabel": "x"},
+            "logConfiguration": {"logDriver": "awslogs", "options": {"awslogs-group": "g"},
+                                 "secretOptions": [{"name": "n", "valueFrom": "arn"}]},
+            "restartPolicy": {"enabled": true, "ignoredExitCodes": [0], "restartAttemptPeriod": 60},
+            "linuxParameters": {"capabilities": {"add": ["SYS_PTRACE"]}, "initProcessEnabled": true},
+            "versionConsistency": "disabled",
+            "portMappings": [{"containerPort": 80, "containerPortRange": "", "appProtocol": "http"}]
+        }],
+        "volumes": [{"name": "d", "dockerVolumeConfiguration": {"driverOpts": {"k": "v"}, "labels": {"a": "b"}}}],
+    });
+    let t = td(v.clone());
+    assert_eq!(t.to_json(), v);
+    assert!(t.field_notes().is_empty(), "{:?}", t.field_notes());
+}
+
+#[test]
+fn empty_strings_for_enums_are_left_out_with_a_note() {
+    let t = td(json!({
+        "family": "web",
+        "ipcMode": "",
+        "containerDefinitions": [{
+            "name": "web", "image": "nginx", "memory": 256, "versionConsistency": "",
+            "portMappings": [{"containerPort": 80, "appProtocol": "", "name": ""}]
+        }],
+        "pidMode": "",
+    }));
+    assert_eq!(
+        t.to_json(),
+        json!({"family": "web", "containerDefinitions": [{
+            "name": "web", "image": "nginx", "memory": 256,
+            "portMappings": [{"containerPort": 80, "name": ""}]}]})
+    );
+    assert_eq!(
+        t.field_notes(),
+        [
+            FieldNote::EmptyEnumDropped("ipcMode".into()),
+            FieldNote::EmptyEnumDropped("containerDefinitions[0].versionConsistency".into()),
+            FieldNote::EmptyEnumDropped(
+                "containerDefinitions[0].portMappings[0].appProtocol".into()
+            ),
+            FieldNote::EmptyEnumDropped("pidMode".into()),
+        ]
+    );
+}
+
+#[test]
+fn stripping_read_only_fields_keeps_the_order_of_the_others() {
+    let text = r#"{"taskDefinitionArn": "arn", "family": "web", "revision": 3,
+        "containerDefinitions": [{"name": "web", "image": "nginx"}], "status": "ACTIVE",
+        "cpu": "256", "compatibilities": ["EC2"], "memory": "512", "networkMode": "bridge"}"#;
+    let t = TaskDefinition::parse(text, "td.json").unwrap();
+    let keys: Vec<&String> = t.body.keys().collect();
+    assert_eq!(
+        keys,
+        [
+            "family",
+            "containerDefinitions",
+            "cpu",
+            "memory",
+            "networkMode"
+        ]
+    );
+}
+
+#[test]
+fn an_efs_volume_without_a_root_directory_matches_its_revision() {
+    let volume = |efs: Value| {
+        json!({"family": "web", "containerDefinitions": [web("nginx")],
+               "volumes": [{"name": "data", "efsVolumeConfiguration": efs}]})
+    };
+    let file = td(volume(json!({"fileSystemId": "fs-1"})));
+    let stored = td(volume(
+        json!({"fileSystemId": "fs-1", "rootDirectory": "/"}),
+    ));
+    assert!(file.same_as(&stored));
+    let elsewhere = td(volume(
+        json!({"fileSystemId": "fs-1", "rootDirectory": "/app"}),
+    ));
+    assert!(!file.same_as(&elsewhere));
+}
+
+#[test]
+fn pick_container_treats_docker_hub_spellings_as_one_repository() {
+    let t = td(json!({"family": "web", "containerDefinitions": [
+        {"name": "proxy", "image": "docker.io/library/nginx:1.25"},
+        {"name": "app", "image": "acme/app:v1"},
+    ]}));
+    assert_eq!(
+        t.pick_container(None, &image("nginx:1.27")).unwrap(),
+        "proxy"
+    );
+    assert_eq!(
+        t.pick_container(None, &image("docker.io/nginx:1.27"))
+            .unwrap(),
+        "proxy"
+    );
+    assert_eq!(
+        t.pick_container(None, &image("docker.io/acme/app:v2"))
+            .unwrap(),
+        "app"
+    );
+}
+
+/// `fields.rs` is what the generator makes of the aws-sdk-ecs that Cargo.lock pins: after an
+/// upgrade of the crate this fails until the tables are generated again.
+#[test]
+fn the_field_tables_match_the_locked_aws_sdk_ecs_model() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let root = env!("CARGO_MANIFEST_DIR");
+    let generated = Command::new("python3")
+        .arg(format!("{root}/scripts/gen-taskdef-fields.py"))
+        .output()
+        .expect("python3 runs");
+    assert!(
+        generated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&generated.stderr)
+    );
+    let mut fmt = Command::new("rustfmt")
+        .args(["--edition", "2024", "--emit", "stdout"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("rustfmt runs");
+    fmt.stdin
+        .take()
+        .unwrap()
+        .write_all(&generated.stdout)
+        .unwrap();
+    let formatted = fmt.wait_with_output().unwrap();
+    assert!(formatted.status.success());
+    let committed = include_str!("fields.rs");
+    assert!(
+        String::from_utf8_lossy(&formatted.stdout) == committed,
+        "src/taskdef/fields.rs is stale: run scripts/gen-taskdef-fields.py > src/taskdef/fields.rs && rustfmt --edition 2024 src/taskdef/fields.rs"
+    );
 }

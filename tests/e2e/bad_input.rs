@@ -129,6 +129,15 @@ fn cases() -> Vec<Case> {
         )
         .taskdef(good.replace("\"containerDefinitions\"", "\"containerDefinition\"")),
         deploy_case(
+            "a container's portMappings misspelt as portBindings",
+            &[],
+            &[
+                "containerDefinitions[0].portBindings",
+                "did you mean \"portMappings\"",
+            ],
+        )
+        .taskdef(good.replace("\"portMappings\"", "\"portBindings\"")),
+        deploy_case(
             "a --container that does not exist",
             &["--container", "nope"],
             &["\"nope\"", "cb-prototype"],

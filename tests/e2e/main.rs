@@ -31,4 +31,5 @@ mod services;
 mod several_targets;
 mod signals;
 mod standalone;
+mod taskdefs;
 mod testbed;
