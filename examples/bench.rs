@@ -60,6 +60,8 @@ const TARGET_OVERHEAD_RATIO: f64 = 0.02;
 const TARGET_DETECTION_S: f64 = 2.0;
 const TARGET_QUIET_READS_PER_MIN: f64 = 12.0;
 const TARGET_MANY_RATIO: f64 = 1.10;
+/// The predicted duration of a deploy once one earlier deploy of the target was observed.
+const TARGET_PREDICTION_ERROR: f64 = 0.10;
 
 /// The client-side limit used for the many-services scenario: the strictest documented ECS
 /// read bucket (cluster read actions: 50 tokens, refilled at 20 per second), applied to every
@@ -551,8 +553,32 @@ struct ScenarioResult {
     detection: Option<Detection>,
     api: ApiStats,
     min_serving: Option<usize>,
+    /// The predicted duration against the actual one: of this deploy (nothing recorded yet),
+    /// and of a second deploy right after it (which learns from this one's record).
+    prediction: Option<PredictionResult>,
     /// Which targets this scenario meets (absent: not applicable).
     meets: BTreeMap<String, bool>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct PredictionResult {
+    first_predicted_s: f64,
+    first_actual_s: f64,
+    first_error: f64,
+    second_predicted_s: f64,
+    second_actual_s: f64,
+    second_error: f64,
+}
+
+/// (predicted, actual, |error| / actual) of a deploy's total.
+fn prediction_error(o: &Outcome) -> (f64, f64, f64) {
+    let predicted = o.predicted.as_ref().map_or(0.0, |p| secs(p.total));
+    let actual = secs(o.duration);
+    (
+        round(predicted),
+        round(actual),
+        round4((predicted - actual).abs() / actual),
+    )
 }
 
 const MUTATING: &[&str] = &[
@@ -800,6 +826,7 @@ async fn run_scenario(t: Topology, f: Failure, policy: Policy, sample: Duration)
         detection: None,
         api: api_stats(&calls, start, end, &w.changes),
         min_serving: w.min_serving,
+        prediction: None,
         meets: BTreeMap::new(),
     };
 
@@ -834,6 +861,21 @@ async fn run_scenario(t: Topology, f: Failure, policy: Policy, sample: Duration)
             "overhead<=2%".into(),
             res.overhead_ratio.unwrap_or(0.0) <= TARGET_OVERHEAD_RATIO,
         );
+        let second = second_deploy(&env, &sim, t, policy).await;
+        let (first_predicted_s, first_actual_s, first_error) = prediction_error(&outcome);
+        let (second_predicted_s, second_actual_s, second_error) = prediction_error(&second);
+        res.meets.insert(
+            "prediction<=10%".into(),
+            second_error <= TARGET_PREDICTION_ERROR,
+        );
+        res.prediction = Some(PredictionResult {
+            first_predicted_s,
+            first_actual_s,
+            first_error,
+            second_predicted_s,
+            second_actual_s,
+            second_error,
+        });
     } else {
         res.plan = "failing variant".into();
         res.detection = detection(t, f, &s, &w, &calls, &events, start);
@@ -849,6 +891,23 @@ async fn run_scenario(t: Topology, f: Failure, policy: Policy, sample: Duration)
         );
     }
     res
+}
+
+/// The deploy after the measured one (v2 -> v3), on the same AWS: what the prediction learned
+/// from the first is what it is judged by.
+async fn second_deploy(env: &Env, sim: &Sim, t: Topology, policy: Policy) -> Outcome {
+    const V3: &str = "rafabor/prototype-4-cb:v0.0.3";
+    if t.standalone() {
+        let td = TaskDefinition::parse(&standalone_td(V1).to_string(), "bench").unwrap();
+        let td = td.with_image("cb-prototype", &ImageRef::parse(V3).unwrap());
+        let ctx = env.standalone_ctx(CLUSTER_STANDALONE, "cb-prototype", policy);
+        deploy::run(&ctx, Desired::Definition(td), &opts()).await
+    } else {
+        let td = service_definition(sim, "web", "app:v3").await;
+        let sctx = service_ctx(env, "web", policy);
+        service::run(&sctx, Desired::Definition(td), &opts()).await
+    }
+    .expect("second deploy")
 }
 
 fn scenario_name(t: Topology, f: Failure) -> String {
@@ -1420,7 +1479,7 @@ fn mark(res: &BTreeMap<String, bool>, key: &str) -> &'static str {
 
 fn print_table(results: &[ScenarioResult], many: &[ManyResult]) {
     println!(
-        "\n{:<44} {:<9} {:<10} {:>8} {:>8} {:>13} {:>16} {:>15} {:>6} {:>7} {:>16}",
+        "\n{:<44} {:<9} {:<10} {:>8} {:>8} {:>13} {:>16} {:>15} {:>6} {:>7} {:>16} {:>30}",
         "scenario",
         "policy",
         "result",
@@ -1431,7 +1490,8 @@ fn print_table(results: &[ScenarioResult], many: &[ManyResult]) {
         "detection",
         "calls",
         "reads/m",
-        "quiet: peak/60s steady/min"
+        "quiet: peak/60s steady/min",
+        "predicted: first / after one"
     );
     for r in results {
         let overhead = match (r.overhead_s, r.overhead_ratio) {
@@ -1442,6 +1502,16 @@ fn print_table(results: &[ScenarioResult], many: &[ManyResult]) {
             ),
             _ => "-".into(),
         };
+        let predicted = r.prediction.as_ref().map_or("-".into(), |p| {
+            format!(
+                "{:.0}s {:.1}% / {:.0}s {:.1}%{}",
+                p.first_predicted_s,
+                p.first_error * 100.0,
+                p.second_predicted_s,
+                p.second_error * 100.0,
+                mark(&r.meets, "prediction<=10%")
+            )
+        });
         let phase = format!(
             "{}{}",
             fmt_opt(r.max_phase_overhead_s, "s"),
@@ -1463,7 +1533,7 @@ fn print_table(results: &[ScenarioResult], many: &[ManyResult]) {
             ),
         };
         println!(
-            "{:<44} {:<9} {:<10} {:>7.1}s {:>8} {:>13} {:>16} {:>15} {:>6} {:>7.1} {:>16}",
+            "{:<44} {:<9} {:<10} {:>7.1}s {:>8} {:>13} {:>16} {:>15} {:>6} {:>7.1} {:>16} {:>30}",
             r.scenario,
             r.policy.name(),
             r.result,
@@ -1474,7 +1544,8 @@ fn print_table(results: &[ScenarioResult], many: &[ManyResult]) {
             det,
             r.api.total,
             r.api.reads_per_minute,
-            quiet
+            quiet,
+            predicted
         );
     }
     for m in many {

@@ -16,6 +16,7 @@ use super::lock;
 use super::observe::{Catalog, Observation};
 use super::outcome::{InstanceReport, Outcome, RevisionInfo, RunResult};
 use super::plan::{self, Plan};
+use super::predict::{self, Observed, Prediction, StepKind, TAG_TIMINGS};
 use super::refusal::{self, Refusal};
 use super::rollout::{Halt, Rollout, StepReport, expected_limit, plan_limit, rollback_limit};
 use super::skeleton::{self, LockSpec};
@@ -84,6 +85,7 @@ struct Prepared {
     count_before: usize,
     count: usize,
     plan: Plan,
+    prediction: Prediction,
 }
 
 pub async fn run(ctx: &StandaloneCtx, desired: Desired, opts: &Options) -> Result<Outcome, Error> {
@@ -192,6 +194,13 @@ async fn prepare(ctx: &StandaloneCtx, desired: Desired, opts: &Options) -> Resul
             family: ctx.family.clone(),
         }));
     }
+    let learned = previous.as_ref().and_then(Observed::of);
+    let prediction = predict::standalone(
+        &obs.load_balancer,
+        &plan,
+        ctx.timeouts.health_grace,
+        learned,
+    );
     Ok(Prepared {
         obs,
         catalog,
@@ -202,6 +211,7 @@ async fn prepare(ctx: &StandaloneCtx, desired: Desired, opts: &Options) -> Resul
         count_before,
         count,
         plan,
+        prediction,
     })
 }
 
@@ -257,6 +267,7 @@ async fn announce(ctx: &StandaloneCtx, p: &mut Prepared) -> Result<(), Error> {
         }
     }
     ctx.emit(Event::Plan(p.plan.clone()));
+    ctx.emit(Event::Prediction(p.prediction.clone()));
     Ok(())
 }
 
@@ -282,6 +293,7 @@ fn initial_outcome(ctx: &StandaloneCtx, p: &Prepared, opts: &Options) -> Outcome
         failure: None,
         rollback_failure: None,
         duration: Duration::ZERO,
+        predicted: Some(p.prediction.clone()),
         api_calls: BTreeMap::new(),
     }
 }
@@ -308,7 +320,10 @@ async fn deploy(
     outcome.target = Some(info(&target, opts.container.as_deref()));
 
     ctx.emit(Event::Phase(Phase::Rollout));
-    let limit = plan_limit(ctx, &p.obs.load_balancer, &p.plan);
+    let pace = Pace {
+        limit: plan_limit(ctx, &p.obs.load_balancer, &p.plan),
+        predicted: p.prediction.steps.clone(),
+    };
     let (halt, steps) = converge_with(
         ctx,
         &p.obs,
@@ -316,10 +331,13 @@ async fn deploy(
         &p.plan,
         opts.rollback_on_failure,
         opts.allow_downtime,
-        limit,
+        pace,
     )
     .await;
-    outcome.steps = steps;
+    let kinds = p.plan.steps.iter().map(|s| StepKind::of(&s.action));
+    let timings =
+        Observed::from_steps(&kinds.zip(steps.iter().map(|r| r.took)).collect::<Vec<_>>());
+    outcome.set_steps(steps);
     outcome.result = match halt {
         None => RunResult::Succeeded,
         Some(Halt::Interrupted) => {
@@ -337,7 +355,7 @@ async fn deploy(
         }
     };
     if outcome.result == RunResult::Succeeded {
-        record_completed(ctx, &target, opts).await;
+        record_completed(ctx, &target, opts, &timings).await;
     }
     match Observation::take(ctx).await {
         Ok(end) => {
@@ -400,6 +418,12 @@ async fn record_rollback(ctx: &StandaloneCtx, prev: &Revision, count: usize) {
     }
 }
 
+/// How long a rollout may take in all, and how long each of its steps should.
+struct Pace {
+    limit: Duration,
+    predicted: Vec<Duration>,
+}
+
 /// Carries out `plan` onto `target`, then checks that the result really is what was wanted.
 async fn converge_with(
     ctx: &StandaloneCtx,
@@ -408,7 +432,7 @@ async fn converge_with(
     plan: &Plan,
     cleanup: bool,
     allow_downtime: bool,
-    limit: Duration,
+    pace: Pace,
 ) -> (Option<Halt>, Vec<StepReport>) {
     let mut rollout = Rollout::new(
         ctx,
@@ -416,9 +440,9 @@ async fn converge_with(
         &obs.load_balancer,
         cleanup,
         allow_downtime,
-        limit,
+        pace.limit,
     );
-    let halt = match rollout.run(plan).await {
+    let halt = match rollout.run(plan, &pace.predicted).await {
         Ok(()) => verify(ctx, &target.arn, plan.count).await.err(),
         Err(h) => Some(h),
     };
@@ -462,8 +486,18 @@ async fn converge(
         }
     };
     ctx.emit(Event::Plan(plan.clone()));
-    let limit = rollback_limit(ctx, &obs.load_balancer, &plan);
-    let (halt, steps) = converge_with(ctx, &obs, target, &plan, true, allow_downtime, limit).await;
+    let prediction = predict::standalone(
+        &obs.load_balancer,
+        &plan,
+        ctx.timeouts.health_grace,
+        Observed::of(target),
+    );
+    let pace = Pace {
+        limit: rollback_limit(ctx, &obs.load_balancer, &plan),
+        predicted: prediction.steps.clone(),
+    };
+    ctx.emit(Event::Prediction(prediction));
+    let (halt, steps) = converge_with(ctx, &obs, target, &plan, true, allow_downtime, pace).await;
     (halt.map_or(Ok(()), Err), steps)
 }
 
@@ -596,19 +630,30 @@ pub(crate) async fn record(
 /// After a rollback that succeeded, its record says so: a later plain `rollback` then returns
 /// to the revision it left, as after a deploy. Left unsaid (a warning), a plain `rollback`
 /// would finish this one again, which changes nothing.
-pub(crate) async fn record_completed(ctx: &Ctx, target: &Revision, opts: &Options) {
-    if opts.rollout_record() != RolloutRecord::Rollback {
-        return;
+/// After a rollout that succeeded: how long its steps took (what the next deploy of the
+/// target predicts from), and for a rollback that it completed.
+pub(crate) async fn record_completed(
+    ctx: &Ctx,
+    target: &Revision,
+    opts: &Options,
+    timings: &Observed,
+) {
+    let mut tags = BTreeMap::from([(TAG_TIMINGS.to_string(), timings.tag())]);
+    if opts.rollout_record() == RolloutRecord::Rollback {
+        tags.insert(
+            TAG_ROLLOUT.to_string(),
+            RolloutRecord::RollbackCompleted.tag().to_string(),
+        );
     }
-    let tags = BTreeMap::from([(
-        TAG_ROLLOUT.to_string(),
-        RolloutRecord::RollbackCompleted.tag().to_string(),
-    )]);
     if let Err(e) = with_retry(|| ctx.ecs.tag_task_definition(&target.arn, &tags)).await {
-        ctx.emit(Event::Warning(Warning::RollbackCompletionUnrecorded {
-            revision: target.name(),
-            error: e.to_string(),
-        }));
+        let (revision, error) = (target.name(), e.to_string());
+        ctx.emit(Event::Warning(
+            if opts.rollout_record() == RolloutRecord::Rollback {
+                Warning::RollbackCompletionUnrecorded { revision, error }
+            } else {
+                Warning::TimingsNotRecorded { revision, error }
+            },
+        ));
     }
 }
 

@@ -21,6 +21,8 @@ pub enum Event {
         to_definition: serde_json::Value,
     },
     Plan(Plan),
+    /// How long the plan's steps and the whole rollout are expected to take.
+    Prediction(super::predict::Prediction),
     /// Service mode: the deployment configuration ecs-roll will set, and why.
     ServicePlan(ServicePlan),
     /// A service event ECS recorded during the deploy (each printed once).
@@ -40,6 +42,9 @@ pub enum Event {
         index: usize,
         total: usize,
         title: String,
+        /// How long the step should take, and the rollout from its start on.
+        predicted: Option<Duration>,
+        left: Option<Duration>,
     },
     /// One change made in AWS.
     Action(Action),
@@ -171,6 +176,12 @@ pub enum Warning {
     },
     /// A rollback succeeded but could not be recorded on the revision it returned to.
     RollbackNotRecorded {
+        revision: String,
+        error: String,
+    },
+    /// A deploy succeeded, but how long its steps took could not be recorded on the revision
+    /// (the next deploy predicts its duration from the load balancer's settings alone).
+    TimingsNotRecorded {
         revision: String,
         error: String,
     },

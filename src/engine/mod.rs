@@ -11,6 +11,7 @@ pub mod history;
 pub mod observe;
 pub mod outcome;
 pub mod plan;
+pub mod predict;
 pub mod progress;
 pub mod refusal;
 pub mod rollback;

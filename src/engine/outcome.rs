@@ -5,16 +5,19 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::failure::{FailureReport, secs};
+use super::failure::{FailureReport, opt_secs, secs};
 use super::plan::Plan;
+use super::predict::Prediction;
 use crate::error::exit;
 
-/// How long one step took, and whether it succeeded.
+/// How long one step took against what was predicted, and whether it succeeded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StepReport {
     pub title: String,
-    #[serde(with = "secs")]
+    #[serde(rename = "seconds", with = "secs")]
     pub took: Duration,
+    #[serde(rename = "predicted_seconds", with = "opt_secs")]
+    pub predicted: Option<Duration>,
     pub ok: bool,
 }
 
@@ -110,13 +113,26 @@ pub struct Outcome {
     /// (renderers add the `message`).
     pub failure: Option<FailureReport>,
     pub rollback_failure: Option<FailureReport>,
-    #[serde(with = "secs")]
+    #[serde(rename = "seconds", with = "secs")]
     pub duration: Duration,
+    /// How long the rollout was expected to take (`predicted_seconds`, `predicted_from`).
+    #[serde(flatten)]
+    pub predicted: Option<Prediction>,
     pub api_calls: BTreeMap<String, u64>,
 }
 
 impl Outcome {
     pub fn exit_code(&self) -> i32 {
         self.result.exit_code()
+    }
+
+    /// Gives each step its share of the prediction (steps run in plan order).
+    pub fn set_steps(&mut self, steps: Vec<StepReport>) {
+        self.steps = steps;
+        if let Some(p) = &self.predicted {
+            for (step, predicted) in self.steps.iter_mut().zip(&p.steps) {
+                step.predicted = Some(*predicted);
+            }
+        }
     }
 }

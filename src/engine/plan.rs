@@ -463,4 +463,4 @@ fn downtime_explanation(all: &[Slot], slot: &Slot) -> String {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

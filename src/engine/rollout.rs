@@ -107,7 +107,9 @@ impl<'a> Rollout<'a> {
         }
     }
 
-    pub async fn run(&mut self, plan: &Plan) -> Result<(), Halt> {
+    /// Runs the plan's steps in order; `predicted` (in step order, possibly empty) is how long
+    /// each should take, for the progress to say what is left.
+    pub async fn run(&mut self, plan: &Plan, predicted: &[Duration]) -> Result<(), Halt> {
         let total = plan.steps.len();
         for (i, step) in plan.steps.iter().enumerate() {
             if self.ctx.cancel.requested() {
@@ -124,6 +126,8 @@ impl<'a> Rollout<'a> {
                 index: i + 1,
                 total,
                 title: title.clone(),
+                predicted: predicted.get(i).copied(),
+                left: (predicted.len() == total).then(|| predicted[i..].iter().sum()),
             });
             let start = Instant::now();
             let result = self.step(step).await;
@@ -131,6 +135,7 @@ impl<'a> Rollout<'a> {
             self.reports.push(StepReport {
                 title: title.clone(),
                 took,
+                predicted: predicted.get(i).copied(),
                 ok: result.is_ok(),
             });
             // A task of an earlier step stopped meanwhile: the step is done, the rollout is not.

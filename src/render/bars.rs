@@ -61,9 +61,12 @@ impl Observer for Bars {
                 bar.set_prefix("rollout");
                 st.rollout = Some(bar);
             }
-            Event::StepStarted { title, .. } => {
+            Event::StepStarted { title, left, .. } => {
                 if let Some(b) = &st.rollout {
-                    b.set_message(title.clone());
+                    let left = left.map_or(String::new(), |l| {
+                        format!(" (about {} left)", super::human(l))
+                    });
+                    b.set_message(format!("{title}{left}"));
                 }
             }
             Event::StepFinished { .. } => {

@@ -35,6 +35,12 @@ pub fn outputs(o: &Outcome) -> Vec<(&'static str, String)> {
             "duration-seconds",
             format!("{:.0}", o.duration.as_secs_f64()),
         ),
+        (
+            "predicted-seconds",
+            o.predicted
+                .as_ref()
+                .map_or(String::new(), |p| format!("{:.0}", p.total.as_secs_f64())),
+        ),
     ]
 }
 
@@ -97,14 +103,15 @@ pub fn summary_markdown(o: &Outcome) -> String {
         let _ = writeln!(s, "\n**Next:** {}", next.replace('|', "\\|"));
     }
     if !o.steps.is_empty() || !o.rollback_steps.is_empty() {
-        let _ = writeln!(s, "\n| Step | Took | |\n|---|---|---|");
+        let _ = writeln!(s, "\n| Step | Took | Predicted | |\n|---|---|---|---|");
         for (prefix, steps) in [("", &o.steps), ("rollback: ", &o.rollback_steps)] {
             for st in steps {
                 let _ = writeln!(
                     s,
-                    "| {prefix}{} | {} | {} |",
+                    "| {prefix}{} | {} | {} | {} |",
                     st.title,
                     human(st.took),
+                    st.predicted.map_or("-".into(), human),
                     if st.ok { "ok" } else { "failed" }
                 );
             }

@@ -188,7 +188,13 @@ pub fn describe(event: &Event) -> Option<String> {
             index,
             total,
             title,
-        } => format!("step {index}/{total}: {title}"),
+            predicted,
+            left,
+        } => format!(
+            "step {index}/{total}: {title}{}",
+            step_expectation(*predicted, *left)
+        ),
+        Event::Prediction(p) => prediction_text(p),
         Event::Action(a) => format!("  {}", action(a)),
         Event::WaitStarted { what, limit } => {
             format!("  waiting for {} (up to {})", wait(what), human(*limit))
@@ -347,6 +353,9 @@ pub fn warning(w: &Warning) -> String {
             "could not record the rollback on {revision} (a later rollback may pick the failed revision; name one with --to): {error}"
         ),
         Warning::TaskDefinition(note) => field_note(note),
+        Warning::TimingsNotRecorded { revision, error } => format!(
+            "could not record how long the steps took on {revision} (the next deploy predicts its duration from the settings alone): {error}"
+        ),
         Warning::Note(text) => text.clone(),
     }
 }
@@ -429,6 +438,27 @@ pub fn service_plan_text(p: &ServicePlan) -> String {
         ));
     }
     s
+}
+
+/// ` (about 2m05s; 4m10s left in all)`, or nothing without a prediction.
+fn step_expectation(
+    predicted: Option<std::time::Duration>,
+    left: Option<std::time::Duration>,
+) -> String {
+    match (predicted, left) {
+        (Some(p), Some(l)) => format!(" (about {}; {} left in all)", human(p), human(l)),
+        (Some(p), None) => format!(" (about {})", human(p)),
+        _ => String::new(),
+    }
+}
+
+/// `expected to take about 6m16s, as the steps took when cb-prototype:1 was deployed`.
+pub fn prediction_text(p: &crate::engine::predict::Prediction) -> String {
+    let basis = match &p.learned_from {
+        Some(rev) => format!("as its steps took when {rev} was deployed"),
+        None => "from the load balancers' health check and draining settings".into(),
+    };
+    format!("expected to take about {}, {basis}", human(p.total))
 }
 
 fn field_note(note: &crate::taskdef::FieldNote) -> String {

@@ -33,7 +33,7 @@ pub fn text(o: &Outcome) -> String {
         ),
         RunResult::Interrupted => format!("{} INTERRUPTED: {target}", o.command),
     };
-    let _ = writeln!(s, "{headline} ({})", human(o.duration));
+    let _ = writeln!(s, "{headline} ({}{})", human(o.duration), predicted(o));
     if let Some(f) = &o.failure {
         let d = diagnose(&f.cause);
         let _ = writeln!(s, "cause: {}", super::failure::report(f));
@@ -52,6 +52,14 @@ pub fn text(o: &Outcome) -> String {
         s.push_str(&instances_table(&o.instances));
     }
     s
+}
+
+/// `; predicted 6m16s` beside the duration of a run that rolled something out.
+pub fn predicted(o: &Outcome) -> String {
+    match &o.predicted {
+        Some(p) if !o.steps.is_empty() => format!("; predicted {}", human(p.total)),
+        _ => String::new(),
+    }
 }
 
 pub fn instances_table(instances: &[InstanceReport]) -> String {

@@ -117,7 +117,7 @@ fn a_deploy_writes_outputs_summary_and_log_groups() {
         r.outputs_raw
     );
     let o = &r.outputs;
-    assert_eq!(o.len(), 5, "{o:?}");
+    assert_eq!(o.len(), 6, "{o:?}");
     assert_eq!(o["result"], "succeeded");
     assert_eq!(o["revision"], "2");
     assert!(
@@ -135,10 +135,16 @@ fn a_deploy_writes_outputs_summary_and_log_groups() {
     o["duration-seconds"]
         .parse::<u64>()
         .expect("duration-seconds is a whole number");
+    o["predicted-seconds"]
+        .parse::<u64>()
+        .expect("predicted-seconds is a whole number");
 
     let s = &r.summary;
     assert!(s.contains("ecs-roll deploy: succeeded"), "{s}");
-    assert!(s.contains("| Step | Took |"), "steps table:\n{s}");
+    assert!(
+        s.contains("| Step | Took | Predicted |"),
+        "steps table:\n{s}"
+    );
     assert!(
         s.contains("| Instance | Zone | Revision | Task | Load balancer |"),
         "{s}"

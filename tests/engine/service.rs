@@ -997,3 +997,21 @@ async fn a_refusal_for_a_draining_instance_names_it_as_a_capacity_problem() {
     );
     assert_eq!(run.sim.call_count("RegisterTaskDefinition"), 0);
 }
+
+/// The duration a service deploy predicts: by the deployment configuration and the target
+/// groups' settings first, then from how long the rollout took the time before.
+#[tokio::test(start_paused = true)]
+async fn the_second_service_deploy_predicts_its_duration_from_the_first_within_a_tenth() {
+    let run = Run::new(fargate_alb());
+    let first = run.deploy("app:v2").await.unwrap();
+    assert_eq!(first.result, RunResult::Succeeded, "{:?}", first.failure);
+    assert_eq!(first.predicted.as_ref().unwrap().learned_from, None);
+    let second = run.deploy("app:v3").await.unwrap();
+    assert_eq!(second.result, RunResult::Succeeded, "{:?}", second.failure);
+    let p = second.predicted.as_ref().unwrap();
+    assert_eq!(p.learned_from.as_deref(), Some("web:2"));
+    let took = second.steps[0].took.as_secs_f64();
+    let error = (p.total.as_secs_f64() - took).abs() / took;
+    assert!(error <= 0.10, "predicted {:?}, took {took}", p.total);
+    assert_eq!(second.steps[0].predicted, Some(p.total));
+}

@@ -3,7 +3,7 @@ use super::*;
 const OLD: &str = "arn:td/app:1";
 const NEW: &str = "arn:td/app:2";
 
-pub(super) fn slot(i: usize, rev: Option<&str>) -> Slot {
+pub(crate) fn slot(i: usize, rev: Option<&str>) -> Slot {
     let tasks = rev
         .map(|r| {
             vec![SlotTask {

@@ -30,6 +30,8 @@ pub enum Gate {
         name: String,
         /// Its connection draining timeout (zero when off).
         draining: Duration,
+        /// From registration to InService: HealthyThreshold checks, one interval apart.
+        healthy: Duration,
     },
 }
 
@@ -96,9 +98,11 @@ pub async fn gates(
                     service: s.service.clone(),
                 }));
             };
+            let hc = &found.health_check;
             out.push(Gate::Classic {
                 name: name.clone(),
                 draining: found.connection_draining.unwrap_or_default(),
+                healthy: hc.interval * hc.healthy_threshold.max(1),
             });
         }
     }
@@ -225,6 +229,16 @@ fn failing(h: &LbHealth) -> bool {
 }
 
 impl Gate {
+    /// How long a new target or instance takes from registration to healthy at the least.
+    pub fn healthy(&self) -> Duration {
+        match self {
+            Gate::TargetGroup { group, .. } => {
+                group.health_check_interval * group.healthy_threshold.max(1)
+            }
+            Gate::Classic { healthy, .. } => *healthy,
+        }
+    }
+
     /// How long a target or instance it deregisters drains at most.
     pub fn draining(&self) -> Duration {
         match self {

@@ -25,6 +25,7 @@ use crate::engine::failure::{Failure, FailureReport, Interruption};
 use crate::engine::lock;
 use crate::engine::observe::Catalog;
 use crate::engine::outcome::{Outcome, RunResult, StepReport, TaskReport};
+use crate::engine::predict::{self, Observed, Prediction, ServiceTimings, StepKind};
 use crate::engine::refusal::{self, Refusal};
 use crate::engine::skeleton::{self, LockSpec};
 use crate::engine::wait::with_retry;
@@ -63,6 +64,7 @@ struct Prepared {
     changes_configuration: bool,
     previous_arn: Option<String>,
     previous: Option<Revision>,
+    prediction: Prediction,
 }
 
 pub async fn run(s: &ServiceCtx, desired: Desired, opts: &Options) -> Result<Outcome, Error> {
@@ -153,6 +155,11 @@ async fn prepare(s: &ServiceCtx, desired: Desired, opts: &Options) -> Result<Pre
         Some(a) => catalog.get(ctx, a).await.ok(),
         None => None,
     };
+    let timings = ServiceTimings {
+        healthy: gates.iter().map(Gate::healthy).max().unwrap_or_default(),
+        draining: gates.iter().map(Gate::draining).max().unwrap_or_default(),
+    };
+    let prediction = predict::service(svc.desired_count, &choice, timings, Observed::of(&current));
     Ok(Prepared {
         svc,
         catalog,
@@ -172,6 +179,7 @@ async fn prepare(s: &ServiceCtx, desired: Desired, opts: &Options) -> Result<Pre
         changes_configuration,
         previous_arn,
         previous,
+        prediction,
     })
 }
 
@@ -294,6 +302,7 @@ fn announce(s: &ServiceCtx, p: &Prepared) {
         load_balancers: p.gates.iter().map(Gate::describe).collect(),
         resuming: p.resuming.clone(),
     }));
+    ctx.emit(Event::Prediction(p.prediction.clone()));
 }
 
 fn initial_outcome(s: &ServiceCtx, p: &Prepared, opts: &Options) -> Outcome {
@@ -320,6 +329,7 @@ fn initial_outcome(s: &ServiceCtx, p: &Prepared, opts: &Options) -> Outcome {
         failure: None,
         rollback_failure: None,
         duration: Duration::ZERO,
+        predicted: Some(p.prediction.clone()),
         api_calls: BTreeMap::new(),
     }
 }
@@ -396,7 +406,9 @@ async fn deploy(
     let step_start = Instant::now();
     let halt = follow(&scene, &watched, &mut seen).await;
     let title = format!("roll out {} on service {}", target.name(), s.service);
-    outcome.steps.push(step(title, step_start, halt.is_none()));
+    let rollout = step(title, step_start, halt.is_none());
+    let timings = Observed::from_steps(&[(StepKind::Rollout, rollout.took)]);
+    outcome.set_steps(vec![rollout]);
     outcome.result = match halt {
         None => RunResult::Succeeded,
         Some(Halt::Superseded(cause)) => {
@@ -428,7 +440,7 @@ async fn deploy(
         }
     };
     if outcome.result == RunResult::Succeeded {
-        record_completed(ctx, &target, opts).await;
+        record_completed(ctx, &target, opts, &timings).await;
     }
     finish(s, p, &mut outcome).await;
     Ok(outcome)
@@ -593,6 +605,7 @@ fn step(title: String, start: Instant, ok: bool) -> StepReport {
     StepReport {
         title,
         took: start.elapsed(),
+        predicted: None,
         ok,
     }
 }
