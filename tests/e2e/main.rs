@@ -31,5 +31,6 @@ mod services;
 mod several_targets;
 mod signals;
 mod standalone;
+mod target_flags;
 mod taskdefs;
 mod testbed;
