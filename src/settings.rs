@@ -251,8 +251,12 @@ pub fn standalone_family(
     let named = named.filter(|n| !n.trim().is_empty());
     match (file, named) {
         (Some(file), Some(named)) if file != named => Err(Error::usage(
-            format!("the task definition file is of family {file:?}, but the family given is {named:?}"),
-            format!("drop --family (the file names the family), or pass a task definition file of family {named:?}"),
+            format!(
+                "the task definition file is of family {file:?}, but the family given is {named:?}"
+            ),
+            format!(
+                "drop --family (the file names the family), or pass a task definition file of family {named:?}"
+            ),
         )),
         (Some(file), _) => Ok(Some(file)),
         (None, named) => Ok(named),
@@ -366,7 +370,10 @@ mod tests {
         assert_eq!(standalone_family(None, None).unwrap(), None);
         let e = standalone_family(s("web"), s("api")).unwrap_err();
         assert_eq!(e.exit_code(), 2);
-        assert!(e.to_string().contains("\"web\"") && e.to_string().contains("\"api\""), "{e}");
+        assert!(
+            e.to_string().contains("\"web\"") && e.to_string().contains("\"api\""),
+            "{e}"
+        );
     }
 
     #[test]

@@ -30,7 +30,11 @@ pub async fn find(s: &mut Settings, aws: &Aws) -> Result<(), Error> {
                 "check --load-balancer and --region",
             )
         })?;
-    let instances = aws.ecs.container_instances(&s.cluster).await.map_err(before)?;
+    let instances = aws
+        .ecs
+        .container_instances(&s.cluster)
+        .await
+        .map_err(before)?;
     let tasks = aws.ecs.cluster_tasks(&s.cluster).await.map_err(before)?;
     let found = families_behind(&lb.instances, &instances, &tasks);
     s.family = decide(&found, load_balancer, &s.cluster)?;
@@ -65,12 +69,15 @@ pub fn families_behind(
 fn family_of_arn(arn: &str) -> Option<String> {
     let name = arn.rsplit('/').next()?;
     let (family, revision) = name.rsplit_once(':')?;
-    (!family.is_empty() && revision.chars().all(|c| c.is_ascii_digit()))
-        .then(|| family.to_string())
+    (!family.is_empty() && revision.chars().all(|c| c.is_ascii_digit())).then(|| family.to_string())
 }
 
 /// One family found: that one. Several, or none: exit 2, saying which and what to pass.
-pub fn decide(found: &BTreeSet<String>, load_balancer: &str, cluster: &str) -> Result<String, Error> {
+pub fn decide(
+    found: &BTreeSet<String>,
+    load_balancer: &str,
+    cluster: &str,
+) -> Result<String, Error> {
     let mut it = found.iter();
     match (it.next(), it.next()) {
         (Some(one), None) => Ok(one.clone()),

@@ -95,7 +95,11 @@ fn every_command_takes_the_flags_the_deploy_took_and_finds_the_family_behind_the
         &target(&["unlock", "--task-definition", file]),
     );
     r.assert_code(0);
-    assert!(r.stdout.contains("no deploy lock is held"), "{}", r.context());
+    assert!(
+        r.stdout.contains("no deploy lock is held"),
+        "{}",
+        r.context()
+    );
 
     let r = run(
         in_dir(&moto, &dir),
@@ -111,7 +115,10 @@ fn every_command_takes_the_flags_the_deploy_took_and_finds_the_family_behind_the
     );
     let doc = ok(&r);
     assert_eq!(doc["target"]["name"], "cb-prototype:2", "{}", r.context());
-    let r = run(in_dir(&moto, &dir), &target(&["--output", "json", "status"]));
+    let r = run(
+        in_dir(&moto, &dir),
+        &target(&["--output", "json", "status"]),
+    );
     assert_eq!(ok(&r)["family"], FAMILY, "{}", r.context());
     e2e::assert_runs_only(&moto.inspect(), 2, IMAGE_V2, &seeded.instance_ids);
 }
