@@ -58,7 +58,8 @@ pub struct Global {
     /// Config file (default: ecs-roll.toml in the current directory or a parent).
     #[arg(long, env = "ECS_ROLL_CONFIG", global = true)]
     pub config: Option<PathBuf>,
-    /// Final result as text or as one JSON document on stdout.
+    /// Final result as text or as one JSON document on stdout; json-lines: every progress
+    /// event as a JSON line on stdout as it happens, the result document the last line.
     #[arg(long, value_enum, env = "ECS_ROLL_OUTPUT", global = true)]
     pub output: Option<OutputFormat>,
     /// Progress bars: auto (on a terminal outside CI), always, or never (plain lines).
@@ -77,6 +78,7 @@ pub struct Global {
 pub enum OutputFormat {
     Text,
     Json,
+    JsonLines,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -38,7 +38,7 @@ pub async fn run(g: &Global, args: DiffArgs, loaded: Loaded) -> Result<i32, Erro
         ..Options::default()
     };
     let outcome = super::run_engine(&s, &aws, ctx, Desired::Definition(desired), &opts).await?;
-    if s.output == OutputFormat::Json {
+    if matches!(s.output, OutputFormat::Json | OutputFormat::JsonLines) {
         return Ok(super::finish(outcome, &s, &aws.calls, recorder.as_ref()));
     }
     let mut any_diff = false;

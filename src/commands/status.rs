@@ -116,6 +116,9 @@ pub async fn run(g: &Global, source: &Source, loaded: Loaded) -> Result<i32, Err
             "{}",
             serde_json::to_string_pretty(&status).unwrap_or_default()
         ),
+        OutputFormat::JsonLines => {
+            crate::render::jsonl::result(serde_json::to_value(&status).unwrap_or_default())
+        }
         OutputFormat::Text => print!("{}", text(&status)),
     }
     Ok(0)

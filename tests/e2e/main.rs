@@ -25,6 +25,7 @@ mod github_actions;
 mod hints;
 mod iam;
 mod install_script;
+mod json_lines;
 mod lock;
 mod secrets;
 mod services;
