@@ -27,6 +27,7 @@ mod iam;
 mod install_script;
 mod json_lines;
 mod lock;
+mod schema;
 mod secrets;
 mod services;
 mod several_targets;
