@@ -148,6 +148,9 @@ impl Ecs for SharedEcs {
     async fn family_tasks(&self, cluster: &str, family: &str) -> ApiResult<Vec<Task>> {
         self.inner.family_tasks(cluster, family).await
     }
+    async fn cluster_tasks(&self, cluster: &str) -> ApiResult<Vec<Task>> {
+        self.inner.cluster_tasks(cluster).await
+    }
     async fn describe_tasks(&self, cluster: &str, task_arns: &[String]) -> ApiResult<Vec<Task>> {
         self.inner.describe_tasks(cluster, task_arns).await
     }

@@ -58,7 +58,8 @@ pub struct Global {
     /// Config file (default: ecs-roll.toml in the current directory or a parent).
     #[arg(long, env = "ECS_ROLL_CONFIG", global = true)]
     pub config: Option<PathBuf>,
-    /// Final result as text or as one JSON document on stdout.
+    /// Final result as text or as one JSON document on stdout; json-lines: every progress
+    /// event as a JSON line on stdout as it happens, the result document the last line.
     #[arg(long, value_enum, env = "ECS_ROLL_OUTPUT", global = true)]
     pub output: Option<OutputFormat>,
     /// Progress bars: auto (on a terminal outside CI), always, or never (plain lines).
@@ -77,6 +78,7 @@ pub struct Global {
 pub enum OutputFormat {
     Text,
     Json,
+    JsonLines,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -96,13 +98,13 @@ pub enum Command {
     Rollback(Rollback),
     /// Show the running revision, tasks per instance and load balancer health.
     #[command(after_help = STATUS_EXAMPLES)]
-    Status,
+    Status(Source),
     /// Show the task definition change a deploy would make, and its plan. Changes nothing.
     #[command(after_help = DIFF_EXAMPLES)]
     Diff(DiffArgs),
     /// Remove the deploy lock a crashed run left behind (it also expires by itself).
     #[command(after_help = UNLOCK_EXAMPLES)]
-    Unlock,
+    Unlock(Source),
     /// Print the [[app]]s of ecs-roll.toml as a GitHub Actions matrix (JSON for fromJSON;
     /// in GitHub Actions also the step output `matrix`).
     #[command(after_help = MATRIX_EXAMPLES)]
@@ -139,12 +141,12 @@ pub const DEPLOY_EXAMPLES: &str = "Examples:
 
 pub const ROLLBACK_EXAMPLES: &str = "Examples:
   ecs-roll rollback
-  ecs-roll rollback --to 7
+  ecs-roll rollback --to 7 --task-definition taskdefs/cb-prototype.json
   ecs-roll --cluster prod --service web rollback --to web:41";
 
 pub const STATUS_EXAMPLES: &str = "Examples:
   ecs-roll status
-  ecs-roll --cluster prod --service web status
+  ecs-roll --cluster prod --load-balancer web-elb status
   ecs-roll --output json status";
 
 pub const DIFF_EXAMPLES: &str = "Examples:
@@ -221,12 +223,17 @@ pub enum Strategy {
     Canary,
 }
 
-#[derive(Debug, Clone, Args)]
+/// The flags that name a command's target besides the global ones (--cluster,
+/// --load-balancer, --service, --family, --app, --all): flattened into every command that
+/// names a target, so each accepts what `deploy` accepts.
+#[derive(Debug, Clone, Default, Args)]
 pub struct Source {
-    /// Task definition JSON (register-task-definition input); without it the running revision is cloned.
+    /// Task definition JSON (register-task-definition input): `deploy` registers it (without
+    /// it the running revision is cloned); every command takes the family from it.
     #[arg(long, env = "ECS_ROLL_TASK_DEFINITION")]
     pub task_definition: Option<PathBuf>,
-    /// Container that gets the image (needed only when the task definition has several).
+    /// Container that gets the image (needed only when the task definition has several);
+    /// the one whose image `status` and `rollback` show.
     #[arg(long, env = "ECS_ROLL_CONTAINER")]
     pub container: Option<String>,
 }
@@ -236,6 +243,8 @@ pub struct Rollback {
     /// Revision to return to: a number, family:revision or an ARN (default: the recorded previous one).
     #[arg(long)]
     pub to: Option<String>,
+    #[command(flatten)]
+    pub source: Source,
     #[command(flatten)]
     pub rollout: Rollout,
 }

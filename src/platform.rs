@@ -284,6 +284,9 @@ pub trait Ecs: Send + Sync {
     async fn container_instances(&self, cluster: &str) -> ApiResult<Vec<ContainerInstance>>;
     /// Tasks of the family whose desired status is RUNNING, described.
     async fn family_tasks(&self, cluster: &str, family: &str) -> ApiResult<Vec<Task>>;
+    /// Every task of the cluster whose desired status is RUNNING, described (to find which
+    /// families run behind a load balancer when none is named).
+    async fn cluster_tasks(&self, cluster: &str) -> ApiResult<Vec<Task>>;
     async fn describe_tasks(&self, cluster: &str, task_arns: &[String]) -> ApiResult<Vec<Task>>;
     /// A revision by ARN, `family:revision` or family (latest ACTIVE), with its tags.
     async fn describe_task_definition(&self, reference: &str) -> ApiResult<Revision>;

@@ -112,6 +112,14 @@ impl Ecs for Limited<dyn Ecs> {
             .await;
         Ok(out)
     }
+    async fn cluster_tasks(&self, cluster: &str) -> ApiResult<Vec<Task>> {
+        self.limiter.acquire().await;
+        let out = self.inner.cluster_tasks(cluster).await?;
+        self.limiter
+            .acquire_n(list_then_describe(out.len()) - 1)
+            .await;
+        Ok(out)
+    }
     async fn describe_tasks(&self, cluster: &str, task_arns: &[String]) -> ApiResult<Vec<Task>> {
         // One DescribeTasks per 100 tasks.
         self.limiter

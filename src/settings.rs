@@ -118,19 +118,13 @@ impl Settings {
                     "pass --load-balancer NAME (standalone tasks behind a classic ELB) or --service NAME (an ECS service), or set one in ecs-roll.toml",
                 )
             })?;
-            let family = match g.family.clone().or_else(|| c.family.clone()) {
-                Some(f) => f,
-                None => match &task_definition {
-                    Some(path) => load_task_definition(path)?.family().to_string(),
-                    None => {
-                        return Err(missing(
-                            "task definition family",
-                            "--family",
-                            "ECS_ROLL_FAMILY",
-                        ));
-                    }
-                },
+            let file_family = match &task_definition {
+                Some(path) => Some(load_task_definition(path)?.family().to_string()),
+                None => None,
             };
+            let named = g.family.clone().or_else(|| c.family.clone());
+            // None: found behind the load balancer once connected (`commands::family`).
+            let family = standalone_family(file_family, named)?.unwrap_or_default();
             (Target::Standalone { load_balancer: lb }, family)
         };
         let poll = match &g.poll_interval {
@@ -210,6 +204,12 @@ impl Settings {
         Ok(vec![(String::new(), Settings::new(g, source, loaded)?)])
     }
 
+    /// Standalone tasks whose family no flag, variable, config key or task definition file
+    /// names: `commands::family` finds it behind the load balancer.
+    pub fn family_unknown(&self) -> bool {
+        matches!(self.target, Target::Standalone { .. }) && self.family.is_empty()
+    }
+
     pub fn rollout(&self, r: &cli::Rollout) -> Result<RolloutSettings, Error> {
         let c = &self.config.config;
         let count = match (&r.count, c.count) {
@@ -238,6 +238,28 @@ impl Settings {
             dry_run: r.dry_run,
             allow_downtime: r.allow_downtime,
         })
+    }
+}
+
+/// The family of standalone tasks: the task definition file's when one is given (a family
+/// named besides must be the same), else the one named (--family, ECS_ROLL_FAMILY, config),
+/// else None: the one that runs behind the load balancer.
+pub fn standalone_family(
+    file: Option<String>,
+    named: Option<String>,
+) -> Result<Option<String>, Error> {
+    let named = named.filter(|n| !n.trim().is_empty());
+    match (file, named) {
+        (Some(file), Some(named)) if file != named => Err(Error::usage(
+            format!(
+                "the task definition file is of family {file:?}, but the family given is {named:?}"
+            ),
+            format!(
+                "drop --family (the file names the family), or pass a task definition file of family {named:?}"
+            ),
+        )),
+        (Some(file), _) => Ok(Some(file)),
+        (None, named) => Ok(named),
     }
 }
 
@@ -336,6 +358,22 @@ mod tests {
             assert_eq!(e.exit_code(), 2, "{bad}");
             assert!(e.to_string().contains("--timeout"), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn the_family_comes_from_the_file_then_the_name_then_the_load_balancer() {
+        let s = |v: &str| Some(v.to_string());
+        assert_eq!(standalone_family(s("web"), None).unwrap(), s("web"));
+        assert_eq!(standalone_family(s("web"), s("web")).unwrap(), s("web"));
+        assert_eq!(standalone_family(None, s("api")).unwrap(), s("api"));
+        assert_eq!(standalone_family(None, s(" ")).unwrap(), None);
+        assert_eq!(standalone_family(None, None).unwrap(), None);
+        let e = standalone_family(s("web"), s("api")).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(
+            e.to_string().contains("\"web\"") && e.to_string().contains("\"api\""),
+            "{e}"
+        );
     }
 
     #[test]

@@ -53,6 +53,23 @@ impl EcsAdapter {
         .await
     }
 
+    /// ListTasks of the cluster, RUNNING desired, every family.
+    async fn list_running_cluster_tasks(&self, cluster: &str) -> ApiResult<Vec<String>> {
+        paginate(|next_token| async move {
+            let request = self
+                .client
+                .list_tasks()
+                .cluster(cluster)
+                .desired_status(DesiredStatus::Running)
+                .set_next_token(next_token)
+                .send();
+            let page = self.calls.call("ListTasks", request).await?;
+            let next = page.next_token().map(String::from);
+            Ok((page.task_arns().to_vec(), next))
+        })
+        .await
+    }
+
     async fn list_running_family_tasks(
         &self,
         cluster: &str,
@@ -111,6 +128,11 @@ impl Ecs for EcsAdapter {
 
     async fn family_tasks(&self, cluster: &str, family: &str) -> ApiResult<Vec<Task>> {
         let arns = self.list_running_family_tasks(cluster, family).await?;
+        self.describe_tasks(cluster, &arns).await
+    }
+
+    async fn cluster_tasks(&self, cluster: &str) -> ApiResult<Vec<Task>> {
+        let arns = self.list_running_cluster_tasks(cluster).await?;
         self.describe_tasks(cluster, &arns).await
     }
 

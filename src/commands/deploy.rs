@@ -31,13 +31,14 @@ async fn one(
     cancel: Cancel,
     limiter: Option<Arc<Shared>>,
 ) -> Result<(Outcome, ApiCalls), Error> {
-    let s = s.clone();
+    let mut s = s.clone();
     let rollout = s.rollout(&args.rollout)?;
     let image = settings::parse_image(&args.image)?;
     let gate = limiter.as_ref().and_then(|sh| sh.gate.clone());
     let deadline = PreflightDeadline::from_now(rollout.timeouts.total);
     let (aws, (desired, container)) = by_deadline(deadline, async {
         let aws = super::connect_limited(&s, limiter).await?;
+        super::family::find(&mut s, &aws).await?;
         let desired = super::desired_definition(&s, &aws, &image).await?;
         Ok((aws, desired))
     })

@@ -12,7 +12,7 @@ use crate::render::{self, plain::plan_text};
 use crate::settings::{self, Settings};
 
 pub async fn run(g: &Global, args: DiffArgs, loaded: Loaded) -> Result<i32, Error> {
-    let s = Settings::new(g, Some(&args.source), loaded)?;
+    let mut s = Settings::new(g, Some(&args.source), loaded)?;
     let count = args
         .count
         .as_deref()
@@ -20,6 +20,7 @@ pub async fn run(g: &Global, args: DiffArgs, loaded: Loaded) -> Result<i32, Erro
         .transpose()?;
     let image = settings::parse_image(&args.image)?;
     let aws = super::connect(&s).await?;
+    super::family::find(&mut s, &aws).await?;
     let (desired, container) = super::desired_definition(&s, &aws, &image).await?;
     let recorder = Arc::new(Recorder::default());
     let ctx = super::context(
@@ -37,7 +38,7 @@ pub async fn run(g: &Global, args: DiffArgs, loaded: Loaded) -> Result<i32, Erro
         ..Options::default()
     };
     let outcome = super::run_engine(&s, &aws, ctx, Desired::Definition(desired), &opts).await?;
-    if s.output == OutputFormat::Json {
+    if matches!(s.output, OutputFormat::Json | OutputFormat::JsonLines) {
         return Ok(super::finish(outcome, &s, &aws.calls, recorder.as_ref()));
     }
     let mut any_diff = false;

@@ -7,6 +7,7 @@
 pub mod completions;
 pub mod deploy;
 pub mod diff;
+pub mod family;
 pub mod matrix;
 pub mod multi;
 pub mod rollback;
@@ -59,9 +60,9 @@ async fn dispatch(cli: Cli) -> Result<i32, Error> {
     match cli.command {
         Command::Deploy(args) => deploy::run(&cli.global, args, loaded()?).await,
         Command::Rollback(args) => rollback::run(&cli.global, args, loaded()?).await,
-        Command::Status => status::run(&cli.global, loaded()?).await,
+        Command::Status(source) => status::run(&cli.global, &source, loaded()?).await,
         Command::Diff(args) => diff::run(&cli.global, args, loaded()?).await,
-        Command::Unlock => unlock::run(&cli.global, loaded()?).await,
+        Command::Unlock(source) => unlock::run(&cli.global, &source, loaded()?).await,
         Command::Matrix => matrix::run(&loaded()?),
         // Generated from the command line alone: no settings, no AWS.
         Command::Completions { shell } => completions::completions(shell),

@@ -48,7 +48,16 @@ where
         .is_some_and(|(_, s)| s.mode == Mode::GithubActions);
     let observers: Vec<Arc<dyn Observer>> = targets
         .iter()
-        .map(|(name, _)| Arc::new(render::plain::Plain::for_target(github, name)) as _)
+        .map(|(name, _)| {
+            let plain: Arc<dyn Observer> = Arc::new(render::plain::Plain::for_target(github, name));
+            match output {
+                OutputFormat::JsonLines => Arc::new(render::jsonl::Both(
+                    plain,
+                    Arc::new(render::jsonl::JsonLines::new(Some(name.clone()))),
+                )) as _,
+                _ => plain,
+            }
+        })
         .collect();
     // What concerns every target (an interrupt) is said by each, under its own name.
     let shared: Arc<dyn Observer> = Arc::new(Every(observers.clone()));
@@ -102,6 +111,7 @@ where
 fn report(ends: &[TargetEnd], code: i32, output: OutputFormat, github: bool) {
     match output {
         OutputFormat::Json => println!("{}", render::targets::json(ends, code)),
+        OutputFormat::JsonLines => render::jsonl::result(render::targets::json_value(ends, code)),
         OutputFormat::Text => {
             for (name, r) in ends {
                 let line = match r {

@@ -26,8 +26,10 @@ pub(super) fn report_error(e: &Error, output: OutputFormat) {
         // The step outputs and the job summary, on this end too.
         render::github::publish_error(e);
     }
-    if output == OutputFormat::Json {
-        println!("{}", render::summary::error_json(e));
+    match output {
+        OutputFormat::Json => println!("{}", render::summary::error_json(e)),
+        OutputFormat::JsonLines => render::jsonl::result(render::summary::error_json_value(e)),
+        OutputFormat::Text => {}
     }
 }
 
@@ -43,6 +45,7 @@ pub fn finish(
     outcome.api_calls = calls.snapshot();
     match s.output {
         OutputFormat::Json => println!("{}", render::summary::json(&outcome)),
+        OutputFormat::JsonLines => render::jsonl::result(render::summary::json_value(&outcome)),
         OutputFormat::Text => print!("{}", render::summary::text(&outcome)),
     }
     if s.mode == Mode::GithubActions {
@@ -51,6 +54,14 @@ pub fn finish(
     outcome.exit_code()
 }
 
+/// Progress on stderr; with `--output json-lines` also each event as a line on stdout.
 pub fn progress(s: &Settings) -> Arc<dyn Observer> {
-    render::progress(s.mode)
+    let shown = render::progress(s.mode);
+    match s.output {
+        OutputFormat::JsonLines => Arc::new(render::jsonl::Both(
+            shown,
+            Arc::new(render::jsonl::JsonLines::new(None)),
+        )),
+        _ => shown,
+    }
 }

@@ -19,7 +19,7 @@ use crate::platform::Revision;
 use crate::settings::Settings;
 
 pub async fn run(g: &Global, args: Rollback, loaded: Loaded) -> Result<i32, Error> {
-    let targets = Settings::all(g, None, loaded)?;
+    let targets = Settings::all(g, Some(&args.source), loaded)?;
     if targets.len() > 1 && args.to.is_some() {
         return Err(Error::usage(
             "--to names one revision, but several targets are selected",
@@ -41,12 +41,13 @@ async fn one(
     cancel: Cancel,
     limiter: Option<Arc<Shared>>,
 ) -> Result<(Outcome, ApiCalls), Error> {
-    let s = s.clone();
+    let mut s = s.clone();
     let rollout = s.rollout(&args.rollout)?;
     // Everything before the first change gives up at --timeout (exit 2, nothing changed).
     let deadline = PreflightDeadline::from_now(rollout.timeouts.total);
     let gate = limiter.as_ref().and_then(|sh| sh.gate.clone());
     let aws = by_deadline(deadline, super::connect_limited(&s, limiter)).await?;
+    by_deadline(deadline, super::family::find(&mut s, &aws)).await?;
     let mut ctx = super::context(&s, &aws, observer.clone(), rollout.timeouts, cancel);
     ctx.gate = gate;
     let to = match &args.to {

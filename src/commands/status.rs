@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::cli::{Global, OutputFormat};
+use crate::cli::{Global, OutputFormat, Source};
 use crate::config::Loaded;
 use crate::engine::deploy::{TAG_DEPLOYED_AT, TAG_DEPLOYED_BY, info, reports};
 use crate::engine::events::Recorder;
@@ -37,9 +37,10 @@ struct Running {
     previous: Option<String>,
 }
 
-pub async fn run(g: &Global, loaded: Loaded) -> Result<i32, Error> {
-    let s = Settings::new(g, None, loaded)?;
+pub async fn run(g: &Global, source: &Source, loaded: Loaded) -> Result<i32, Error> {
+    let mut s = Settings::new(g, Some(source), loaded)?;
     let aws = super::connect(&s).await?;
+    super::family::find(&mut s, &aws).await?;
     let load_balancer = match &s.target {
         Target::Service { name } => return super::status_service::run(&s, &aws, name).await,
         Target::Standalone { load_balancer } => load_balancer.clone(),
@@ -115,6 +116,9 @@ pub async fn run(g: &Global, loaded: Loaded) -> Result<i32, Error> {
             "{}",
             serde_json::to_string_pretty(&status).unwrap_or_default()
         ),
+        OutputFormat::JsonLines => {
+            crate::render::jsonl::result(serde_json::to_value(&status).unwrap_or_default())
+        }
         OutputFormat::Text => print!("{}", text(&status)),
     }
     Ok(0)

@@ -141,6 +141,9 @@ pub async fn run(s: &Settings, aws: &Aws, service: &str) -> Result<i32, Error> {
             "{}",
             serde_json::to_string_pretty(&status).unwrap_or_default()
         ),
+        OutputFormat::JsonLines => {
+            crate::render::jsonl::result(serde_json::to_value(&status).unwrap_or_default())
+        }
         OutputFormat::Text => print!("{}", text(&status)),
     }
     Ok(0)

@@ -1,15 +1,16 @@
 //! `ecs-roll unlock`: removes the deploy lock of the target, for when the run that held it
 //! crashed (a lock also expires by itself). Says whose lock it was.
 
-use crate::cli::Global;
+use crate::cli::{Global, Source};
 use crate::config::Loaded;
 use crate::engine::lock::{self, Lock};
 use crate::error::Error;
 use crate::settings::Settings;
 
-pub async fn run(g: &Global, loaded: Loaded) -> Result<i32, Error> {
-    let s = Settings::new(g, None, loaded)?;
+pub async fn run(g: &Global, source: &Source, loaded: Loaded) -> Result<i32, Error> {
+    let mut s = Settings::new(g, Some(source), loaded)?;
     let aws = super::connect(&s).await?;
+    super::family::find(&mut s, &aws).await?;
     let before = Error::from_api_before_change;
     let (arn, key) = match s.target.service() {
         Some(service) => {

@@ -31,6 +31,11 @@ fn word(r: &Result<Outcome, Error>) -> &'static str {
 
 /// `{"result", "exit_code", "targets": [{"name", ...the target's own document}]}`.
 pub fn json(ends: &[TargetEnd], exit_code: i32) -> String {
+    serde_json::to_string_pretty(&json_value(ends, exit_code)).unwrap_or_default()
+}
+
+/// The document of [`json`], as a value.
+pub fn json_value(ends: &[TargetEnd], exit_code: i32) -> Value {
     let targets: Vec<Value> = ends
         .iter()
         .map(|(name, r)| {
@@ -42,12 +47,11 @@ pub fn json(ends: &[TargetEnd], exit_code: i32) -> String {
             v
         })
         .collect();
-    let doc = json!({
+    json!({
         "result": result_word(ends),
         "exit_code": exit_code,
         "targets": targets,
-    });
-    serde_json::to_string_pretty(&doc).unwrap_or_default()
+    })
 }
 
 /// The step outputs: the common result and exit code, and `results` keyed by target.

@@ -44,6 +44,18 @@ impl Ecs for Sim {
         .await
     }
 
+    async fn cluster_tasks(&self, cluster: &str) -> ApiResult<Vec<Task>> {
+        self.call("ListTasks", |w, now| {
+            w.cluster(cluster)?;
+            Ok(w.tasks
+                .iter()
+                .filter(|t| t.cluster == cluster && t.desired_status(now) == "RUNNING")
+                .map(|t| t.describe(now))
+                .collect())
+        })
+        .await
+    }
+
     async fn describe_tasks(&self, cluster: &str, task_arns: &[String]) -> ApiResult<Vec<Task>> {
         self.call("DescribeTasks", |w, now| {
             w.cluster(cluster)?;
