@@ -92,9 +92,24 @@ pub fn event_fields(event: &Event) -> Option<(&'static str, Value)> {
             index,
             total,
             title,
+            predicted,
+            left,
         } => (
             "step_started",
-            json!({ "index": index, "total": total, "title": title }),
+            json!({
+                "index": index, "total": total, "title": title,
+                "predicted_seconds": predicted.as_ref().map(secs),
+                "left_seconds": left.as_ref().map(secs),
+            }),
+        ),
+        Event::Prediction(p) => (
+            "prediction",
+            json!({
+                "predicted_seconds": secs(&p.total),
+                "steps_predicted_seconds": p.steps.iter().map(secs).collect::<Vec<_>>(),
+                "predicted_from": p.learned_from,
+                "message": super::plain::prediction_text(p),
+            }),
         ),
         Event::Action(a) => (
             "action",
