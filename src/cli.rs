@@ -134,7 +134,7 @@ pub enum Shell {
 
 pub const DEPLOY_EXAMPLES: &str = "Examples:
   ecs-roll deploy --image rafabor/prototype-4-cb:v0.0.2
-  ecs-roll deploy --image rafabor/prototype-4-cb:v0.0.2 --dry-run
+  ecs-roll deploy --image web=acme/web:v42 --image worker=acme/worker:v42 --dry-run
   ecs-roll --cluster prod --service web deploy --image acme/web:v42 --timeout 20m";
 
 pub const ROLLBACK_EXAMPLES: &str = "Examples:
@@ -149,6 +149,7 @@ pub const STATUS_EXAMPLES: &str = "Examples:
 
 pub const DIFF_EXAMPLES: &str = "Examples:
   ecs-roll diff --image rafabor/prototype-4-cb:v0.0.2
+  ecs-roll diff --image web=acme/web:v42 --image worker=acme/worker:v42
   ecs-roll diff --image rafabor/prototype-4-cb:v0.0.2 --task-definition taskdefs/cb-prototype.json";
 
 pub const UNLOCK_EXAMPLES: &str = "Examples:
@@ -198,9 +199,16 @@ pub struct Rollout {
 
 #[derive(Debug, Clone, Args)]
 pub struct Deploy {
-    /// The image to deploy, e.g. rafabor/prototype-4-cb:v0.0.2.
-    #[arg(long, env = "ECS_ROLL_IMAGE")]
-    pub image: String,
+    /// The image to deploy, e.g. rafabor/prototype-4-cb:v0.0.2, or CONTAINER=IMAGE for a
+    /// container by name. Repeat it (or separate with commas) to change several containers
+    /// in one revision; a plain IMAGE goes to the container running the same repository.
+    #[arg(
+        long,
+        env = "ECS_ROLL_IMAGE",
+        value_delimiter = ',',
+        value_name = "[CONTAINER=]IMAGE"
+    )]
+    pub image: Vec<String>,
     #[command(flatten)]
     pub source: Source,
     #[command(flatten)]
@@ -242,9 +250,14 @@ pub struct Rollback {
 
 #[derive(Debug, Args)]
 pub struct DiffArgs {
-    /// The image a deploy would set.
-    #[arg(long, env = "ECS_ROLL_IMAGE")]
-    pub image: String,
+    /// The image a deploy would set, or CONTAINER=IMAGE (repeatable), as for deploy.
+    #[arg(
+        long,
+        env = "ECS_ROLL_IMAGE",
+        value_delimiter = ',',
+        value_name = "[CONTAINER=]IMAGE"
+    )]
+    pub image: Vec<String>,
     #[command(flatten)]
     pub source: Source,
     /// Number of tasks (default: as many as run now).

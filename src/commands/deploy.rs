@@ -1,4 +1,5 @@
-//! `ecs-roll deploy --image IMAGE`: a new revision with that image, rolled out without downtime.
+//! `ecs-roll deploy --image [CONTAINER=]IMAGE ...`: a new revision with those images, rolled
+//! out without downtime.
 
 use std::sync::Arc;
 
@@ -12,7 +13,7 @@ use crate::engine::skeleton::{PreflightDeadline, by_deadline};
 use crate::engine::{Cancel, Desired, Event, Options, Warning};
 use crate::error::Error;
 use crate::platform::Strategy;
-use crate::settings::{self, Settings};
+use crate::settings::Settings;
 
 pub async fn run(g: &Global, args: Deploy, loaded: Loaded) -> Result<i32, Error> {
     let targets = Settings::all(g, Some(&args.source), loaded)?;
@@ -33,12 +34,15 @@ async fn one(
 ) -> Result<(Outcome, ApiCalls), Error> {
     let s = s.clone();
     let rollout = s.rollout(&args.rollout)?;
-    let image = settings::parse_image(&args.image)?;
+    let images = crate::changes::parse_image_args(&args.image)?;
+    if images.is_empty() {
+        return Err(no_image());
+    }
     let gate = limiter.as_ref().and_then(|sh| sh.gate.clone());
     let deadline = PreflightDeadline::from_now(rollout.timeouts.total);
-    let (aws, (desired, container)) = by_deadline(deadline, async {
+    let (aws, (desired, containers)) = by_deadline(deadline, async {
         let aws = super::connect_limited(&s, limiter).await?;
-        let desired = super::desired_definition(&s, &aws, &image).await?;
+        let desired = super::desired_definition(&s, &aws, &images).await?;
         Ok((aws, desired))
     })
     .await?;
@@ -56,12 +60,21 @@ async fn one(
         allow_downtime: rollout.allow_downtime,
         rollback_on_failure: !args.no_rollback,
         dry_run: rollout.dry_run,
-        container: Some(container),
+        // The image reported is the first changed container's; `images` lists them all.
+        container: containers.into_iter().next(),
         strategy: args.strategy.map(strategy_name),
         preflight_deadline: deadline,
     };
     let outcome = super::run_engine(&s, &aws, ctx, Desired::Definition(desired), &opts).await;
     Ok((outcome?, aws.calls))
+}
+
+/// A deploy with nothing to deploy.
+pub(crate) fn no_image() -> Error {
+    Error::usage(
+        "no image given",
+        "pass --image IMAGE (or --image CONTAINER=IMAGE, repeatable), or set ECS_ROLL_IMAGE",
+    )
 }
 
 /// The ECS strategy a `--strategy` names.

@@ -18,9 +18,12 @@ pub async fn run(g: &Global, args: DiffArgs, loaded: Loaded) -> Result<i32, Erro
         .as_deref()
         .map(settings::parse_count)
         .transpose()?;
-    let image = settings::parse_image(&args.image)?;
+    let images = crate::changes::parse_image_args(&args.image)?;
+    if images.is_empty() {
+        return Err(super::deploy::no_image());
+    }
     let aws = super::connect(&s).await?;
-    let (desired, container) = super::desired_definition(&s, &aws, &image).await?;
+    let (desired, containers) = super::desired_definition(&s, &aws, &images).await?;
     let recorder = Arc::new(Recorder::default());
     let ctx = super::context(
         &s,
@@ -33,7 +36,7 @@ pub async fn run(g: &Global, args: DiffArgs, loaded: Loaded) -> Result<i32, Erro
         command: "diff".into(),
         count,
         dry_run: true,
-        container: Some(container),
+        container: containers.into_iter().next(),
         ..Options::default()
     };
     let outcome = super::run_engine(&s, &aws, ctx, Desired::Definition(desired), &opts).await?;

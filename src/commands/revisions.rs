@@ -57,13 +57,14 @@ pub async fn current_revision(s: &Settings, aws: &Aws) -> Result<Revision, Error
         })
 }
 
-/// The task definition a deploy of `image` registers: the file in force, or the revision
-/// that runs now, with `image` in the chosen container. Returns it with that container.
+/// The task definition a deploy of `images` registers: the file in force, or the revision
+/// that runs now, with each image in its container. Returns it with the containers whose
+/// image it sets, in the order given.
 pub async fn desired_definition(
     s: &Settings,
     aws: &Aws,
-    image: &crate::image::ImageRef,
-) -> Result<(crate::taskdef::TaskDefinition, String), Error> {
+    images: &[crate::changes::ImageArg],
+) -> Result<(crate::taskdef::TaskDefinition, Vec<String>), Error> {
     use crate::taskdef::TaskDefinition;
     let file = s
         .task_definition
@@ -77,16 +78,9 @@ pub async fn desired_definition(
         }
         (None, None) => TaskDefinition::from_revision(&current_revision(s, aws).await?),
     };
-    let container = source
-        .pick_container(s.container.as_deref(), image)
-        .map_err(|e| {
-            Error::usage(
-                e.to_string(),
-                "pass --container NAME (or `container` in ecs-roll.toml)",
-            )
-        })?;
-    let desired = source.with_image(&container, image);
-    Ok((desired, container))
+    let assigned = crate::changes::assign_images(&source, s.container.as_deref(), images)?;
+    let desired = crate::changes::apply_images(&source, &assigned);
+    Ok((desired, assigned.into_iter().map(|(c, _)| c).collect()))
 }
 
 /// A revision the user named: `3` -> `family:3` (the service's family in service mode);

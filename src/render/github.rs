@@ -30,6 +30,24 @@ pub fn outputs(o: &Outcome) -> Vec<(&'static str, String)> {
                 .map(|t| t.revision.to_string())
                 .unwrap_or_default(),
         ),
+        (
+            "image",
+            o.target
+                .as_ref()
+                .and_then(|t| t.image.clone())
+                .unwrap_or_default(),
+        ),
+        // Each changed container's new image, as a JSON object (for fromJSON).
+        (
+            "images",
+            serde_json::Value::Object(
+                o.image_changes()
+                    .into_iter()
+                    .map(|c| (c.container, c.new.into()))
+                    .collect(),
+            )
+            .to_string(),
+        ),
         ("result", o.result.word().to_string()),
         (
             "duration-seconds",
@@ -78,6 +96,10 @@ pub fn summary_markdown(o: &Outcome) -> String {
     };
     let _ = writeln!(s, "| Previous revision | {} |", rev(&o.previous));
     let _ = writeln!(s, "| New revision | {} |", rev(&o.target));
+    for c in o.image_changes() {
+        let old = c.old.as_deref().unwrap_or("(new container)");
+        let _ = writeln!(s, "| Image `{}` | `{old}` → `{}` |", c.container, c.new);
+    }
     if let Some(p) = &o.plan {
         let _ = writeln!(s, "| Strategy | {} |", p.strategy);
     }

@@ -89,6 +89,19 @@ fn reference_taskdef() -> String {
     std::fs::read_to_string(support::repo_root().join(TASKDEF)).unwrap()
 }
 
+/// The reference definition with a second container, `replica`, of the same image.
+fn two_containers_of_one_repository(good: &str) -> String {
+    let mut td: serde_json::Value = serde_json::from_str(good).unwrap();
+    let mut replica = td["containerDefinitions"][0].clone();
+    replica["name"] = "replica".into();
+    replica["portMappings"] = serde_json::json!([]);
+    td["containerDefinitions"]
+        .as_array_mut()
+        .unwrap()
+        .push(replica);
+    td.to_string()
+}
+
 fn deploy(extra: &[&str]) -> Vec<String> {
     let mut v = vec!["deploy", "--image", IMAGE_V2, "--task-definition", "{td}"];
     v.extend_from_slice(extra);
@@ -143,6 +156,34 @@ fn cases() -> Vec<Case> {
             "app:",
             &["\"app:\"", "invalid image", "tag"],
         ),
+        image_case(
+            "a --image CONTAINER=IMAGE with no container",
+            "=rafabor/prototype-4-cb:v0.0.2",
+            &["no container name", "=rafabor/prototype-4-cb:v0.0.2"],
+        ),
+        image_case(
+            "a --image CONTAINER=IMAGE with no image",
+            "cb-prototype=",
+            &["invalid image", "cb-prototype="],
+        ),
+        image_case(
+            "a --image for a container the definition lacks",
+            "nope=rafabor/prototype-4-cb:v0.0.2",
+            &["\"nope\"", "cb-prototype"],
+        ),
+        deploy_case(
+            "a container given two images",
+            &["--image", "cb-prototype=rafabor/prototype-4-cb:v0.0.3"],
+            &["\"cb-prototype\"", "two images"],
+        ),
+        // No ecs-roll.toml: its `container` would pick the container for the plain image.
+        deploy_case(
+            "a plain image that fits two containers",
+            &[],
+            &["cb-prototype, replica", "several containers"],
+        )
+        .taskdef(two_containers_of_one_repository(&good))
+        .cwd(Cwd::Empty),
         deploy_case(
             "a cluster that does not exist",
             &[],

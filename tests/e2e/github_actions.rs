@@ -117,8 +117,14 @@ fn a_deploy_writes_outputs_summary_and_log_groups() {
         r.outputs_raw
     );
     let o = &r.outputs;
-    assert_eq!(o.len(), 5, "{o:?}");
+    assert_eq!(o.len(), 7, "{o:?}");
     assert_eq!(o["result"], "succeeded");
+    assert_eq!(o["image"], IMAGE_V2, "{o:?}");
+    assert_eq!(
+        o["images"],
+        format!("{{\"cb-prototype\":\"{IMAGE_V2}\"}}"),
+        "{o:?}"
+    );
     assert_eq!(o["revision"], "2");
     assert!(
         o["task-definition-arn"].starts_with("arn:aws:ecs:"),

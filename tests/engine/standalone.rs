@@ -26,6 +26,7 @@ use ecs_roll::taskdef::TaskDefinition;
 use serde_json::json;
 
 mod lost_answers;
+mod release;
 mod rollback_records;
 mod time_limits;
 

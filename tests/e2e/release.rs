@@ -1,0 +1,158 @@
+//! End to end: what a release changes beside one image (issue 12, items 1-3), on the
+//! reference setup (standalone tasks behind the classic ELB) and on the same app as an ECS
+//! service: several images in one revision (`--image CONTAINER=IMAGE`, repeated). Each test
+//! asserts the exit code, the JSON result and the revisions left in moto.
+
+use crate::harness as e2e;
+use crate::support;
+
+use std::path::PathBuf;
+
+use e2e::{Pooled, Run, ecs_roll, run};
+use serde_json::Value;
+use support::{
+    CLUSTER, FAMILY, IMAGE_V1, IMAGE_V2, LOAD_BALANCER, MotoServer, REGION, SeedOptions,
+    ServiceSeed,
+};
+
+/// The app (container `cb-prototype`, the web) with a `worker` beside it.
+const WEB_WORKER: &str = "tests/fixtures/web-worker.json";
+const WORKER_V1: &str = "acme/worker:v1";
+const WORKER_V2: &str = "acme/worker:v2";
+
+/// Where a release goes.
+#[derive(Clone, Copy, Debug)]
+enum Mode {
+    Standalone,
+    Service,
+}
+
+/// Seeds the fast reference setup, with `taskdef` as revision 1, as standalone tasks or
+/// as service `cb-prototype`.
+fn seed(moto: &MotoServer, mode: Mode, taskdef: &str) {
+    moto.seed(&SeedOptions {
+        task_definition: Some(PathBuf::from(taskdef)),
+        service: matches!(mode, Mode::Service).then(ServiceSeed::classic),
+        ..SeedOptions::fast()
+    });
+}
+
+/// The global flags of the target, JSON output, then `rest`.
+fn args(mode: Mode, rest: &[&str]) -> Vec<String> {
+    let target = match mode {
+        Mode::Standalone => ["--family", FAMILY, "--load-balancer", LOAD_BALANCER],
+        Mode::Service => ["--family", FAMILY, "--service", FAMILY],
+    };
+    ["--cluster", CLUSTER, "--region", REGION, "--output", "json"]
+        .into_iter()
+        .chain(target)
+        .chain(rest.iter().copied())
+        .map(String::from)
+        .collect()
+}
+
+fn succeeded(r: &Run) -> Value {
+    r.assert_code(0);
+    let doc = r.json();
+    assert_eq!(doc["result"], "succeeded", "{}", r.context());
+    doc
+}
+
+fn revisions(moto: &MotoServer) -> Vec<i64> {
+    moto.inspect()
+        .task_definitions
+        .iter()
+        .map(|t| t.revision)
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// 1. several images
+
+fn a_web_and_worker_release(mode: Mode) {
+    let moto = Pooled::take();
+    seed(&moto, mode, WEB_WORKER);
+    let r = run(
+        ecs_roll(&moto),
+        &args(
+            mode,
+            &[
+                "deploy",
+                "--task-definition",
+                WEB_WORKER,
+                "--image",
+                &format!("cb-prototype={IMAGE_V2}"),
+                "--image",
+                &format!("worker={WORKER_V2}"),
+            ],
+        ),
+    );
+    let doc = succeeded(&r);
+    assert_eq!(doc["target"]["name"], "cb-prototype:2", "{doc}");
+    // The reported image is the changed container's, and each change is listed.
+    assert_eq!(doc["target"]["image"], IMAGE_V2, "{doc}");
+    assert_eq!(doc["target"]["images"]["worker"], WORKER_V2, "{doc}");
+    assert_eq!(doc["previous"]["images"]["worker"], WORKER_V1, "{doc}");
+    assert_eq!(
+        doc["images"],
+        serde_json::json!([
+            {"container": "cb-prototype", "old": IMAGE_V1, "new": IMAGE_V2},
+            {"container": "worker", "old": WORKER_V1, "new": WORKER_V2},
+        ]),
+        "{doc}"
+    );
+    let state = moto.inspect();
+    assert_eq!(revisions(&moto), [1, 2], "one new revision for both images");
+    let rev2 = state.task_definition(2).unwrap();
+    assert_eq!(rev2.images["cb-prototype"], IMAGE_V2, "{rev2:?}");
+    assert_eq!(rev2.images["worker"], WORKER_V2, "{rev2:?}");
+}
+
+#[test]
+fn a_web_and_worker_release_registers_both_images_in_one_revision_on_the_reference_setup() {
+    a_web_and_worker_release(Mode::Standalone);
+}
+
+#[test]
+fn a_web_and_worker_release_registers_both_images_in_one_revision_on_a_service() {
+    a_web_and_worker_release(Mode::Service);
+}
+
+#[test]
+fn the_text_summary_and_the_dry_run_list_each_changed_container() {
+    let moto = Pooled::take();
+    seed(&moto, Mode::Standalone, WEB_WORKER);
+    let mut a = args(
+        Mode::Standalone,
+        &[
+            "deploy",
+            "--task-definition",
+            WEB_WORKER,
+            "--image",
+            &format!("worker={WORKER_V2}"),
+            "--image",
+            IMAGE_V2,
+            "--dry-run",
+        ],
+    );
+    a.retain(|x| x != "--output" && x != "json");
+    let r = run(ecs_roll(&moto), &a);
+    r.assert_code(0);
+    for line in [
+        format!("image cb-prototype: {IMAGE_V1} -> {IMAGE_V2}"),
+        format!("image worker: {WORKER_V1} -> {WORKER_V2}"),
+        format!("cb-prototype={IMAGE_V2}, worker={WORKER_V2}"),
+    ] {
+        assert!(
+            r.stdout.contains(&line),
+            "{line:?} missing\n{}",
+            r.context()
+        );
+    }
+    assert!(
+        r.stderr.contains(&format!("\"image\": \"{WORKER_V2}\"")),
+        "the diff shows the worker's new image\n{}",
+        r.context()
+    );
+    assert_eq!(revisions(&moto), [1], "a dry run registers nothing");
+}
