@@ -1,6 +1,7 @@
-//! What a deploy changes in a task definition, from its flags: `--image [CONTAINER=]IMAGE`
-//! (repeatable). Pure: parsing and the choice of containers, checked against the definition
-//! before anything reaches AWS, so a typo is exit 2 with nothing changed.
+//! What a deploy rolls out, from its flags: `--image [CONTAINER=]IMAGE` (repeatable), a
+//! task definition file as it is, or an existing `--revision`. Pure: parsing, the
+//! combinations allowed and the choice of containers, checked against the definition before
+//! anything reaches AWS, so a typo is exit 2 with nothing changed.
 
 use crate::error::Error;
 use crate::image::ImageRef;
@@ -36,6 +37,59 @@ pub fn parse_image_arg(s: &str) -> Result<ImageArg, Error> {
         )
     })?;
     Ok(ImageArg { container, image })
+}
+
+/// What a deploy rolls out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Release {
+    /// An existing revision as it is (`--revision`): nothing is registered.
+    Revision(String),
+    /// A definition to register: the file in force, or the running revision, with `images`
+    /// in place (none: a file deployed as it is).
+    Definition { images: Vec<ImageArg> },
+}
+
+/// The flags of `deploy` and `diff` that say what to roll out.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Flags<'a> {
+    pub images: &'a [String],
+    pub revision: Option<&'a str>,
+    /// `--task-definition` (or ECS_ROLL_TASK_DEFINITION) was given; one from ecs-roll.toml
+    /// alone is the base for `--image`, never deployed as it is by itself.
+    pub task_definition_given: bool,
+}
+
+/// Checks the combination of flags and parses them.
+pub fn release(f: &Flags) -> Result<Release, Error> {
+    if let Some(rev) = f.revision {
+        if rev.trim().is_empty() {
+            return Err(Error::usage(
+                "--revision is empty",
+                "pass a revision: a number, family:revision or an ARN, e.g. --revision 7",
+            ));
+        }
+        if !f.images.is_empty() {
+            return Err(Error::usage(
+                "--revision rolls out an existing revision as it is, so it takes no --image",
+                "drop --image to roll out the revision, or drop --revision to register one with the new image",
+            ));
+        }
+        if f.task_definition_given {
+            return Err(Error::usage(
+                "--revision and --task-definition both say what to deploy",
+                "drop --task-definition (and ECS_ROLL_TASK_DEFINITION) to roll out the revision, or drop --revision to register the file",
+            ));
+        }
+        return Ok(Release::Revision(rev.trim().to_string()));
+    }
+    let images = parse_image_args(f.images)?;
+    if images.is_empty() && !f.task_definition_given {
+        return Err(Error::usage(
+            "nothing to deploy: no image, no task definition file and no revision given",
+            "pass --image IMAGE (or --image CONTAINER=IMAGE, repeatable), --task-definition FILE to deploy a file as it is, or --revision REVISION",
+        ));
+    }
+    Ok(Release::Definition { images })
 }
 
 /// Parses every `--image` value.

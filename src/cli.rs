@@ -88,7 +88,8 @@ pub enum Progress {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Register a revision with a new image and roll it out without downtime.
+    /// Register a revision with new images (or deploy a file or an existing revision as it is)
+    /// and roll it out without downtime.
     #[command(after_help = DEPLOY_EXAMPLES)]
     Deploy(Deploy),
     /// Return to the revision that ran before the last deploy, by the same safe path.
@@ -133,9 +134,9 @@ pub enum Shell {
 }
 
 pub const DEPLOY_EXAMPLES: &str = "Examples:
-  ecs-roll deploy --image rafabor/prototype-4-cb:v0.0.2
   ecs-roll deploy --image web=acme/web:v42 --image worker=acme/worker:v42 --dry-run
-  ecs-roll --cluster prod --service web deploy --image acme/web:v42 --timeout 20m";
+  ecs-roll deploy --task-definition taskdefs/cb-prototype.json
+  ecs-roll --cluster prod --service web deploy --revision web:41";
 
 pub const ROLLBACK_EXAMPLES: &str = "Examples:
   ecs-roll rollback
@@ -148,8 +149,8 @@ pub const STATUS_EXAMPLES: &str = "Examples:
   ecs-roll --output json status";
 
 pub const DIFF_EXAMPLES: &str = "Examples:
-  ecs-roll diff --image rafabor/prototype-4-cb:v0.0.2
   ecs-roll diff --image web=acme/web:v42 --image worker=acme/worker:v42
+  ecs-roll diff --revision 7
   ecs-roll diff --image rafabor/prototype-4-cb:v0.0.2 --task-definition taskdefs/cb-prototype.json";
 
 pub const UNLOCK_EXAMPLES: &str = "Examples:
@@ -209,6 +210,10 @@ pub struct Deploy {
         value_name = "[CONTAINER=]IMAGE"
     )]
     pub image: Vec<String>,
+    /// Roll out this existing ACTIVE revision of the family as it is, registering nothing: a
+    /// number, family:revision or an ARN (not with --image or --task-definition).
+    #[arg(long, value_name = "REVISION")]
+    pub revision: Option<String>,
     #[command(flatten)]
     pub source: Source,
     #[command(flatten)]
@@ -231,7 +236,8 @@ pub enum Strategy {
 
 #[derive(Debug, Clone, Args)]
 pub struct Source {
-    /// Task definition JSON (register-task-definition input); without it the running revision is cloned.
+    /// Task definition JSON (register-task-definition input); without it the running revision
+    /// is cloned. Given without --image, the file is deployed as it is (its own images).
     #[arg(long, env = "ECS_ROLL_TASK_DEFINITION")]
     pub task_definition: Option<PathBuf>,
     /// Container that gets the image (needed only when the task definition has several).
@@ -258,6 +264,9 @@ pub struct DiffArgs {
         value_name = "[CONTAINER=]IMAGE"
     )]
     pub image: Vec<String>,
+    /// The existing revision a deploy would roll out as it is, as for deploy.
+    #[arg(long, value_name = "REVISION")]
+    pub revision: Option<String>,
     #[command(flatten)]
     pub source: Source,
     /// Number of tasks (default: as many as run now).

@@ -145,3 +145,56 @@ fn every_assigned_image_lands_in_its_container_and_nothing_else_changes() {
     assert_eq!(out.image_of("worker"), Some("acme/worker:v2"));
     assert_eq!(out.image_of("log"), Some("fluent:1"));
 }
+
+#[test]
+fn the_flags_say_what_to_roll_out_or_are_refused_together() {
+    let img = ["acme/web:v2".to_string()];
+    let none: [String; 0] = [];
+    // (images, --revision, --task-definition given) -> what is rolled out, or the error.
+    type Case<'a> = (
+        &'a [String],
+        Option<&'a str>,
+        bool,
+        Result<&'a str, &'a str>,
+    );
+    let cases: [Case; 8] = [
+        (&img, None, false, Ok("definition with 1 image(s)")),
+        (&img, None, true, Ok("definition with 1 image(s)")),
+        (&none, None, true, Ok("definition with 0 image(s)")),
+        (&none, Some("7"), false, Ok("revision 7")),
+        (&none, Some(" web:7 "), false, Ok("revision web:7")),
+        (&img, Some("7"), false, Err("takes no --image")),
+        (
+            &none,
+            Some("7"),
+            true,
+            Err("--revision and --task-definition"),
+        ),
+        (&none, None, false, Err("nothing to deploy")),
+    ];
+    for (images, revision, file, want) in cases {
+        let got = release(&Flags {
+            images,
+            revision,
+            task_definition_given: file,
+        });
+        match (got, want) {
+            (Ok(Release::Revision(r)), Ok(w)) => assert_eq!(format!("revision {r}"), w),
+            (Ok(Release::Definition { images }), Ok(w)) => {
+                assert_eq!(format!("definition with {} image(s)", images.len()), w)
+            }
+            (Err(e), Err(w)) => {
+                assert_eq!(e.exit_code(), 2);
+                assert!(e.to_string().contains(w), "{e}");
+            }
+            (got, want) => panic!("{images:?} {revision:?} {file}: got {got:?}, want {want:?}"),
+        }
+    }
+    assert!(
+        release(&Flags {
+            revision: Some(""),
+            ..Flags::default()
+        })
+        .is_err()
+    );
+}

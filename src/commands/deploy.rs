@@ -17,6 +17,12 @@ use crate::settings::Settings;
 
 pub async fn run(g: &Global, args: Deploy, loaded: Loaded) -> Result<i32, Error> {
     let targets = Settings::all(g, Some(&args.source), loaded)?;
+    if targets.len() > 1 && args.revision.is_some() {
+        return Err(Error::usage(
+            "--revision names one revision, but several targets are selected",
+            "deploy one target at a time with --revision, or pass --image instead",
+        ));
+    }
     super::run_targets(targets, move |s, observer, cancel, limiter| {
         let args = args.clone();
         async move { one(&s, &args, observer, cancel, limiter).await }
@@ -34,23 +40,22 @@ async fn one(
 ) -> Result<(Outcome, ApiCalls), Error> {
     let s = s.clone();
     let rollout = s.rollout(&args.rollout)?;
-    let images = crate::changes::parse_image_args(&args.image)?;
-    if images.is_empty() {
-        return Err(no_image());
-    }
+    let release = release_of(&args.image, args.revision.as_deref(), &args.source)?;
     let gate = limiter.as_ref().and_then(|sh| sh.gate.clone());
     let deadline = PreflightDeadline::from_now(rollout.timeouts.total);
     let (aws, (desired, containers)) = by_deadline(deadline, async {
         let aws = super::connect_limited(&s, limiter).await?;
-        let desired = super::desired_definition(&s, &aws, &images).await?;
+        let desired = super::desired(&s, &aws, &release).await?;
         Ok((aws, desired))
     })
     .await?;
 
-    for field in desired.unknown_fields() {
-        observer.event(&Event::Warning(Warning::Note(format!(
-            "task definition field {field:?} is not known to ecs-roll; it is sent to ECS unchanged"
-        ))));
+    if let Desired::Definition(td) = &desired {
+        for field in td.unknown_fields() {
+            observer.event(&Event::Warning(Warning::Note(format!(
+                "task definition field {field:?} is not known to ecs-roll; it is sent to ECS unchanged"
+            ))));
+        }
     }
     let mut ctx = super::context(&s, &aws, observer.clone(), rollout.timeouts, cancel);
     ctx.gate = gate;
@@ -60,21 +65,30 @@ async fn one(
         allow_downtime: rollout.allow_downtime,
         rollback_on_failure: !args.no_rollback,
         dry_run: rollout.dry_run,
-        // The image reported is the first changed container's; `images` lists them all.
-        container: containers.into_iter().next(),
+        // The image reported is the first changed container's (`images` lists them all);
+        // a file or a revision as it is reports the configured container's.
+        container: containers
+            .into_iter()
+            .next()
+            .or_else(|| s.container.clone()),
         strategy: args.strategy.map(strategy_name),
         preflight_deadline: deadline,
     };
-    let outcome = super::run_engine(&s, &aws, ctx, Desired::Definition(desired), &opts).await;
+    let outcome = super::run_engine(&s, &aws, ctx, desired, &opts).await;
     Ok((outcome?, aws.calls))
 }
 
-/// A deploy with nothing to deploy.
-pub(crate) fn no_image() -> Error {
-    Error::usage(
-        "no image given",
-        "pass --image IMAGE (or --image CONTAINER=IMAGE, repeatable), or set ECS_ROLL_IMAGE",
-    )
+/// What `deploy` (or `diff`) rolls out, from its flags.
+pub(crate) fn release_of(
+    images: &[String],
+    revision: Option<&str>,
+    source: &crate::cli::Source,
+) -> Result<crate::changes::Release, Error> {
+    crate::changes::release(&crate::changes::Flags {
+        images,
+        revision,
+        task_definition_given: source.task_definition.is_some(),
+    })
 }
 
 /// The ECS strategy a `--strategy` names.

@@ -1,4 +1,5 @@
-//! `ecs-roll diff --image IMAGE`: the task definition change and the plan a deploy would
+//! `ecs-roll diff --image [CONTAINER=]IMAGE ...` (or `--revision REV`, or a file as it is):
+//! the task definition change and the plan a deploy would
 //! carry out, on stdout. Changes nothing.
 
 use std::sync::Arc;
@@ -6,7 +7,7 @@ use std::sync::Arc;
 use crate::cli::{DiffArgs, Global, OutputFormat};
 use crate::config::Loaded;
 use crate::engine::events::Recorder;
-use crate::engine::{Cancel, Desired, Event, Options, Timeouts};
+use crate::engine::{Cancel, Event, Options, Timeouts};
 use crate::error::Error;
 use crate::render::{self, plain::plan_text};
 use crate::settings::{self, Settings};
@@ -18,12 +19,9 @@ pub async fn run(g: &Global, args: DiffArgs, loaded: Loaded) -> Result<i32, Erro
         .as_deref()
         .map(settings::parse_count)
         .transpose()?;
-    let images = crate::changes::parse_image_args(&args.image)?;
-    if images.is_empty() {
-        return Err(super::deploy::no_image());
-    }
+    let release = super::deploy::release_of(&args.image, args.revision.as_deref(), &args.source)?;
     let aws = super::connect(&s).await?;
-    let (desired, containers) = super::desired_definition(&s, &aws, &images).await?;
+    let (desired, containers) = super::desired(&s, &aws, &release).await?;
     let recorder = Arc::new(Recorder::default());
     let ctx = super::context(
         &s,
@@ -36,10 +34,13 @@ pub async fn run(g: &Global, args: DiffArgs, loaded: Loaded) -> Result<i32, Erro
         command: "diff".into(),
         count,
         dry_run: true,
-        container: containers.into_iter().next(),
+        container: containers
+            .into_iter()
+            .next()
+            .or_else(|| s.container.clone()),
         ..Options::default()
     };
-    let outcome = super::run_engine(&s, &aws, ctx, Desired::Definition(desired), &opts).await?;
+    let outcome = super::run_engine(&s, &aws, ctx, desired, &opts).await?;
     if s.output == OutputFormat::Json {
         return Ok(super::finish(outcome, &s, &aws.calls, recorder.as_ref()));
     }

@@ -83,6 +83,65 @@ pub async fn desired_definition(
     Ok((desired, assigned.into_iter().map(|(c, _)| c).collect()))
 }
 
+/// What `release` rolls out: an existing revision, or the definition to register. Returns
+/// it with the containers whose image the flags set.
+pub async fn desired(
+    s: &Settings,
+    aws: &Aws,
+    release: &crate::changes::Release,
+) -> Result<(crate::engine::Desired, Vec<String>), Error> {
+    use crate::changes::Release;
+    use crate::engine::Desired;
+    match release {
+        Release::Revision(reference) => Ok((
+            Desired::Revision(deployable_revision(s, aws, reference).await?),
+            Vec::new(),
+        )),
+        Release::Definition { images } => {
+            let (td, containers) = desired_definition(s, aws, images).await?;
+            Ok((Desired::Definition(td), containers))
+        }
+    }
+}
+
+/// A revision `deploy --revision` may roll out: ACTIVE and of the target's family (the
+/// service's own in service mode).
+pub async fn deployable_revision(
+    s: &Settings,
+    aws: &Aws,
+    reference: &str,
+) -> Result<Revision, Error> {
+    let rev = resolve_revision(s, aws, reference).await?;
+    if let Some(service) = s.target.service() {
+        let running = service_revision(s, aws, service).await?;
+        if rev.family != running.family {
+            return Err(Error::usage(
+                format!(
+                    "{} is not of family {}, the one service {service} runs",
+                    rev.name(),
+                    running.family
+                ),
+                format!(
+                    "pass a revision of family {}, e.g. --revision {}",
+                    running.family,
+                    running.name()
+                ),
+            ));
+        }
+    }
+    let status = rev.body.get("status").and_then(serde_json::Value::as_str);
+    if status == Some("INACTIVE") {
+        return Err(Error::usage(
+            format!(
+                "{} is INACTIVE (deregistered): ECS starts no new task of it",
+                rev.name()
+            ),
+            "pass an ACTIVE revision of the family, or register the definition again with --task-definition FILE",
+        ));
+    }
+    Ok(rev)
+}
+
 /// A revision the user named: `3` -> `family:3` (the service's family in service mode);
 /// `family:3` and ARNs as they are. In standalone mode it must be of the configured family.
 pub async fn resolve_revision(s: &Settings, aws: &Aws, to: &str) -> Result<Revision, Error> {

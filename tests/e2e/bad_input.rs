@@ -184,6 +184,11 @@ fn cases() -> Vec<Case> {
         )
         .taskdef(two_containers_of_one_repository(&good))
         .cwd(Cwd::Empty),
+        Case::new(
+            "a deploy with nothing to deploy",
+            &["deploy"],
+            &["nothing to deploy"],
+        ),
         deploy_case(
             "a cluster that does not exist",
             &[],
@@ -413,4 +418,76 @@ fn bad_input_exits_2_names_the_problem_and_changes_nothing() {
         cases().len(),
         failures.join("\n\n")
     );
+}
+
+/// `deploy --revision` and `diff --revision` of a revision they may not roll out: of
+/// another family, INACTIVE, unknown, or together with --task-definition or --image. A moto
+/// of their own: the revisions they name are registered (and one deregistered) before the
+/// fingerprint is taken.
+#[test]
+fn a_revision_that_may_not_be_rolled_out_exits_2_and_changes_nothing() {
+    let moto = MotoServer::start();
+    moto.seed(&SeedOptions::fast());
+    let mut other: serde_json::Value = serde_json::from_str(&reference_taskdef()).unwrap();
+    other["family"] = "other-app".into();
+    moto.aws("ecs", "register_task_definition", &other);
+    let mut v2: serde_json::Value = serde_json::from_str(&reference_taskdef()).unwrap();
+    v2["containerDefinitions"][0]["image"] = IMAGE_V2.into();
+    moto.aws("ecs", "register_task_definition", &v2);
+    moto.aws(
+        "ecs",
+        "deregister_task_definition",
+        &serde_json::json!({"taskDefinition": "cb-prototype:2"}),
+    );
+    let scratch = tempfile::tempdir().unwrap();
+    let quick_before = quick_fingerprint(&moto);
+    let cases = [
+        Case::new(
+            "deploy --revision of another family",
+            &["deploy", "--revision", "other-app:1"],
+            &["other-app:1", "family cb-prototype"],
+        ),
+        Case::new(
+            "deploy --revision of an INACTIVE revision",
+            &["deploy", "--revision", "2"],
+            &["cb-prototype:2", "INACTIVE"],
+        ),
+        Case::new(
+            "diff --revision of an INACTIVE revision",
+            &["diff", "--revision", "cb-prototype:2"],
+            &["cb-prototype:2", "INACTIVE"],
+        ),
+        Case::new(
+            "deploy --revision that does not exist",
+            &["deploy", "--revision", "9"],
+            &["cb-prototype:9", "not found"],
+        ),
+        Case::new(
+            "deploy --revision with --task-definition",
+            &["deploy", "--revision", "1", "--task-definition", "{td}"],
+            &["--revision and --task-definition"],
+        ),
+        Case::new(
+            "deploy --revision with --image",
+            &["deploy", "--revision", "1", "--image", IMAGE_V2],
+            &["--revision", "takes no --image"],
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (n, case) in cases.iter().enumerate() {
+        let r = run_case(&moto, case, scratch.path(), n);
+        let mut problems = check(case, &r);
+        if quick_fingerprint(&moto) != quick_before {
+            problems.push("AWS changed".into());
+        }
+        if !problems.is_empty() {
+            failures.push(format!(
+                "{}:\n  - {}\n{}",
+                case.name,
+                problems.join("\n  - "),
+                r.context()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }

@@ -156,3 +156,132 @@ fn the_text_summary_and_the_dry_run_list_each_changed_container() {
     );
     assert_eq!(revisions(&moto), [1], "a dry run registers nothing");
 }
+
+// ---------------------------------------------------------------------------------------
+// 2. a file or an existing revision as it is
+
+/// The reference task definition with `image`, as register-task-definition input.
+fn reference_with(image: &str) -> Value {
+    let text = std::fs::read_to_string(support::repo_root().join(e2e::TASKDEF)).unwrap();
+    let mut td: Value = serde_json::from_str(&text).unwrap();
+    td["containerDefinitions"][0]["image"] = image.into();
+    td
+}
+
+/// The revision every running task of the family runs (None: several, or none).
+fn running_revision(moto: &MotoServer) -> Option<i64> {
+    let state = moto.inspect();
+    let mut running: Vec<i64> = state
+        .tasks
+        .iter()
+        .filter(|t| t.last_status.as_deref() == Some("RUNNING"))
+        .map(|t| t.revision)
+        .collect();
+    running.sort_unstable();
+    running.dedup();
+    match running.as_slice() {
+        [one] => Some(*one),
+        _ => None,
+    }
+}
+
+fn a_file_deployed_as_it_is(mode: Mode) {
+    let moto = Pooled::take();
+    seed(&moto, mode, e2e::TASKDEF);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("td.json");
+    std::fs::write(&file, reference_with(IMAGE_V2).to_string()).unwrap();
+    let r = run(
+        ecs_roll(&moto),
+        &args(
+            mode,
+            &["deploy", "--task-definition", file.to_str().unwrap()],
+        ),
+    );
+    let doc = succeeded(&r);
+    assert_eq!(doc["target"]["name"], "cb-prototype:2", "{doc}");
+    assert_eq!(doc["target"]["image"], IMAGE_V2, "{doc}");
+    assert_eq!(
+        doc["images"],
+        serde_json::json!([{"container": "cb-prototype", "old": IMAGE_V1, "new": IMAGE_V2}]),
+        "{doc}"
+    );
+    assert_eq!(revisions(&moto), [1, 2]);
+    let state = moto.inspect();
+    assert_eq!(
+        state.task_definition(2).unwrap().image.as_deref(),
+        Some(IMAGE_V2)
+    );
+    assert_eq!(running_revision(&moto), Some(2), "{:?}", state.tasks);
+}
+
+#[test]
+fn a_task_definition_file_without_an_image_is_deployed_as_it_is_on_the_reference_setup() {
+    a_file_deployed_as_it_is(Mode::Standalone);
+}
+
+#[test]
+fn a_task_definition_file_without_an_image_is_deployed_as_it_is_on_a_service() {
+    a_file_deployed_as_it_is(Mode::Service);
+}
+
+fn a_revision_rolled_out_then_rolled_back(mode: Mode) {
+    let moto = Pooled::take();
+    seed(&moto, mode, e2e::TASKDEF);
+    // Revision 2 registered elsewhere (Terraform, another pipeline).
+    moto.aws("ecs", "register_task_definition", &reference_with(IMAGE_V2));
+    let r = run(
+        ecs_roll(&moto),
+        &args(mode, &["deploy", "--revision", "cb-prototype:2"]),
+    );
+    let doc = succeeded(&r);
+    assert_eq!(doc["target"]["name"], "cb-prototype:2", "{doc}");
+    assert_eq!(doc["previous"]["name"], "cb-prototype:1", "{doc}");
+    assert_eq!(e2e::api_calls(&doc, "RegisterTaskDefinition"), 0, "{doc}");
+    assert_eq!(revisions(&moto), [1, 2], "nothing registered");
+    assert_eq!(running_revision(&moto), Some(2));
+    let state = moto.inspect();
+    assert_eq!(
+        e2e::previous_tag(&state, 2),
+        Some(e2e::arn_of(&state, 1)),
+        "the revision it replaced is recorded"
+    );
+
+    let back = run(ecs_roll(&moto), &args(mode, &["rollback"]));
+    let doc = succeeded(&back);
+    assert_eq!(doc["target"]["name"], "cb-prototype:1", "{doc}");
+    assert_eq!(revisions(&moto), [1, 2]);
+    assert_eq!(running_revision(&moto), Some(1));
+}
+
+#[test]
+fn a_revision_rolled_out_as_it_is_is_rolled_back_to_the_one_before_on_the_reference_setup() {
+    a_revision_rolled_out_then_rolled_back(Mode::Standalone);
+}
+
+#[test]
+fn a_revision_rolled_out_as_it_is_is_rolled_back_to_the_one_before_on_a_service() {
+    a_revision_rolled_out_then_rolled_back(Mode::Service);
+}
+
+#[test]
+fn a_revision_of_another_family_than_the_service_runs_is_refused() {
+    let moto = Pooled::take();
+    seed(&moto, Mode::Service, e2e::TASKDEF);
+    let mut other = reference_with(IMAGE_V2);
+    other["family"] = "other-app".into();
+    moto.aws("ecs", "register_task_definition", &other);
+    let before = e2e::quick_fingerprint(&moto);
+    let r = run(
+        ecs_roll(&moto),
+        &args(Mode::Service, &["deploy", "--revision", "other-app:1"]),
+    );
+    r.assert_code(2);
+    assert!(
+        r.stderr
+            .contains("other-app:1 is not of family cb-prototype"),
+        "{}",
+        r.context()
+    );
+    assert_eq!(e2e::quick_fingerprint(&moto), before, "nothing changed");
+}

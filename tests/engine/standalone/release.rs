@@ -75,3 +75,46 @@ async fn a_web_and_worker_release_rolls_out_one_revision_and_reports_both_change
     });
     assert_eq!(registered_event.as_deref(), Some(WORKER_V2));
 }
+
+/// `deploy --revision`: a revision registered elsewhere is rolled out as it is, recorded as a
+/// deploy with the revision it replaced, so a plain rollback returns from it.
+#[tokio::test(start_paused = true)]
+async fn an_existing_revision_rolled_out_as_a_deploy_is_rolled_back_to_the_one_before() {
+    let run = Run::new(world(3));
+    let ecs = run.sim.ecs();
+    let elsewhere = ecs
+        .register_task_definition(&task_definition(V2), &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(elsewhere.name(), "cb-prototype:2");
+    let out = deploy::run(&run.ctx(), Desired::Revision(elsewhere), &opts())
+        .await
+        .unwrap();
+    assert_eq!(out.result, RunResult::Succeeded, "{:?}", out.failure);
+    assert_eq!(run.running_images(), ["cb-prototype:2"; 3]);
+    let registered = run.recorder.events().into_iter().find_map(|e| match e {
+        Event::Revision { reused, .. } => Some(reused),
+        _ => None,
+    });
+    assert_eq!(registered, Some(true), "nothing new is registered");
+    let deployed = ecs
+        .describe_task_definition("cb-prototype:2")
+        .await
+        .unwrap();
+    assert!(deployed.tags[TAG_PREVIOUS].ends_with("cb-prototype:1"));
+    assert!(
+        ecs.describe_task_definition("cb-prototype:3")
+            .await
+            .is_err(),
+        "no revision 3"
+    );
+
+    let to = rollback::standalone_target(&run.ctx()).await.unwrap();
+    assert!(to.ends_with("cb-prototype:1"), "{to}");
+    let previous = ecs.describe_task_definition(&to).await.unwrap();
+    let back = deploy::run(&run.ctx(), Desired::Revision(previous), &rollback_opts())
+        .await
+        .unwrap();
+    assert_eq!(back.result, RunResult::Succeeded, "{:?}", back.failure);
+    assert_eq!(run.running_images(), ["cb-prototype:1"; 3]);
+}
