@@ -3,6 +3,8 @@
 //! combinations allowed and the choice of containers, checked against the definition before
 //! anything reaches AWS, so a typo is exit 2 with nothing changed.
 
+pub mod env;
+
 use crate::error::Error;
 use crate::image::ImageRef;
 use crate::taskdef::TaskDefinition;
@@ -45,8 +47,11 @@ pub enum Release {
     /// An existing revision as it is (`--revision`): nothing is registered.
     Revision(String),
     /// A definition to register: the file in force, or the running revision, with `images`
-    /// in place (none: a file deployed as it is).
-    Definition { images: Vec<ImageArg> },
+    /// in place and `env` applied (neither: a file deployed as it is).
+    Definition {
+        images: Vec<ImageArg>,
+        env: Vec<env::EnvEdit>,
+    },
 }
 
 /// The flags of `deploy` and `diff` that say what to roll out.
@@ -57,11 +62,28 @@ pub struct Flags<'a> {
     /// `--task-definition` (or ECS_ROLL_TASK_DEFINITION) was given; one from ecs-roll.toml
     /// alone is the base for `--image`, never deployed as it is by itself.
     pub task_definition_given: bool,
+    pub env: &'a [String],
+    pub unset_env: &'a [String],
+    pub secrets: &'a [String],
+    /// `env` and `secrets` of ecs-roll.toml, as `--env` / `--secret` values: applied first,
+    /// and a flag for the same variable replaces them.
+    pub config_env: &'a [String],
+    pub config_secrets: &'a [String],
 }
 
 /// Checks the combination of flags and parses them.
 pub fn release(f: &Flags) -> Result<Release, Error> {
+    let flagged = env::parse_all(f.env, f.unset_env, f.secrets)?;
     if let Some(rev) = f.revision {
+        if let Some(e) = flagged.first() {
+            return Err(Error::usage(
+                format!(
+                    "--revision rolls out an existing revision as it is, so it takes no {}",
+                    e.flag()
+                ),
+                "drop --revision to register a revision with the change, or drop the variable flags",
+            ));
+        }
         if rev.trim().is_empty() {
             return Err(Error::usage(
                 "--revision is empty",
@@ -82,14 +104,16 @@ pub fn release(f: &Flags) -> Result<Release, Error> {
         }
         return Ok(Release::Revision(rev.trim().to_string()));
     }
+    let configured = env::parse_all(f.config_env, &[], f.config_secrets)?;
+    let env = env::with_flags_over(configured, flagged);
     let images = parse_image_args(f.images)?;
-    if images.is_empty() && !f.task_definition_given {
+    if images.is_empty() && env.is_empty() && !f.task_definition_given {
         return Err(Error::usage(
-            "nothing to deploy: no image, no task definition file and no revision given",
-            "pass --image IMAGE (or --image CONTAINER=IMAGE, repeatable), --task-definition FILE to deploy a file as it is, or --revision REVISION",
+            "nothing to deploy: no image, no variable, no task definition file and no revision given",
+            "pass --image IMAGE (or --image CONTAINER=IMAGE, repeatable), --env NAME=VALUE, --task-definition FILE to deploy a file as it is, or --revision REVISION",
         ));
     }
-    Ok(Release::Definition { images })
+    Ok(Release::Definition { images, env })
 }
 
 /// Parses every `--image` value.

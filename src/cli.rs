@@ -135,7 +135,7 @@ pub enum Shell {
 
 pub const DEPLOY_EXAMPLES: &str = "Examples:
   ecs-roll deploy --image web=acme/web:v42 --image worker=acme/worker:v42 --dry-run
-  ecs-roll deploy --task-definition taskdefs/cb-prototype.json
+  ecs-roll deploy --image acme/web:v42 --env LOG_LEVEL=debug --secret DB_PASSWORD=/prod/db-password
   ecs-roll --cluster prod --service web deploy --revision web:41";
 
 pub const ROLLBACK_EXAMPLES: &str = "Examples:
@@ -150,7 +150,7 @@ pub const STATUS_EXAMPLES: &str = "Examples:
 
 pub const DIFF_EXAMPLES: &str = "Examples:
   ecs-roll diff --image web=acme/web:v42 --image worker=acme/worker:v42
-  ecs-roll diff --revision 7
+  ecs-roll diff --env worker:QUEUE=jobs --unset-env worker:OLD_QUEUE
   ecs-roll diff --image rafabor/prototype-4-cb:v0.0.2 --task-definition taskdefs/cb-prototype.json";
 
 pub const UNLOCK_EXAMPLES: &str = "Examples:
@@ -214,6 +214,17 @@ pub struct Deploy {
     /// number, family:revision or an ARN (not with --image or --task-definition).
     #[arg(long, value_name = "REVISION")]
     pub revision: Option<String>,
+    /// Set an environment variable: [CONTAINER:]NAME=VALUE (repeatable). Without CONTAINER:
+    /// the container the image goes to, or the only one.
+    #[arg(long = "env", value_name = "[CONTAINER:]NAME=VALUE")]
+    pub env: Vec<String>,
+    /// Remove an environment variable (or secret): [CONTAINER:]NAME (repeatable).
+    #[arg(long = "unset-env", value_name = "[CONTAINER:]NAME")]
+    pub unset_env: Vec<String>,
+    /// Set a variable from a secret: [CONTAINER:]NAME=VALUE_FROM, an SSM parameter (ARN or
+    /// name) or a Secrets Manager secret ARN (repeatable).
+    #[arg(long = "secret", value_name = "[CONTAINER:]NAME=VALUE_FROM")]
+    pub secret: Vec<String>,
     #[command(flatten)]
     pub source: Source,
     #[command(flatten)]
@@ -267,6 +278,17 @@ pub struct DiffArgs {
     /// The existing revision a deploy would roll out as it is, as for deploy.
     #[arg(long, value_name = "REVISION")]
     pub revision: Option<String>,
+    /// Set an environment variable, as for deploy: [CONTAINER:]NAME=VALUE (repeatable). Without CONTAINER:
+    /// the container the image goes to, or the only one.
+    #[arg(long = "env", value_name = "[CONTAINER:]NAME=VALUE")]
+    pub env: Vec<String>,
+    /// Remove an environment variable (or secret): [CONTAINER:]NAME (repeatable).
+    #[arg(long = "unset-env", value_name = "[CONTAINER:]NAME")]
+    pub unset_env: Vec<String>,
+    /// Set a variable from a secret: [CONTAINER:]NAME=VALUE_FROM, an SSM parameter (ARN or
+    /// name) or a Secrets Manager secret ARN (repeatable).
+    #[arg(long = "secret", value_name = "[CONTAINER:]NAME=VALUE_FROM")]
+    pub secret: Vec<String>,
     #[command(flatten)]
     pub source: Source,
     /// Number of tasks (default: as many as run now).

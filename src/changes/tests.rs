@@ -177,10 +177,11 @@ fn the_flags_say_what_to_roll_out_or_are_refused_together() {
             images,
             revision,
             task_definition_given: file,
+            ..Flags::default()
         });
         match (got, want) {
             (Ok(Release::Revision(r)), Ok(w)) => assert_eq!(format!("revision {r}"), w),
-            (Ok(Release::Definition { images }), Ok(w)) => {
+            (Ok(Release::Definition { images, .. }), Ok(w)) => {
                 assert_eq!(format!("definition with {} image(s)", images.len()), w)
             }
             (Err(e), Err(w)) => {
@@ -196,5 +197,46 @@ fn the_flags_say_what_to_roll_out_or_are_refused_together() {
             ..Flags::default()
         })
         .is_err()
+    );
+}
+
+#[test]
+fn variable_flags_alone_are_a_release_and_never_go_with_a_revision() {
+    let env = ["LOG_LEVEL=debug".to_string()];
+    let secret = ["DB_PASSWORD=/prod/db".to_string()];
+    match release(&Flags {
+        env: &env,
+        ..Flags::default()
+    }) {
+        Ok(Release::Definition { images, env }) => {
+            assert!(images.is_empty());
+            assert_eq!(env.len(), 1);
+        }
+        other => panic!("{other:?}"),
+    }
+    for (env, secrets, says) in [
+        (&env[..], &[][..], "takes no --env"),
+        (&[][..], &secret[..], "takes no --secret"),
+    ] {
+        let e = release(&Flags {
+            revision: Some("7"),
+            env,
+            secrets,
+            ..Flags::default()
+        })
+        .unwrap_err();
+        assert!(e.to_string().contains(says), "{e}");
+    }
+    let bad = ["LOG_LEVEL".to_string()];
+    let e = release(&Flags {
+        env: &bad,
+        ..Flags::default()
+    })
+    .unwrap_err();
+    assert_eq!(e.exit_code(), 2);
+    assert!(
+        e.to_string()
+            .contains("--env \"LOG_LEVEL\" has no '=VALUE'"),
+        "{e}"
     );
 }

@@ -40,7 +40,18 @@ async fn one(
 ) -> Result<(Outcome, ApiCalls), Error> {
     let s = s.clone();
     let rollout = s.rollout(&args.rollout)?;
-    let release = release_of(&args.image, args.revision.as_deref(), &args.source)?;
+    let (config_env, config_secrets) = s.config.config.variable_flags();
+    let release = release_of(crate::changes::Flags {
+        images: &args.image,
+        revision: args.revision.as_deref(),
+        task_definition_given: args.source.task_definition.is_some(),
+        env: &args.env,
+        unset_env: &args.unset_env,
+        secrets: &args.secret,
+        config_env: &config_env,
+        config_secrets: &config_secrets,
+    })?;
+    mask_early(&s, &release);
     let gate = limiter.as_ref().and_then(|sh| sh.gate.clone());
     let deadline = PreflightDeadline::from_now(rollout.timeouts.total);
     let (aws, (desired, containers)) = by_deadline(deadline, async {
@@ -79,16 +90,18 @@ async fn one(
 }
 
 /// What `deploy` (or `diff`) rolls out, from its flags.
-pub(crate) fn release_of(
-    images: &[String],
-    revision: Option<&str>,
-    source: &crate::cli::Source,
-) -> Result<crate::changes::Release, Error> {
-    crate::changes::release(&crate::changes::Flags {
-        images,
-        revision,
-        task_definition_given: source.task_definition.is_some(),
-    })
+pub(crate) fn release_of(flags: crate::changes::Flags) -> Result<crate::changes::Release, Error> {
+    crate::changes::release(&flags)
+}
+
+/// In GitHub Actions, the values the flags bring that masking hides are registered as masks
+/// before any AWS call, so nothing printed later can show them.
+pub(crate) fn mask_early(s: &Settings, release: &crate::changes::Release) {
+    if s.mode == crate::settings::Mode::GithubActions
+        && let crate::changes::Release::Definition { env, .. } = release
+    {
+        crate::render::github::add_masks(&crate::changes::env::masked_values(env));
+    }
 }
 
 /// The ECS strategy a `--strategy` names.

@@ -19,7 +19,18 @@ pub async fn run(g: &Global, args: DiffArgs, loaded: Loaded) -> Result<i32, Erro
         .as_deref()
         .map(settings::parse_count)
         .transpose()?;
-    let release = super::deploy::release_of(&args.image, args.revision.as_deref(), &args.source)?;
+    let (config_env, config_secrets) = s.config.config.variable_flags();
+    let release = super::deploy::release_of(crate::changes::Flags {
+        images: &args.image,
+        revision: args.revision.as_deref(),
+        task_definition_given: args.source.task_definition.is_some(),
+        env: &args.env,
+        unset_env: &args.unset_env,
+        secrets: &args.secret,
+        config_env: &config_env,
+        config_secrets: &config_secrets,
+    })?;
+    super::deploy::mask_early(&s, &release);
     let aws = super::connect(&s).await?;
     let (desired, containers) = super::desired(&s, &aws, &release).await?;
     let recorder = Arc::new(Recorder::default());
@@ -49,6 +60,9 @@ pub async fn run(g: &Global, args: DiffArgs, loaded: Loaded) -> Result<i32, Erro
         match e {
             Event::Diff { .. } => {
                 any_diff = true;
+                if s.mode == crate::settings::Mode::GithubActions {
+                    render::github::mask_diff(&e);
+                }
                 println!("{}", render::plain::unified_diff(&e));
             }
             Event::Plan(plan) => println!("{}", plan_text(&plan)),

@@ -97,8 +97,11 @@ pub async fn desired(
             Desired::Revision(deployable_revision(s, aws, reference).await?),
             Vec::new(),
         )),
-        Release::Definition { images } => {
+        Release::Definition { images, env } => {
             let (td, containers) = desired_definition(s, aws, images).await?;
+            let default =
+                crate::changes::env::default_container(&td, &containers, s.container.as_deref());
+            let td = crate::changes::env::apply_env(&td, default.as_deref(), env)?;
             Ok((Desired::Definition(td), containers))
         }
     }

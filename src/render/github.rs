@@ -56,6 +56,45 @@ pub fn outputs(o: &Outcome) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// Registers each value as a mask (`::add-mask::`, a line at a time: the runner masks
+/// lines), so the runner hides it in everything printed after.
+pub fn add_masks(values: &[String]) {
+    let mut err = std::io::stderr().lock();
+    for line in mask_lines(values) {
+        let _ = writeln!(err, "{line}");
+    }
+}
+
+/// The `::add-mask::` commands for `values`, each line of each value once.
+pub fn mask_lines(values: &[String]) -> Vec<String> {
+    let mut lines: Vec<&str> = values
+        .iter()
+        .flat_map(|v| v.lines())
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    lines.sort_unstable();
+    lines.dedup();
+    lines
+        .into_iter()
+        .map(|l| format!("::add-mask::{}", super::plain::escape(l)))
+        .collect()
+}
+
+/// Before a diff is printed: every value masking hides on either side, as masks.
+pub fn mask_diff(event: &crate::engine::Event) {
+    if let crate::engine::Event::Diff {
+        from_definition,
+        to_definition,
+        ..
+    } = event
+    {
+        let mut values = crate::secrets::secret_values(from_definition);
+        values.extend(crate::secrets::secret_values(to_definition));
+        add_masks(&values);
+    }
+}
+
 /// Appends outputs in the heredoc form, which is safe for any value.
 pub fn write_outputs(path: &Path, pairs: &[(&str, String)]) -> std::io::Result<()> {
     let mut f = std::fs::OpenOptions::new()
@@ -269,4 +308,29 @@ fn failure_text(o: &Outcome) -> String {
             super::diagnosis::hint(&d)
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_line_of_every_value_is_registered_once_as_a_mask() {
+        let values = [
+            "hunter2".to_string(),
+            "line one\nline two".to_string(),
+            "hunter2".to_string(),
+            "100%".to_string(),
+            "  ".to_string(),
+        ];
+        assert_eq!(
+            mask_lines(&values),
+            [
+                "::add-mask::100%25",
+                "::add-mask::hunter2",
+                "::add-mask::line one",
+                "::add-mask::line two",
+            ]
+        );
+    }
 }

@@ -104,6 +104,15 @@ impl Observer for Plain {
                 }
                 *g = false;
             }
+            Event::Diff { .. } => {
+                // The runner must know the secrets before the diff around them is printed.
+                if self.github {
+                    super::github::mask_diff(event);
+                }
+                if let Some(text) = describe(event) {
+                    self.line(&text);
+                }
+            }
             Event::RollbackStarted { cause, to, by_ecs } => {
                 let reason = message(cause);
                 let to = rollback_target(to, by_ecs.as_deref());

@@ -184,6 +184,31 @@ fn cases() -> Vec<Case> {
         )
         .taskdef(two_containers_of_one_repository(&good))
         .cwd(Cwd::Empty),
+        deploy_case(
+            "--env without =VALUE",
+            &["--env", "LOG_LEVEL"],
+            &["--env \"LOG_LEVEL\"", "=VALUE"],
+        ),
+        deploy_case(
+            "--env for a container the definition lacks",
+            &["--env", "nope:LOG_LEVEL=debug"],
+            &["\"nope\"", "cb-prototype"],
+        ),
+        deploy_case(
+            "--secret with a value that is no SSM parameter or secret ARN",
+            &["--secret", "DB_PASSWORD=arn:aws:s3:::bucket/key"],
+            &["--secret DB_PASSWORD", "not an SSM parameter"],
+        ),
+        deploy_case(
+            "--unset-env with a value",
+            &["--unset-env", "APP_ENV=x"],
+            &["--unset-env", "takes a name"],
+        ),
+        deploy_case(
+            "one variable set twice",
+            &["--env", "APP_ENV=a", "--secret", "APP_ENV=/prod/app-env"],
+            &["APP_ENV", "given twice"],
+        ),
         Case::new(
             "a deploy with nothing to deploy",
             &["deploy"],
@@ -466,6 +491,11 @@ fn a_revision_that_may_not_be_rolled_out_exits_2_and_changes_nothing() {
             "deploy --revision with --task-definition",
             &["deploy", "--revision", "1", "--task-definition", "{td}"],
             &["--revision and --task-definition"],
+        ),
+        Case::new(
+            "deploy --revision with --env",
+            &["deploy", "--revision", "1", "--env", "LOG_LEVEL=debug"],
+            &["--revision", "takes no --env"],
         ),
         Case::new(
             "deploy --revision with --image",

@@ -285,3 +285,146 @@ fn a_revision_of_another_family_than_the_service_runs_is_refused() {
     );
     assert_eq!(e2e::quick_fingerprint(&moto), before, "nothing changed");
 }
+
+// ---------------------------------------------------------------------------------------
+// 3. env and secrets by flag
+
+const DB_SECRET: &str = "arn:aws:ssm:us-east-1:123456789012:parameter/prod/db-password";
+
+/// (name, value) of the first container's `environment`, or of its `secrets` (valueFrom).
+fn variables(moto: &MotoServer, revision: i64, list: &str) -> Vec<(String, String)> {
+    let td = moto.aws(
+        "ecs",
+        "describe_task_definition",
+        &serde_json::json!({"taskDefinition": format!("{FAMILY}:{revision}")}),
+    );
+    let key = if list == "secrets" {
+        "valueFrom"
+    } else {
+        "value"
+    };
+    let mut v: Vec<(String, String)> = td["taskDefinition"]["containerDefinitions"][0][list]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            let text = |k: &str| e[k].as_str().unwrap_or_default().to_string();
+            (text("name"), text(key))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
+    v.iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+fn an_env_change(mode: Mode) {
+    let moto = Pooled::take();
+    seed(&moto, mode, e2e::TASKDEF);
+    let r = run(
+        ecs_roll(&moto),
+        &args(
+            mode,
+            &[
+                "deploy",
+                "--env",
+                "LOG_LEVEL=debug",
+                "--env",
+                "PORT=5555",
+                "--unset-env",
+                "APP_ENV",
+                "--secret",
+                &format!("DB_PASSWORD={DB_SECRET}"),
+            ],
+        ),
+    );
+    let doc = succeeded(&r);
+    assert_eq!(doc["target"]["name"], "cb-prototype:2", "{doc}");
+    assert_eq!(
+        doc["images"],
+        serde_json::json!([]),
+        "no image changes: {doc}"
+    );
+    assert_eq!(revisions(&moto), [1, 2]);
+    assert_eq!(
+        variables(&moto, 2, "environment"),
+        pairs(&[("LOG_LEVEL", "debug"), ("PORT", "5555")])
+    );
+    assert_eq!(
+        variables(&moto, 2, "secrets"),
+        pairs(&[("DB_PASSWORD", DB_SECRET)])
+    );
+    assert_eq!(
+        variables(&moto, 1, "environment"),
+        pairs(&[("APP_ENV", "prototype"), ("PORT", "5555")]),
+        "revision 1 is untouched"
+    );
+    assert_eq!(running_revision(&moto), Some(2));
+    assert!(
+        !r.stderr.contains(DB_SECRET),
+        "the secret's reference is masked in the diff\n{}",
+        r.context()
+    );
+}
+
+#[test]
+fn an_env_and_secret_change_without_an_image_registers_the_new_environment_on_the_reference_setup()
+{
+    an_env_change(Mode::Standalone);
+}
+
+#[test]
+fn an_env_and_secret_change_without_an_image_registers_the_new_environment_on_a_service() {
+    an_env_change(Mode::Service);
+}
+
+#[test]
+fn in_github_actions_every_masked_value_is_registered_before_the_diff_and_masked_inside_others() {
+    let moto = Pooled::take();
+    seed(&moto, Mode::Standalone, e2e::TASKDEF);
+    let password = "hunter2-correct-horse";
+    let mut a = args(
+        Mode::Standalone,
+        &[
+            "deploy",
+            "--image",
+            IMAGE_V2,
+            "--env",
+            &format!("DB_PASSWORD={password}"),
+            "--env",
+            &format!("DATABASE_URL=postgres://app:{password}@db:5432/app"),
+            "--secret",
+            &format!("API_KEY={DB_SECRET}"),
+            "--dry-run",
+        ],
+    );
+    a.retain(|x| x != "--output" && x != "json");
+    let mut cmd = ecs_roll(&moto);
+    cmd.env("GITHUB_ACTIONS", "true");
+    let r = run(cmd, &a);
+    r.assert_code(0);
+    let lines: Vec<&str> = r.stderr.lines().collect();
+    let first_mention = |needle: &str| lines.iter().position(|l| l.contains(needle));
+    for value in [password, DB_SECRET] {
+        let mask = first_mention(&format!("::add-mask::{value}"))
+            .unwrap_or_else(|| panic!("{value} not registered\n{}", r.context()));
+        let other = lines
+            .iter()
+            .enumerate()
+            .find(|(_, l)| l.contains(value) && !l.starts_with("::add-mask::"));
+        assert_eq!(other, None, "{value} printed\n{}", r.context());
+        let diff = first_mention("task definition changes").expect("a diff");
+        assert!(mask < diff, "registered after the diff\n{}", r.context());
+    }
+    assert!(
+        r.stderr.contains("postgres://app:****@db:5432/app"),
+        "the password inside DATABASE_URL is masked\n{}",
+        r.context()
+    );
+    assert!(!r.stdout.contains(password), "{}", r.context());
+    assert_eq!(revisions(&moto), [1], "a dry run registers nothing");
+}
