@@ -236,10 +236,21 @@ fn a_secret_in_the_task_definition_appears_nowhere() {
     assert_eq!(r.outputs["result"], "planned");
     // The diff did show the new variable (so the check below is not vacuous) ...
     assert!(r.stderr.contains("DB_PASSWORD"), "{}", r.stderr);
-    // ... but its value nowhere.
+    // ... but its value nowhere, once registered as a mask before the diff.
+    let mask = format!("::add-mask::{SECRET}");
+    let registered = r
+        .stderr
+        .find(&mask)
+        .expect("the secret is registered as a mask");
+    assert!(
+        registered < r.stderr.find("DB_PASSWORD").unwrap(),
+        "{}",
+        r.stderr
+    );
+    let stderr = r.stderr.replace(&mask, "");
     for (what, text) in [
         ("stdout", &r.stdout),
-        ("stderr", &r.stderr),
+        ("stderr", &stderr),
         ("outputs", &r.outputs_raw),
         ("summary", &r.summary),
     ] {
