@@ -64,6 +64,18 @@ pub async fn run(g: &Global, args: DiffArgs, loaded: Loaded) -> Result<i32, Erro
                     render::github::mask_diff(&e);
                 }
                 println!("{}", render::plain::unified_diff(&e));
+                if let Event::Diff {
+                    from_definition,
+                    to_definition,
+                    ..
+                } = &e
+                {
+                    let changes = crate::engine::outcome::definition_image_changes(
+                        from_definition,
+                        to_definition,
+                    );
+                    print!("{}", render::summary::image_change_lines(&changes));
+                }
             }
             Event::Plan(plan) => println!("{}", plan_text(&plan)),
             Event::ServicePlan(plan) => println!("{}", render::plain::service_plan_text(&plan)),

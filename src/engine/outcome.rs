@@ -72,6 +72,29 @@ pub struct ImageChange {
     pub new: String,
 }
 
+/// The containers whose image differs between two task definition documents, by name.
+pub fn definition_image_changes(
+    from: &serde_json::Value,
+    to: &serde_json::Value,
+) -> Vec<ImageChange> {
+    let images = |td: &serde_json::Value| -> BTreeMap<String, String> {
+        td["containerDefinitions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| Some((c["name"].as_str()?.into(), c["image"].as_str()?.into())))
+            .collect()
+    };
+    let info = |images| RevisionInfo {
+        arn: String::new(),
+        name: String::new(),
+        revision: 0,
+        image: None,
+        images,
+    };
+    image_changes(Some(&info(images(from))), &info(images(to)))
+}
+
 /// The containers whose image differs between what ran and what is rolled out, by name.
 pub fn image_changes(previous: Option<&RevisionInfo>, target: &RevisionInfo) -> Vec<ImageChange> {
     target
@@ -197,5 +220,23 @@ mod tests {
             .collect();
         assert_eq!(got, want);
         assert!(image_changes(Some(&before), &before).is_empty());
+    }
+
+    #[test]
+    fn the_changes_between_two_documents_are_read_from_their_containers() {
+        let td = |web: &str, worker: &str| {
+            serde_json::json!({"containerDefinitions": [
+                {"name": "web", "image": web}, {"name": "worker", "image": worker}
+            ]})
+        };
+        let got = definition_image_changes(&td("w:1", "k:1"), &td("w:1", "k:2"));
+        assert_eq!(
+            got,
+            [ImageChange {
+                container: "worker".into(),
+                old: Some("k:1".into()),
+                new: "k:2".into()
+            }]
+        );
     }
 }

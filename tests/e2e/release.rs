@@ -72,8 +72,15 @@ fn revisions(moto: &MotoServer) -> Vec<i64> {
 fn a_web_and_worker_release(mode: Mode) {
     let moto = Pooled::take();
     seed(&moto, mode, WEB_WORKER);
+    let dir = tempfile::tempdir().unwrap();
+    let outputs = dir.path().join("github_output");
+    let mut cmd = ecs_roll(&moto);
+    let summary = dir.path().join("step_summary");
+    cmd.env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_OUTPUT", &outputs)
+        .env("GITHUB_STEP_SUMMARY", &summary);
     let r = run(
-        ecs_roll(&moto),
+        cmd,
         &args(
             mode,
             &[
@@ -101,6 +108,24 @@ fn a_web_and_worker_release(mode: Mode) {
         ]),
         "{doc}"
     );
+    // The step outputs: the changed container's image, and each change by container.
+    let written = std::fs::read_to_string(&outputs).unwrap();
+    let images = serde_json::json!({"cb-prototype": IMAGE_V2, "worker": WORKER_V2}).to_string();
+    assert!(
+        written.contains(&format!("images<<ECS_ROLL_EOF\n{images}\n")),
+        "{written}"
+    );
+    assert!(
+        written.contains(&format!("image<<ECS_ROLL_EOF\n{IMAGE_V2}\n")),
+        "{written}"
+    );
+    let summary = std::fs::read_to_string(&summary).unwrap();
+    for row in [
+        format!("| Image `cb-prototype` | `{IMAGE_V1}` → `{IMAGE_V2}` |"),
+        format!("| Image `worker` | `{WORKER_V1}` → `{WORKER_V2}` |"),
+    ] {
+        assert!(summary.contains(&row), "{row} missing:\n{summary}");
+    }
     let state = moto.inspect();
     assert_eq!(revisions(&moto), [1, 2], "one new revision for both images");
     let rev2 = state.task_definition(2).unwrap();
@@ -154,7 +179,42 @@ fn the_text_summary_and_the_dry_run_list_each_changed_container() {
         "the diff shows the worker's new image\n{}",
         r.context()
     );
-    assert_eq!(revisions(&moto), [1], "a dry run registers nothing");
+    // The progress log lists each change with the diff, before the plan.
+    let worker_line = format!("image worker: {WORKER_V1} -> {WORKER_V2}");
+    let listed = r.stderr.find(&worker_line).expect("the change in the log");
+    assert!(listed < r.stderr.find("plan:").unwrap(), "{}", r.context());
+
+    // `diff` with the same flags prints the same changes.
+    let mut d = args(
+        Mode::Standalone,
+        &[
+            "diff",
+            "--task-definition",
+            WEB_WORKER,
+            "--image",
+            &format!("worker={WORKER_V2}"),
+            "--image",
+            IMAGE_V2,
+        ],
+    );
+    d.retain(|x| x != "--output" && x != "json");
+    let diff = run(ecs_roll(&moto), &d);
+    diff.assert_code(0);
+    for line in [
+        format!("image cb-prototype: {IMAGE_V1} -> {IMAGE_V2}"),
+        worker_line,
+    ] {
+        assert!(
+            diff.stdout.contains(&line),
+            "{line:?} missing\n{}",
+            diff.context()
+        );
+    }
+    assert_eq!(
+        revisions(&moto),
+        [1],
+        "a dry run and a diff register nothing"
+    );
 }
 
 // ---------------------------------------------------------------------------------------
