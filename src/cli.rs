@@ -90,7 +90,8 @@ pub enum Progress {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Register a revision with a new image and roll it out without downtime.
+    /// Register a revision with new images (or deploy a file or an existing revision as it is)
+    /// and roll it out without downtime.
     #[command(after_help = DEPLOY_EXAMPLES)]
     Deploy(Deploy),
     /// Return to the revision that ran before the last deploy, by the same safe path.
@@ -135,9 +136,9 @@ pub enum Shell {
 }
 
 pub const DEPLOY_EXAMPLES: &str = "Examples:
-  ecs-roll deploy --image rafabor/prototype-4-cb:v0.0.2
-  ecs-roll deploy --image rafabor/prototype-4-cb:v0.0.2 --dry-run
-  ecs-roll --cluster prod --service web deploy --image acme/web:v42 --timeout 20m";
+  ecs-roll deploy --image web=acme/web:v42 --image worker=acme/worker:v42 --dry-run
+  ecs-roll deploy --image acme/web:v42 --env LOG_LEVEL=debug --secret DB_PASSWORD=/prod/db-password
+  ecs-roll --cluster prod --service web deploy --revision web:41";
 
 pub const ROLLBACK_EXAMPLES: &str = "Examples:
   ecs-roll rollback
@@ -150,7 +151,8 @@ pub const STATUS_EXAMPLES: &str = "Examples:
   ecs-roll --output json status";
 
 pub const DIFF_EXAMPLES: &str = "Examples:
-  ecs-roll diff --image rafabor/prototype-4-cb:v0.0.2
+  ecs-roll diff --image web=acme/web:v42 --image worker=acme/worker:v42
+  ecs-roll diff --env worker:QUEUE=jobs --unset-env worker:OLD_QUEUE
   ecs-roll diff --image rafabor/prototype-4-cb:v0.0.2 --task-definition taskdefs/cb-prototype.json";
 
 pub const UNLOCK_EXAMPLES: &str = "Examples:
@@ -200,9 +202,31 @@ pub struct Rollout {
 
 #[derive(Debug, Clone, Args)]
 pub struct Deploy {
-    /// The image to deploy, e.g. rafabor/prototype-4-cb:v0.0.2.
-    #[arg(long, env = "ECS_ROLL_IMAGE")]
-    pub image: String,
+    /// The image to deploy, e.g. rafabor/prototype-4-cb:v0.0.2, or CONTAINER=IMAGE for a
+    /// container by name. Repeat it (or separate with commas) to change several containers
+    /// in one revision; a plain IMAGE goes to the container running the same repository.
+    #[arg(
+        long,
+        env = "ECS_ROLL_IMAGE",
+        value_delimiter = ',',
+        value_name = "[CONTAINER=]IMAGE"
+    )]
+    pub image: Vec<String>,
+    /// Roll out this existing ACTIVE revision of the family as it is, registering nothing: a
+    /// number, family:revision or an ARN (not with --image or --task-definition).
+    #[arg(long, value_name = "REVISION")]
+    pub revision: Option<String>,
+    /// Set an environment variable: [CONTAINER:]NAME=VALUE (repeatable). Without CONTAINER:
+    /// the container the image goes to, or the only one.
+    #[arg(long = "env", value_name = "[CONTAINER:]NAME=VALUE")]
+    pub env: Vec<String>,
+    /// Remove an environment variable (or secret): [CONTAINER:]NAME (repeatable).
+    #[arg(long = "unset-env", value_name = "[CONTAINER:]NAME")]
+    pub unset_env: Vec<String>,
+    /// Set a variable from a secret: [CONTAINER:]NAME=VALUE_FROM, an SSM parameter (ARN or
+    /// name) or a Secrets Manager secret ARN (repeatable).
+    #[arg(long = "secret", value_name = "[CONTAINER:]NAME=VALUE_FROM")]
+    pub secret: Vec<String>,
     #[command(flatten)]
     pub source: Source,
     #[command(flatten)]
@@ -229,7 +253,8 @@ pub enum Strategy {
 #[derive(Debug, Clone, Default, Args)]
 pub struct Source {
     /// Task definition JSON (register-task-definition input): `deploy` registers it (without
-    /// it the running revision is cloned); every command takes the family from it.
+    /// it the running revision is cloned; given without --image, the file as it is, with its
+    /// own images); every command takes the family from it.
     #[arg(long, env = "ECS_ROLL_TASK_DEFINITION")]
     pub task_definition: Option<PathBuf>,
     /// Container that gets the image (needed only when the task definition has several);
@@ -251,9 +276,28 @@ pub struct Rollback {
 
 #[derive(Debug, Args)]
 pub struct DiffArgs {
-    /// The image a deploy would set.
-    #[arg(long, env = "ECS_ROLL_IMAGE")]
-    pub image: String,
+    /// The image a deploy would set, or CONTAINER=IMAGE (repeatable), as for deploy.
+    #[arg(
+        long,
+        env = "ECS_ROLL_IMAGE",
+        value_delimiter = ',',
+        value_name = "[CONTAINER=]IMAGE"
+    )]
+    pub image: Vec<String>,
+    /// The existing revision a deploy would roll out as it is, as for deploy.
+    #[arg(long, value_name = "REVISION")]
+    pub revision: Option<String>,
+    /// Set an environment variable, as for deploy: [CONTAINER:]NAME=VALUE (repeatable). Without CONTAINER:
+    /// the container the image goes to, or the only one.
+    #[arg(long = "env", value_name = "[CONTAINER:]NAME=VALUE")]
+    pub env: Vec<String>,
+    /// Remove an environment variable (or secret): [CONTAINER:]NAME (repeatable).
+    #[arg(long = "unset-env", value_name = "[CONTAINER:]NAME")]
+    pub unset_env: Vec<String>,
+    /// Set a variable from a secret: [CONTAINER:]NAME=VALUE_FROM, an SSM parameter (ARN or
+    /// name) or a Secrets Manager secret ARN (repeatable).
+    #[arg(long = "secret", value_name = "[CONTAINER:]NAME=VALUE_FROM")]
+    pub secret: Vec<String>,
     #[command(flatten)]
     pub source: Source,
     /// Number of tasks (default: as many as run now).

@@ -2,6 +2,7 @@
 //! has one needs no flags. Unknown keys are errors (a typo must not silently fall back to a
 //! default), with a did-you-mean.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -26,6 +27,14 @@ pub struct Config {
     pub timeout: Option<String>,
     pub health_timeout: Option<String>,
     pub health_grace: Option<String>,
+    /// Variables every deploy sets: `[CONTAINER:]NAME = "VALUE"` (as `--env`; a flag for the
+    /// same variable wins).
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Variables every deploy takes from a secret: `[CONTAINER:]NAME = "VALUE_FROM"` (as
+    /// `--secret`).
+    #[serde(default)]
+    pub secrets: BTreeMap<String, String>,
     /// Several deploy targets: `[[app]]` tables, each overriding the keys above.
     #[serde(default)]
     pub app: Vec<App>,
@@ -44,6 +53,11 @@ pub struct App {
     pub service: Option<String>,
     pub count: Option<i64>,
     pub timeout: Option<String>,
+    /// On top of the top level's (same name: the app's).
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    #[serde(default)]
+    pub secrets: BTreeMap<String, String>,
 }
 
 impl Config {
@@ -72,9 +86,30 @@ impl Config {
             },
             count: app.count.or(self.count),
             timeout: app.timeout.clone().or_else(|| self.timeout.clone()),
+            env: merged(&self.env, &app.env),
+            secrets: merged(&self.secrets, &app.secrets),
             app: Vec::new(),
             ..self.clone()
         }
+    }
+}
+
+/// `base` with `over`'s entries on top.
+fn merged(
+    base: &BTreeMap<String, String>,
+    over: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let mut out = base.clone();
+    out.extend(over.iter().map(|(k, v)| (k.clone(), v.clone())));
+    out
+}
+
+impl Config {
+    /// `env` and `secrets` as the flags would spell them (`NAME=VALUE`).
+    pub fn variable_flags(&self) -> (Vec<String>, Vec<String>) {
+        let flags =
+            |m: &BTreeMap<String, String>| m.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        (flags(&self.env), flags(&self.secrets))
     }
 }
 
@@ -91,6 +126,8 @@ pub const KEYS: &[&str] = &[
     "timeout",
     "health_timeout",
     "health_grace",
+    "env",
+    "secrets",
     "app",
 ];
 
@@ -208,6 +245,24 @@ mod tests {
             parse("[[app]]\nname = \"x\"\nsrvice = \"y\"\n")
                 .unwrap_err()
                 .contains("did you mean `service`")
+        );
+    }
+
+    #[test]
+    fn env_and_secrets_tables_merge_into_apps_and_spell_as_flags() {
+        let c = parse(
+            "[env]\nLOG_LEVEL = \"info\"\n\"worker:QUEUE\" = \"jobs\"\n[secrets]\nDB_PASSWORD = \"/prod/db\"\n\
+             [[app]]\nname = \"web\"\nservice = \"web\"\nenv = { LOG_LEVEL = \"debug\" }\n",
+        )
+        .unwrap();
+        let web = c.for_app(&c.app[0]);
+        let (env, secrets) = web.variable_flags();
+        assert_eq!(env, ["LOG_LEVEL=debug", "worker:QUEUE=jobs"]);
+        assert_eq!(secrets, ["DB_PASSWORD=/prod/db"]);
+        assert!(
+            parse("[secret]\nA = \"/p/a\"\n")
+                .unwrap_err()
+                .contains("did you mean `secrets`")
         );
     }
 

@@ -11,6 +11,7 @@
 
 pub mod aws;
 pub mod batch;
+pub mod changes;
 pub mod cli;
 pub mod commands;
 pub mod config;

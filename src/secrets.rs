@@ -21,9 +21,47 @@ pub fn name_looks_secret(name: &str) -> bool {
     .any(|w| upper.contains(w))
 }
 
+/// Secret values shorter than this are masked where they stand but not searched for inside
+/// other values: a one-character "password" would otherwise mask every digit of a port.
+pub const MIN_EMBEDDED: usize = 4;
+
 /// Masks `secrets[].valueFrom` and the values of secret-looking `environment` entries in every
-/// container of a task definition document.
+/// container of a task definition document, and every such value that appears inside another
+/// string of the document (a password inside `DATABASE_URL`).
 pub fn mask_task_definition(td: &mut Value) {
+    let values = secret_values(td);
+    mask_by_name(td);
+    scrub(td, &values);
+}
+
+/// Replaces every occurrence of `values` (the longest first, so one that contains another
+/// goes whole) in every string of `v`.
+pub fn scrub(v: &mut Value, values: &[String]) {
+    let mut values: Vec<&str> = values
+        .iter()
+        .map(String::as_str)
+        .filter(|s| s.len() >= MIN_EMBEDDED)
+        .collect();
+    values.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    scrub_in(v, &values);
+}
+
+fn scrub_in(v: &mut Value, values: &[&str]) {
+    match v {
+        Value::String(s) => {
+            for secret in values {
+                if s.contains(secret) {
+                    *s = s.replace(secret, MASK);
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| scrub_in(x, values)),
+        Value::Object(m) => m.values_mut().for_each(|x| scrub_in(x, values)),
+        _ => {}
+    }
+}
+
+fn mask_by_name(td: &mut Value) {
     let Some(containers) = td
         .get_mut("containerDefinitions")
         .and_then(Value::as_array_mut)
@@ -162,6 +200,28 @@ mod tests {
             !text.contains("hunter2") && !text.contains("t0k") && !text.contains("parameter/x")
         );
         assert!(text.contains("5555"));
+    }
+
+    #[test]
+    fn a_secret_value_inside_another_value_is_masked_there_too() {
+        let mut td = json!({"containerDefinitions": [{
+            "name": "app",
+            "environment": [
+                {"name": "DB_PASSWORD", "value": "hunter2"},
+                {"name": "DATABASE_URL", "value": "postgres://app:hunter2@db:5432/app"},
+                {"name": "PIN", "value": "7"},
+                {"name": "SHORT_SECRET", "value": "ab"},
+                {"name": "PORT", "value": "5555ab7"}
+            ],
+            "command": ["serve", "--password=hunter2"]
+        }]});
+        mask_task_definition(&mut td);
+        let text = td.to_string();
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(text.contains("postgres://app:****@db:5432/app"), "{text}");
+        assert!(text.contains("--password=****"), "{text}");
+        // Values too short to search for are masked only where they stand.
+        assert!(text.contains("5555ab7"), "{text}");
     }
 
     #[test]

@@ -10,7 +10,6 @@ use crate::config::Loaded;
 use crate::engine::Timeouts;
 use crate::engine::wait::Poll;
 use crate::error::Error;
-use crate::image::ImageRef;
 use crate::taskdef::TaskDefinition;
 
 #[derive(Debug, Clone)]
@@ -295,15 +294,6 @@ fn missing(what: &str, flag: &str, env: &str) -> Error {
 
 pub fn load_task_definition(path: &Path) -> Result<TaskDefinition, Error> {
     TaskDefinition::from_file(path).map_err(|e| Error::usage(e.to_string(), "fix the task definition file (aws ecs register-task-definition --cli-input-json format)"))
-}
-
-pub fn parse_image(s: &str) -> Result<ImageRef, Error> {
-    ImageRef::parse(s).map_err(|e| {
-        Error::usage(
-            format!("invalid image {s:?}: {e}"),
-            "use REPOSITORY[:TAG][@DIGEST], e.g. rafabor/prototype-4-cb:v0.0.2",
-        )
-    })
 }
 
 /// `15m`, `90s`, `1h 30m`, or a bare number of seconds; must be more than zero.

@@ -315,6 +315,65 @@ impl TaskDefinition {
         out
     }
 
+    /// A copy with `container`'s variable `name` set to `value` in `environment` (in place
+    /// when it is there, else appended) and dropped from its `secrets`: a variable is set one
+    /// way only.
+    pub fn with_env(&self, container: &str, name: &str, value: &str) -> TaskDefinition {
+        let entry = serde_json::json!({"name": name, "value": value});
+        self.edit_variable(container, name, Some(("environment", entry)))
+    }
+
+    /// A copy with `container`'s variable `name` taken from `value_from` (`secrets`), and
+    /// dropped from its `environment`.
+    pub fn with_secret(&self, container: &str, name: &str, value_from: &str) -> TaskDefinition {
+        let entry = serde_json::json!({"name": name, "valueFrom": value_from});
+        self.edit_variable(container, name, Some(("secrets", entry)))
+    }
+
+    /// A copy without `container`'s variable `name`, in `environment` and in `secrets`.
+    pub fn without_env(&self, container: &str, name: &str) -> TaskDefinition {
+        self.edit_variable(container, name, None)
+    }
+
+    /// Removes `name` from the lists it is not set in, and sets it in the one given.
+    fn edit_variable(
+        &self,
+        container: &str,
+        name: &str,
+        set: Option<(&str, Value)>,
+    ) -> TaskDefinition {
+        let mut out = self.clone();
+        let Some(Value::Array(cs)) = out.body.get_mut("containerDefinitions") else {
+            return out;
+        };
+        let named = |e: &Value| e.get("name").and_then(Value::as_str) == Some(name);
+        for c in cs.iter_mut().filter_map(Value::as_object_mut) {
+            if c.get("name").and_then(Value::as_str) != Some(container) {
+                continue;
+            }
+            for list in ["environment", "secrets"] {
+                let keep = set.as_ref().is_some_and(|(l, _)| *l == list);
+                if let Some(Value::Array(entries)) = c.get_mut(list)
+                    && !keep
+                {
+                    entries.retain(|e| !named(e));
+                }
+            }
+            if let Some((list, entry)) = &set {
+                let entries = c
+                    .entry(list.to_string())
+                    .or_insert_with(|| Value::Array(Vec::new()));
+                if let Value::Array(entries) = entries {
+                    match entries.iter_mut().find(|e| named(e)) {
+                        Some(e) => *e = entry.clone(),
+                        None => entries.push(entry.clone()),
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// Host ports the task takes on an EC2 instance. In bridge mode a missing or zero hostPort
     /// is dynamic and takes none we can know; in host mode the container port is the host port;
     /// in awsvpc mode each task has its own network interface and takes none.

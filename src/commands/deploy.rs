@@ -1,4 +1,5 @@
-//! `ecs-roll deploy --image IMAGE`: a new revision with that image, rolled out without downtime.
+//! `ecs-roll deploy --image [CONTAINER=]IMAGE ...`: a new revision with those images, rolled
+//! out without downtime.
 
 use std::sync::Arc;
 
@@ -12,10 +13,16 @@ use crate::engine::skeleton::{PreflightDeadline, by_deadline};
 use crate::engine::{Cancel, Desired, Event, Options, Warning};
 use crate::error::Error;
 use crate::platform::Strategy;
-use crate::settings::{self, Settings};
+use crate::settings::Settings;
 
 pub async fn run(g: &Global, args: Deploy, loaded: Loaded) -> Result<i32, Error> {
     let targets = Settings::all(g, Some(&args.source), loaded)?;
+    if targets.len() > 1 && args.revision.is_some() {
+        return Err(Error::usage(
+            "--revision names one revision, but several targets are selected",
+            "deploy one target at a time with --revision, or pass --image instead",
+        ));
+    }
     super::run_targets(targets, move |s, observer, cancel, limiter| {
         let args = args.clone();
         async move { one(&s, &args, observer, cancel, limiter).await }
@@ -33,19 +40,32 @@ async fn one(
 ) -> Result<(Outcome, ApiCalls), Error> {
     let mut s = s.clone();
     let rollout = s.rollout(&args.rollout)?;
-    let image = settings::parse_image(&args.image)?;
+    let (config_env, config_secrets) = s.config.config.variable_flags();
+    let release = release_of(crate::changes::Flags {
+        images: &args.image,
+        revision: args.revision.as_deref(),
+        task_definition_given: args.source.task_definition.is_some(),
+        env: &args.env,
+        unset_env: &args.unset_env,
+        secrets: &args.secret,
+        config_env: &config_env,
+        config_secrets: &config_secrets,
+    })?;
+    mask_early(&s, &release);
     let gate = limiter.as_ref().and_then(|sh| sh.gate.clone());
     let deadline = PreflightDeadline::from_now(rollout.timeouts.total);
-    let (aws, (desired, container)) = by_deadline(deadline, async {
+    let (aws, (desired, containers)) = by_deadline(deadline, async {
         let aws = super::connect_limited(&s, limiter).await?;
         super::family::find(&mut s, &aws).await?;
-        let desired = super::desired_definition(&s, &aws, &image).await?;
+        let desired = super::desired(&s, &aws, &release).await?;
         Ok((aws, desired))
     })
     .await?;
 
-    for note in desired.field_notes() {
-        observer.event(&Event::Warning(Warning::TaskDefinition(note)));
+    if let Desired::Definition(td) = &desired {
+        for note in td.field_notes() {
+            observer.event(&Event::Warning(Warning::TaskDefinition(note)));
+        }
     }
     let mut ctx = super::context(&s, &aws, observer.clone(), rollout.timeouts, cancel);
     ctx.gate = gate;
@@ -55,12 +75,32 @@ async fn one(
         allow_downtime: rollout.allow_downtime,
         rollback_on_failure: !args.no_rollback,
         dry_run: rollout.dry_run,
-        container: Some(container),
+        // The image reported is the first changed container's (`images` lists them all);
+        // a file or a revision as it is reports the configured container's.
+        container: containers
+            .into_iter()
+            .next()
+            .or_else(|| s.container.clone()),
         strategy: args.strategy.map(strategy_name),
         preflight_deadline: deadline,
     };
-    let outcome = super::run_engine(&s, &aws, ctx, Desired::Definition(desired), &opts).await;
+    let outcome = super::run_engine(&s, &aws, ctx, desired, &opts).await;
     Ok((outcome?, aws.calls))
+}
+
+/// What `deploy` (or `diff`) rolls out, from its flags.
+pub(crate) fn release_of(flags: crate::changes::Flags) -> Result<crate::changes::Release, Error> {
+    crate::changes::release(&flags)
+}
+
+/// In GitHub Actions, the values the flags bring that masking hides are registered as masks
+/// before any AWS call, so nothing printed later can show them.
+pub(crate) fn mask_early(s: &Settings, release: &crate::changes::Release) {
+    if s.mode == crate::settings::Mode::GithubActions
+        && let crate::changes::Release::Definition { env, .. } = release
+    {
+        crate::render::github::add_masks(&crate::changes::env::masked_values(env));
+    }
 }
 
 /// The ECS strategy a `--strategy` names.

@@ -1,4 +1,5 @@
-//! `ecs-roll diff --image IMAGE`: the task definition change and the plan a deploy would
+//! `ecs-roll diff --image [CONTAINER=]IMAGE ...` (or `--revision REV`, or a file as it is):
+//! the task definition change and the plan a deploy would
 //! carry out, on stdout. Changes nothing.
 
 use std::sync::Arc;
@@ -6,7 +7,7 @@ use std::sync::Arc;
 use crate::cli::{DiffArgs, Global, OutputFormat};
 use crate::config::Loaded;
 use crate::engine::events::Recorder;
-use crate::engine::{Cancel, Desired, Event, Options, Timeouts};
+use crate::engine::{Cancel, Event, Options, Timeouts};
 use crate::error::Error;
 use crate::render::{self, plain::plan_text};
 use crate::settings::{self, Settings};
@@ -18,10 +19,21 @@ pub async fn run(g: &Global, args: DiffArgs, loaded: Loaded) -> Result<i32, Erro
         .as_deref()
         .map(settings::parse_count)
         .transpose()?;
-    let image = settings::parse_image(&args.image)?;
+    let (config_env, config_secrets) = s.config.config.variable_flags();
+    let release = super::deploy::release_of(crate::changes::Flags {
+        images: &args.image,
+        revision: args.revision.as_deref(),
+        task_definition_given: args.source.task_definition.is_some(),
+        env: &args.env,
+        unset_env: &args.unset_env,
+        secrets: &args.secret,
+        config_env: &config_env,
+        config_secrets: &config_secrets,
+    })?;
+    super::deploy::mask_early(&s, &release);
     let aws = super::connect(&s).await?;
     super::family::find(&mut s, &aws).await?;
-    let (desired, container) = super::desired_definition(&s, &aws, &image).await?;
+    let (desired, containers) = super::desired(&s, &aws, &release).await?;
     let recorder = Arc::new(Recorder::default());
     let ctx = super::context(
         &s,
@@ -34,10 +46,13 @@ pub async fn run(g: &Global, args: DiffArgs, loaded: Loaded) -> Result<i32, Erro
         command: "diff".into(),
         count,
         dry_run: true,
-        container: Some(container),
+        container: containers
+            .into_iter()
+            .next()
+            .or_else(|| s.container.clone()),
         ..Options::default()
     };
-    let outcome = super::run_engine(&s, &aws, ctx, Desired::Definition(desired), &opts).await?;
+    let outcome = super::run_engine(&s, &aws, ctx, desired, &opts).await?;
     if matches!(s.output, OutputFormat::Json | OutputFormat::JsonLines) {
         return Ok(super::finish(outcome, &s, &aws.calls, recorder.as_ref()));
     }
@@ -46,7 +61,22 @@ pub async fn run(g: &Global, args: DiffArgs, loaded: Loaded) -> Result<i32, Erro
         match e {
             Event::Diff { .. } => {
                 any_diff = true;
+                if s.mode == crate::settings::Mode::GithubActions {
+                    render::github::mask_diff(&e);
+                }
                 println!("{}", render::plain::unified_diff(&e));
+                if let Event::Diff {
+                    from_definition,
+                    to_definition,
+                    ..
+                } = &e
+                {
+                    let changes = crate::engine::outcome::definition_image_changes(
+                        from_definition,
+                        to_definition,
+                    );
+                    print!("{}", render::summary::image_change_lines(&changes));
+                }
             }
             Event::Plan(plan) => println!("{}", plan_text(&plan)),
             Event::ServicePlan(plan) => println!("{}", render::plain::service_plan_text(&plan)),

@@ -21,7 +21,10 @@ mod signals;
 mod wiring;
 
 pub use output::{finish, progress};
-pub use revisions::{current_revision, desired_definition, resolve_revision, service_revision};
+pub use revisions::{
+    current_revision, deployable_revision, desired, desired_definition, resolve_revision,
+    service_revision,
+};
 pub use signals::watch_signals;
 pub use wiring::{Aws, connect, connect_limited, context, run_engine, service_context};
 

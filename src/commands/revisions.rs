@@ -57,13 +57,14 @@ pub async fn current_revision(s: &Settings, aws: &Aws) -> Result<Revision, Error
         })
 }
 
-/// The task definition a deploy of `image` registers: the file in force, or the revision
-/// that runs now, with `image` in the chosen container. Returns it with that container.
+/// The task definition a deploy of `images` registers: the file in force, or the revision
+/// that runs now, with each image in its container. Returns it with the containers whose
+/// image it sets, in the order given.
 pub async fn desired_definition(
     s: &Settings,
     aws: &Aws,
-    image: &crate::image::ImageRef,
-) -> Result<(crate::taskdef::TaskDefinition, String), Error> {
+    images: &[crate::changes::ImageArg],
+) -> Result<(crate::taskdef::TaskDefinition, Vec<String>), Error> {
     use crate::taskdef::TaskDefinition;
     let file = s
         .task_definition
@@ -77,16 +78,71 @@ pub async fn desired_definition(
         }
         (None, None) => TaskDefinition::from_revision(&current_revision(s, aws).await?),
     };
-    let container = source
-        .pick_container(s.container.as_deref(), image)
-        .map_err(|e| {
-            Error::usage(
-                e.to_string(),
-                "pass --container NAME (or `container` in ecs-roll.toml)",
-            )
-        })?;
-    let desired = source.with_image(&container, image);
-    Ok((desired, container))
+    let assigned = crate::changes::assign_images(&source, s.container.as_deref(), images)?;
+    let desired = crate::changes::apply_images(&source, &assigned);
+    Ok((desired, assigned.into_iter().map(|(c, _)| c).collect()))
+}
+
+/// What `release` rolls out: an existing revision, or the definition to register. Returns
+/// it with the containers whose image the flags set.
+pub async fn desired(
+    s: &Settings,
+    aws: &Aws,
+    release: &crate::changes::Release,
+) -> Result<(crate::engine::Desired, Vec<String>), Error> {
+    use crate::changes::Release;
+    use crate::engine::Desired;
+    match release {
+        Release::Revision(reference) => Ok((
+            Desired::Revision(deployable_revision(s, aws, reference).await?),
+            Vec::new(),
+        )),
+        Release::Definition { images, env } => {
+            let (td, containers) = desired_definition(s, aws, images).await?;
+            let default =
+                crate::changes::env::default_container(&td, &containers, s.container.as_deref());
+            let td = crate::changes::env::apply_env(&td, default.as_deref(), env)?;
+            Ok((Desired::Definition(td), containers))
+        }
+    }
+}
+
+/// A revision `deploy --revision` may roll out: ACTIVE and of the target's family (the
+/// service's own in service mode).
+pub async fn deployable_revision(
+    s: &Settings,
+    aws: &Aws,
+    reference: &str,
+) -> Result<Revision, Error> {
+    let rev = resolve_revision(s, aws, reference).await?;
+    if let Some(service) = s.target.service() {
+        let running = service_revision(s, aws, service).await?;
+        if rev.family != running.family {
+            return Err(Error::usage(
+                format!(
+                    "{} is not of family {}, the one service {service} runs",
+                    rev.name(),
+                    running.family
+                ),
+                format!(
+                    "pass a revision of family {}, e.g. --revision {}",
+                    running.family,
+                    running.name()
+                ),
+            ));
+        }
+    }
+    let status = rev.body.get("status").and_then(serde_json::Value::as_str);
+    if status == Some("INACTIVE") {
+        return Err(Error::usage(
+            format!(
+                "{} is INACTIVE (deregistered): ECS starts no new task of it",
+                rev.name()
+            ),
+            "pass an ACTIVE revision of the family, or register the definition again with --task-definition FILE",
+        ));
+    }
+    Ok(rev)
 }
 
 /// A revision the user named: `3` -> `family:3` (the service's family in service mode);

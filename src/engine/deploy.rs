@@ -672,7 +672,16 @@ fn planned(family: &str, td: &TaskDefinition, container: Option<&str>) -> Revisi
         name: format!("{family}:new"),
         revision: 0,
         image: deployed_container(td, container).and_then(|c| td.image_of(&c).map(String::from)),
+        images: images_of(td),
     }
+}
+
+/// Every container's image.
+fn images_of(td: &TaskDefinition) -> BTreeMap<String, String> {
+    td.container_names()
+        .into_iter()
+        .filter_map(|c| Some((c.clone(), td.image_of(&c)?.to_string())))
+        .collect()
 }
 
 pub fn info(r: &Revision, container: Option<&str>) -> RevisionInfo {
@@ -682,6 +691,7 @@ pub fn info(r: &Revision, container: Option<&str>) -> RevisionInfo {
         name: r.name(),
         revision: r.revision,
         image: deployed_container(&td, container).and_then(|c| td.image_of(&c).map(String::from)),
+        images: images_of(&td),
     }
 }
 

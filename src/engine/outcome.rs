@@ -62,6 +62,56 @@ pub struct RevisionInfo {
     pub revision: i64,
     /// The image of the deployed container.
     pub image: Option<String>,
+    /// Every container's image, by container name.
+    pub images: BTreeMap<String, String>,
+}
+
+/// One container whose image a run changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImageChange {
+    pub container: String,
+    /// None: the container is new in the target revision.
+    pub old: Option<String>,
+    pub new: String,
+}
+
+/// The containers whose image differs between two task definition documents, by name.
+pub fn definition_image_changes(
+    from: &serde_json::Value,
+    to: &serde_json::Value,
+) -> Vec<ImageChange> {
+    let images = |td: &serde_json::Value| -> BTreeMap<String, String> {
+        td["containerDefinitions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| Some((c["name"].as_str()?.into(), c["image"].as_str()?.into())))
+            .collect()
+    };
+    let info = |images| RevisionInfo {
+        arn: String::new(),
+        name: String::new(),
+        revision: 0,
+        image: None,
+        images,
+    };
+    image_changes(Some(&info(images(from))), &info(images(to)))
+}
+
+/// The containers whose image differs between what ran and what is rolled out, by name.
+pub fn image_changes(previous: Option<&RevisionInfo>, target: &RevisionInfo) -> Vec<ImageChange> {
+    target
+        .images
+        .iter()
+        .filter_map(|(container, new)| {
+            let old = previous.and_then(|p| p.images.get(container)).cloned();
+            (old.as_ref() != Some(new)).then(|| ImageChange {
+                container: container.clone(),
+                old,
+                new: new.clone(),
+            })
+        })
+        .collect()
 }
 
 /// Where one container instance stands at the end.
@@ -134,5 +184,75 @@ impl Outcome {
                 step.predicted = Some(*predicted);
             }
         }
+    }
+
+    /// Each container whose image this run changes (none without a target).
+    pub fn image_changes(&self) -> Vec<ImageChange> {
+        self.target
+            .as_ref()
+            .map(|t| image_changes(self.previous.as_ref(), t))
+            .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rev(images: &[(&str, &str)]) -> RevisionInfo {
+        RevisionInfo {
+            arn: String::new(),
+            name: "app:1".into(),
+            revision: 1,
+            image: None,
+            images: images
+                .iter()
+                .map(|(c, i)| (c.to_string(), i.to_string()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn the_changes_are_the_containers_whose_image_differs_old_and_new() {
+        let before = rev(&[("web", "w:1"), ("worker", "k:1"), ("log", "f:1")]);
+        let after = rev(&[
+            ("web", "w:2"),
+            ("worker", "k:2"),
+            ("log", "f:1"),
+            ("new", "n:1"),
+        ]);
+        let got: Vec<(String, Option<String>, String)> = image_changes(Some(&before), &after)
+            .into_iter()
+            .map(|c| (c.container, c.old, c.new))
+            .collect();
+        let want = [
+            ("new", None, "n:1"),
+            ("web", Some("w:1"), "w:2"),
+            ("worker", Some("k:1"), "k:2"),
+        ];
+        let want: Vec<(String, Option<String>, String)> = want
+            .iter()
+            .map(|(c, o, n)| (c.to_string(), o.map(String::from), n.to_string()))
+            .collect();
+        assert_eq!(got, want);
+        assert!(image_changes(Some(&before), &before).is_empty());
+    }
+
+    #[test]
+    fn the_changes_between_two_documents_are_read_from_their_containers() {
+        let td = |web: &str, worker: &str| {
+            serde_json::json!({"containerDefinitions": [
+                {"name": "web", "image": web}, {"name": "worker", "image": worker}
+            ]})
+        };
+        let got = definition_image_changes(&td("w:1", "k:1"), &td("w:1", "k:2"));
+        assert_eq!(
+            got,
+            [ImageChange {
+                container: "worker".into(),
+                old: Some("k:1".into()),
+                new: "k:2".into()
+            }]
+        );
     }
 }

@@ -30,6 +30,24 @@ pub fn outputs(o: &Outcome) -> Vec<(&'static str, String)> {
                 .map(|t| t.revision.to_string())
                 .unwrap_or_default(),
         ),
+        (
+            "image",
+            o.target
+                .as_ref()
+                .and_then(|t| t.image.clone())
+                .unwrap_or_default(),
+        ),
+        // Each changed container's new image, as a JSON object (for fromJSON).
+        (
+            "images",
+            serde_json::Value::Object(
+                o.image_changes()
+                    .into_iter()
+                    .map(|c| (c.container, c.new.into()))
+                    .collect(),
+            )
+            .to_string(),
+        ),
         ("result", o.result.word().to_string()),
         (
             "duration-seconds",
@@ -42,6 +60,45 @@ pub fn outputs(o: &Outcome) -> Vec<(&'static str, String)> {
                 .map_or(String::new(), |p| format!("{:.0}", p.total.as_secs_f64())),
         ),
     ]
+}
+
+/// Registers each value as a mask (`::add-mask::`, a line at a time: the runner masks
+/// lines), so the runner hides it in everything printed after.
+pub fn add_masks(values: &[String]) {
+    let mut err = std::io::stderr().lock();
+    for line in mask_lines(values) {
+        let _ = writeln!(err, "{line}");
+    }
+}
+
+/// The `::add-mask::` commands for `values`, each line of each value once.
+pub fn mask_lines(values: &[String]) -> Vec<String> {
+    let mut lines: Vec<&str> = values
+        .iter()
+        .flat_map(|v| v.lines())
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    lines.sort_unstable();
+    lines.dedup();
+    lines
+        .into_iter()
+        .map(|l| format!("::add-mask::{}", super::plain::escape(l)))
+        .collect()
+}
+
+/// Before a diff is printed: every value masking hides on either side, as masks.
+pub fn mask_diff(event: &crate::engine::Event) {
+    if let crate::engine::Event::Diff {
+        from_definition,
+        to_definition,
+        ..
+    } = event
+    {
+        let mut values = crate::secrets::secret_values(from_definition);
+        values.extend(crate::secrets::secret_values(to_definition));
+        add_masks(&values);
+    }
 }
 
 /// Appends outputs in the heredoc form, which is safe for any value.
@@ -84,6 +141,10 @@ pub fn summary_markdown(o: &Outcome) -> String {
     };
     let _ = writeln!(s, "| Previous revision | {} |", rev(&o.previous));
     let _ = writeln!(s, "| New revision | {} |", rev(&o.target));
+    for c in o.image_changes() {
+        let old = c.old.as_deref().unwrap_or("(new container)");
+        let _ = writeln!(s, "| Image `{}` | `{old}` → `{}` |", c.container, c.new);
+    }
     if let Some(p) = &o.plan {
         let _ = writeln!(s, "| Strategy | {} |", p.strategy);
     }
@@ -254,4 +315,29 @@ fn failure_text(o: &Outcome) -> String {
             super::diagnosis::hint(&d)
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_line_of_every_value_is_registered_once_as_a_mask() {
+        let values = [
+            "hunter2".to_string(),
+            "line one\nline two".to_string(),
+            "hunter2".to_string(),
+            "100%".to_string(),
+            "  ".to_string(),
+        ];
+        assert_eq!(
+            mask_lines(&values),
+            [
+                "::add-mask::100%25",
+                "::add-mask::hunter2",
+                "::add-mask::line one",
+                "::add-mask::line two",
+            ]
+        );
+    }
 }

@@ -99,6 +99,7 @@ mod tests {
             name: format!("app:{n}"),
             revision: n,
             image: Some(format!("app:v{n}")),
+            images: Default::default(),
         };
         Outcome {
             command: "deploy".into(),

@@ -104,6 +104,15 @@ impl Observer for Plain {
                 }
                 *g = false;
             }
+            Event::Diff { .. } => {
+                // The runner must know the secrets before the diff around them is printed.
+                if self.github {
+                    super::github::mask_diff(event);
+                }
+                if let Some(text) = describe(event) {
+                    self.line(&text);
+                }
+            }
             Event::RollbackStarted { cause, to, by_ecs } => {
                 let reason = message(cause);
                 let to = rollback_target(to, by_ecs.as_deref());
@@ -153,10 +162,15 @@ pub fn describe(event: &Event) -> Option<String> {
             to_definition,
         } => {
             let diff = diff_text(from_definition, to_definition);
+            let changes =
+                crate::engine::outcome::definition_image_changes(from_definition, to_definition);
             format!(
-                "task definition changes {from} -> {to}:\n{}",
-                diff.trim_end()
+                "task definition changes {from} -> {to}:\n{}\n{}",
+                diff.trim_end(),
+                super::summary::image_change_lines(&changes).trim_end()
             )
+            .trim_end()
+            .to_string()
         }
         Event::Plan(plan) => plan_text(plan),
         Event::ServicePlan(plan) => service_plan_text(plan),

@@ -9,13 +9,21 @@ use crate::engine::outcome::{InstanceReport, Outcome, RunResult};
 
 pub fn text(o: &Outcome) -> String {
     let mut s = String::new();
-    let target = o
-        .target
-        .as_ref()
-        .map_or("(none)".to_string(), |t| match &t.image {
-            Some(img) => format!("{} ({img})", t.name),
-            None => t.name.clone(),
-        });
+    let changes = o.image_changes();
+    let target = o.target.as_ref().map_or("(none)".to_string(), |t| {
+        match (&t.image, changes.as_slice()) {
+            // Several containers changed (or an unnamed one): each by name.
+            (_, [_, _, ..]) | (None, [_]) => {
+                let each: Vec<String> = changes
+                    .iter()
+                    .map(|c| format!("{}={}", c.container, c.new))
+                    .collect();
+                format!("{} ({})", t.name, each.join(", "))
+            }
+            (Some(img), _) => format!("{} ({img})", t.name),
+            (None, _) => t.name.clone(),
+        }
+    });
     let headline = match o.result {
         RunResult::Succeeded => match &o.service {
             Some(svc) => format!(
@@ -34,6 +42,9 @@ pub fn text(o: &Outcome) -> String {
         RunResult::Interrupted => format!("{} INTERRUPTED: {target}", o.command),
     };
     let _ = writeln!(s, "{headline} ({}{})", human(o.duration), predicted(o));
+    if o.target.as_ref().is_some_and(|t| t.images.len() > 1) {
+        s.push_str(&image_change_lines(&changes));
+    }
     if let Some(f) = &o.failure {
         let d = diagnose(&f.cause);
         let _ = writeln!(s, "cause: {}", super::failure::report(f));
@@ -60,6 +71,21 @@ pub fn predicted(o: &Outcome) -> String {
         Some(p) if !o.steps.is_empty() => format!("; predicted {}", human(p.total)),
         _ => String::new(),
     }
+}
+
+/// `image web: acme/web:v1 -> acme/web:v2`, one line per changed container.
+pub fn image_change_lines(changes: &[crate::engine::outcome::ImageChange]) -> String {
+    changes
+        .iter()
+        .map(|c| {
+            format!(
+                "image {}: {} -> {}\n",
+                c.container,
+                c.old.as_deref().unwrap_or("(new container)"),
+                c.new
+            )
+        })
+        .collect()
 }
 
 pub fn instances_table(instances: &[InstanceReport]) -> String {
@@ -130,6 +156,8 @@ pub fn error_json_value(e: &crate::error::Error) -> serde_json::Value {
 pub fn json_value(o: &Outcome) -> serde_json::Value {
     let mut v = serde_json::to_value(o).unwrap_or_default();
     v["exit_code"] = o.exit_code().into();
+    // Each container whose image changes, old and new.
+    v["images"] = serde_json::to_value(o.image_changes()).unwrap_or_default();
     // What to do now, as the text summary says it (every command in it works as printed).
     v["next_step"] = super::next::next_step(o).into();
     // Beside the cause's typed fields, the sentence the text summary prints.

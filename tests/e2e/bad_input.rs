@@ -89,6 +89,19 @@ fn reference_taskdef() -> String {
     std::fs::read_to_string(support::repo_root().join(TASKDEF)).unwrap()
 }
 
+/// The reference definition with a second container, `replica`, of the same image.
+fn two_containers_of_one_repository(good: &str) -> String {
+    let mut td: serde_json::Value = serde_json::from_str(good).unwrap();
+    let mut replica = td["containerDefinitions"][0].clone();
+    replica["name"] = "replica".into();
+    replica["portMappings"] = serde_json::json!([]);
+    td["containerDefinitions"]
+        .as_array_mut()
+        .unwrap()
+        .push(replica);
+    td.to_string()
+}
+
 fn deploy(extra: &[&str]) -> Vec<String> {
     let mut v = vec!["deploy", "--image", IMAGE_V2, "--task-definition", "{td}"];
     v.extend_from_slice(extra);
@@ -151,6 +164,64 @@ fn cases() -> Vec<Case> {
             "an image with an empty tag",
             "app:",
             &["\"app:\"", "invalid image", "tag"],
+        ),
+        image_case(
+            "a --image CONTAINER=IMAGE with no container",
+            "=rafabor/prototype-4-cb:v0.0.2",
+            &["no container name", "=rafabor/prototype-4-cb:v0.0.2"],
+        ),
+        image_case(
+            "a --image CONTAINER=IMAGE with no image",
+            "cb-prototype=",
+            &["invalid image", "cb-prototype="],
+        ),
+        image_case(
+            "a --image for a container the definition lacks",
+            "nope=rafabor/prototype-4-cb:v0.0.2",
+            &["\"nope\"", "cb-prototype"],
+        ),
+        deploy_case(
+            "a container given two images",
+            &["--image", "cb-prototype=rafabor/prototype-4-cb:v0.0.3"],
+            &["\"cb-prototype\"", "two images"],
+        ),
+        // No ecs-roll.toml: its `container` would pick the container for the plain image.
+        deploy_case(
+            "a plain image that fits two containers",
+            &[],
+            &["cb-prototype, replica", "several containers"],
+        )
+        .taskdef(two_containers_of_one_repository(&good))
+        .cwd(Cwd::Empty),
+        deploy_case(
+            "--env without =VALUE",
+            &["--env", "LOG_LEVEL"],
+            &["--env \"LOG_LEVEL\"", "=VALUE"],
+        ),
+        deploy_case(
+            "--env for a container the definition lacks",
+            &["--env", "nope:LOG_LEVEL=debug"],
+            &["\"nope\"", "cb-prototype"],
+        ),
+        deploy_case(
+            "--secret with a value that is no SSM parameter or secret ARN",
+            &["--secret", "DB_PASSWORD=arn:aws:s3:::bucket/key"],
+            &["--secret DB_PASSWORD", "not an SSM parameter"],
+        ),
+        deploy_case(
+            "--unset-env with a value",
+            &["--unset-env", "APP_ENV=x"],
+            &["--unset-env", "takes a name"],
+        ),
+        deploy_case(
+            "one variable set twice",
+            &["--env", "APP_ENV=a", "--secret", "APP_ENV=/prod/app-env"],
+            &["APP_ENV", "given twice"],
+        ),
+        Case::new(
+            "a deploy with nothing to deploy",
+            &["deploy"],
+            &["nothing to deploy"],
         ),
         deploy_case(
             "a cluster that does not exist",
@@ -381,4 +452,81 @@ fn bad_input_exits_2_names_the_problem_and_changes_nothing() {
         cases().len(),
         failures.join("\n\n")
     );
+}
+
+/// `deploy --revision` and `diff --revision` of a revision they may not roll out: of
+/// another family, INACTIVE, unknown, or together with --task-definition or --image. A moto
+/// of their own: the revisions they name are registered (and one deregistered) before the
+/// fingerprint is taken.
+#[test]
+fn a_revision_that_may_not_be_rolled_out_exits_2_and_changes_nothing() {
+    let moto = MotoServer::start();
+    moto.seed(&SeedOptions::fast());
+    let mut other: serde_json::Value = serde_json::from_str(&reference_taskdef()).unwrap();
+    other["family"] = "other-app".into();
+    moto.aws("ecs", "register_task_definition", &other);
+    let mut v2: serde_json::Value = serde_json::from_str(&reference_taskdef()).unwrap();
+    v2["containerDefinitions"][0]["image"] = IMAGE_V2.into();
+    moto.aws("ecs", "register_task_definition", &v2);
+    moto.aws(
+        "ecs",
+        "deregister_task_definition",
+        &serde_json::json!({"taskDefinition": "cb-prototype:2"}),
+    );
+    let scratch = tempfile::tempdir().unwrap();
+    let quick_before = quick_fingerprint(&moto);
+    let cases = [
+        Case::new(
+            "deploy --revision of another family",
+            &["deploy", "--revision", "other-app:1"],
+            &["other-app:1", "family cb-prototype"],
+        ),
+        Case::new(
+            "deploy --revision of an INACTIVE revision",
+            &["deploy", "--revision", "2"],
+            &["cb-prototype:2", "INACTIVE"],
+        ),
+        Case::new(
+            "diff --revision of an INACTIVE revision",
+            &["diff", "--revision", "cb-prototype:2"],
+            &["cb-prototype:2", "INACTIVE"],
+        ),
+        Case::new(
+            "deploy --revision that does not exist",
+            &["deploy", "--revision", "9"],
+            &["cb-prototype:9", "not found"],
+        ),
+        Case::new(
+            "deploy --revision with --task-definition",
+            &["deploy", "--revision", "1", "--task-definition", "{td}"],
+            &["--revision and --task-definition"],
+        ),
+        Case::new(
+            "deploy --revision with --env",
+            &["deploy", "--revision", "1", "--env", "LOG_LEVEL=debug"],
+            &["--revision", "takes no --env"],
+        ),
+        Case::new(
+            "deploy --revision with --image",
+            &["deploy", "--revision", "1", "--image", IMAGE_V2],
+            &["--revision", "takes no --image"],
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (n, case) in cases.iter().enumerate() {
+        let r = run_case(&moto, case, scratch.path(), n);
+        let mut problems = check(case, &r);
+        if quick_fingerprint(&moto) != quick_before {
+            problems.push("AWS changed".into());
+        }
+        if !problems.is_empty() {
+            failures.push(format!(
+                "{}:\n  - {}\n{}",
+                case.name,
+                problems.join("\n  - "),
+                r.context()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }

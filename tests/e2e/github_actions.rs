@@ -117,8 +117,14 @@ fn a_deploy_writes_outputs_summary_and_log_groups() {
         r.outputs_raw
     );
     let o = &r.outputs;
-    assert_eq!(o.len(), 6, "{o:?}");
+    assert_eq!(o.len(), 8, "{o:?}");
     assert_eq!(o["result"], "succeeded");
+    assert_eq!(o["image"], IMAGE_V2, "{o:?}");
+    assert_eq!(
+        o["images"],
+        format!("{{\"cb-prototype\":\"{IMAGE_V2}\"}}"),
+        "{o:?}"
+    );
     assert_eq!(o["revision"], "2");
     assert!(
         o["task-definition-arn"].starts_with("arn:aws:ecs:"),
@@ -236,10 +242,21 @@ fn a_secret_in_the_task_definition_appears_nowhere() {
     assert_eq!(r.outputs["result"], "planned");
     // The diff did show the new variable (so the check below is not vacuous) ...
     assert!(r.stderr.contains("DB_PASSWORD"), "{}", r.stderr);
-    // ... but its value nowhere.
+    // ... but its value nowhere, once registered as a mask before the diff.
+    let mask = format!("::add-mask::{SECRET}");
+    let registered = r
+        .stderr
+        .find(&mask)
+        .expect("the secret is registered as a mask");
+    assert!(
+        registered < r.stderr.find("DB_PASSWORD").unwrap(),
+        "{}",
+        r.stderr
+    );
+    let stderr = r.stderr.replace(&mask, "");
     for (what, text) in [
         ("stdout", &r.stdout),
-        ("stderr", &r.stderr),
+        ("stderr", &stderr),
         ("outputs", &r.outputs_raw),
         ("summary", &r.summary),
     ] {

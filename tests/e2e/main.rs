@@ -27,6 +27,7 @@ mod iam;
 mod install_script;
 mod json_lines;
 mod lock;
+mod release;
 mod schema;
 mod secrets;
 mod services;

@@ -274,12 +274,15 @@ fn secret_values_appear_in_no_output() {
         }
     }
 
-    // And no output holds any of them.
+    // And no output holds any of them, but for the `::add-mask::` commands that register
+    // them with the runner (which shows those lines to no one).
     let mut leaks = Vec::new();
     for (what, text) in &seen.texts {
         for v in V1.values().iter().chain(V2.values().iter()) {
-            if text.contains(v) {
-                let line = text.lines().find(|l| l.contains(v)).unwrap_or_default();
+            let shown = text
+                .lines()
+                .find(|l| l.contains(v) && !l.starts_with("::add-mask::"));
+            if let Some(line) = shown {
                 leaks.push(format!("{what}: {v} in {line:?}"));
             }
         }

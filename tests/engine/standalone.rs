@@ -27,6 +27,7 @@ use serde_json::json;
 
 mod lost_answers;
 mod predictions;
+mod release;
 mod rollback_records;
 mod time_limits;
 
