@@ -100,6 +100,10 @@ pub enum Command {
     /// Show the task definition change a deploy would make, and its plan. Changes nothing.
     #[command(after_help = DIFF_EXAMPLES)]
     Diff(DiffArgs),
+    /// Deregister the family's ACTIVE revisions older than the newest N, except the rollback
+    /// target, any revision that runs in the cluster and one-off variants.
+    #[command(after_help = PRUNE_EXAMPLES)]
+    Prune(PruneArgs),
     /// Remove the deploy lock a crashed run left behind (it also expires by itself).
     #[command(after_help = UNLOCK_EXAMPLES)]
     Unlock,
@@ -150,6 +154,11 @@ pub const STATUS_EXAMPLES: &str = "Examples:
 pub const DIFF_EXAMPLES: &str = "Examples:
   ecs-roll diff --image rafabor/prototype-4-cb:v0.0.2
   ecs-roll diff --image rafabor/prototype-4-cb:v0.0.2 --task-definition taskdefs/cb-prototype.json";
+
+pub const PRUNE_EXAMPLES: &str = "Examples:
+  ecs-roll prune --keep 10 --dry-run
+  ecs-roll prune --keep 10
+  ecs-roll --cluster prod --service web prune --keep 5";
 
 pub const UNLOCK_EXAMPLES: &str = "Examples:
   ecs-roll unlock
@@ -211,6 +220,11 @@ pub struct Deploy {
     /// Service mode: the ECS deployment strategy to use (default: the service's own).
     #[arg(long, value_enum)]
     pub strategy: Option<Strategy>,
+    /// After a successful deploy, deregister the family's ACTIVE revisions older than the
+    /// newest N (at least 2), except the rollback target, any revision that runs in the
+    /// cluster and one-off variants.
+    #[arg(long, env = "ECS_ROLL_KEEP_REVISIONS", allow_hyphen_values = true)]
+    pub keep_revisions: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -238,6 +252,16 @@ pub struct Rollback {
     pub to: Option<String>,
     #[command(flatten)]
     pub rollout: Rollout,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PruneArgs {
+    /// How many of the newest ACTIVE revisions to keep (at least 2).
+    #[arg(long, allow_hyphen_values = true)]
+    pub keep: String,
+    /// List what would be deregistered, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]

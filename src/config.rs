@@ -26,6 +26,8 @@ pub struct Config {
     pub timeout: Option<String>,
     pub health_timeout: Option<String>,
     pub health_grace: Option<String>,
+    /// `--keep-revisions`.
+    pub keep_revisions: Option<i64>,
     /// Several deploy targets: `[[app]]` tables, each overriding the keys above.
     #[serde(default)]
     pub app: Vec<App>,
@@ -91,6 +93,7 @@ pub const KEYS: &[&str] = &[
     "timeout",
     "health_timeout",
     "health_grace",
+    "keep_revisions",
     "app",
 ];
 

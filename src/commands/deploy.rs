@@ -8,6 +8,7 @@ use crate::cli::{Deploy, Global};
 use crate::config::Loaded;
 use crate::engine::Observer;
 use crate::engine::outcome::Outcome;
+use crate::engine::prune;
 use crate::engine::skeleton::{PreflightDeadline, by_deadline};
 use crate::engine::{Cancel, Desired, Event, Options, Warning};
 use crate::error::Error;
@@ -34,6 +35,7 @@ async fn one(
     let s = s.clone();
     let rollout = s.rollout(&args.rollout)?;
     let image = settings::parse_image(&args.image)?;
+    let keep = s.keep_revisions(args.keep_revisions.as_deref())?;
     let gate = limiter.as_ref().and_then(|sh| sh.gate.clone());
     let deadline = PreflightDeadline::from_now(rollout.timeouts.total);
     let (aws, (desired, container)) = by_deadline(deadline, async {
@@ -58,8 +60,12 @@ async fn one(
         strategy: args.strategy.map(strategy_name),
         preflight_deadline: deadline,
     };
-    let outcome = super::run_engine(&s, &aws, ctx, Desired::Definition(desired), &opts).await;
-    Ok((outcome?, aws.calls))
+    let mut outcome = super::run_engine(&s, &aws, ctx, Desired::Definition(desired), &opts).await?;
+    if let Some(keep) = keep {
+        outcome.pruned =
+            prune::after_deploy(aws.ecs.as_ref(), aws.services.as_ref(), &outcome, keep).await;
+    }
+    Ok((outcome, aws.calls))
 }
 
 /// The ECS strategy a `--strategy` names.

@@ -9,6 +9,7 @@ pub mod deploy;
 pub mod diff;
 pub mod matrix;
 pub mod multi;
+pub mod prune;
 pub mod rollback;
 pub mod status;
 mod status_service;
@@ -61,6 +62,7 @@ async fn dispatch(cli: Cli) -> Result<i32, Error> {
         Command::Rollback(args) => rollback::run(&cli.global, args, loaded()?).await,
         Command::Status => status::run(&cli.global, loaded()?).await,
         Command::Diff(args) => diff::run(&cli.global, args, loaded()?).await,
+        Command::Prune(args) => prune::run(&cli.global, args, loaded()?).await,
         Command::Unlock => unlock::run(&cli.global, loaded()?).await,
         Command::Matrix => matrix::run(&loaded()?),
         // Generated from the command line alone: no settings, no AWS.

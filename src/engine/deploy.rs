@@ -281,6 +281,7 @@ fn initial_outcome(ctx: &StandaloneCtx, p: &Prepared, opts: &Options) -> Outcome
         tasks: Vec::new(),
         failure: None,
         rollback_failure: None,
+        pruned: None,
         duration: Duration::ZERO,
         api_calls: BTreeMap::new(),
     }

@@ -12,6 +12,7 @@ pub mod observe;
 pub mod outcome;
 pub mod plan;
 pub mod progress;
+pub mod prune;
 pub mod refusal;
 pub mod rollback;
 pub mod rollout;

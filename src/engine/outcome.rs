@@ -110,6 +110,9 @@ pub struct Outcome {
     /// (renderers add the `message`).
     pub failure: Option<FailureReport>,
     pub rollback_failure: Option<FailureReport>,
+    /// `--keep-revisions`: the old revisions deregistered after the deploy succeeded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pruned: Option<super::prune::PruneReport>,
     #[serde(with = "secs")]
     pub duration: Duration,
     pub api_calls: BTreeMap<String, u64>,

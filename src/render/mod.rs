@@ -9,6 +9,7 @@ pub mod github;
 pub mod lock;
 pub mod next;
 pub mod plain;
+pub mod prune;
 pub mod refusal;
 pub mod summary;
 pub mod targets;

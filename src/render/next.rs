@@ -116,6 +116,7 @@ mod tests {
             tasks: Vec::new(),
             failure: cause.map(|c| FailureReport::new(None, c)),
             rollback_failure: None,
+            pruned: None,
             duration: Duration::ZERO,
             api_calls: BTreeMap::new(),
         }

@@ -26,6 +26,7 @@ mod hints;
 mod iam;
 mod install_script;
 mod lock;
+mod revisions;
 mod secrets;
 mod services;
 mod several_targets;
