@@ -104,6 +104,10 @@ pub enum Command {
     /// target, any revision that runs in the cluster and one-off variants.
     #[command(after_help = PRUNE_EXAMPLES)]
     Prune(PruneArgs),
+    /// List the deploys and rollbacks ecs-roll made of the target, newest first: when, who,
+    /// revision, images, strategy, result and duration, read from AWS.
+    #[command(after_help = HISTORY_EXAMPLES)]
+    History(HistoryArgs),
     /// Remove the deploy lock a crashed run left behind (it also expires by itself).
     #[command(after_help = UNLOCK_EXAMPLES)]
     Unlock,
@@ -159,6 +163,11 @@ pub const PRUNE_EXAMPLES: &str = "Examples:
   ecs-roll prune --keep 10 --dry-run
   ecs-roll prune --keep 10
   ecs-roll --cluster prod --service web prune --keep 5";
+
+pub const HISTORY_EXAMPLES: &str = "Examples:
+  ecs-roll history
+  ecs-roll history --limit 5
+  ecs-roll --cluster prod --service web --output json history";
 
 pub const UNLOCK_EXAMPLES: &str = "Examples:
   ecs-roll unlock
@@ -262,6 +271,13 @@ pub struct PruneArgs {
     /// List what would be deregistered, change nothing.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct HistoryArgs {
+    /// How many deploys and rollbacks to list (default 20).
+    #[arg(long, allow_hyphen_values = true)]
+    pub limit: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -61,6 +61,7 @@ async fn one(
         preflight_deadline: deadline,
     };
     let mut outcome = super::run_engine(&s, &aws, ctx, Desired::Definition(desired), &opts).await?;
+    super::history::record_run(&s, &aws, &outcome).await;
     if let Some(keep) = keep {
         outcome.pruned =
             prune::after_deploy(aws.ecs.as_ref(), aws.services.as_ref(), &outcome, keep).await;

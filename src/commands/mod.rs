@@ -7,6 +7,7 @@
 pub mod completions;
 pub mod deploy;
 pub mod diff;
+pub mod history;
 pub mod matrix;
 pub mod multi;
 pub mod prune;
@@ -63,6 +64,7 @@ async fn dispatch(cli: Cli) -> Result<i32, Error> {
         Command::Status => status::run(&cli.global, loaded()?).await,
         Command::Diff(args) => diff::run(&cli.global, args, loaded()?).await,
         Command::Prune(args) => prune::run(&cli.global, args, loaded()?).await,
+        Command::History(args) => history::run(&cli.global, args, loaded()?).await,
         Command::Unlock => unlock::run(&cli.global, loaded()?).await,
         Command::Matrix => matrix::run(&loaded()?),
         // Generated from the command line alone: no settings, no AWS.

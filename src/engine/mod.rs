@@ -16,6 +16,7 @@ pub mod prune;
 pub mod refusal;
 pub mod rollback;
 pub mod rollout;
+pub mod run_record;
 pub mod skeleton;
 pub mod verdict;
 pub mod wait;

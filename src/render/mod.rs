@@ -6,6 +6,7 @@ pub mod bars;
 pub mod diagnosis;
 pub mod failure;
 pub mod github;
+pub mod history;
 pub mod lock;
 pub mod next;
 pub mod plain;

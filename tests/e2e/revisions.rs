@@ -141,3 +141,78 @@ fn deploys_keeping_two_revisions_deregister_the_old_ones_but_never_the_rollback_
     back.assert_code(0);
     assert_eq!(back.json()["target"]["name"], "cb-prototype:3");
 }
+
+#[test]
+fn history_from_another_directory_lists_the_deploy_and_the_rollback_with_who_when_and_result() {
+    let moto = MotoServer::start();
+    moto.seed(&SeedOptions {
+        instances: 2,
+        ..SeedOptions::fast()
+    });
+    let mut cmd = ecs_roll(&moto);
+    cmd.env("GITHUB_SHA", "0123456789abcdef0123456789abcdef01234567");
+    let args = with_globals(&["deploy", "--image", IMAGE_V2, "--task-definition", TASKDEF]);
+    run(cmd, &args).assert_code(0);
+    run(ecs_roll(&moto), &with_globals(&["rollback"])).assert_code(0);
+
+    // Another machine: a directory with no ecs-roll.toml and nothing but the flags.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let history = |extra: &[&str]| {
+        let mut cmd = ecs_roll(&moto);
+        cmd.current_dir(elsewhere.path());
+        let mut args = with_globals(extra);
+        args.push("history".into());
+        let r = run(cmd, &args);
+        r.assert_code(0);
+        r
+    };
+    let doc = history(&["--output", "json"]).json();
+    let entries = doc["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 2, "{doc}");
+    let (back, forward) = (&entries[0], &entries[1]);
+    assert_eq!(back["command"], "rollback", "{doc}");
+    assert_eq!(back["revision"], "cb-prototype:1", "{doc}");
+    assert_eq!(back["result"], "succeeded", "{doc}");
+    assert_eq!(back["commit"], Value::Null, "{doc}");
+    assert_eq!(forward["command"], "deploy", "{doc}");
+    assert_eq!(forward["revision"], "cb-prototype:2", "{doc}");
+    assert_eq!(forward["result"], "succeeded", "{doc}");
+    assert_eq!(forward["strategy"], "rolling", "{doc}");
+    assert_eq!(forward["images"]["cb-prototype"], IMAGE_V2, "{doc}");
+    assert_eq!(
+        forward["commit"], "0123456789abcdef0123456789abcdef01234567",
+        "{doc}"
+    );
+    for e in entries {
+        assert!(e["by"].as_str().is_some_and(|b| b.contains('@')), "{doc}");
+        assert!(
+            e["at"].as_str().is_some_and(|a| a.starts_with("20")),
+            "{doc}"
+        );
+        assert!(e["duration_seconds"].is_u64(), "{doc}");
+    }
+
+    let text = history(&[]).stdout;
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[1].starts_with("WHEN"), "{text}");
+    assert!(
+        lines[2].contains("rollback") && lines[2].contains("cb-prototype:1"),
+        "{text}"
+    );
+    assert!(
+        lines[3].contains("deploy")
+            && lines[3].contains("cb-prototype:2")
+            && lines[3].contains("succeeded")
+            && lines[3].contains("0123456789ab"),
+        "{text}"
+    );
+    let mut cmd = ecs_roll(&moto);
+    cmd.current_dir(elsewhere.path());
+    let limited = run(
+        cmd,
+        &with_globals(&["--output", "json", "history", "--limit", "1"]),
+    );
+    limited.assert_code(0);
+    assert_eq!(limited.json()["entries"][0]["command"], "rollback");
+    assert_eq!(limited.json()["entries"].as_array().unwrap().len(), 1);
+}
