@@ -9,9 +9,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
+use super::history::TAG_PREVIOUS;
 use super::outcome::{Outcome, RunResult};
 use super::wait::with_retry;
-use crate::platform::{ApiResult, Ecs, EcsServices, short};
+use crate::platform::{ApiError, ApiResult, Ecs, EcsServices, short};
 
 /// Tag on a revision registered for a one-off task (`ecs-roll run`): never pruned, whatever
 /// its age, since nothing else records that it is still wanted.
@@ -148,13 +149,34 @@ pub async fn after_deploy(
     if !prunes_after(outcome) {
         return None;
     }
-    let target = outcome.previous.as_ref().map(|p| p.name.as_str());
     let family = &outcome.family;
-    let report = prune(ecs, services, &outcome.cluster, family, keep, target, false).await;
-    Some(report.unwrap_or_else(|e| PruneReport {
+    let failed = |e: ApiError| PruneReport {
         error: Some(e.to_string()),
         ..PruneReport::empty(family, keep, false)
-    }))
+    };
+    let target = match (&outcome.previous, &outcome.target) {
+        (Some(p), _) => Some(p.name.clone()),
+        // A rerun that changed nothing may report no previous: the one recorded on the
+        // revision rolled out is what `rollback` returns to. Unknown, nothing is pruned.
+        (None, Some(t)) if !t.arn.is_empty() => {
+            match with_retry(|| ecs.describe_task_definition(&t.arn)).await {
+                Ok(r) => r.tags.get(TAG_PREVIOUS).cloned(),
+                Err(e) => return Some(failed(e)),
+            }
+        }
+        (None, _) => None,
+    };
+    let report = prune(
+        ecs,
+        services,
+        &outcome.cluster,
+        family,
+        keep,
+        target.as_deref(),
+        false,
+    )
+    .await;
+    Some(report.unwrap_or_else(failed))
 }
 
 impl PruneReport {
