@@ -190,6 +190,12 @@ impl Ecs for SharedEcs {
     async fn stop_task(&self, cluster: &str, task_arn: &str, reason: &str) -> ApiResult<()> {
         self.inner.stop_task(cluster, task_arn, reason).await
     }
+    async fn list_task_definitions(&self, family: &str) -> ApiResult<Vec<String>> {
+        self.inner.list_task_definitions(family).await
+    }
+    async fn deregister_task_definition(&self, arn: &str) -> ApiResult<()> {
+        self.inner.deregister_task_definition(arn).await
+    }
 }
 
 fn is(s: &Service, name: &str) -> bool {
@@ -224,6 +230,9 @@ impl Batched {
 
 #[async_trait]
 impl EcsServices for Batched {
+    async fn list_services(&self, cluster: &str) -> ApiResult<Vec<String>> {
+        self.inner.list_services(cluster).await
+    }
     async fn describe_service(&self, cluster: &str, service: &str) -> ApiResult<Option<Service>> {
         let cell = self.board.board(&self.key(cluster));
         let asked = Instant::now();

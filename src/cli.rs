@@ -103,6 +103,14 @@ pub enum Command {
     /// Show the task definition change a deploy would make, and its plan. Changes nothing.
     #[command(after_help = DIFF_EXAMPLES)]
     Diff(DiffArgs),
+    /// Deregister the family's ACTIVE revisions older than the newest N, except the rollback
+    /// target, any revision that runs in the cluster and one-off variants.
+    #[command(after_help = PRUNE_EXAMPLES)]
+    Prune(PruneArgs),
+    /// List the deploys and rollbacks ecs-roll made of the target, newest first: when, who,
+    /// revision, images, strategy, result and duration, read from AWS.
+    #[command(after_help = HISTORY_EXAMPLES)]
+    History(HistoryArgs),
     /// Remove the deploy lock a crashed run left behind (it also expires by itself).
     #[command(after_help = UNLOCK_EXAMPLES)]
     Unlock(Source),
@@ -154,6 +162,16 @@ pub const DIFF_EXAMPLES: &str = "Examples:
   ecs-roll diff --image web=acme/web:v42 --image worker=acme/worker:v42
   ecs-roll diff --env worker:QUEUE=jobs --unset-env worker:OLD_QUEUE
   ecs-roll diff --image rafabor/prototype-4-cb:v0.0.2 --task-definition taskdefs/cb-prototype.json";
+
+pub const PRUNE_EXAMPLES: &str = "Examples:
+  ecs-roll prune --keep 10 --dry-run
+  ecs-roll prune --keep 10
+  ecs-roll --cluster prod --service web prune --keep 5";
+
+pub const HISTORY_EXAMPLES: &str = "Examples:
+  ecs-roll history
+  ecs-roll history --limit 5
+  ecs-roll --cluster prod --service web --output json history";
 
 pub const UNLOCK_EXAMPLES: &str = "Examples:
   ecs-roll unlock
@@ -237,6 +255,11 @@ pub struct Deploy {
     /// Service mode: the ECS deployment strategy to use (default: the service's own).
     #[arg(long, value_enum)]
     pub strategy: Option<Strategy>,
+    /// After a successful deploy, deregister the family's ACTIVE revisions older than the
+    /// newest N (at least 2), except the rollback target, any revision that runs in the
+    /// cluster and one-off variants.
+    #[arg(long, env = "ECS_ROLL_KEEP_REVISIONS", allow_hyphen_values = true)]
+    pub keep_revisions: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -272,6 +295,27 @@ pub struct Rollback {
     pub source: Source,
     #[command(flatten)]
     pub rollout: Rollout,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PruneArgs {
+    /// How many of the newest ACTIVE revisions to keep (at least 2).
+    #[arg(long, allow_hyphen_values = true)]
+    pub keep: String,
+    /// List what would be deregistered, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub source: Source,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct HistoryArgs {
+    /// How many deploys and rollbacks to list (default 20).
+    #[arg(long, allow_hyphen_values = true)]
+    pub limit: Option<String>,
+    #[command(flatten)]
+    pub source: Source,
 }
 
 #[derive(Debug, Args)]

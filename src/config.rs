@@ -35,6 +35,8 @@ pub struct Config {
     /// `--secret`).
     #[serde(default)]
     pub secrets: BTreeMap<String, String>,
+    /// `--keep-revisions`.
+    pub keep_revisions: Option<i64>,
     /// Several deploy targets: `[[app]]` tables, each overriding the keys above.
     #[serde(default)]
     pub app: Vec<App>,
@@ -128,6 +130,7 @@ pub const KEYS: &[&str] = &[
     "health_grace",
     "env",
     "secrets",
+    "keep_revisions",
     "app",
 ];
 

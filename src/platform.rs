@@ -309,6 +309,11 @@ pub trait Ecs: Send + Sync {
         started_by: &str,
     ) -> ApiResult<Task>;
     async fn stop_task(&self, cluster: &str, task_arn: &str, reason: &str) -> ApiResult<()>;
+    /// ListTaskDefinitions (every page) of the family's ACTIVE revisions: their ARNs, only
+    /// this family's (the `familyPrefix` also matches longer family names).
+    async fn list_task_definitions(&self, family: &str) -> ApiResult<Vec<String>>;
+    /// DeregisterTaskDefinition: the revision turns INACTIVE.
+    async fn deregister_task_definition(&self, arn: &str) -> ApiResult<()>;
 }
 
 /// The classic ELB calls ecs-roll makes.
@@ -443,6 +448,8 @@ pub struct TargetHealth {
 /// The ECS service calls ecs-roll makes.
 #[async_trait]
 pub trait EcsServices: Send + Sync {
+    /// ListServices (every page): the ARNs of the cluster's services.
+    async fn list_services(&self, cluster: &str) -> ApiResult<Vec<String>>;
     /// None when the service does not exist (MISSING) in the cluster.
     async fn describe_service(&self, cluster: &str, service: &str) -> ApiResult<Option<Service>>;
     /// One DescribeServices for up to 10 services of a cluster: the ones that exist, in any

@@ -168,6 +168,19 @@ impl Ecs for Limited<dyn Ecs> {
         self.limiter.acquire().await;
         self.inner.stop_task(cluster, task_arn, reason).await
     }
+    async fn list_task_definitions(&self, family: &str) -> ApiResult<Vec<String>> {
+        self.limiter.acquire().await;
+        let out = self.inner.list_task_definitions(family).await?;
+        // One request per page of 100 after the first.
+        self.limiter
+            .acquire_n(out.len().div_ceil(100).max(1) as u32 - 1)
+            .await;
+        Ok(out)
+    }
+    async fn deregister_task_definition(&self, arn: &str) -> ApiResult<()> {
+        self.limiter.acquire().await;
+        self.inner.deregister_task_definition(arn).await
+    }
 }
 
 #[async_trait]
@@ -192,6 +205,14 @@ impl ClassicElb for Limited<dyn ClassicElb> {
 
 #[async_trait]
 impl EcsServices for Limited<dyn EcsServices> {
+    async fn list_services(&self, cluster: &str) -> ApiResult<Vec<String>> {
+        self.limiter.acquire().await;
+        let out = self.inner.list_services(cluster).await?;
+        self.limiter
+            .acquire_n(out.len().div_ceil(100).max(1) as u32 - 1)
+            .await;
+        Ok(out)
+    }
     async fn describe_service(&self, cluster: &str, service: &str) -> ApiResult<Option<Service>> {
         self.limiter.acquire().await;
         self.inner.describe_service(cluster, service).await

@@ -262,6 +262,35 @@ pub fn standalone_family(
     }
 }
 
+impl Settings {
+    /// `--keep-revisions` (flag or env), else `keep_revisions` of the config; None: no pruning.
+    pub fn keep_revisions(&self, flag: Option<&str>) -> Result<Option<usize>, Error> {
+        match (flag, self.config.config.keep_revisions) {
+            (Some(s), _) => parse_keep(s, "--keep-revisions").map(Some),
+            (None, Some(n)) => parse_keep(&n.to_string(), "keep_revisions").map(Some),
+            (None, None) => Ok(None),
+        }
+    }
+}
+
+/// How many revisions a prune keeps: at least the one rolled out and one to return to.
+pub fn parse_keep(s: &str, what: &str) -> Result<usize, Error> {
+    let min = crate::engine::prune::MIN_KEEP;
+    let example = if what.starts_with("--") {
+        format!("{what} 10")
+    } else {
+        format!("`{what} = 10` in ecs-roll.toml")
+    };
+    let hint = format!(
+        "keep at least {min} revisions (the one running and the rollback target), e.g. {example}"
+    );
+    match s.trim().parse::<i64>() {
+        Ok(n) if n >= min as i64 => Ok(n as usize),
+        Ok(n) => Err(Error::usage(format!("{what} {n} is below {min}"), hint)),
+        Err(_) => Err(Error::usage(format!("{what} {s:?} is not a number"), hint)),
+    }
+}
+
 fn mode(progress: Progress) -> Mode {
     let github = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
     let ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false");
@@ -364,6 +393,17 @@ mod tests {
             e.to_string().contains("\"web\"") && e.to_string().contains("\"api\""),
             "{e}"
         );
+    }
+
+    #[test]
+    fn keeping_fewer_than_two_revisions_is_refused() {
+        assert_eq!(parse_keep("2", "--keep").unwrap(), 2);
+        assert_eq!(parse_keep(" 10 ", "--keep").unwrap(), 10);
+        for bad in ["1", "0", "-3", "ten", ""] {
+            let e = parse_keep(bad, "--keep").unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{bad}");
+            assert!(e.to_string().contains("--keep"), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -8,12 +8,13 @@ use async_trait::async_trait;
 use aws_config::SdkConfig;
 use aws_config::retry::RetryConfig;
 use aws_sdk_ecs::Client;
+use aws_sdk_ecs::operation::deregister_task_definition::DeregisterTaskDefinitionOutput;
 use aws_sdk_ecs::operation::describe_task_definition::DescribeTaskDefinitionOutput;
 use aws_sdk_ecs::operation::describe_tasks::DescribeTasksOutput;
 use aws_sdk_ecs::operation::register_task_definition::RegisterTaskDefinitionOutput;
 use aws_sdk_ecs::operation::start_task::StartTaskOutput;
 use aws_sdk_ecs::operation::stop_task::StopTaskOutput;
-use aws_sdk_ecs::types::{DesiredStatus, TaskDefinitionField};
+use aws_sdk_ecs::types::{DesiredStatus, TaskDefinitionField, TaskDefinitionStatus};
 use serde_json::Value;
 
 use super::ApiCalls;
@@ -275,4 +276,44 @@ impl Ecs for EcsAdapter {
         self.calls.call("StopTask", request).await?;
         Ok(())
     }
+
+    async fn list_task_definitions(&self, family: &str) -> ApiResult<Vec<String>> {
+        let arns = paginate(|next_token| async move {
+            let request = self
+                .client
+                .list_task_definitions()
+                .family_prefix(family)
+                .status(TaskDefinitionStatus::Active)
+                .set_next_token(next_token)
+                .send();
+            let page = self.calls.call("ListTaskDefinitions", request).await?;
+            let next = page.next_token().map(String::from);
+            Ok((page.task_definition_arns().to_vec(), next))
+        })
+        .await?;
+        Ok(arns
+            .into_iter()
+            .filter(|a| family_of_arn(a) == Some(family))
+            .collect())
+    }
+
+    async fn deregister_task_definition(&self, arn: &str) -> ApiResult<()> {
+        // The reply describes the revision, which the SDK cannot always parse from moto; only
+        // success matters, so it is taken raw and dropped (as for StopTask).
+        let raw = RawSuccessBody::new(|| DeregisterTaskDefinitionOutput::builder().build());
+        let request = self
+            .client
+            .deregister_task_definition()
+            .task_definition(arn)
+            .customize()
+            .interceptor(raw.clone())
+            .send();
+        self.calls.call("DeregisterTaskDefinition", request).await?;
+        Ok(())
+    }
+}
+
+/// `arn:…:task-definition/app:3` -> `app`.
+fn family_of_arn(arn: &str) -> Option<&str> {
+    crate::platform::short(arn).rsplit_once(':').map(|(f, _)| f)
 }

@@ -182,6 +182,21 @@ impl EcsAdapter {
 
 #[async_trait]
 impl EcsServices for EcsAdapter {
+    async fn list_services(&self, cluster: &str) -> ApiResult<Vec<String>> {
+        paginate(|next_token| async move {
+            let request = self
+                .client
+                .list_services()
+                .cluster(cluster)
+                .set_next_token(next_token)
+                .send();
+            let page = self.calls.call("ListServices", request).await?;
+            let next = page.next_token().map(String::from);
+            Ok((page.service_arns().to_vec(), next))
+        })
+        .await
+    }
+
     /// A service that was deleted (status INACTIVE, still listed by ECS for a while) is returned
     /// as it is; only one ECS does not know at all is None.
     async fn describe_service(&self, cluster: &str, service: &str) -> ApiResult<Option<Service>> {

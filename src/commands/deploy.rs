@@ -9,6 +9,7 @@ use crate::cli::{Deploy, Global};
 use crate::config::Loaded;
 use crate::engine::Observer;
 use crate::engine::outcome::Outcome;
+use crate::engine::prune;
 use crate::engine::skeleton::{PreflightDeadline, by_deadline};
 use crate::engine::{Cancel, Desired, Event, Options, Warning};
 use crate::error::Error;
@@ -52,6 +53,7 @@ async fn one(
         config_secrets: &config_secrets,
     })?;
     mask_early(&s, &release);
+    let keep = s.keep_revisions(args.keep_revisions.as_deref())?;
     let gate = limiter.as_ref().and_then(|sh| sh.gate.clone());
     let deadline = PreflightDeadline::from_now(rollout.timeouts.total);
     let (aws, (desired, containers)) = by_deadline(deadline, async {
@@ -84,8 +86,13 @@ async fn one(
         strategy: args.strategy.map(strategy_name),
         preflight_deadline: deadline,
     };
-    let outcome = super::run_engine(&s, &aws, ctx, desired, &opts).await;
-    Ok((outcome?, aws.calls))
+    let mut outcome = super::run_engine(&s, &aws, ctx, desired, &opts).await?;
+    super::history::record_run(&s, &aws, &outcome).await;
+    if let Some(keep) = keep {
+        outcome.pruned =
+            prune::after_deploy(aws.ecs.as_ref(), aws.services.as_ref(), &outcome, keep).await;
+    }
+    Ok((outcome, aws.calls))
 }
 
 /// What `deploy` (or `diff`) rolls out, from its flags.

@@ -8,8 +8,10 @@ pub mod completions;
 pub mod deploy;
 pub mod diff;
 pub mod family;
+pub mod history;
 pub mod matrix;
 pub mod multi;
+pub mod prune;
 pub mod rollback;
 pub mod status;
 mod status_service;
@@ -66,6 +68,8 @@ async fn dispatch(cli: Cli) -> Result<i32, Error> {
         Command::Status(source) => status::run(&cli.global, &source, loaded()?).await,
         Command::Diff(args) => diff::run(&cli.global, args, loaded()?).await,
         Command::Unlock(source) => unlock::run(&cli.global, &source, loaded()?).await,
+        Command::Prune(args) => prune::run(&cli.global, args, loaded()?).await,
+        Command::History(args) => history::run(&cli.global, args, loaded()?).await,
         Command::Matrix => matrix::run(&loaded()?),
         // Generated from the command line alone: no settings, no AWS.
         Command::Completions { shell } => completions::completions(shell),

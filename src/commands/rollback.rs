@@ -75,8 +75,9 @@ async fn one(
         strategy: None,
         preflight_deadline: deadline,
     };
-    let outcome = super::run_engine(&s, &aws, ctx, Desired::Revision(target), &opts).await;
-    Ok((outcome?, aws.calls))
+    let outcome = super::run_engine(&s, &aws, ctx, Desired::Revision(target), &opts).await?;
+    super::history::record_run(&s, &aws, &outcome).await;
+    Ok((outcome, aws.calls))
 }
 
 /// How `ecs-roll status` shows a revision's rollback target

@@ -292,6 +292,7 @@ fn initial_outcome(ctx: &StandaloneCtx, p: &Prepared, opts: &Options) -> Outcome
         tasks: Vec::new(),
         failure: None,
         rollback_failure: None,
+        pruned: None,
         duration: Duration::ZERO,
         predicted: Some(p.prediction.clone()),
         api_calls: BTreeMap::new(),

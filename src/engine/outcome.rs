@@ -163,6 +163,9 @@ pub struct Outcome {
     /// (renderers add the `message`).
     pub failure: Option<FailureReport>,
     pub rollback_failure: Option<FailureReport>,
+    /// `--keep-revisions`: the old revisions deregistered after the deploy succeeded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pruned: Option<super::prune::PruneReport>,
     #[serde(rename = "seconds", with = "secs")]
     pub duration: Duration,
     /// How long the rollout was expected to take (`predicted_seconds`, `predicted_from`).

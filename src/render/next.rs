@@ -117,6 +117,7 @@ mod tests {
             tasks: Vec::new(),
             failure: cause.map(|c| FailureReport::new(None, c)),
             rollback_failure: None,
+            pruned: None,
             duration: Duration::ZERO,
             predicted: None,
             api_calls: BTreeMap::new(),

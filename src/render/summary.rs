@@ -62,6 +62,9 @@ pub fn text(o: &Outcome) -> String {
     } else {
         s.push_str(&instances_table(&o.instances));
     }
+    if let Some(p) = &o.pruned {
+        s.push_str(&super::prune::text(p));
+    }
     s
 }
 
@@ -112,7 +115,7 @@ pub fn instances_table(instances: &[InstanceReport]) -> String {
 }
 
 /// Columns as wide as their widest cell, two spaces apart.
-fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+pub(crate) fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     let header: Vec<String> = header.iter().map(|h| h.to_string()).collect();
     let mut widths: Vec<usize> = header.iter().map(String::len).collect();
     for r in rows {

@@ -122,4 +122,19 @@ impl Ecs for Sim {
         })
         .await
     }
+
+    async fn list_task_definitions(&self, family: &str) -> ApiResult<Vec<String>> {
+        self.call("ListTaskDefinitions", |w, _| {
+            Ok(w.task_definitions.active_of(family))
+        })
+        .await
+    }
+
+    async fn deregister_task_definition(&self, arn: &str) -> ApiResult<()> {
+        self.change_call("DeregisterTaskDefinition", |w, now| {
+            let elapsed = w.elapsed(now).as_secs_f64();
+            w.task_definitions.deregister(arn, elapsed).map(|_| ())
+        })
+        .await
+    }
 }

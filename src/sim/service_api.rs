@@ -55,6 +55,18 @@ impl World {
 
 #[async_trait]
 impl EcsServices for Sim {
+    async fn list_services(&self, cluster: &str) -> ApiResult<Vec<String>> {
+        self.call("ListServices", |w, _| {
+            w.cluster(cluster)?;
+            Ok(w.services
+                .values()
+                .filter(|s| s.cluster == cluster)
+                .map(|s| s.arn.clone())
+                .collect())
+        })
+        .await
+    }
+
     async fn describe_service(&self, cluster: &str, service: &str) -> ApiResult<Option<Service>> {
         self.call("DescribeServices", |w, now| {
             w.describe_service(cluster, service, now)

@@ -112,6 +112,15 @@ impl TaskDefinitions {
         }
     }
 
+    /// ListTaskDefinitions with an exact family and status ACTIVE: ARNs, oldest first.
+    pub fn active_of(&self, family: &str) -> Vec<String> {
+        self.revisions
+            .iter()
+            .filter(|r| r.family == family && is_active(r))
+            .map(|r| r.arn.clone())
+            .collect()
+    }
+
     /// `find`, or the error DescribeTaskDefinition gives.
     pub fn describe(&self, reference: &str) -> Result<&Revision, Fail> {
         self.find(reference).ok_or_else(|| {

@@ -28,6 +28,7 @@ mod install_script;
 mod json_lines;
 mod lock;
 mod release;
+mod revisions;
 mod schema;
 mod secrets;
 mod services;

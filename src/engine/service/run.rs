@@ -328,6 +328,7 @@ fn initial_outcome(s: &ServiceCtx, p: &Prepared, opts: &Options) -> Outcome {
         tasks: task_reports(&p.running, &p.instances, &p.catalog),
         failure: None,
         rollback_failure: None,
+        pruned: None,
         duration: Duration::ZERO,
         predicted: Some(p.prediction.clone()),
         api_calls: BTreeMap::new(),
