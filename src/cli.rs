@@ -20,7 +20,8 @@ pub struct Cli {
 }
 
 pub const EXIT_CODES: &str = "Exit codes: 0 success, 1 failure, 2 usage or preflight error (nothing changed), \
-3 failed and rolled back, 130 interrupted (the step in progress was finished first).";
+3 failed and rolled back, 4 the one-off task failed (run, deploy --before), 130 interrupted (the step in \
+progress was finished first).";
 
 #[derive(Debug, Clone, Args)]
 pub struct Global {

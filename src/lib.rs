@@ -18,6 +18,7 @@ pub mod diff;
 pub mod engine;
 pub mod error;
 pub mod image;
+pub mod overrides;
 pub mod platform;
 pub mod ratelimit;
 pub mod render;

@@ -26,4 +26,5 @@ pub use failure::{Failure, FailureReport};
 pub use outcome::{Outcome, RunResult};
 pub use progress::{Progress, Wait};
 pub mod lock;
+pub mod oneoff;
 pub mod service;
