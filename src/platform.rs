@@ -331,12 +331,23 @@ pub struct Service {
     /// EC2, FARGATE, EXTERNAL; None when a capacity provider strategy decides.
     pub launch_type: Option<String>,
     pub capacity_providers: Vec<String>,
+    /// Where its tasks run, for one-off tasks that must run there too.
+    pub placement: ServicePlacement,
     pub deployment_controller: DeploymentController,
     pub deployment_configuration: DeploymentConfiguration,
     pub deployments: Vec<Deployment>,
     pub load_balancers: Vec<ServiceLoadBalancer>,
     /// Newest first, as ECS returns them.
     pub events: Vec<ServiceEvent>,
+}
+
+/// A service's capacity provider strategy, awsvpc network configuration and platform version:
+/// what a one-off task of the service copies so it runs where the service's tasks run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ServicePlacement {
+    pub capacity_provider_strategy: Vec<CapacityProviderItem>,
+    pub network: Option<AwsVpcConfiguration>,
+    pub platform_version: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

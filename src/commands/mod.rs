@@ -10,6 +10,7 @@ pub mod diff;
 pub mod matrix;
 pub mod multi;
 pub mod rollback;
+pub mod run;
 pub mod status;
 mod status_service;
 pub mod unlock;
@@ -59,6 +60,7 @@ async fn dispatch(cli: Cli) -> Result<i32, Error> {
     match cli.command {
         Command::Deploy(args) => deploy::run(&cli.global, args, loaded()?).await,
         Command::Rollback(args) => rollback::run(&cli.global, args, loaded()?).await,
+        Command::Run(args) => run::run(&cli.global, args, loaded()?).await,
         Command::Status => status::run(&cli.global, loaded()?).await,
         Command::Diff(args) => diff::run(&cli.global, args, loaded()?).await,
         Command::Unlock => unlock::run(&cli.global, loaded()?).await,

@@ -8,6 +8,7 @@ pub mod failure;
 pub mod github;
 pub mod lock;
 pub mod next;
+pub mod oneoff;
 pub mod plain;
 pub mod refusal;
 pub mod summary;

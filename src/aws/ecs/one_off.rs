@@ -17,14 +17,16 @@ impl OneOffTasks for EcsAdapter {
     async fn run_task(&self, r: &RunTaskRequest) -> ApiResult<Task> {
         const OP: &str = "RunTask";
         let raw = RawSuccessBody::new(|| RunTaskOutput::builder().build());
-        // The client token makes the SDK's retries of a lost answer start one task, not two.
+        // The client token makes the SDK's retries of a lost answer start one task, not two;
+        // it is new for every one-off (ECS answers a token it saw with the task it started).
+        let token = client_token();
         let request = self
             .client
             .run_task()
             .cluster(&r.cluster)
             .task_definition(&r.task_definition)
             .started_by(&r.started_by)
-            .client_token(&r.started_by)
+            .client_token(token)
             .count(1)
             .set_launch_type(r.launch_type.as_deref().map(LaunchType::from))
             .set_capacity_provider_strategy(strategy(r))
@@ -51,6 +53,14 @@ impl OneOffTasks for EcsAdapter {
         };
         Err(ApiError::new(OP, ApiErrorKind::InvalidRequest, message))
     }
+}
+
+fn client_token() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    format!("ecs-roll-{}-{nanos}", std::process::id())
 }
 
 fn strategy(r: &RunTaskRequest) -> Option<Vec<CapacityProviderStrategyItem>> {

@@ -21,7 +21,9 @@ pub use verdict::{ContainerFailure, Judgement, Why, essential_containers, judge}
 
 use super::context::Ctx;
 use super::failure::StoppedTask;
+use super::outcome::RunResult;
 use super::wait::with_retry;
+use crate::error::exit;
 use crate::platform::{ApiError, LogStreams, OneOffTasks, RunTaskRequest, Task, TaskStatus};
 
 /// How many of the last log lines a report keeps (the summary shows them).
@@ -130,6 +132,28 @@ impl Report {
     pub fn succeeded(&self) -> bool {
         self.end == End::Succeeded
     }
+
+    /// The result word of the output contract: `succeeded`, `failed` (the one-off task
+    /// failed or ran past its timeout) or `interrupted`.
+    pub fn result(&self) -> RunResult {
+        match &self.end {
+            End::Succeeded => RunResult::Succeeded,
+            End::Stopped {
+                why: Stop::Interrupted,
+                ..
+            } => RunResult::Interrupted,
+            End::Failed { .. } | End::Stopped { .. } => RunResult::Failed,
+        }
+    }
+
+    /// 0, 4 (the one-off task failed) or 130 (interrupted).
+    pub fn exit_code(&self) -> i32 {
+        match self.result() {
+            RunResult::Succeeded => exit::SUCCESS,
+            RunResult::Interrupted => exit::INTERRUPTED,
+            _ => exit::ONE_OFF_FAILED,
+        }
+    }
 }
 
 /// Why a one-off task could not be followed to its end.
@@ -183,7 +207,7 @@ pub async fn run(
                 Judgement::Succeeded => End::Succeeded,
                 Judgement::Failed { containers } => End::Failed { containers },
             };
-            (Some(task), end)
+            (Some(*task), end)
         }
         Ended::Cut(why) => {
             emit(&OneOffEvent::Stopping { why });
@@ -217,7 +241,7 @@ pub async fn run(
 }
 
 enum Ended {
-    Stopped(Task),
+    Stopped(Box<Task>),
     /// The timeout passed or an interrupt came first.
     Cut(Stop),
 }
@@ -250,7 +274,7 @@ impl Running<'_, '_> {
             if task.last_status == TaskStatus::Stopped {
                 // What the container wrote just before it exited.
                 self.read_log().await;
-                return Ok(Ended::Stopped(task));
+                return Ok(Ended::Stopped(Box::new(task)));
             }
             if self.o.ctx.cancel.requested() {
                 return Ok(Ended::Cut(Stop::Interrupted));
