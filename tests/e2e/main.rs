@@ -26,6 +26,7 @@ mod hints;
 mod iam;
 mod install_script;
 mod lock;
+mod oneoff;
 mod secrets;
 mod services;
 mod several_targets;
