@@ -57,7 +57,9 @@ ecs-one-off-exits
     EssentialContainerExited and stoppedReason "Essential container in task exited"; the
     overridden container exits with the code its command names (`sh -c "exit 3"`, or a
     last word `exit 3`: 3; otherwise 0), the other containers 0. The command `sleep
-    forever` never exits (for timeouts and interrupts).
+    forever` never exits (for timeouts and interrupts). Also gives moto's network
+    interfaces the `private_dns_name` its awsvpc RunTask reads (moto 5.2.1 fails every
+    awsvpc RunTask, such as a Fargate service's one-off, with HTTP 500 without it).
 """
 
 from __future__ import annotations
@@ -1018,6 +1020,19 @@ def _patch_one_off_exits() -> None:
 
     Backend.run_task = run_task
     Backend.describe_tasks = describe_tasks
+    try:
+        from moto.ec2.models.elastic_network_interfaces import NetworkInterface
+
+        original_eni_init = NetworkInterface.__init__
+
+        def eni_init(eni, *args, **kwargs):  # type: ignore[no-untyped-def]
+            original_eni_init(eni, *args, **kwargs)
+            if not hasattr(eni, "private_dns_name"):
+                eni.private_dns_name = f"ip-{str(eni.private_ip_address).replace('.', '-')}.ec2.internal"
+
+        NetworkInterface.__init__ = eni_init
+    except Exception as e:
+        _warn(f"ecs-one-off-exits: awsvpc RunTask left as moto has it ({e})")
     APPLIED.append("ecs-one-off-exits")
 
 

@@ -136,10 +136,18 @@ pub async fn run_one_off(
         }
     };
     oneoff::run(&o, spec, &emit).await.map_err(|e| match e {
-        OneOffError::NotStarted(error) => Error::Preflight {
-            message: format!("the one-off task could not be started: {error}"),
-            hint: "check the cluster's capacity and the task definition (ECS's reason is above); nothing ran".into(),
-        },
+        // After the SDK's retries of a 5xx or a lost answer ECS may have started it after all.
+        OneOffError::NotStarted(error) if error.is_transient() => Error::failed(
+            format!("RunTask got no answer, a one-off task may have started: {error}"),
+            format!(
+                "look for it: aws ecs list-tasks --cluster {} --started-by {}",
+                ctx.cluster, spec.request.started_by
+            ),
+        ),
+        OneOffError::NotStarted(error) => Error::preflight(
+            format!("the one-off task could not be started: {error}"),
+            "check the cluster's capacity and the task definition (ECS's reason is above); nothing ran",
+        ),
         OneOffError::Api { task_arn, error } => Error::failed(
             format!("lost track of one-off task {task_arn}: {error}"),
             format!("see the task in the ECS console, or stop it: aws ecs stop-task --cluster {} --task {task_arn}", ctx.cluster),

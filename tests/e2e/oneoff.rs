@@ -162,3 +162,80 @@ fn run_with_bad_input_exits_2_and_starts_nothing() {
     assert!(!one_off_family_exists(&moto));
     assert_eq!(running_app_tasks(&moto), before);
 }
+
+#[test]
+fn run_on_a_fargate_service_uses_the_service_network_configuration() {
+    let moto = MotoServer::start();
+    let vpc = moto.aws("ec2", "create_vpc", &json!({"CidrBlock": "10.1.0.0/16"}));
+    let vpc_id = vpc["Vpc"]["VpcId"].as_str().unwrap().to_string();
+    let subnet = moto.aws(
+        "ec2",
+        "create_subnet",
+        &json!({"VpcId": vpc_id, "CidrBlock": "10.1.1.0/24"}),
+    );
+    let subnet_id = subnet["Subnet"]["SubnetId"].as_str().unwrap().to_string();
+    let sg = moto.aws(
+        "ec2",
+        "create_security_group",
+        &json!({"GroupName": "web", "Description": "web", "VpcId": vpc_id}),
+    );
+    let sg_id = sg["GroupId"].as_str().unwrap().to_string();
+    moto.aws("ecs", "create_cluster", &json!({"clusterName": "prod"}));
+    moto.aws(
+        "ecs",
+        "register_task_definition",
+        &json!({"family": "web", "networkMode": "awsvpc", "requiresCompatibilities": ["FARGATE"],
+            "cpu": "256", "memory": "512",
+            "containerDefinitions": [{"name": "web", "image": "acme/web:v1", "essential": true, "memory": 512,
+                "portMappings": [{"containerPort": 8080}]}]}),
+    );
+    let network = json!({"awsvpcConfiguration": {
+        "subnets": [subnet_id], "securityGroups": [sg_id], "assignPublicIp": "DISABLED"}});
+    moto.aws(
+        "ecs",
+        "create_service",
+        &json!({"cluster": "prod", "serviceName": "web", "taskDefinition": "web:1",
+            "desiredCount": 1, "launchType": "FARGATE", "networkConfiguration": network}),
+    );
+    let args = [
+        "--cluster",
+        "prod",
+        "--service",
+        "web",
+        "--region",
+        crate::support::REGION,
+        "--output",
+        "json",
+        "run",
+        "--command",
+        "./migrate up",
+        // The repository's ecs-roll.toml names the reference setup's container.
+        "--container",
+        "web",
+    ]
+    .map(String::from);
+    let r = run(ecs_roll(&moto), &args);
+    r.assert_code(0);
+    let doc = r.json();
+    assert_eq!(doc["result"], "succeeded", "{doc}");
+    assert_eq!(doc["revision"], "web:1", "{doc}");
+    // What moto stored of the RunTask: Fargate, in the service's subnet, no variant needed.
+    let task = moto.aws(
+        "ecs",
+        "describe_tasks",
+        &json!({"cluster": "prod", "tasks": [doc["task_arn"]]}),
+    );
+    let t = &task["tasks"][0];
+    assert_eq!(t["launchType"], "FARGATE", "{task}");
+    let details = t["attachments"][0]["details"].as_array().unwrap();
+    let stored = details.iter().find(|d| d["name"] == "subnetId").unwrap();
+    assert_eq!(stored["value"], subnet_id, "{task}");
+    assert!(
+        moto.try_aws(
+            "ecs",
+            "describe_task_definition",
+            &json!({"taskDefinition": "web-one-off"})
+        )
+        .is_err()
+    );
+}
