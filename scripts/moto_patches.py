@@ -49,6 +49,17 @@ ecs-service-scheduler
     for rolling updates, which moto lacks: tasks started and stopped within maximumPercent /
     minimumHealthyPercent, registered with and drained from the service's load balancers,
     deployments, counts and service events kept as ECS keeps them. See its section below.
+ecs-one-off-exits
+    Opt-in (ECS_ROLL_TESTBED_ONE_OFF_SECONDS=N, which the e2e harness sets for the one-off
+    tests): moto runs no containers, so a task never exits by itself. A task RunTask started
+    with a command override (`overrides.containerOverrides[].command`) stops N seconds
+    later, as if its command had ended: seen STOPPED by DescribeTasks with stopCode
+    EssentialContainerExited and stoppedReason "Essential container in task exited"; the
+    overridden container exits with the code its command names (`sh -c "exit 3"`, or a
+    last word `exit 3`: 3; otherwise 0), the other containers 0. The command `sleep
+    forever` never exits (for timeouts and interrupts). Also gives moto's network
+    interfaces the `private_dns_name` its awsvpc RunTask reads (moto 5.2.1 fails every
+    awsvpc RunTask, such as a Fargate service's one-off, with HTTP 500 without it).
 """
 
 from __future__ import annotations
@@ -950,10 +961,86 @@ def _patch_service_scheduler() -> None:
     APPLIED.append("ecs-service-scheduler")
 
 
+# --------------------------------------------------------------------------------------
+# ECS one-off tasks (opt-in)
+
+ESSENTIAL_EXITED = "Essential container in task exited"
+
+
+def _one_off_exit(command: list) -> int | None:  # type: ignore[type-arg]
+    """The exit code a one-off command ends with; None when it never ends."""
+    line = " ".join(str(w) for w in command)
+    if line == "sleep forever":
+        return None
+    words = line.replace('"', " ").replace("'", " ").split()
+    if len(words) >= 2 and words[-2] == "exit" and words[-1].isdigit():
+        return int(words[-1])
+    return 0
+
+
+def _patch_one_off_exits() -> None:
+    raw = os.environ.get("ECS_ROLL_TESTBED_ONE_OFF_SECONDS")
+    if not raw:
+        return
+    try:
+        after = float(raw)
+        from moto.ecs import models
+    except Exception as e:
+        _warn(f"ecs-one-off-exits not applied ({e})")
+        return
+    Backend = getattr(models, "EC2ContainerServiceBackend", None)
+    missing = [m for m in ("run_task", "describe_tasks") if Backend is None or not hasattr(Backend, m)]
+    if missing:
+        _warn(f"ecs-one-off-exits not applied (missing {missing})")
+        return
+    original_run, original_describe = Backend.run_task, Backend.describe_tasks
+
+    def run_task(self, cluster_str, task_definition_str, count, overrides, *args, **kwargs):  # type: ignore[no-untyped-def]
+        tasks = original_run(self, cluster_str, task_definition_str, count, overrides, *args, **kwargs)
+        for o in (overrides or {}).get("containerOverrides") or []:
+            if o.get("command"):
+                for t in tasks:
+                    t._one_off = (time.monotonic() + after, o.get("name"), _one_off_exit(o["command"]))
+        return tasks
+
+    def describe_tasks(self, cluster_str, tasks):  # type: ignore[no-untyped-def]
+        found = original_describe(self, cluster_str, tasks)
+        for t in found:
+            due, name, code = getattr(t, "_one_off", (None, None, None))
+            if due is None or code is None or time.monotonic() < due or t.last_status == "STOPPED":
+                continue
+            t.last_status = "STOPPED"
+            t.desired_status = "STOPPED"
+            t.stop_code = "EssentialContainerExited"
+            t.stopped_reason = ESSENTIAL_EXITED
+            for c in t.containers:
+                c.last_status = "STOPPED"
+                c.exitCode = code if c.name == name else 0
+        return found
+
+    Backend.run_task = run_task
+    Backend.describe_tasks = describe_tasks
+    try:
+        from moto.ec2.models.elastic_network_interfaces import NetworkInterface
+
+        original_eni_init = NetworkInterface.__init__
+
+        def eni_init(eni, *args, **kwargs):  # type: ignore[no-untyped-def]
+            original_eni_init(eni, *args, **kwargs)
+            if not hasattr(eni, "private_dns_name"):
+                eni.private_dns_name = f"ip-{str(eni.private_ip_address).replace('.', '-')}.ec2.internal"
+
+        NetworkInterface.__init__ = eni_init
+    except Exception as e:
+        _warn(f"ecs-one-off-exits: awsvpc RunTask left as moto has it ({e})")
+    APPLIED.append("ecs-one-off-exits")
+
+
 def apply() -> list[str]:
     _patch_task_containers()
     _patch_ecs_tasks()
     draining = os.environ.get("ECS_ROLL_TESTBED_DRAINING", "on").lower() not in ("off", "0", "false", "no")
     _patch_elb(draining)
     _patch_service_scheduler()
+    _patch_one_off_exits()
     return APPLIED

@@ -20,7 +20,8 @@ pub struct Cli {
 }
 
 pub const EXIT_CODES: &str = "Exit codes: 0 success, 1 failure, 2 usage or preflight error (nothing changed), \
-3 failed and rolled back, 130 interrupted (the step in progress was finished first).";
+3 failed and rolled back, 4 the one-off task failed (run, deploy --before), 130 interrupted (the step in \
+progress was finished first).";
 
 #[derive(Debug, Clone, Args)]
 pub struct Global {
@@ -97,6 +98,10 @@ pub enum Command {
     /// Return to the revision that ran before the last deploy, by the same safe path.
     #[command(after_help = ROLLBACK_EXAMPLES)]
     Rollback(Rollback),
+    /// Run a one-off task (a migration, any command) of the target's revision and wait until
+    /// it stops: exit 0 only when every essential container exited 0, else 4.
+    #[command(after_help = RUN_EXAMPLES)]
+    Run(RunArgs),
     /// Show the running revision, tasks per instance and load balancer health.
     #[command(after_help = STATUS_EXAMPLES)]
     Status(Source),
@@ -147,6 +152,11 @@ pub const DEPLOY_EXAMPLES: &str = "Examples:
   ecs-roll deploy --image web=acme/web:v42 --image worker=acme/worker:v42 --dry-run
   ecs-roll deploy --image acme/web:v42 --env LOG_LEVEL=debug --secret DB_PASSWORD=/prod/db-password
   ecs-roll --cluster prod --service web deploy --revision web:41";
+
+pub const RUN_EXAMPLES: &str = "Examples:
+  ecs-roll run --command \"./migrate up\"
+  ecs-roll run --command \"./migrate status\" --revision 7 --env LOG_LEVEL=debug
+  ecs-roll --cluster prod --service web run --command \"rake db:migrate\" --run-timeout 1h";
 
 pub const ROLLBACK_EXAMPLES: &str = "Examples:
   ecs-roll rollback
@@ -287,6 +297,39 @@ pub struct Source {
 }
 
 #[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// The command to run, e.g. "./migrate up": split into words as a shell would (quotes
+    /// kept together, no expansions), it replaces the container's command.
+    #[arg(long, allow_hyphen_values = true)]
+    pub command: String,
+    /// Container the command runs in (default: the only essential one).
+    #[arg(long, env = "ECS_ROLL_CONTAINER")]
+    pub container: Option<String>,
+    /// Revision to run: a number, family:revision or an ARN (default: the running one).
+    #[arg(long)]
+    pub revision: Option<String>,
+    /// A variable for this task only, NAME=VALUE (CONTAINER:NAME=VALUE for another
+    /// container); repeatable.
+    #[arg(long = "env", value_name = "NAME=VALUE")]
+    pub env: Vec<String>,
+    #[command(flatten)]
+    pub one_off: OneOffArgs,
+}
+
+/// How long a one-off task may run, and what happens to it when ecs-roll stops waiting.
+#[derive(Debug, Clone, Args)]
+pub struct OneOffArgs {
+    /// Limit for the one-off task, from RunTask to STOPPED, e.g. 45m (default 30m); past it
+    /// the task is stopped and the command fails (exit 4).
+    #[arg(long, env = "ECS_ROLL_RUN_TIMEOUT", allow_hyphen_values = true)]
+    pub run_timeout: Option<String>,
+    /// At the timeout or on Ctrl-C/SIGTERM, leave the one-off task running instead of
+    /// stopping it.
+    #[arg(long)]
+    pub leave_running: bool,
+}
+
+#[derive(Debug, Clone, Args)]
 pub struct Rollback {
     /// Revision to return to: a number, family:revision or an ARN (default: the recorded previous one).
     #[arg(long)]
@@ -376,12 +419,10 @@ mod tests {
                 .collect();
             assert!((2..=3).contains(&examples.len()), "{name}: {examples:?}");
             for example in examples {
-                let words: Vec<&str> = example
-                    .split(['>', '|'])
-                    .next()
-                    .unwrap()
-                    .split_whitespace()
-                    .collect();
+                // Split as a shell would: `--command "./migrate up"` is one argument.
+                let line = example.split(['>', '|']).next().unwrap();
+                let owned = crate::overrides::parse_command(line).unwrap();
+                let words: Vec<&str> = owned.iter().map(String::as_str).collect();
                 assert_eq!(words[0], "ecs-roll", "{example}");
                 assert!(words.contains(&name.as_str()), "{name}: {example}");
                 if let Err(e) = super::Cli::try_parse_from(&words) {

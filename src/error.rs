@@ -11,6 +11,9 @@ pub mod exit {
     /// Bad input or a failed preflight check: nothing was changed in AWS.
     pub const USAGE: i32 = 2;
     pub const ROLLED_BACK: i32 = 3;
+    /// A one-off task (`ecs-roll run`, `deploy --before`) ran and failed: an essential
+    /// container exited non-zero or never started, or it ran past `--run-timeout`.
+    pub const ONE_OFF_FAILED: i32 = 4;
     /// Stopped by Ctrl-C / SIGTERM after making the step in progress safe.
     pub const INTERRUPTED: i32 = 130;
 }

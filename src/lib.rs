@@ -19,6 +19,7 @@ pub mod diff;
 pub mod engine;
 pub mod error;
 pub mod image;
+pub mod overrides;
 pub mod platform;
 pub mod ratelimit;
 pub mod render;

@@ -339,12 +339,23 @@ pub struct Service {
     /// EC2, FARGATE, EXTERNAL; None when a capacity provider strategy decides.
     pub launch_type: Option<String>,
     pub capacity_providers: Vec<String>,
+    /// Where its tasks run, for one-off tasks that must run there too.
+    pub placement: ServicePlacement,
     pub deployment_controller: DeploymentController,
     pub deployment_configuration: DeploymentConfiguration,
     pub deployments: Vec<Deployment>,
     pub load_balancers: Vec<ServiceLoadBalancer>,
     /// Newest first, as ECS returns them.
     pub events: Vec<ServiceEvent>,
+}
+
+/// A service's capacity provider strategy, awsvpc network configuration and platform version:
+/// what a one-off task of the service copies so it runs where the service's tasks run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ServicePlacement {
+    pub capacity_provider_strategy: Vec<CapacityProviderItem>,
+    pub network: Option<AwsVpcConfiguration>,
+    pub platform_version: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -499,4 +510,81 @@ pub trait ResourceTags: Send + Sync {
     async fn resource_tags(&self, arn: &str) -> ApiResult<BTreeMap<String, String>>;
     async fn tag_resource(&self, arn: &str, tags: &BTreeMap<String, String>) -> ApiResult<()>;
     async fn untag_resource(&self, arn: &str, keys: &[String]) -> ApiResult<()>;
+}
+
+/// A RunTask request for a one-off task (a migration, any command): where it runs and what
+/// it overrides. Service mode copies the service's placement; standalone tasks run on the
+/// cluster's container instances (EC2).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RunTaskRequest {
+    pub cluster: String,
+    /// ARN or `family:revision`.
+    pub task_definition: String,
+    /// Marks the task as ecs-roll's (at most 36 characters, as ECS allows).
+    pub started_by: String,
+    /// EC2, FARGATE, EXTERNAL; None with a capacity provider strategy.
+    pub launch_type: Option<String>,
+    pub capacity_provider_strategy: Vec<CapacityProviderItem>,
+    /// awsvpc mode: the service's subnets, security groups and public IP setting.
+    pub network: Option<AwsVpcConfiguration>,
+    pub platform_version: Option<String>,
+    pub overrides: Vec<ContainerOverride>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CapacityProviderItem {
+    pub capacity_provider: String,
+    pub weight: i32,
+    pub base: i32,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct AwsVpcConfiguration {
+    pub subnets: Vec<String>,
+    pub security_groups: Vec<String>,
+    pub assign_public_ip: bool,
+}
+
+/// One container's overrides: its command, and environment variables added or replaced.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ContainerOverride {
+    pub name: String,
+    pub command: Option<Vec<String>>,
+    pub environment: Vec<(String, String)>,
+}
+
+/// RunTask, for one-off tasks (`ecs-roll run`, `deploy --before`). A task ECS could not
+/// place (RunTask's `failures`) is an `InvalidRequest` naming ECS's reason.
+#[async_trait]
+pub trait OneOffTasks: Send + Sync {
+    async fn run_task(&self, request: &RunTaskRequest) -> ApiResult<Task>;
+}
+
+/// One event of a CloudWatch Logs stream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LogEvent {
+    /// Milliseconds since the epoch.
+    pub timestamp: i64,
+    pub message: String,
+}
+
+/// A page of a log stream's events, oldest first, and the token that reads on from after it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogPage {
+    pub events: Vec<LogEvent>,
+    /// Where the next read starts; the same token as given when nothing new was there.
+    pub next: Option<String>,
+}
+
+/// CloudWatch Logs, read forward from the start of a stream.
+#[async_trait]
+pub trait LogStreams: Send + Sync {
+    /// The events of `stream` in `group` after `after` (from the stream's start when None).
+    /// A stream that does not exist yet (the container has not logged) is an empty page.
+    async fn log_events(
+        &self,
+        group: &str,
+        stream: &str,
+        after: Option<&str>,
+    ) -> ApiResult<LogPage>;
 }

@@ -374,6 +374,21 @@ impl TaskDefinition {
         out
     }
 
+    /// A copy for one-off tasks: registered in `family`, its containers without port
+    /// mappings (a one-off serves no traffic, and a static host port the app's tasks already
+    /// take on every instance would leave it nowhere to be placed). Every other field kept.
+    pub fn as_one_off(&self, family: &str) -> TaskDefinition {
+        let mut out = self.clone();
+        out.body
+            .insert("family".into(), Value::String(family.to_string()));
+        if let Some(Value::Array(cs)) = out.body.get_mut("containerDefinitions") {
+            for c in cs.iter_mut().filter_map(Value::as_object_mut) {
+                c.remove("portMappings");
+            }
+        }
+        out
+    }
+
     /// Host ports the task takes on an EC2 instance. In bridge mode a missing or zero hostPort
     /// is dynamic and takes none we can know; in host mode the container port is the host port;
     /// in awsvpc mode each task has its own network interface and takes none.

@@ -1,6 +1,7 @@
 //! `platform::Ecs` over the ECS SDK. Task definitions go through `raw_json` so no field is lost.
 
 mod convert;
+mod one_off;
 
 use std::collections::BTreeMap;
 

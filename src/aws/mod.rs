@@ -5,6 +5,7 @@ mod ecs;
 mod elb;
 mod elbv2;
 mod errors;
+mod logs;
 mod paginate;
 mod raw_json;
 mod services;
@@ -27,6 +28,7 @@ use crate::platform::ApiResult;
 pub use ecs::EcsAdapter;
 pub use elb::ClassicElbAdapter;
 pub use elbv2::TargetGroupsAdapter;
+pub use logs::LogsAdapter;
 
 /// Overrides the SDK's initial retry backoff (milliseconds). Retries sleep for real, so tests that
 /// provoke throttling or an unreachable endpoint set this to keep their run short.

@@ -13,6 +13,7 @@ pub mod matrix;
 pub mod multi;
 pub mod prune;
 pub mod rollback;
+pub mod run;
 pub mod status;
 mod status_service;
 pub mod unlock;
@@ -65,6 +66,7 @@ async fn dispatch(cli: Cli) -> Result<i32, Error> {
     match cli.command {
         Command::Deploy(args) => deploy::run(&cli.global, args, loaded()?).await,
         Command::Rollback(args) => rollback::run(&cli.global, args, loaded()?).await,
+        Command::Run(args) => run::run(&cli.global, args, loaded()?).await,
         Command::Status(source) => status::run(&cli.global, &source, loaded()?).await,
         Command::Diff(args) => diff::run(&cli.global, args, loaded()?).await,
         Command::Unlock(source) => unlock::run(&cli.global, &source, loaded()?).await,

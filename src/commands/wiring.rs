@@ -8,7 +8,9 @@ use crate::engine::outcome::Outcome;
 use crate::engine::service::ServiceCtx;
 use crate::engine::{self, Cancel, Ctx, Desired, Observer, Options, StandaloneCtx, Timeouts};
 use crate::error::Error;
-use crate::platform::{ClassicElb, Ecs, EcsServices, ResourceTags, TargetGroups};
+use crate::platform::{
+    ClassicElb, Ecs, EcsServices, LogStreams, OneOffTasks, ResourceTags, TargetGroups,
+};
 use crate::settings::{Settings, Target};
 
 /// The AWS side of a command: adapters behind the platform traits, and their call counter.
@@ -18,6 +20,10 @@ pub struct Aws {
     pub elb: Arc<dyn ClassicElb>,
     pub services: Arc<dyn EcsServices>,
     pub target_groups: Arc<dyn TargetGroups>,
+    /// RunTask, for one-off tasks.
+    pub one_offs: Arc<dyn OneOffTasks>,
+    /// CloudWatch Logs, where a one-off task's containers log.
+    pub logs: Arc<dyn LogStreams>,
     pub calls: ApiCalls,
 }
 
@@ -35,8 +41,10 @@ pub async fn connect(s: &Settings) -> Result<Aws, Error> {
         ecs: ecs.clone(),
         tags: ecs.clone(),
         elb: Arc::new(aws::ClassicElbAdapter::new(&cfg, calls.clone())),
-        services: ecs,
+        services: ecs.clone(),
         target_groups: Arc::new(aws::TargetGroupsAdapter::new(&cfg, calls.clone())),
+        one_offs: ecs,
+        logs: Arc::new(aws::LogsAdapter::new(&cfg, calls.clone())),
         calls,
     })
 }
@@ -72,6 +80,8 @@ pub async fn connect_limited(
             scope,
         ),
         target_groups: Limited::new(aws.target_groups, l.clone()),
+        one_offs: aws.one_offs,
+        logs: aws.logs,
         calls: aws.calls,
     })
 }

@@ -29,4 +29,5 @@ pub use failure::{Failure, FailureReport};
 pub use outcome::{Outcome, RunResult};
 pub use progress::{Progress, Wait};
 pub mod lock;
+pub mod oneoff;
 pub mod service;

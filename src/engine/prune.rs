@@ -16,7 +16,7 @@ use crate::platform::{ApiError, ApiResult, Ecs, EcsServices, short};
 
 /// Tag on a revision registered for a one-off task (`ecs-roll run`): never pruned, whatever
 /// its age, since nothing else records that it is still wanted.
-pub const TAG_ONE_OFF: &str = "ecs-roll:one-off";
+pub use super::oneoff::variant::TAG_ONE_OFF;
 
 /// The fewest revisions `--keep-revisions` / `prune --keep` may keep: the one rolled out and
 /// one to return to.

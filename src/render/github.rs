@@ -219,7 +219,7 @@ pub fn summary_markdown(o: &Outcome) -> String {
 
 /// Writes the step outputs and appends to the job summary where GitHub asks for them; a
 /// failure to write is reported but does not change the command's result.
-fn write_step(pairs: &[(&str, String)], summary: &str) {
+pub(crate) fn write_step(pairs: &[(&str, String)], summary: &str) {
     if let Some(p) = std::env::var_os("GITHUB_OUTPUT")
         && let Err(e) = write_outputs(Path::new(&p), pairs)
     {

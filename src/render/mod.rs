@@ -10,6 +10,7 @@ pub mod history;
 pub mod jsonl;
 pub mod lock;
 pub mod next;
+pub mod oneoff;
 pub mod plain;
 pub mod prune;
 pub mod refusal;

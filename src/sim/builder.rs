@@ -399,6 +399,7 @@ fn add_service(
         cluster: cluster.to_string(),
         desired: spec.desired,
         launch_type: spec.launch_type,
+        placement: spec.placement,
         controller: spec.deployment_controller,
         config: spec.deployment_configuration,
         load_balancers,

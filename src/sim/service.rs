@@ -60,6 +60,8 @@ pub struct ServiceSpec {
     pub deployment_controller: String,
     /// How long ECS ignores failing load-balancer health checks of a task after it starts.
     pub health_check_grace_period: Duration,
+    /// Its subnets, security groups and platform version, which one-off tasks copy.
+    pub placement: crate::platform::ServicePlacement,
 }
 
 impl Default for ServiceSpec {
@@ -73,6 +75,7 @@ impl Default for ServiceSpec {
             container: None,
             deployment_configuration: deployment_configuration(200, 100),
             deployment_controller: "ECS".into(),
+            placement: Default::default(),
             health_check_grace_period: Duration::ZERO,
         }
     }
@@ -128,6 +131,8 @@ pub(crate) struct ServiceRecord {
     pub cluster: String,
     pub desired: usize,
     pub launch_type: LaunchType,
+    /// Its network configuration and platform version, as given (ECS does not check them).
+    pub placement: crate::platform::ServicePlacement,
     pub controller: String,
     pub config: DeploymentConfiguration,
     pub load_balancers: Vec<Attachment>,
@@ -336,6 +341,7 @@ impl ServiceRecord {
             pending_count: count(None, &pending),
             launch_type: Some(self.launch_type.as_str().into()),
             capacity_providers: Vec::new(),
+            placement: self.placement.clone(),
             deployment_controller: crate::platform::DeploymentController::parse(&self.controller),
             deployment_configuration: self.config.clone(),
             deployments,

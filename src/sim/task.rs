@@ -65,6 +65,9 @@ enum StopCause {
     Crashed,
     /// The culprit container never started.
     FailedToStart,
+    /// A one-off task's command ended: the culprit container exited with this code (and
+    /// reason, for an OOM kill), the others were stopped and exited 0.
+    Exited(i32, Option<&'static str>),
 }
 
 #[derive(Debug, Clone)]
@@ -247,6 +250,29 @@ impl TaskRecord {
         )
     }
 
+    /// A one-off task's command in `container` ends `after` RUNNING with `code` (and
+    /// `reason`, for an OOM kill). Nothing changes for a task that never runs.
+    pub fn exits_after(
+        &mut self,
+        container: &str,
+        after: Duration,
+        code: i32,
+        reason: Option<&'static str>,
+    ) {
+        let Some(running) = self.running_at.filter(|_| self.stop.is_none()) else {
+            return;
+        };
+        self.culprit = container.to_string();
+        let at = running + after;
+        self.end(
+            at,
+            at,
+            at,
+            StopCause::Exited(code, reason),
+            ESSENTIAL_CONTAINER_EXITED,
+        );
+    }
+
     /// Its essential container exits 1 now, as if the app crashed.
     pub fn crash(&mut self, now: Instant) -> bool {
         self.end(
@@ -300,10 +326,13 @@ impl TaskRecord {
                     exit_code: match cause {
                         Some(StopCause::Requested) => Some(0),
                         Some(StopCause::Crashed) if culprit => Some(1),
+                        Some(StopCause::Exited(code, _)) if culprit => Some(code),
+                        Some(StopCause::Exited(..)) => Some(0),
                         _ => None,
                     },
                     reason: match cause {
                         Some(StopCause::FailedToStart) if culprit => stop.map(|s| s.reason.clone()),
+                        Some(StopCause::Exited(_, reason)) if culprit => reason.map(String::from),
                         _ => None,
                     },
                 }
@@ -320,7 +349,7 @@ impl TaskRecord {
             stop_code: cause.map(|c| {
                 match c {
                     StopCause::Requested => "UserInitiated",
-                    StopCause::Crashed => "EssentialContainerExited",
+                    StopCause::Crashed | StopCause::Exited(..) => "EssentialContainerExited",
                     StopCause::FailedToStart => "TaskFailedToStart",
                 }
                 .to_string()

@@ -112,6 +112,8 @@ pub(crate) struct World {
     pub faults: Faults,
     pub calls: Vec<ApiCall>,
     pub interruptions: Vec<Interruption>,
+    /// What one-off commands do, and the CloudWatch Logs they write.
+    pub one_offs: super::one_off::OneOffs,
     serial: u64,
     /// Deployment and event ids: random-looking, the same for the same seed.
     ids: XorShift,
@@ -135,6 +137,7 @@ impl World {
             faults: Faults::new(seed),
             calls: Vec::new(),
             interruptions: Vec::new(),
+            one_offs: Default::default(),
             serial: 0,
             ids: XorShift::new(seed ^ 0xD1B5_4A32_D192_ED03),
             clock: epoch,

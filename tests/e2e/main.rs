@@ -27,6 +27,7 @@ mod iam;
 mod install_script;
 mod json_lines;
 mod lock;
+mod oneoff;
 mod release;
 mod revisions;
 mod schema;

@@ -4,5 +4,6 @@
 //! * `standalone`: standalone tasks behind a classic ELB (rolling, blue/green, surge, ...);
 //! * `service`: ECS services (classic ELB, ALB, Fargate, circuit breaker, ...).
 
+mod oneoff;
 mod service;
 mod standalone;

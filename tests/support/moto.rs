@@ -150,6 +150,9 @@ pub fn http(
 
 /// The state-manager model whose transition turns the ECS service scheduler of
 /// scripts/moto_patches.py on (`{"progression": "time", "seconds": S}`) or off.
+/// How long a one-off task runs on the patched moto before its command ends.
+pub const ONE_OFF_SECONDS: &str = "4";
+
 pub const SCHEDULER_MODEL: &str = "ecs::service";
 
 const TRANSITION_FIX: &str =
@@ -202,6 +205,9 @@ impl MotoServer {
                 .arg(scripts_dir().join("moto_child.py"))
                 .arg("--exit-with-parent")
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                // One-off tasks (RunTask with a command override) end this long after they
+                // start (scripts/moto_patches.py, ecs-one-off-exits); no other task is touched.
+                .env("ECS_ROLL_TESTBED_ONE_OFF_SECONDS", ONE_OFF_SECONDS)
                 .current_dir(dir.path())
                 .stdin(Stdio::null())
                 .stdout(log)

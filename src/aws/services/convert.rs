@@ -7,15 +7,40 @@ use aws_smithy_types::DateTime;
 use aws_smithy_types::date_time::Format;
 
 use crate::platform::{
-    Deployment, DeploymentConfiguration, DeploymentController, DeploymentStatus, ResourceStatus,
-    RolloutState, Service, ServiceDeployment, ServiceDeploymentStatus, ServiceEvent,
-    ServiceLoadBalancer, Strategy,
+    AwsVpcConfiguration, CapacityProviderItem, Deployment, DeploymentConfiguration,
+    DeploymentController, DeploymentStatus, ResourceStatus, RolloutState, Service,
+    ServiceDeployment, ServiceDeploymentStatus, ServiceEvent, ServiceLoadBalancer,
+    ServicePlacement, Strategy,
 };
 
 /// The name in a service reference: `NAME`, `arn:...:service/NAME` or
 /// `arn:...:service/CLUSTER/NAME`.
 pub(super) fn service_name(service: &str) -> &str {
     service.rsplit('/').next().unwrap_or(service)
+}
+
+/// Where the service's tasks run, as a one-off task copies it.
+fn placement(s: &sdk::Service) -> ServicePlacement {
+    let vpc = s
+        .network_configuration()
+        .and_then(|n| n.awsvpc_configuration());
+    ServicePlacement {
+        capacity_provider_strategy: s
+            .capacity_provider_strategy()
+            .iter()
+            .map(|c| CapacityProviderItem {
+                capacity_provider: c.capacity_provider().to_string(),
+                weight: c.weight(),
+                base: c.base(),
+            })
+            .collect(),
+        network: vpc.map(|v| AwsVpcConfiguration {
+            subnets: v.subnets().to_vec(),
+            security_groups: v.security_groups().to_vec(),
+            assign_public_ip: v.assign_public_ip().map(|a| a.as_str()) == Some("ENABLED"),
+        }),
+        platform_version: s.platform_version().map(String::from),
+    }
 }
 
 pub(super) fn service(s: &sdk::Service) -> Service {
@@ -33,6 +58,7 @@ pub(super) fn service(s: &sdk::Service) -> Service {
             .iter()
             .map(|c| c.capacity_provider().to_string())
             .collect(),
+        placement: placement(s),
         // ECS omits the controller for services created without one, which are ECS-controlled.
         deployment_controller: s
             .deployment_controller()

@@ -227,6 +227,7 @@ mod tests {
             pending_count: 0,
             launch_type: Some("EC2".into()),
             capacity_providers: vec![],
+            placement: Default::default(),
             deployment_controller: "ECS".into(),
             deployment_configuration: DeploymentConfiguration::default(),
             deployments,
