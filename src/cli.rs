@@ -230,6 +230,29 @@ pub struct Rollout {
 
 #[derive(Debug, Clone, Args)]
 pub struct Deploy {
+    #[command(flatten)]
+    pub changes: Changes,
+    #[command(flatten)]
+    pub source: Source,
+    #[command(flatten)]
+    pub rollout: Rollout,
+    /// On failure, leave everything as it is (and say where it stands) instead of rolling back.
+    #[arg(long)]
+    pub no_rollback: bool,
+    /// Service mode: the ECS deployment strategy to use (default: the service's own).
+    #[arg(long, value_enum)]
+    pub strategy: Option<Strategy>,
+    /// After a successful deploy, deregister the family's ACTIVE revisions older than the
+    /// newest N (at least 2), except the rollback target, any revision that runs in the
+    /// cluster and one-off variants.
+    #[arg(long, env = "ECS_ROLL_KEEP_REVISIONS", allow_hyphen_values = true)]
+    pub keep_revisions: Option<String>,
+}
+
+/// What a release changes: images, an existing revision as it is, variables and secrets
+/// (`deploy`, and `diff` to show it).
+#[derive(Debug, Clone, Args)]
+pub struct Changes {
     /// The image to deploy, e.g. rafabor/prototype-4-cb:v0.0.2, or CONTAINER=IMAGE for a
     /// container by name. Repeat it (or separate with commas) to change several containers
     /// in one revision; a plain IMAGE goes to the container running the same repository.
@@ -255,21 +278,6 @@ pub struct Deploy {
     /// name) or a Secrets Manager secret ARN (repeatable).
     #[arg(long = "secret", value_name = "[CONTAINER:]NAME=VALUE_FROM")]
     pub secret: Vec<String>,
-    #[command(flatten)]
-    pub source: Source,
-    #[command(flatten)]
-    pub rollout: Rollout,
-    /// On failure, leave everything as it is (and say where it stands) instead of rolling back.
-    #[arg(long)]
-    pub no_rollback: bool,
-    /// Service mode: the ECS deployment strategy to use (default: the service's own).
-    #[arg(long, value_enum)]
-    pub strategy: Option<Strategy>,
-    /// After a successful deploy, deregister the family's ACTIVE revisions older than the
-    /// newest N (at least 2), except the rollback target, any revision that runs in the
-    /// cluster and one-off variants.
-    #[arg(long, env = "ECS_ROLL_KEEP_REVISIONS", allow_hyphen_values = true)]
-    pub keep_revisions: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -363,28 +371,9 @@ pub struct HistoryArgs {
 
 #[derive(Debug, Args)]
 pub struct DiffArgs {
-    /// The image a deploy would set, or CONTAINER=IMAGE (repeatable), as for deploy.
-    #[arg(
-        long,
-        env = "ECS_ROLL_IMAGE",
-        value_delimiter = ',',
-        value_name = "[CONTAINER=]IMAGE"
-    )]
-    pub image: Vec<String>,
-    /// The existing revision a deploy would roll out as it is, as for deploy.
-    #[arg(long, value_name = "REVISION")]
-    pub revision: Option<String>,
-    /// Set an environment variable, as for deploy: [CONTAINER:]NAME=VALUE (repeatable). Without CONTAINER:
-    /// the container the image goes to, or the only one.
-    #[arg(long = "env", value_name = "[CONTAINER:]NAME=VALUE")]
-    pub env: Vec<String>,
-    /// Remove an environment variable (or secret): [CONTAINER:]NAME (repeatable).
-    #[arg(long = "unset-env", value_name = "[CONTAINER:]NAME")]
-    pub unset_env: Vec<String>,
-    /// Set a variable from a secret: [CONTAINER:]NAME=VALUE_FROM, an SSM parameter (ARN or
-    /// name) or a Secrets Manager secret ARN (repeatable).
-    #[arg(long = "secret", value_name = "[CONTAINER:]NAME=VALUE_FROM")]
-    pub secret: Vec<String>,
+    /// What a deploy would change, as for deploy.
+    #[command(flatten)]
+    pub changes: Changes,
     #[command(flatten)]
     pub source: Source,
     /// Number of tasks (default: as many as run now).

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::aws::ApiCalls;
 use crate::batch::Shared;
-use crate::cli::{Deploy, Global};
+use crate::cli::{Changes, Deploy, Global, Source};
 use crate::config::Loaded;
 use crate::engine::Observer;
 use crate::engine::outcome::Outcome;
@@ -18,7 +18,7 @@ use crate::settings::Settings;
 
 pub async fn run(g: &Global, args: Deploy, loaded: Loaded) -> Result<i32, Error> {
     let targets = Settings::all(g, Some(&args.source), loaded)?;
-    if targets.len() > 1 && args.revision.is_some() {
+    if targets.len() > 1 && args.changes.revision.is_some() {
         return Err(Error::usage(
             "--revision names one revision, but several targets are selected",
             "deploy one target at a time with --revision, or pass --image instead",
@@ -41,17 +41,7 @@ async fn one(
 ) -> Result<(Outcome, ApiCalls), Error> {
     let mut s = s.clone();
     let rollout = s.rollout(&args.rollout)?;
-    let (config_env, config_secrets) = s.config.config.variable_flags();
-    let release = release_of(crate::changes::Flags {
-        images: &args.image,
-        revision: args.revision.as_deref(),
-        task_definition_given: args.source.task_definition.is_some(),
-        env: &args.env,
-        unset_env: &args.unset_env,
-        secrets: &args.secret,
-        config_env: &config_env,
-        config_secrets: &config_secrets,
-    })?;
+    let release = release_of(&s, &args.changes, &args.source)?;
     mask_early(&s, &release);
     let keep = s.keep_revisions(args.keep_revisions.as_deref())?;
     let gate = limiter.as_ref().and_then(|sh| sh.gate.clone());
@@ -95,9 +85,23 @@ async fn one(
     Ok((outcome, aws.calls))
 }
 
-/// What `deploy` (or `diff`) rolls out, from its flags.
-pub(crate) fn release_of(flags: crate::changes::Flags) -> Result<crate::changes::Release, Error> {
-    crate::changes::release(&flags)
+/// What `deploy` (or `diff`) rolls out, from its flags and the config's variables.
+pub(crate) fn release_of(
+    s: &Settings,
+    changes: &Changes,
+    source: &Source,
+) -> Result<crate::changes::Release, Error> {
+    let (config_env, config_secrets) = s.config.config.variable_flags();
+    crate::changes::release(&crate::changes::Flags {
+        images: &changes.image,
+        revision: changes.revision.as_deref(),
+        task_definition_given: source.task_definition.is_some(),
+        env: &changes.env,
+        unset_env: &changes.unset_env,
+        secrets: &changes.secret,
+        config_env: &config_env,
+        config_secrets: &config_secrets,
+    })
 }
 
 /// In GitHub Actions, the values the flags bring that masking hides are registered as masks

@@ -19,17 +19,7 @@ pub async fn run(g: &Global, args: DiffArgs, loaded: Loaded) -> Result<i32, Erro
         .as_deref()
         .map(settings::parse_count)
         .transpose()?;
-    let (config_env, config_secrets) = s.config.config.variable_flags();
-    let release = super::deploy::release_of(crate::changes::Flags {
-        images: &args.image,
-        revision: args.revision.as_deref(),
-        task_definition_given: args.source.task_definition.is_some(),
-        env: &args.env,
-        unset_env: &args.unset_env,
-        secrets: &args.secret,
-        config_env: &config_env,
-        config_secrets: &config_secrets,
-    })?;
+    let release = super::deploy::release_of(&s, &args.changes, &args.source)?;
     super::deploy::mask_early(&s, &release);
     let aws = super::connect(&s).await?;
     super::family::find(&mut s, &aws).await?;
