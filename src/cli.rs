@@ -150,7 +150,7 @@ pub enum Shell {
 
 pub const DEPLOY_EXAMPLES: &str = "Examples:
   ecs-roll deploy --image web=acme/web:v42 --image worker=acme/worker:v42 --dry-run
-  ecs-roll deploy --image acme/web:v42 --env LOG_LEVEL=debug --secret DB_PASSWORD=/prod/db-password
+  ecs-roll deploy --image acme/web:v42 --before \"./migrate up\" --env LOG_LEVEL=debug
   ecs-roll --cluster prod --service web deploy --revision web:41";
 
 pub const RUN_EXAMPLES: &str = "Examples:
@@ -247,6 +247,17 @@ pub struct Deploy {
     /// cluster and one-off variants.
     #[arg(long, env = "ECS_ROLL_KEEP_REVISIONS", allow_hyphen_values = true)]
     pub keep_revisions: Option<String>,
+    /// Run this command first, in a one-off task of the revision to roll out (e.g.
+    /// "./migrate up"); the rollout starts only if every essential container exits 0, else
+    /// nothing is rolled out (exit 4). Config: `before`.
+    #[arg(long, value_name = "COMMAND", allow_hyphen_values = true)]
+    pub before: Option<String>,
+    /// The container --before runs in (default: the one the image goes to, else the only
+    /// essential one).
+    #[arg(long, value_name = "NAME")]
+    pub before_container: Option<String>,
+    #[command(flatten)]
+    pub one_off: OneOffArgs,
 }
 
 /// What a release changes: images, an existing revision as it is, variables and secrets
@@ -327,8 +338,8 @@ pub struct RunArgs {
 /// How long a one-off task may run, and what happens to it when ecs-roll stops waiting.
 #[derive(Debug, Clone, Args)]
 pub struct OneOffArgs {
-    /// Limit for the one-off task, from RunTask to STOPPED, e.g. 45m (default 30m); past it
-    /// the task is stopped and the command fails (exit 4).
+    /// Limit for the one-off task (`run`, `deploy --before`), from RunTask to STOPPED, e.g.
+    /// 45m (default 30m); past it the task is stopped and the command fails (exit 4).
     #[arg(long, env = "ECS_ROLL_RUN_TIMEOUT", allow_hyphen_values = true)]
     pub run_timeout: Option<String>,
     /// At the timeout or on Ctrl-C/SIGTERM, leave the one-off task running instead of
@@ -410,7 +421,7 @@ mod tests {
             for example in examples {
                 // Split as a shell would: `--command "./migrate up"` is one argument.
                 let line = example.split(['>', '|']).next().unwrap();
-                let owned = crate::overrides::parse_command(line).unwrap();
+                let owned = crate::overrides::parse_command(line, "--command").unwrap();
                 let words: Vec<&str> = owned.iter().map(String::as_str).collect();
                 assert_eq!(words[0], "ecs-roll", "{example}");
                 assert!(words.contains(&name.as_str()), "{name}: {example}");

@@ -37,6 +37,9 @@ pub struct Config {
     pub secrets: BTreeMap<String, String>,
     /// `--keep-revisions`.
     pub keep_revisions: Option<i64>,
+    /// `deploy --before`: the command every deploy runs first, in a one-off task of the new
+    /// revision (e.g. "./migrate up").
+    pub before: Option<String>,
     /// Several deploy targets: `[[app]]` tables, each overriding the keys above.
     #[serde(default)]
     pub app: Vec<App>,
@@ -55,6 +58,8 @@ pub struct App {
     pub service: Option<String>,
     pub count: Option<i64>,
     pub timeout: Option<String>,
+    /// `deploy --before` for this app (the top level's otherwise).
+    pub before: Option<String>,
     /// On top of the top level's (same name: the app's).
     #[serde(default)]
     pub env: BTreeMap<String, String>,
@@ -88,6 +93,7 @@ impl Config {
             },
             count: app.count.or(self.count),
             timeout: app.timeout.clone().or_else(|| self.timeout.clone()),
+            before: app.before.clone().or_else(|| self.before.clone()),
             env: merged(&self.env, &app.env),
             secrets: merged(&self.secrets, &app.secrets),
             app: Vec::new(),
@@ -131,6 +137,7 @@ pub const KEYS: &[&str] = &[
     "env",
     "secrets",
     "keep_revisions",
+    "before",
     "app",
 ];
 
@@ -229,6 +236,19 @@ mod tests {
                 && err.starts_with("line 2"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn an_apps_before_command_overrides_the_top_levels() {
+        let c = parse(
+            "before = \"./migrate up\"\n[[app]]\nname = \"web\"\n[[app]]\nname = \"api\"\nbefore = \"rake db:migrate\"\n",
+        )
+        .unwrap();
+        let before = |i: usize| c.for_app(&c.app[i]).before;
+        assert_eq!(before(0).as_deref(), Some("./migrate up"));
+        assert_eq!(before(1).as_deref(), Some("rake db:migrate"));
+        let err = parse("befor = \"x\"\n").unwrap_err();
+        assert!(err.contains("before"), "{err}");
     }
 
     #[test]

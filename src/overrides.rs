@@ -45,8 +45,8 @@ pub fn parse_env(raw: &str) -> Result<EnvOverride, Error> {
 /// Splits a command line into the words of ECS's `command` override the way a shell would
 /// for plain words and quotes ('…' literal, "…" with \" and \\), without expansions. An empty
 /// command, or one with an unclosed quote, is refused.
-pub fn parse_command(raw: &str) -> Result<Vec<String>, Error> {
-    let hint = "pass the command to run, e.g. --command \"./migrate up\"";
+pub fn parse_command(raw: &str, flag: &str) -> Result<Vec<String>, Error> {
+    let hint = &format!("pass the command to run, e.g. {flag} \"./migrate up\"");
     let mut words = Vec::new();
     let mut word: Option<String> = None;
     let mut chars = raw.chars();
@@ -137,7 +137,7 @@ mod tests {
             ("echo 'open", None),
         ];
         for (raw, want) in table {
-            assert_eq!(parse_command(raw).ok(), want, "{raw:?}");
+            assert_eq!(parse_command(raw, "--command").ok(), want, "{raw:?}");
         }
     }
 }

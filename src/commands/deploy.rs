@@ -42,6 +42,7 @@ async fn one(
     let mut s = s.clone();
     let rollout = s.rollout(&args.rollout)?;
     let release = release_of(&s, &args.changes, &args.source)?;
+    let before = super::before::command(&s, args)?;
     mask_early(&s, &release);
     let keep = s.keep_revisions(args.keep_revisions.as_deref())?;
     let gate = limiter.as_ref().and_then(|sh| sh.gate.clone());
@@ -53,6 +54,16 @@ async fn one(
         Ok((aws, desired))
     })
     .await?;
+    let before = match before {
+        Some(c) => Some(
+            by_deadline(
+                deadline,
+                super::before::prepare(&s, &aws, args, c, &desired, &containers),
+            )
+            .await?,
+        ),
+        None => None,
+    };
 
     if let Desired::Definition(td) = &desired {
         for note in td.field_notes() {
@@ -75,6 +86,7 @@ async fn one(
             .or_else(|| s.container.clone()),
         strategy: args.strategy.map(strategy_name),
         preflight_deadline: deadline,
+        before,
     };
     let mut outcome = super::run_engine(&s, &aws, ctx, desired, &opts).await?;
     super::history::record_run(&s, &aws, &outcome).await;

@@ -4,6 +4,7 @@
 //! (Ctrl-C/SIGTERM), `output` (errors, progress, the outcome), `revisions` (the revision
 //! running now, the task definition to deploy).
 
+pub mod before;
 pub mod completions;
 pub mod deploy;
 pub mod diff;

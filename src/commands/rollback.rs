@@ -74,6 +74,7 @@ async fn one(
         container: s.container.clone(),
         strategy: None,
         preflight_deadline: deadline,
+        before: None,
     };
     let outcome = super::run_engine(&s, &aws, ctx, Desired::Revision(target), &opts).await?;
     super::history::record_run(&s, &aws, &outcome).await;

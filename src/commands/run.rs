@@ -10,7 +10,8 @@ use std::time::Duration;
 use super::Aws;
 use crate::cli::{Global, OneOffArgs, OutputFormat, RunArgs, Source};
 use crate::config::Loaded;
-use crate::engine::oneoff::{self, LogSource, LogWhere, OneOffCtx, OneOffError, Spec, variant};
+use crate::engine::oneoff::before::log_where;
+use crate::engine::oneoff::{self, OneOffCtx, OneOffError, Spec, variant};
 use crate::engine::{Cancel, Ctx, Timeouts, skeleton};
 use crate::error::Error;
 use crate::overrides::{EnvOverride, parse_command, parse_env};
@@ -35,7 +36,7 @@ pub async fn run(g: &Global, args: RunArgs, loaded: Loaded) -> Result<i32, Error
     }
     let (_, mut s) = targets.remove(0);
     // Everything the user typed is checked before AWS is asked anything.
-    let command = parse_command(&args.command)?;
+    let command = parse_command(&args.command, "--command")?;
     let env = args
         .env
         .iter()
@@ -72,9 +73,9 @@ pub async fn run(g: &Global, args: RunArgs, loaded: Loaded) -> Result<i32, Error
             ));
         }
     }
-    let container = pick_container(&revision, s.container.as_deref())?;
+    let container = pick_container(&revision.name(), &revision.body, s.container.as_deref())?;
     let overrides = container_overrides(&revision, &container, command, &env)?;
-    let mut request = placement(&s, service.as_ref());
+    let mut request = placement(&s, service.as_ref(), "ecs-roll/run");
     request.overrides = overrides;
     // The first change: a one-off variant, when the revision needs one to be placed.
     let run_as = if request.network.is_none() && variant::needs_variant(&revision) {
@@ -157,7 +158,11 @@ pub async fn run_one_off(
     })
 }
 
-async fn described_service(s: &Settings, aws: &Aws, name: &str) -> Result<Service, Error> {
+pub(super) async fn described_service(
+    s: &Settings,
+    aws: &Aws,
+    name: &str,
+) -> Result<Service, Error> {
     aws.services
         .describe_service(&s.cluster, name)
         .await
@@ -177,9 +182,14 @@ async fn describe(aws: &Aws, reference: &str) -> Result<Revision, Error> {
         .map_err(Error::from_api_before_change)
 }
 
-/// The container the command runs in: the one named, else the only essential one.
-pub fn pick_container(revision: &Revision, named: Option<&str>) -> Result<String, Error> {
-    let names: Vec<String> = revision.body["containerDefinitions"]
+/// The container the command runs in: the one named, else the only essential one, of the
+/// definition `body` (`what` names it).
+pub fn pick_container(
+    what: &str,
+    body: &serde_json::Value,
+    named: Option<&str>,
+) -> Result<String, Error> {
+    let names: Vec<String> = body["containerDefinitions"]
         .as_array()
         .into_iter()
         .flatten()
@@ -190,17 +200,14 @@ pub fn pick_container(revision: &Revision, named: Option<&str>) -> Result<String
             return Ok(name.to_string());
         }
         return Err(Error::usage(
-            format!("{} has no container {name:?}", revision.name()),
+            format!("{what} has no container {name:?}"),
             format!("pass --container with one of: {}", names.join(", ")),
         ));
     }
-    match oneoff::essential_containers(&revision.body).as_slice() {
+    match oneoff::essential_containers(body).as_slice() {
         [one] => Ok(one.clone()),
         _ => Err(Error::usage(
-            format!(
-                "{} has several containers; which one runs the command?",
-                revision.name()
-            ),
+            format!("{what} has several containers; which one runs the command?"),
             format!("pass --container with one of: {}", names.join(", ")),
         )),
     }
@@ -220,7 +227,7 @@ fn container_overrides(
     }];
     for e in env {
         let name = match &e.container {
-            Some(c) => pick_container(revision, Some(c))?,
+            Some(c) => pick_container(&revision.name(), &revision.body, Some(c))?,
             None => container.to_string(),
         };
         let at = match out.iter().position(|o| o.name == name) {
@@ -239,8 +246,12 @@ fn container_overrides(
 }
 
 /// Where the task runs: as the service's tasks do, or on the cluster's instances.
-fn placement(s: &Settings, service: Option<&Service>) -> RunTaskRequest {
-    let started_by = "ecs-roll/run".to_string();
+pub(super) fn placement(
+    s: &Settings,
+    service: Option<&Service>,
+    started_by: &str,
+) -> RunTaskRequest {
+    let started_by = started_by.to_string();
     let Some(svc) = service else {
         return RunTaskRequest {
             cluster: s.cluster.clone(),
@@ -266,22 +277,6 @@ fn placement(s: &Settings, service: Option<&Service>) -> RunTaskRequest {
     }
 }
 
-fn log_where(revision: &Revision, container: &str) -> LogWhere {
-    match LogSource::of(&revision.body, container) {
-        Some(src) => LogWhere::Awslogs(src),
-        None => LogWhere::Elsewhere {
-            container: container.to_string(),
-            log_driver: revision.body["containerDefinitions"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|c| c["name"].as_str() == Some(container))
-                .and_then(|c| c["logConfiguration"]["logDriver"].as_str())
-                .map(String::from),
-        },
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -301,13 +296,14 @@ mod tests {
         let rev = revision(serde_json::json!([
             {"name": "app"}, {"name": "metrics", "essential": false}
         ]));
-        assert_eq!(pick_container(&rev, None).unwrap(), "app");
-        assert_eq!(pick_container(&rev, Some("metrics")).unwrap(), "metrics");
-        let err = pick_container(&rev, Some("web")).unwrap_err();
+        let pick = |named| pick_container(&rev.name(), &rev.body, named);
+        assert_eq!(pick(None).unwrap(), "app");
+        assert_eq!(pick(Some("metrics")).unwrap(), "metrics");
+        let err = pick(Some("web")).unwrap_err();
         assert_eq!(err.to_string(), "app:3 has no container \"web\"");
         assert_eq!(err.hint(), "pass --container with one of: app, metrics");
         let two = revision(serde_json::json!([{"name": "a"}, {"name": "b"}]));
-        assert!(pick_container(&two, None).is_err());
+        assert!(pick_container(&two.name(), &two.body, None).is_err());
     }
 
     #[test]

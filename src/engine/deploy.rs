@@ -14,6 +14,7 @@ use super::failure::{Failure, FailureReport, Interruption};
 use super::history;
 use super::lock;
 use super::observe::{Catalog, Observation};
+use super::oneoff::before;
 use super::outcome::{InstanceReport, Outcome, RevisionInfo, RunResult};
 use super::plan::{self, Plan};
 use super::predict::{self, Observed, Prediction, StepKind, TAG_TIMINGS};
@@ -60,6 +61,9 @@ pub struct Options {
     /// When the checks before the first change give up: `--timeout` from the command's start
     /// (None: from the engine's).
     pub preflight_deadline: Option<skeleton::PreflightDeadline>,
+    /// `--before`: the command that must succeed in a one-off task of the revision rolled
+    /// out before the rollout starts.
+    pub before: Option<std::sync::Arc<crate::engine::oneoff::before::Before>>,
 }
 
 impl Options {
@@ -102,6 +106,7 @@ pub async fn run(ctx: &StandaloneCtx, desired: Desired, opts: &Options) -> Resul
     };
     let (p, cluster_arn) =
         skeleton::by_deadline(skeleton::preflight_deadline(ctx, opts), checks).await?;
+    before::announce(ctx, opts);
     let outcome = match skeleton::ends_before_change(
         ctx,
         initial_outcome(ctx, &p, opts),
@@ -293,6 +298,7 @@ fn initial_outcome(ctx: &StandaloneCtx, p: &Prepared, opts: &Options) -> Outcome
         failure: None,
         rollback_failure: None,
         pruned: None,
+        before: None,
         duration: Duration::ZERO,
         predicted: Some(p.prediction.clone()),
         api_calls: BTreeMap::new(),
@@ -307,16 +313,17 @@ async fn deploy(
     mut outcome: Outcome,
 ) -> Result<Outcome, Error> {
     ctx.emit(Event::Phase(Phase::Register));
-    let existing = p.existing.take();
-    let target = record(
-        ctx,
-        existing,
-        &p.target_td,
-        p.previous_arn.as_deref(),
-        Some(p.count),
-        opts,
-    )
-    .await?;
+    let reg = before::Registration {
+        existing: p.existing.take(),
+        td: &p.target_td,
+        previous: p.previous_arn.as_deref(),
+        count: Some(p.count),
+        before: opts.before.as_deref(),
+    };
+    // A `--before` command that failed: nothing rolls out, every instance serves as before.
+    let Some(target) = before::register(ctx, reg, opts, &mut outcome).await? else {
+        return Ok(outcome);
+    };
     p.catalog.insert(target.clone());
     outcome.target = Some(info(&target, opts.container.as_deref()));
 
@@ -587,7 +594,21 @@ pub(crate) async fn record(
     count: Option<usize>,
     opts: &Options,
 ) -> Result<Revision, Error> {
-    let container = opts.container.as_deref();
+    let tags = rollout_tags(ctx, previous, count, opts);
+    let reused = existing.is_some();
+    let rev = register_or_tag(ctx, existing, td, &tags).await?;
+    announce_revision(ctx, &rev, td, reused, previous, opts);
+    Ok(rev)
+}
+
+/// What `record` writes on the revision rolled out: when, by whom, the count, which command,
+/// and what ran before.
+pub(crate) fn rollout_tags(
+    ctx: &Ctx,
+    previous: Option<&str>,
+    count: Option<usize>,
+    opts: &Options,
+) -> BTreeMap<String, String> {
     let mut tags = history::rollout_tags(SystemTime::now(), &ctx.actor, count);
     tags.insert(
         TAG_ROLLOUT.to_string(),
@@ -596,26 +617,46 @@ pub(crate) async fn record(
     if let Some(p) = previous {
         tags.insert(TAG_PREVIOUS.to_string(), p.to_string());
     }
-    let reused = existing.is_some();
-    let rev = match existing {
+    tags
+}
+
+/// Registers `td` with `tags`, or puts `tags` on the identical revision found (none: as it is).
+pub(crate) async fn register_or_tag(
+    ctx: &Ctx,
+    existing: Option<Revision>,
+    td: &TaskDefinition,
+    tags: &BTreeMap<String, String>,
+) -> Result<Revision, Error> {
+    match existing {
+        Some(r) if tags.is_empty() => Ok(r),
         Some(mut r) => {
-            with_retry(|| ctx.ecs.tag_task_definition(&r.arn, &tags))
+            with_retry(|| ctx.ecs.tag_task_definition(&r.arn, tags))
                 .await
                 .map_err(Error::from_api_before_change)?;
-            r.tags.extend(tags);
-            r
+            r.tags.extend(tags.clone());
+            Ok(r)
         }
         // A retry after a lost response may register one revision too many; harmless.
         None => {
             let body = td.to_json();
-            with_retry(|| ctx.ecs.register_task_definition(&body, &tags))
+            with_retry(|| ctx.ecs.register_task_definition(&body, tags))
                 .await
-                .map_err(Error::from_api_before_change)?
+                .map_err(Error::from_api_before_change)
         }
-    };
-    // The image of the container that changed (the only one, or the one named), never just
-    // the first of a multi-container definition.
-    let image = deployed_container(td, container)
+    }
+}
+
+/// Tells the revision to roll out, with the image of the container that changed (the only
+/// one, or the one named), never just the first of a multi-container definition.
+pub(crate) fn announce_revision(
+    ctx: &Ctx,
+    rev: &Revision,
+    td: &TaskDefinition,
+    reused: bool,
+    previous: Option<&str>,
+    opts: &Options,
+) {
+    let image = deployed_container(td, opts.container.as_deref())
         .and_then(|c| td.image_of(&c).map(String::from))
         .unwrap_or_default();
     ctx.emit(Event::Revision {
@@ -625,7 +666,6 @@ pub(crate) async fn record(
         reused,
         previous: previous.map(String::from),
     });
-    Ok(rev)
 }
 
 /// After a rollback that succeeded, its record says so: a later plain `rollback` then returns

@@ -195,6 +195,15 @@ pub enum Diagnosis {
         stop_code: Option<String>,
     },
     Interrupted,
+    /// `deploy --before`: the command's one-off task failed (`why`: what the stopped task
+    /// shows) or ran past `--run-timeout`; nothing was rolled out.
+    BeforeFailed {
+        command: String,
+        revision: String,
+        why: Option<Box<Diagnosis>>,
+        #[serde(with = "super::failure::opt_secs")]
+        timed_out: Option<std::time::Duration>,
+    },
     /// None of the above: the evidence (in `failure.evidence`) says what ECS said.
     Unknown {
         failure: &'static str,
@@ -225,6 +234,7 @@ impl Diagnosis {
             Diagnosis::RollbackRefused => "rollback_refused",
             Diagnosis::StoppedFromOutside { .. } => "stopped_from_outside",
             Diagnosis::Interrupted => "interrupted",
+            Diagnosis::BeforeFailed { .. } => "before_failed",
             Diagnosis::Unknown { .. } => "unknown",
         }
     }
@@ -279,6 +289,17 @@ pub fn diagnose(f: &Failure) -> Diagnosis {
         Failure::PlacementStalled { message, .. } => placement(message),
         Failure::StartTaskFailed { error, .. } => start_task_failed(error),
         Failure::Api { error } => api(error),
+        Failure::BeforeFailed(b) => Diagnosis::BeforeFailed {
+            command: b.command.clone(),
+            revision: b.revision.clone(),
+            // What stopped the task, unless ecs-roll did (at the timeout).
+            why: b
+                .stopped
+                .as_ref()
+                .filter(|_| b.timed_out.is_none())
+                .map(|t| Box::new(stopped_task(t))),
+            timed_out: b.timed_out,
+        },
         other => outside_the_tasks(other),
     }
 }

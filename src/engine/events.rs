@@ -73,6 +73,16 @@ pub enum Event {
         /// ECS rolls back by itself (this deployment); ecs-roll follows it.
         by_ecs: Option<String>,
     },
+    /// `deploy --before`: the command that must succeed, in a one-off task of the revision
+    /// rolled out, before the rollout starts (told with the plan).
+    BeforePlanned {
+        command: String,
+        container: String,
+    },
+    /// What the `--before` command's one-off task did: started, its status, its log lines.
+    OneOff(super::oneoff::OneOffEvent),
+    /// The `--before` command's task ended: the rollout follows only if it succeeded.
+    BeforeEnded(Box<super::oneoff::before::BeforeRun>),
     /// Ctrl-C/SIGTERM received; the step in progress is being finished.
     Interrupting,
     /// The command is about to print its result: renderers close groups and clear bars.
@@ -239,6 +249,8 @@ pub enum Staleness {
 pub enum Phase {
     Preflight,
     Register,
+    /// `deploy --before`: the command's one-off task, before the rollout.
+    Before,
     Rollout,
     Rollback,
     Verify,
@@ -249,6 +261,7 @@ impl Phase {
         match self {
             Phase::Preflight => "Preflight checks",
             Phase::Register => "Task definition",
+            Phase::Before => "Command before the rollout",
             Phase::Rollout => "Rollout",
             Phase::Rollback => "Rollback",
             Phase::Verify => "Verification",

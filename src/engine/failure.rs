@@ -85,6 +85,8 @@ pub enum Interruption {
     StepFinished,
     /// Service: ECS carries on with the deployment by itself.
     DeploymentContinues { deployment: String },
+    /// `deploy --before`: during the command's one-off task; nothing was rolled out.
+    BeforeRollout { task_arn: String, stopped: bool },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -182,6 +184,24 @@ pub enum Failure {
     Interrupted {
         how: Interruption,
     },
+    /// `deploy --before`: the command's one-off task did not succeed, so nothing rolled out.
+    BeforeFailed(Box<BeforeFailure>),
+}
+
+/// The `--before` command's one-off task, as it failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BeforeFailure {
+    pub command: String,
+    /// `family:revision` the task ran (the one the deploy would have rolled out).
+    pub revision: String,
+    pub task_arn: String,
+    /// Each essential container that did not exit 0 (none when ecs-roll stopped the task).
+    pub containers: Vec<crate::engine::oneoff::ContainerFailure>,
+    /// The task as ECS last described it once stopped.
+    pub stopped: Option<StoppedTask>,
+    /// It ran past `--run-timeout`, and ecs-roll stopped it (or left it running).
+    #[serde(with = "opt_secs")]
+    pub timed_out: Option<Duration>,
 }
 
 impl Failure {
@@ -204,6 +224,7 @@ impl Failure {
             Failure::StartTaskFailed { .. } => "start_task_failed",
             Failure::Api { .. } => "api",
             Failure::Interrupted { .. } => "interrupted",
+            Failure::BeforeFailed(_) => "before_failed",
         }
     }
 }

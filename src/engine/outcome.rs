@@ -166,6 +166,10 @@ pub struct Outcome {
     /// `--keep-revisions`: the old revisions deregistered after the deploy succeeded.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pruned: Option<super::prune::PruneReport>,
+    /// `deploy --before`: the command's one-off task (`before` in the outputs, made by
+    /// `render::oneoff`).
+    #[serde(skip)]
+    pub before: Option<super::oneoff::before::BeforeRun>,
     #[serde(rename = "seconds", with = "secs")]
     pub duration: Duration,
     /// How long the rollout was expected to take (`predicted_seconds`, `predicted_from`).
@@ -175,8 +179,15 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// The result's exit code; a deploy whose `--before` command failed exits with the one-off
+    /// code (4), as `ecs-roll run` of that command would.
     pub fn exit_code(&self) -> i32 {
-        self.result.exit_code()
+        match (&self.result, self.failure.as_ref().map(|f| &f.cause)) {
+            (RunResult::Failed, Some(super::Failure::BeforeFailed(_))) => {
+                crate::error::exit::ONE_OFF_FAILED
+            }
+            (result, _) => result.exit_code(),
+        }
     }
 
     /// Gives each step its share of the prediction (steps run in plan order).

@@ -154,6 +154,28 @@ fn course(d: &Diagnosis) -> String {
             stop_code.as_deref().unwrap_or("no stop code")
         ),
         Diagnosis::Interrupted => "the run was interrupted".into(),
+        Diagnosis::BeforeFailed {
+            command,
+            revision,
+            why,
+            timed_out,
+        } => {
+            let why = match (why, timed_out) {
+                (_, Some(limit)) => format!("it ran past --run-timeout {}", super::human(*limit)),
+                // A command that exits non-zero is no app crash: it just failed.
+                (Some(inner), None) => match &**inner {
+                    Diagnosis::AppCrashed {
+                        container,
+                        exit_code: Some(code),
+                    } => format!("{} exited {code}", named(container)),
+                    other => explanation(other),
+                },
+                (None, None) => "its task stopped without exit codes".into(),
+            };
+            format!(
+                "the command before the rollout (`{command}`) failed in a one-off task of {revision}: {why}; nothing was rolled out"
+            )
+        }
         Diagnosis::Unknown { ecs_says, .. } => match ecs_says {
             Some(said) => format!("not recognised; ECS said: {said}"),
             None => "not recognised; see the evidence".into(),
@@ -307,6 +329,9 @@ fn course_hint(d: &Diagnosis) -> String {
         Diagnosis::RollbackRefused => "choose the revision to return to with `ecs-roll rollback --to REVISION`".into(),
         Diagnosis::StoppedFromOutside { .. } => "find what stops tasks (a person, a script, Spot interruption); then deploy again".into(),
         Diagnosis::Interrupted => "run the same command again to resume".into(),
+        Diagnosis::BeforeFailed { timed_out: Some(_), .. } => "raise --run-timeout (e.g. --run-timeout 1h) if the command needs longer, or find what it waits for (its log is above); then deploy again".into(),
+        Diagnosis::BeforeFailed { why: Some(inner), .. } if !matches!(**inner, Diagnosis::AppCrashed { .. } | Diagnosis::Unknown { .. }) => hint(inner),
+        Diagnosis::BeforeFailed { .. } => "the command's own output is its log (the last lines are above): fix the command, or what it runs against, then deploy again; the revision that runs now keeps serving".into(),
         _ => "read the evidence (the stopped reason, the exit codes) and the container's log; then deploy again".into(),
     }
 }
@@ -454,7 +479,70 @@ mod tests {
                 limit: Duration::from_secs(300),
             });
         }
+        // `deploy --before`: a command that failed, was OOM-killed or ran past its timeout.
+        let inner = [
+            Some(Diagnosis::AppCrashed {
+                container: some("app"),
+                exit_code: Some(1),
+            }),
+            Some(Diagnosis::OutOfMemory {
+                container: some("app"),
+            }),
+            None,
+        ];
+        for (why, timed_out) in inner
+            .into_iter()
+            .map(|w| (w, None))
+            .chain([(None, Some(Duration::from_secs(1800)))])
+        {
+            all.push(Diagnosis::BeforeFailed {
+                command: "./migrate up".into(),
+                revision: "app:2".into(),
+                why: why.map(Box::new),
+                timed_out,
+            });
+        }
         all
+    }
+
+    #[test]
+    fn a_failed_before_command_is_named_with_what_ended_it_and_nothing_rolled_out() {
+        let failed = |why: Option<Diagnosis>, timed_out| Diagnosis::BeforeFailed {
+            command: "./migrate up".into(),
+            revision: "app:2".into(),
+            why: why.map(Box::new),
+            timed_out,
+        };
+        let exited = failed(
+            Some(Diagnosis::AppCrashed {
+                container: Some("app".to_string()),
+                exit_code: Some(3),
+            }),
+            None,
+        );
+        assert_eq!(
+            explanation(&exited),
+            "the command before the rollout (`./migrate up`) failed in a one-off task of app:2: container app exited 3; nothing was rolled out"
+        );
+        assert!(hint(&exited).contains("its log"), "{}", hint(&exited));
+        let oom = failed(
+            Some(Diagnosis::OutOfMemory {
+                container: Some("app".to_string()),
+            }),
+            None,
+        );
+        assert!(hint(&oom).starts_with("raise `memory`"), "{}", hint(&oom));
+        let late = failed(None, Some(Duration::from_secs(1800)));
+        assert!(
+            explanation(&late).contains("it ran past --run-timeout 30m"),
+            "{}",
+            explanation(&late)
+        );
+        assert!(
+            hint(&late).starts_with("raise --run-timeout"),
+            "{}",
+            hint(&late)
+        );
     }
 
     fn long_flags() -> Vec<String> {

@@ -153,7 +153,36 @@ pub fn message(f: &Failure) -> String {
             Interruption::DeploymentContinues { deployment } => {
                 format!("interrupted; ECS carries on with deployment {deployment} by itself")
             }
+            Interruption::BeforeRollout { task_arn, stopped } => format!(
+                "interrupted during the command before the rollout; its one-off task {} {}; nothing was rolled out",
+                crate::platform::short(task_arn),
+                if *stopped {
+                    "was stopped"
+                } else {
+                    "was left running (--leave-running)"
+                }
+            ),
         },
+        Failure::BeforeFailed(b) => {
+            let why = match b.timed_out {
+                Some(limit) => format!(
+                    "it ran past --run-timeout {} and was {}",
+                    super::human(limit),
+                    if b.stopped.is_some() {
+                        "stopped"
+                    } else {
+                        "left running (--leave-running)"
+                    }
+                ),
+                None => super::oneoff::container_failures(&b.containers),
+            };
+            format!(
+                "the command before the rollout (`{}`) failed in one-off task {} of {}: {why}",
+                b.command,
+                crate::platform::short(&b.task_arn),
+                b.revision
+            )
+        }
     }
 }
 

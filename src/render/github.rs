@@ -11,6 +11,22 @@ use crate::engine::outcome::{Outcome, RunResult};
 
 /// The step outputs, as name/value pairs.
 pub fn outputs(o: &Outcome) -> Vec<(&'static str, String)> {
+    let mut pairs = common_outputs(o);
+    // `--before`: how its one-off task ended.
+    if let Some(b) = &o.before {
+        pairs.extend([
+            ("before-result", b.report.result().word().to_string()),
+            ("before-task-arn", b.report.task_arn.clone()),
+            (
+                "before-exit-codes",
+                super::oneoff::before_json(b)["exit_codes"].to_string(),
+            ),
+        ]);
+    }
+    pairs
+}
+
+fn common_outputs(o: &Outcome) -> Vec<(&'static str, String)> {
     vec![
         (
             "task-definition-arn",
@@ -162,6 +178,10 @@ pub fn summary_markdown(o: &Outcome) -> String {
     }
     if let Some(next) = super::next::next_step(o) {
         let _ = writeln!(s, "\n**Next:** {}", next.replace('|', "\\|"));
+    }
+    if let Some(b) = &o.before {
+        let _ = writeln!(s, "\n#### Before the rollout: `{}`\n", b.command);
+        s.push_str(&super::oneoff::body_markdown(&b.report));
     }
     if !o.steps.is_empty() || !o.rollback_steps.is_empty() {
         let _ = writeln!(s, "\n| Step | Took | Predicted | |\n|---|---|---|---|");

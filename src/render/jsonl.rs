@@ -140,6 +140,18 @@ pub fn event_fields(event: &Event) -> Option<(&'static str, Value)> {
             "rollback_started",
             json!({ "cause": super::failure::message(cause), "to": to, "by_ecs": by_ecs }),
         ),
+        Event::BeforePlanned { command, container } => (
+            "before_planned",
+            json!({ "command": command, "container": container, "message": super::plain::describe(event) }),
+        ),
+        Event::OneOff(e) => (
+            "one_off",
+            json!({ "event": super::oneoff::event_kind(e), "message": super::oneoff::event_line(e) }),
+        ),
+        Event::BeforeEnded(run) => (
+            "before_ended",
+            json!({ "before": super::oneoff::before_json(run) }),
+        ),
         Event::Interrupting => ("interrupting", json!({})),
         Event::Finished => return None,
     })

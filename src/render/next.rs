@@ -29,6 +29,13 @@ pub fn next_step(o: &Outcome) -> Option<String> {
             "{} runs again; fix the cause, then deploy again",
             previous.unwrap_or("the previous revision")
         ),
+        RunResult::Failed if before_failed(o) => format!(
+            "nothing was rolled out: {} keeps serving, and {} stays registered but not deployed; fix the command, then deploy again",
+            previous.unwrap_or("what ran before"),
+            o.target
+                .as_ref()
+                .map_or("the new revision", |t| t.name.as_str())
+        ),
         RunResult::Failed => {
             let stand = if service {
                 "where each task stands is below"
@@ -42,6 +49,13 @@ pub fn next_step(o: &Outcome) -> Option<String> {
         }
         RunResult::Interrupted => interrupted(o, previous)?,
     })
+}
+
+fn before_failed(o: &Outcome) -> bool {
+    matches!(
+        o.failure.as_ref().map(|f| &f.cause),
+        Some(Failure::BeforeFailed(_))
+    )
 }
 
 fn interrupted(o: &Outcome, previous: Option<&str>) -> Option<String> {
@@ -72,6 +86,10 @@ fn interrupted(o: &Outcome, previous: Option<&str>) -> Option<String> {
             "every instance is either serving or out of the load balancer with no task; {resume}{}",
             previous.map(undo).unwrap_or_default()
         ),
+        Interruption::BeforeRollout { .. } => {
+            "nothing was rolled out; run the same command again to run the command and deploy"
+                .into()
+        }
         Interruption::DeploymentContinues { deployment } => format!(
             "ECS carries on with deployment {deployment} by itself, replacing the service's tasks and registering the new ones as targets of its load balancers; run the same command again to watch it{}",
             previous.map(undo).unwrap_or_default()
@@ -118,6 +136,7 @@ mod tests {
             failure: cause.map(|c| FailureReport::new(None, c)),
             rollback_failure: None,
             pruned: None,
+            before: None,
             duration: Duration::ZERO,
             predicted: None,
             api_calls: BTreeMap::new(),

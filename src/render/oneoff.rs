@@ -7,7 +7,8 @@ use std::fmt::Write as _;
 use serde_json::{Value, json};
 
 use super::human;
-use crate::engine::oneoff::{End, LogWhere, OneOffEvent, Report, Stop, Why};
+use crate::engine::oneoff::before::BeforeRun;
+use crate::engine::oneoff::{ContainerFailure, End, LogWhere, OneOffEvent, Report, Stop, Why};
 use crate::platform::short;
 
 /// The line an event prints on stderr while the task runs; a log line as it is, indented.
@@ -67,28 +68,12 @@ pub fn ending(r: &Report) -> String {
             human(r.duration)
         ),
         End::Failed { containers } => {
-            let each: Vec<String> = containers
-                .iter()
-                .map(|c| {
-                    let what = match (c.why, c.exit_code) {
-                        (Why::OutOfMemory, code) => format!(
-                            "was killed for its memory use (exit code {})",
-                            code.map_or("none".into(), |c| c.to_string())
-                        ),
-                        (_, Some(code)) => format!("exited {code}"),
-                        (_, None) => "never started (no exit code)".to_string(),
-                    };
-                    match &c.reason {
-                        Some(reason) => format!("container {} {what}: {reason}", c.name),
-                        None => format!("container {} {what}", c.name),
-                    }
-                })
-                .collect();
+            let each = container_failures(containers);
             let mut s = format!(
                 "one-off task {task} of {} failed after {}: {}",
                 r.revision,
                 human(r.duration),
-                each.join("; ")
+                each
             );
             if let Some(stopped) = &r.stopped {
                 let code = stopped.stop_code.as_deref().unwrap_or("none");
@@ -118,6 +103,28 @@ pub fn ending(r: &Report) -> String {
             }
         }
     }
+}
+
+/// Each essential container that did not exit 0, with why: `container app exited 1: reason`.
+pub fn container_failures(containers: &[ContainerFailure]) -> String {
+    containers
+        .iter()
+        .map(|c| {
+            let what = match (c.why, c.exit_code) {
+                (Why::OutOfMemory, code) => format!(
+                    "was killed for its memory use (exit code {})",
+                    code.map_or("none".into(), |c| c.to_string())
+                ),
+                (_, Some(code)) => format!("exited {code}"),
+                (_, None) => "never started (no exit code)".to_string(),
+            };
+            match &c.reason {
+                Some(reason) => format!("container {} {what}: {reason}", c.name),
+                None => format!("container {} {what}", c.name),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// The result on stdout: the sentence, then the last log lines.
@@ -172,6 +179,25 @@ pub fn json(r: &Report) -> String {
     serde_json::to_string_pretty(&document(r)).unwrap_or_default()
 }
 
+/// The `before` object of a deploy's result: the command, its container, and its task.
+pub fn before_json(run: &BeforeRun) -> Value {
+    let mut v = json_value(&run.report);
+    v["command"] = json!(run.command);
+    v["container"] = json!(run.container);
+    v
+}
+
+/// The name of a one-off task's event, for json-lines.
+pub fn event_kind(e: &OneOffEvent) -> &'static str {
+    match e {
+        OneOffEvent::Started { .. } => "started",
+        OneOffEvent::Status { .. } => "status",
+        OneOffEvent::Log { .. } => "log",
+        OneOffEvent::LogUnreadable { .. } => "log_unreadable",
+        OneOffEvent::Stopping { .. } => "stopping",
+    }
+}
+
 /// The result document of `ecs-roll run` (`--output json`, the last json-lines line).
 pub fn document(r: &Report) -> Value {
     let mut v = json_value(r);
@@ -201,11 +227,17 @@ pub fn outputs(r: &Report) -> Vec<(&'static str, String)> {
 /// log lines.
 pub fn summary_markdown(r: &Report) -> String {
     let icon = if r.succeeded() { "✅" } else { "❌" };
-    let mut s = format!(
-        "### {icon} ecs-roll run: {}\n\n{}\n\n",
+    format!(
+        "### {icon} ecs-roll run: {}\n\n{}",
         r.result().word(),
-        ending(r)
-    );
+        body_markdown(r)
+    )
+}
+
+/// How the task ended, each container's exit code, the last log lines (for the job summary
+/// of `run`, and of a deploy with `--before`).
+pub fn body_markdown(r: &Report) -> String {
+    let mut s = format!("{}\n\n", ending(r));
     let _ = writeln!(s, "| Container | Exit code |\n|---|---|");
     for (name, code) in &r.exit_codes {
         let code = code.map_or("-".to_string(), |c| c.to_string());

@@ -225,6 +225,11 @@ pub fn describe(event: &Event) -> Option<String> {
             let to = rollback_target(to, by_ecs.as_deref());
             format!("FAILED: {}\nrolling back to {to}", message(cause))
         }
+        Event::BeforePlanned { command, container } => format!(
+            "before the rollout: `{command}` runs in a one-off task of the revision rolled out (container {container}); the rollout starts only if every essential container exits 0"
+        ),
+        Event::OneOff(e) => super::oneoff::event_line(e),
+        Event::BeforeEnded(run) => super::oneoff::ending(&run.report),
         Event::Interrupting => INTERRUPTING.into(),
         Event::Finished => return None,
     })

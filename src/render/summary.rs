@@ -45,6 +45,9 @@ pub fn text(o: &Outcome) -> String {
     if o.target.as_ref().is_some_and(|t| t.images.len() > 1) {
         s.push_str(&image_change_lines(&changes));
     }
+    if let Some(run) = &o.before {
+        let _ = write!(s, "before: {}", super::oneoff::text(&run.report));
+    }
     if let Some(f) = &o.failure {
         let d = diagnose(&f.cause);
         let _ = writeln!(s, "cause: {}", super::failure::report(f));
@@ -161,6 +164,9 @@ pub fn json_value(o: &Outcome) -> serde_json::Value {
     v["exit_code"] = o.exit_code().into();
     // Each container whose image changes, old and new.
     v["images"] = serde_json::to_value(o.image_changes()).unwrap_or_default();
+    if let Some(run) = &o.before {
+        v["before"] = super::oneoff::before_json(run);
+    }
     // What to do now, as the text summary says it (every command in it works as printed).
     v["next_step"] = super::next::next_step(o).into();
     // Beside the cause's typed fields, the sentence the text summary prints.

@@ -20,6 +20,7 @@ mod support;
 mod harness;
 
 mod bad_input;
+mod before;
 mod faults;
 mod github_actions;
 mod hints;

@@ -163,9 +163,9 @@ fn run_with_bad_input_exits_2_and_starts_nothing() {
     assert_eq!(running_app_tasks(&moto), before);
 }
 
-#[test]
-fn run_on_a_fargate_service_uses_the_service_network_configuration() {
-    let moto = MotoServer::start();
+/// A Fargate service `web` in cluster `prod` (revision web:1, awsvpc in a subnet of its own,
+/// no load balancer); returns the subnet's id.
+pub(crate) fn fargate_service(moto: &MotoServer) -> String {
     let vpc = moto.aws("ec2", "create_vpc", &json!({"CidrBlock": "10.1.0.0/16"}));
     let vpc_id = vpc["Vpc"]["VpcId"].as_str().unwrap().to_string();
     let subnet = moto.aws(
@@ -197,6 +197,13 @@ fn run_on_a_fargate_service_uses_the_service_network_configuration() {
         &json!({"cluster": "prod", "serviceName": "web", "taskDefinition": "web:1",
             "desiredCount": 1, "launchType": "FARGATE", "networkConfiguration": network}),
     );
+    subnet_id
+}
+
+#[test]
+fn run_on_a_fargate_service_uses_the_service_network_configuration() {
+    let moto = MotoServer::start();
+    let subnet_id = fargate_service(&moto);
     let args = [
         "--cluster",
         "prod",

@@ -266,3 +266,34 @@ fn an_interrupted_deploy_and_several_targets_match_the_schema() {
 fn path_str(p: &Path) -> &str {
     p.to_str().unwrap()
 }
+
+#[test]
+fn deploys_with_a_failing_and_a_passing_before_command_match_the_schema() {
+    let moto = MotoServer::start();
+    moto.seed(&SeedOptions::fast());
+    let r = run(
+        ecs_roll(&moto),
+        &deploy_args_with(&["--before", "sh -c 'exit 3'"]),
+    );
+    let doc = valid_result(&r, 4, "failed", "a deploy whose --before failed");
+    rejected(&doc, "--before without its task", |d| {
+        d["before"].as_object_mut().unwrap().remove("task_arn");
+    });
+    let r = run(
+        ecs_roll(&moto),
+        &deploy_args_with(&["--before", "./migrate up"]),
+    );
+    valid_result(&r, 0, "succeeded", "a deploy after its --before passed");
+    let mut a = deploy_args_with(&["--before", "./migrate up", "--dry-run"]);
+    let at = a.iter().position(|x| x == "json").unwrap();
+    a[at] = "json-lines".into();
+    let r = run(ecs_roll(&moto), &a);
+    r.assert_code(0);
+    let (ok, said) = check("json-lines", "a dry run with --before", &r.stdout);
+    assert!(ok, "{said}\n{}", r.stdout);
+    assert!(
+        r.stdout.contains("\"type\":\"before_planned\""),
+        "{}",
+        r.stdout
+    );
+}

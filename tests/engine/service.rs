@@ -28,6 +28,7 @@ use ecs_roll::sim::{
 use ecs_roll::taskdef::TaskDefinition;
 use serde_json::{Value, json};
 
+mod before;
 mod keep_revisions;
 mod rollback_records;
 mod time_limits;

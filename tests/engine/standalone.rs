@@ -25,6 +25,7 @@ use ecs_roll::sim::{Behaviour, Fault, MemoryTags, Sim, health_check};
 use ecs_roll::taskdef::TaskDefinition;
 use serde_json::json;
 
+mod before;
 mod history_records;
 mod keep_revisions;
 mod lost_answers;

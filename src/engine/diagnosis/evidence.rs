@@ -75,6 +75,13 @@ pub fn evidence(f: &Failure) -> Evidence {
         Failure::StartTaskFailed { error, .. } | Failure::Api { error } => {
             Evidence::said(Some(&error.message))
         }
+        Failure::BeforeFailed(b) => match &b.stopped {
+            Some(t) => Evidence::of_task(t),
+            None => Evidence {
+                task_arn: Some(b.task_arn.clone()),
+                ..Evidence::default()
+            },
+        },
         _ => Evidence::default(),
     }
 }

@@ -5,6 +5,7 @@
 //! only; what happens is told through `OneOffEvent`s and ends in a `Report`, whose text is
 //! made in `render::oneoff`.
 
+pub mod before;
 mod follow;
 pub mod variant;
 pub mod verdict;

@@ -18,12 +18,13 @@ use super::record::{self, TAG_CONFIGURATION};
 use super::watch::{Watched, find_ours};
 use super::{ServiceCtx, ServicePlan};
 use crate::engine::deploy::{
-    Desired, Options, TAG_PREVIOUS, find_identical, info, record, record_completed, short_name,
+    Desired, Options, TAG_PREVIOUS, find_identical, info, record_completed, short_name,
 };
 use crate::engine::events::{Action, Event, Phase, Warning};
 use crate::engine::failure::{Failure, FailureReport, Interruption};
 use crate::engine::lock;
 use crate::engine::observe::Catalog;
+use crate::engine::oneoff::before;
 use crate::engine::outcome::{Outcome, RunResult, StepReport, TaskReport};
 use crate::engine::predict::{self, Observed, Prediction, ServiceTimings, StepKind};
 use crate::engine::refusal::{self, Refusal};
@@ -77,6 +78,7 @@ pub async fn run(s: &ServiceCtx, desired: Desired, opts: &Options) -> Result<Out
     )
     .await?;
     announce(s, &p);
+    before::announce(ctx, opts);
     let outcome = initial_outcome(s, &p, opts);
     let outcome = match skeleton::ends_before_change(ctx, outcome, opts.dry_run, started) {
         ControlFlow::Continue(o) => o,
@@ -329,6 +331,7 @@ fn initial_outcome(s: &ServiceCtx, p: &Prepared, opts: &Options) -> Outcome {
         failure: None,
         rollback_failure: None,
         pruned: None,
+        before: None,
         duration: Duration::ZERO,
         predicted: Some(p.prediction.clone()),
         api_calls: BTreeMap::new(),
@@ -362,16 +365,19 @@ async fn deploy(
 ) -> Result<Outcome, Error> {
     let ctx = &s.ctx;
     ctx.emit(Event::Phase(Phase::Register));
-    let existing = p.existing.take();
-    let target = record(
-        ctx,
-        existing,
-        &p.target_td,
-        p.previous_arn.as_deref(),
-        None,
-        opts,
-    )
-    .await?;
+    let reg = before::Registration {
+        existing: p.existing.take(),
+        td: &p.target_td,
+        previous: p.previous_arn.as_deref(),
+        count: None,
+        // A rerun resuming our deployment: the command succeeded before it started.
+        before: opts.before.as_deref().filter(|_| p.resuming.is_none()),
+    };
+    let Some(target) = before::register(ctx, reg, opts, &mut outcome).await? else {
+        // The command failed: no deployment started; the service runs what it ran.
+        finish(s, p, &mut outcome).await;
+        return Ok(outcome);
+    };
     p.catalog.insert(target.clone());
     outcome.target = Some(info(&target, opts.container.as_deref()));
     // Interrupted while the revision registered: that step is done, and no deployment is
