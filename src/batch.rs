@@ -17,7 +17,7 @@ use crate::platform::{
     ApiResult, ContainerInstance, Ecs, EcsServices, Revision, Service, ServiceDeployment,
     ServiceUpdate, Task, TaskStatus,
 };
-use crate::ratelimit::RateLimiter;
+use crate::ratelimit::Limiters;
 
 /// DescribeServices takes at most this many services.
 const PER_REQUEST: usize = 10;
@@ -25,7 +25,8 @@ const PER_REQUEST: usize = 10;
 /// Shared by every target of one command.
 #[derive(Clone)]
 pub struct Shared {
-    pub limiter: Arc<RateLimiter>,
+    /// One rate limit per region and account.
+    pub limits: Arc<Limiters>,
     pub board: Arc<ServiceBoard>,
     pub clusters: ClusterShelves,
     /// This target's place at the command's preflight gate.

@@ -56,6 +56,10 @@ pub struct App {
     pub container: Option<String>,
     pub load_balancer: Option<String>,
     pub service: Option<String>,
+    /// Where this app runs, when not where the top level says: each region or account gets
+    /// clients (and a rate limit) of its own.
+    pub region: Option<String>,
+    pub profile: Option<String>,
     pub count: Option<i64>,
     pub timeout: Option<String>,
     /// `deploy --before` for this app (the top level's otherwise).
@@ -91,6 +95,8 @@ impl Config {
             } else {
                 app.service.clone().or_else(|| self.service.clone())
             },
+            region: app.region.clone().or_else(|| self.region.clone()),
+            profile: app.profile.clone().or_else(|| self.profile.clone()),
             count: app.count.or(self.count),
             timeout: app.timeout.clone().or_else(|| self.timeout.clone()),
             before: app.before.clone().or_else(|| self.before.clone()),
@@ -249,6 +255,17 @@ mod tests {
         assert_eq!(before(1).as_deref(), Some("rake db:migrate"));
         let err = parse("befor = \"x\"\n").unwrap_err();
         assert!(err.contains("before"), "{err}");
+    }
+
+    #[test]
+    fn an_app_runs_in_its_own_region_and_profile_or_the_top_levels() {
+        let c = parse("region = \"us-east-1\"\nprofile = \"prod\"\n[[app]]\nname = \"us\"\n[[app]]\nname = \"eu\"\nregion = \"eu-west-1\"\nprofile = \"prod-eu\"\n").unwrap();
+        let scope = |i: usize| {
+            let a = c.for_app(&c.app[i]);
+            (a.region, a.profile)
+        };
+        assert_eq!(scope(0), (Some("us-east-1".into()), Some("prod".into())));
+        assert_eq!(scope(1), (Some("eu-west-1".into()), Some("prod-eu".into())));
     }
 
     #[test]

@@ -61,6 +61,33 @@ impl RateLimiter {
     }
 }
 
+/// One rate limit per account and region: API rate limits are per account and per region,
+/// so targets in another region (or account) take nothing from this one's budget.
+#[derive(Debug)]
+pub struct Limiters {
+    per_second: f64,
+    burst: u32,
+    scopes: Mutex<BTreeMap<String, Arc<RateLimiter>>>,
+}
+
+impl Limiters {
+    pub fn new(per_second: f64, burst: u32) -> Arc<Limiters> {
+        Arc::new(Limiters {
+            per_second,
+            burst,
+            scopes: Mutex::new(BTreeMap::new()),
+        })
+    }
+
+    /// The limit of `scope` (region and profile), made on first use.
+    pub fn of(&self, scope: &str) -> Arc<RateLimiter> {
+        let mut m = self.scopes.lock().unwrap_or_else(|e| e.into_inner());
+        m.entry(scope.to_string())
+            .or_insert_with(|| RateLimiter::new(self.per_second, self.burst))
+            .clone()
+    }
+}
+
 /// The AWS requests behind a listing that returned `items`: List* pages of 100, then one
 /// Describe* per 100 (none when the list was empty).
 fn list_then_describe(items: usize) -> u32 {
@@ -328,6 +355,19 @@ mod tests {
         tokio::time::advance(Duration::from_nanos(99_999_999)).await;
         let took = tokio::time::timeout(Duration::from_secs(1), l.acquire()).await;
         assert!(took.is_ok(), "the second token never came");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn each_region_and_account_has_a_budget_of_its_own() {
+        let limits = Limiters::new(10.0, 5);
+        let start = Instant::now();
+        for _ in 0..5 {
+            limits.of("us-east-1/").acquire().await;
+            limits.of("eu-west-1/").acquire().await;
+        }
+        assert_eq!(start.elapsed(), Duration::ZERO, "each has its own burst");
+        limits.of("us-east-1/").acquire().await;
+        assert_eq!(start.elapsed(), Duration::from_millis(100), "and shares it");
     }
 
     #[test]

@@ -203,6 +203,29 @@ impl Settings {
         Ok(vec![(String::new(), Settings::new(g, source, loaded)?)])
     }
 
+    /// The one target of a command that works on one (`status`, `diff`, `run`, ...): the
+    /// `[[app]]` that `--app` names, with its own keys, or the target of the flags.
+    pub fn one(
+        g: &cli::Global,
+        source: Option<&cli::Source>,
+        loaded: Loaded,
+        command: &str,
+    ) -> Result<Settings, Error> {
+        let mut targets = Settings::all(g, source, loaded)?;
+        if targets.len() > 1 {
+            let names: Vec<&str> = targets.iter().map(|(n, _)| n.as_str()).collect();
+            return Err(Error::usage(
+                format!(
+                    "{command} works on one target, but {} are selected: {}",
+                    targets.len(),
+                    names.join(", ")
+                ),
+                "pick one with --app NAME or a single --service NAME",
+            ));
+        }
+        Ok(targets.remove(0).1)
+    }
+
     /// Standalone tasks whose family no flag, variable, config key or task definition file
     /// names: `commands::family` finds it behind the load balancer.
     pub fn family_unknown(&self) -> bool {
@@ -263,6 +286,18 @@ pub fn standalone_family(
 }
 
 impl Settings {
+    /// The account and region this target's requests go to, as far as ecs-roll can tell
+    /// without asking AWS (the profile names the account): what shares a rate limit and the
+    /// batched reads with other targets. Unset parts come from the environment, which is the
+    /// same for every target.
+    pub fn account_scope(&self) -> String {
+        format!(
+            "{}/{}",
+            self.region.as_deref().unwrap_or(""),
+            self.profile.as_deref().unwrap_or("")
+        )
+    }
+
     /// `--keep-revisions` (flag or env), else `keep_revisions` of the config; None: no pruning.
     pub fn keep_revisions(&self, flag: Option<&str>) -> Result<Option<usize>, Error> {
         match (flag, self.config.config.keep_revisions) {

@@ -13,7 +13,7 @@ use crate::render::{self, plain::plan_text};
 use crate::settings::{self, Settings};
 
 pub async fn run(g: &Global, args: DiffArgs, loaded: Loaded) -> Result<i32, Error> {
-    let mut s = Settings::new(g, Some(&args.source), loaded)?;
+    let mut s = Settings::one(g, Some(&args.source), loaded, "diff")?;
     let count = args
         .count
         .as_deref()

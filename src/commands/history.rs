@@ -18,7 +18,7 @@ use crate::settings::{Settings, Target};
 const DEFAULT_LIMIT: usize = 20;
 
 pub async fn run(g: &Global, args: HistoryArgs, loaded: Loaded) -> Result<i32, Error> {
-    let mut s = Settings::new(g, Some(&args.source), loaded)?;
+    let mut s = Settings::one(g, Some(&args.source), loaded, "history")?;
     let limit = parse_limit(args.limit.as_deref())?;
     let aws = super::connect(&s).await?;
     super::family::find(&mut s, &aws).await?;

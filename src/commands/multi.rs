@@ -1,5 +1,5 @@
 //! Several targets in one command (repeated `--service`, or `[[app]]`s with `--app`/`--all`):
-//! deployed concurrently under one client-side rate limit once every target's preflight
+//! deployed concurrently under one client-side rate limit per region and account once every target's preflight
 //! passed (`engine::gate`: one refused target and none changes anything), each target's progress lines
 //! prefixed with its name, one summary line per target, and an aggregated exit code.
 
@@ -12,12 +12,12 @@ use crate::engine::gate::Gate;
 use crate::engine::outcome::{Outcome, RunResult};
 use crate::engine::{Cancel, Event, Observer};
 use crate::error::{Error, exit};
-use crate::ratelimit::RateLimiter;
+use crate::ratelimit::Limiters;
 use crate::render;
 use crate::render::targets::TargetEnd;
 use crate::settings::{Mode, Settings};
 
-/// AWS requests per second for all targets together, and the burst: the strictest documented
+/// AWS requests per second for all targets in one region and account together, and the burst: the strictest documented
 /// ECS bucket (cluster read actions: 50 tokens, 20 a second), applied to every request of
 /// every API together although they draw on several buckets (service, task, cluster reads;
 /// ELB and ELBv2 throttle on their own), which leaves most of each to the rest of the account.
@@ -33,7 +33,7 @@ where
 {
     let gate = Gate::new(targets.iter().map(|(name, _)| name.clone()).collect());
     let sharing = Arc::new(Shared {
-        limiter: RateLimiter::new(RATE_PER_SECOND, BURST),
+        limits: Limiters::new(RATE_PER_SECOND, BURST),
         // One DescribeServices per 10 services a second at most, for every watch together.
         board: ServiceBoard::new(std::time::Duration::from_secs(1)),
         clusters: ClusterShelves::default(),

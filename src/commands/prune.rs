@@ -15,7 +15,7 @@ use crate::render;
 use crate::settings::{self, Settings, Target};
 
 pub async fn run(g: &Global, args: PruneArgs, loaded: Loaded) -> Result<i32, Error> {
-    let mut s = Settings::new(g, Some(&args.source), loaded)?;
+    let mut s = Settings::one(g, Some(&args.source), loaded, "prune")?;
     let keep = settings::parse_keep(&args.keep, "--keep")?;
     let aws = super::connect(&s).await?;
     super::family::find(&mut s, &aws).await?;

@@ -27,14 +27,7 @@ pub async fn run(g: &Global, args: RunArgs, loaded: Loaded) -> Result<i32, Error
         task_definition: None,
         container: args.container.clone(),
     };
-    let mut targets = Settings::all(g, Some(&source), loaded)?;
-    if targets.len() > 1 {
-        return Err(Error::usage(
-            "run starts one task of one target, but several targets are selected",
-            "pick one with --service NAME or --app NAME",
-        ));
-    }
-    let (_, mut s) = targets.remove(0);
+    let mut s = Settings::one(g, Some(&source), loaded, "run")?;
     // Everything the user typed is checked before AWS is asked anything.
     let command = parse_command(&args.command, "--command")?;
     let env = args

@@ -38,7 +38,7 @@ struct Running {
 }
 
 pub async fn run(g: &Global, source: &Source, loaded: Loaded) -> Result<i32, Error> {
-    let mut s = Settings::new(g, Some(source), loaded)?;
+    let mut s = Settings::one(g, Some(source), loaded, "status")?;
     let aws = super::connect(&s).await?;
     super::family::find(&mut s, &aws).await?;
     let load_balancer = match &s.target {

@@ -8,7 +8,7 @@ use crate::error::Error;
 use crate::settings::Settings;
 
 pub async fn run(g: &Global, source: &Source, loaded: Loaded) -> Result<i32, Error> {
-    let mut s = Settings::new(g, Some(source), loaded)?;
+    let mut s = Settings::one(g, Some(source), loaded, "unlock")?;
     let aws = super::connect(&s).await?;
     super::family::find(&mut s, &aws).await?;
     let before = Error::from_api_before_change;

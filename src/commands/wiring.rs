@@ -59,12 +59,8 @@ pub async fn connect_limited(
     use crate::ratelimit::Limited;
     let aws = connect(s).await?;
     let Some(sh) = shared else { return Ok(aws) };
-    let l = &sh.limiter;
-    let scope = format!(
-        "{}/{}",
-        s.region.as_deref().unwrap_or(""),
-        s.profile.as_deref().unwrap_or("")
-    );
+    let scope = s.account_scope();
+    let l = &sh.limits.of(&scope);
     Ok(Aws {
         ecs: SharedEcs::wrap(
             Limited::new(aws.ecs, l.clone()),

@@ -128,3 +128,104 @@ fn one_refused_target_keeps_every_target_of_the_command_unchanged() {
     r.assert_code(0);
     quick_state(&moto).assert_converged(2, "the web app alone");
 }
+
+/// The reference app in us-east-1 and the same app in eu-west-1, one `[[app]]` each.
+fn two_regions_config(dir: &std::path::Path) -> std::path::PathBuf {
+    let taskdef = support::repo_root().join(TASKDEF);
+    let text = format!(
+        r#"cluster = "{CLUSTER}"
+region = "{REGION}"
+family = "{FAMILY}"
+task_definition = "{}"
+load_balancer = "{LOAD_BALANCER}"
+
+[[app]]
+name = "us"
+
+[[app]]
+name = "eu"
+region = "eu-west-1"
+"#,
+        taskdef.display()
+    );
+    let path = dir.join("ecs-roll.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn apps_in_two_regions_are_deployed_each_in_its_own_region() {
+    let moto = MotoServer::start();
+    moto.seed(&SeedOptions::fast());
+    moto.seed(&SeedOptions {
+        extra_args: [
+            "--region",
+            "eu-west-1",
+            "--azs",
+            "eu-west-1a,eu-west-1b,eu-west-1c",
+            "--no-reset",
+        ]
+        .map(String::from)
+        .to_vec(),
+        ..SeedOptions::fast()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = two_regions_config(dir.path());
+    let args = |rest: &[&str]| -> Vec<String> {
+        ["--config", cfg.to_str().unwrap()]
+            .iter()
+            .chain(rest)
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let r = run(
+        ecs_roll(&moto),
+        &args(&["--all", "--output", "json", "deploy", "--image", IMAGE_V2]),
+    );
+    eprintln!("[several] two regions: exit {}\n{}", r.code(), r.stderr);
+    r.assert_code(0);
+    let doc = r.json();
+    let revision = |i: usize| {
+        let t = &doc["targets"][i];
+        assert_eq!(t["result"], "succeeded", "{doc}");
+        t["target"]["arn"].as_str().unwrap_or_default().to_string()
+    };
+    assert!(revision(0).contains(":us-east-1:"), "{doc}");
+    assert!(revision(1).contains(":eu-west-1:"), "{doc}");
+    quick_state(&moto).assert_converged(2, "the app in us-east-1");
+
+    // Each region now runs the new revision: the status of each says so.
+    for (app, region) in [("us", "us-east-1"), ("eu", "eu-west-1")] {
+        let r = run(
+            ecs_roll(&moto),
+            &args(&["--app", app, "--output", "json", "status"]),
+        );
+        r.assert_code(0);
+        let status = r.json();
+        let arn = status["running"][0]["revision"]["arn"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            arn.starts_with(&format!("arn:aws:ecs:{region}:")) && arn.ends_with(":2"),
+            "{region}: {status}"
+        );
+        let zones: Vec<&str> = status["instances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|i| i["availability_zone"].as_str())
+            .collect();
+        assert!(zones.iter().all(|z| z.starts_with(region)), "{status}");
+    }
+
+    // A command of one target says which to pick instead of taking the first.
+    let r = run(ecs_roll(&moto), &args(&["--all", "status"]));
+    r.assert_code(2);
+    assert!(
+        r.stderr
+            .contains("status works on one target, but 2 are selected: us, eu")
+            && r.stderr.contains("--app NAME"),
+        "{}",
+        r.stderr
+    );
+}
