@@ -576,7 +576,7 @@ pub struct LogPage {
     pub next: Option<String>,
 }
 
-/// CloudWatch Logs, read forward from the start of a stream.
+/// CloudWatch Logs, read forward from the start of a stream, or its end.
 #[async_trait]
 pub trait LogStreams: Send + Sync {
     /// The events of `stream` in `group` after `after` (from the stream's start when None).
@@ -587,4 +587,12 @@ pub trait LogStreams: Send + Sync {
         stream: &str,
         after: Option<&str>,
     ) -> ApiResult<LogPage>;
+
+    /// The last `limit` events of `stream`, oldest first; none when the stream does not exist.
+    async fn last_events(
+        &self,
+        group: &str,
+        stream: &str,
+        limit: usize,
+    ) -> ApiResult<Vec<LogEvent>>;
 }

@@ -1,5 +1,5 @@
 //! `platform::LogStreams` over the CloudWatch Logs SDK: GetLogEvents forward from the start of
-//! a stream, page by page with its forward token.
+//! a stream, page by page with its forward token, or its last events.
 
 use async_trait::async_trait;
 use aws_config::SdkConfig;
@@ -49,17 +49,49 @@ impl LogStreams for LogsAdapter {
             }
             Err(e) => return Err(e),
         };
-        let events = out
-            .events()
-            .iter()
-            .map(|e| LogEvent {
-                timestamp: e.timestamp().unwrap_or_default(),
-                message: e.message().unwrap_or_default().to_string(),
-            })
-            .collect();
         Ok(LogPage {
-            events,
+            events: events_of(&out),
             next: out.next_forward_token().map(String::from),
         })
     }
+
+    async fn last_events(
+        &self,
+        group: &str,
+        stream: &str,
+        limit: usize,
+    ) -> ApiResult<Vec<LogEvent>> {
+        // Read from the end (startFromHead false): one request, however long the stream.
+        let request = self
+            .client
+            .get_log_events()
+            .log_group_name(group)
+            .log_stream_name(stream)
+            .start_from_head(false)
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .send();
+        match self.calls.call("GetLogEvents", request).await {
+            Ok(out) => {
+                let mut events = events_of(&out);
+                // A page from the end may hold more than asked for on some endpoints.
+                let extra = events.len().saturating_sub(limit);
+                events.drain(..extra);
+                Ok(events)
+            }
+            Err(e) if e.kind == ApiErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn events_of(
+    out: &aws_sdk_cloudwatchlogs::operation::get_log_events::GetLogEventsOutput,
+) -> Vec<LogEvent> {
+    out.events()
+        .iter()
+        .map(|e| LogEvent {
+            timestamp: e.timestamp().unwrap_or_default(),
+            message: e.message().unwrap_or_default().to_string(),
+        })
+        .collect()
 }

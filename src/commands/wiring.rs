@@ -170,20 +170,32 @@ pub async fn run_engine(
     desired: Desired,
     opts: &Options,
 ) -> Result<Outcome, Error> {
-    match &s.target {
+    let mut outcome = match &s.target {
         Target::Service { name } => {
             ctx.family = desired.family().to_string();
             let sctx = service_context(ctx, aws, name);
-            engine::service::run(&sctx, desired, opts).await
+            engine::service::run(&sctx, desired, opts).await?
         }
         Target::Standalone { load_balancer } => {
             let sctx = StandaloneCtx {
                 ctx,
                 load_balancer: load_balancer.clone(),
             };
-            engine::deploy::run(&sctx, desired, opts).await
+            engine::deploy::run(&sctx, desired, opts).await?
         }
-    }
+    };
+    read_failure_log(aws, &mut outcome).await;
+    Ok(outcome)
+}
+
+/// A failed run's evidence gains the failed container's last log lines, from the revision
+/// the failed tasks ran (the one being rolled out).
+pub async fn read_failure_log(aws: &Aws, outcome: &mut Outcome) {
+    let (Some(f), Some(target)) = (&outcome.failure, &outcome.target) else {
+        return;
+    };
+    outcome.failure_log =
+        engine::failure_log::read(aws.ecs.as_ref(), aws.logs.as_ref(), &f.cause, &target.arn).await;
 }
 
 /// Service mode: the context for `service`, with the family of the revision it runs.

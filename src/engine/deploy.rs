@@ -299,6 +299,7 @@ fn initial_outcome(ctx: &StandaloneCtx, p: &Prepared, opts: &Options) -> Outcome
         rollback_failure: None,
         pruned: None,
         before: None,
+        failure_log: None,
         duration: Duration::ZERO,
         predicted: Some(p.prediction.clone()),
         api_calls: BTreeMap::new(),

@@ -6,6 +6,7 @@ pub mod deploy;
 pub mod diagnosis;
 pub mod events;
 pub mod failure;
+pub mod failure_log;
 pub mod gate;
 pub mod history;
 pub mod observe;

@@ -170,6 +170,9 @@ pub struct Outcome {
     /// `render::oneoff`).
     #[serde(skip)]
     pub before: Option<super::oneoff::before::BeforeRun>,
+    /// The failed container's last log lines (`failure.evidence.log`, made by `render`).
+    #[serde(skip)]
+    pub failure_log: Option<super::failure_log::LogExcerpt>,
     #[serde(rename = "seconds", with = "secs")]
     pub duration: Duration,
     /// How long the rollout was expected to take (`predicted_seconds`, `predicted_from`).

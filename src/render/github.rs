@@ -175,6 +175,9 @@ pub fn summary_markdown(o: &Outcome) -> String {
         let _ = writeln!(s, "\n**Diagnosis:** {}", said.replace('|', "\\|"));
         let hint = super::diagnosis::hint(&d);
         let _ = writeln!(s, "\n**What to do:** {}", hint.replace('|', "\\|"));
+        if let Some(log) = &o.failure_log {
+            s.push_str(&super::failure_log::markdown(log));
+        }
     }
     if let Some(next) = super::next::next_step(o) {
         let _ = writeln!(s, "\n**Next:** {}", next.replace('|', "\\|"));
@@ -329,10 +332,14 @@ fn failure_text(o: &Outcome) -> String {
     o.failure.as_ref().map_or_else(String::new, |f| {
         let d = diagnose(&f.cause);
         format!(
-            "{} (diagnosis: {}; hint: {})",
+            "{} (diagnosis: {}; hint: {}{})",
             super::failure::report(f),
             super::diagnosis::explanation(&d),
-            super::diagnosis::hint(&d)
+            super::diagnosis::hint(&d),
+            o.failure_log
+                .as_ref()
+                .and_then(super::failure_log::last_line)
+                .unwrap_or_default()
         )
     })
 }

@@ -5,6 +5,7 @@
 pub mod bars;
 pub mod diagnosis;
 pub mod failure;
+pub mod failure_log;
 pub mod github;
 pub mod history;
 pub mod jsonl;

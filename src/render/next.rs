@@ -137,6 +137,7 @@ mod tests {
             rollback_failure: None,
             pruned: None,
             before: None,
+            failure_log: None,
             duration: Duration::ZERO,
             predicted: None,
             api_calls: BTreeMap::new(),

@@ -53,6 +53,9 @@ pub fn text(o: &Outcome) -> String {
         let _ = writeln!(s, "cause: {}", super::failure::report(f));
         let _ = writeln!(s, "diagnosis: {}", super::diagnosis::explanation(&d));
         let _ = writeln!(s, "hint: {}", super::diagnosis::hint(&d));
+        if let Some(log) = &o.failure_log {
+            s.push_str(&super::failure_log::text(log));
+        }
     }
     if let Some(f) = &o.rollback_failure {
         let _ = writeln!(s, "the rollback failed too: {}", super::failure::report(f));
@@ -178,6 +181,9 @@ pub fn json_value(o: &Outcome) -> serde_json::Value {
             v[key]["message"] = super::failure::report(f).into();
             diagnosis_fields(&mut v[key], &f.cause);
         }
+    }
+    if let (Some(log), Some(_)) = (&o.failure_log, &o.failure) {
+        v["failure"]["evidence"]["log"] = super::failure_log::json(log);
     }
     v
 }

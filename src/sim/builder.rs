@@ -235,6 +235,7 @@ impl SimBuilder {
         let images = Images {
             default: self.default_behaviour,
             by_image: self.images,
+            logs: Default::default(),
         };
         let mut w = World::new(now, self.timings, images, self.seed);
 

@@ -176,7 +176,77 @@ impl World {
     }
 }
 
+impl World {
+    /// The last `limit` events written by `now`.
+    fn last_log_events(
+        &self,
+        group: &str,
+        stream: &str,
+        limit: usize,
+        now: Instant,
+    ) -> Vec<LogEvent> {
+        let none = Vec::new();
+        let written: Vec<&(Instant, String)> = self
+            .one_offs
+            .streams
+            .get(&(group.to_string(), stream.to_string()))
+            .unwrap_or(&none)
+            .iter()
+            .filter(|(at, _)| *at <= now)
+            .collect();
+        let skip = written.len().saturating_sub(limit);
+        written
+            .into_iter()
+            .skip(skip)
+            .map(|(at, message)| LogEvent {
+                timestamp: self.elapsed(*at).as_millis() as i64,
+                message: message.clone(),
+            })
+            .collect()
+    }
+
+    /// What the containers of a task just launched write to their awslogs streams: the lines
+    /// set for their image, from the moment the task runs.
+    pub(crate) fn write_image_logs(&mut self, index: usize) {
+        let task = &self.tasks[index];
+        let Some(running) = task.running_at() else {
+            return;
+        };
+        let Ok(revision) = self.task_definitions.describe(&task.task_definition_arn) else {
+            return;
+        };
+        let td = crate::taskdef::TaskDefinition::from_revision(revision);
+        let mut writes = Vec::new();
+        for name in td.container_names() {
+            let image = td.image_of(&name).unwrap_or_default();
+            let (Some(lines), Some(source)) = (
+                self.images.logs.get(image),
+                LogSource::of(&revision.body, &name),
+            ) else {
+                continue;
+            };
+            writes.push((
+                (source.group.clone(), source.stream(&task.arn)),
+                lines.clone(),
+            ));
+        }
+        for (key, lines) in writes {
+            let stream = self.one_offs.streams.entry(key).or_default();
+            stream.extend(lines.into_iter().map(|l| (running, l)));
+        }
+    }
+}
+
 impl Sim {
+    /// Every container of `image` started from now on writes `lines` to its awslogs stream
+    /// when it runs (a crashing app's last words).
+    pub fn set_image_log(&self, image: &str, lines: &[&str]) {
+        self.settled().0.images.logs.insert(
+            image.to_string(),
+            lines.iter().map(|l| l.to_string()).collect(),
+        );
+    }
+
     /// The one-off side (RunTask), for the engine.
     pub fn one_offs(&self) -> std::sync::Arc<dyn OneOffTasks> {
         std::sync::Arc::new(self.clone())
@@ -219,6 +289,18 @@ impl LogStreams for Sim {
     ) -> ApiResult<LogPage> {
         self.call("GetLogEvents", |w, now| {
             w.log_events(group, stream, after, now)
+        })
+        .await
+    }
+
+    async fn last_events(
+        &self,
+        group: &str,
+        stream: &str,
+        limit: usize,
+    ) -> ApiResult<Vec<LogEvent>> {
+        self.call("GetLogEvents", |w, now| {
+            Ok(w.last_log_events(group, stream, limit, now))
         })
         .await
     }

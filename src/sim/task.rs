@@ -544,6 +544,7 @@ impl World {
             serving_at,
             stop,
         });
+        self.write_image_logs(self.tasks.len() - 1);
         Ok(self.tasks.len() - 1)
     }
 

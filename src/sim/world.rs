@@ -86,6 +86,8 @@ impl Fail {
 pub(crate) struct Images {
     pub default: Behaviour,
     pub by_image: BTreeMap<String, Behaviour>,
+    /// What a container of the image writes to its log when it runs.
+    pub logs: BTreeMap<String, Vec<String>>,
 }
 
 impl Images {

@@ -12,7 +12,7 @@ use std::process::{Command, Output};
 
 use std::sync::Arc;
 
-use crate::harness::proxy::{CRASH_REASON, CrashOnStart, Interceptor, Proxy};
+use crate::harness::proxy::{CRASH_REASON, CrashLog, CrashOnStart, Interceptor, Proxy};
 use serde_json::Value;
 use support::{CLUSTER, IMAGE_V2, MotoServer, SeedOptions};
 
@@ -194,6 +194,70 @@ fn a_crashed_deploy_annotates_its_diagnosis_and_hint_and_summarises_them() {
     let s = &r.summary;
     assert!(s.contains("**Diagnosis:** the app "), "{s}");
     assert!(s.contains("**What to do:** "), "{s}");
+}
+
+#[test]
+fn a_crashed_containers_last_log_lines_are_evidence_in_every_output() {
+    let moto = MotoServer::start();
+    moto.seed(&SeedOptions::fast());
+    // The reference task definition logs to /ecs/cb-prototype with the prefix cb-prototype.
+    let lines: Vec<String> = (1..=24)
+        .map(|i| format!("boot step {i}"))
+        .chain(["panic: DATABASE_URL is not set".to_string()])
+        .collect();
+    let log = CrashLog {
+        group: "/ecs/cb-prototype".into(),
+        prefix: "cb-prototype".into(),
+        container: "cb-prototype".into(),
+        lines,
+    };
+    let crash = CrashOnStart::logging(moto.port(), CLUSTER, "cb-prototype:2", log);
+    let proxy = Proxy::start(moto.port(), crash.clone() as Arc<dyn Interceptor>);
+    let mut cmd = moto.ecs_roll();
+    cmd.env("AWS_ENDPOINT_URL", proxy.endpoint());
+    let r = gh_run_cmd(cmd, &["--output", "json", "deploy", "--image", IMAGE_V2]);
+    assert_eq!(r.code, Some(3), "stderr:\n{}", r.stderr);
+    assert_eq!(crash.errors(), Vec::<String>::new());
+    let doc: Value = serde_json::from_str(&r.stdout).unwrap();
+    let log = &doc["failure"]["evidence"]["log"];
+    assert_eq!(log["container"], "cb-prototype", "{doc}");
+    assert_eq!(log["group"], "/ecs/cb-prototype", "{doc}");
+    let task = doc["failure"]["evidence"]["task_arn"].as_str().unwrap();
+    let id = task.rsplit('/').next().unwrap();
+    assert_eq!(
+        log["stream"],
+        format!("cb-prototype/cb-prototype/{id}"),
+        "{doc}"
+    );
+    let got: Vec<&str> = log["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    assert_eq!(got.len(), 20, "the last 20 lines: {got:?}");
+    assert_eq!(got[0], "boot step 6");
+    assert_eq!(got[19], "panic: DATABASE_URL is not set");
+    let annotation = r
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("::error::ecs-roll deploy"))
+        .unwrap_or_else(|| panic!("no final ::error:: line:\n{}", r.stderr));
+    assert!(
+        annotation.contains("last log line of cb-prototype: panic: DATABASE_URL is not set"),
+        "{annotation}"
+    );
+    let s = &r.summary;
+    assert!(
+        s.contains(
+            "**last 20 line(s) of cb-prototype's log (/ecs/cb-prototype cb-prototype/cb-prototype/"
+        ),
+        "{s}"
+    );
+    assert!(
+        s.contains("boot step 6\n") && !s.contains("boot step 5\n"),
+        "{s}"
+    );
 }
 
 #[test]

@@ -12,7 +12,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use e2e::proxy::{CrashOnStart, Hold, Interceptor, Proxy};
+use e2e::proxy::{CrashLog, CrashOnStart, Hold, Interceptor, Proxy};
 use e2e::{Run, TASKDEF, deploy_args, deploy_args_with, ecs_roll, run, spawn, with_globals};
 use serde_json::Value;
 use support::{CLUSTER, IMAGE_V2, MotoServer, SeedOptions};
@@ -143,7 +143,14 @@ fn success_dry_run_refusal_and_their_json_lines_match_the_schema_and_mutations_d
 fn rolled_back_and_failed_deploys_match_the_schema() {
     let moto = MotoServer::start();
     moto.seed(&SeedOptions::fast());
-    let crash = CrashOnStart::new(moto.port(), CLUSTER, "cb-prototype:2");
+    // The crashed container leaves log lines: the evidence carries them.
+    let log = CrashLog {
+        group: "/ecs/cb-prototype".into(),
+        prefix: "cb-prototype".into(),
+        container: "cb-prototype".into(),
+        lines: vec!["listening on :5555".into(), "panic: out of cheese".into()],
+    };
+    let crash = CrashOnStart::logging(moto.port(), CLUSTER, "cb-prototype:2", log);
     let proxy = Proxy::start(moto.port(), crash.clone() as Arc<dyn Interceptor>);
     let through_proxy = || {
         let mut cmd = ecs_roll(&moto);
@@ -152,6 +159,13 @@ fn rolled_back_and_failed_deploys_match_the_schema() {
     };
     let r = run(through_proxy(), &deploy_args());
     let doc = valid_result(&r, 3, "rolled-back", "a deploy rolled back");
+    assert_eq!(
+        doc["failure"]["evidence"]["log"]["lines"][1], "panic: out of cheese",
+        "{doc}"
+    );
+    rejected(&doc, "log lines that are not strings", |d| {
+        d["failure"]["evidence"]["log"]["lines"] = serde_json::json!([1, 2]);
+    });
     rejected(&doc, "rolled back without its failure", |d| {
         d["failure"] = Value::Null
     });

@@ -26,6 +26,7 @@ use ecs_roll::taskdef::TaskDefinition;
 use serde_json::json;
 
 mod before;
+mod failure_log;
 mod history_records;
 mod keep_revisions;
 mod lost_answers;

@@ -332,6 +332,7 @@ fn initial_outcome(s: &ServiceCtx, p: &Prepared, opts: &Options) -> Outcome {
         rollback_failure: None,
         pruned: None,
         before: None,
+        failure_log: None,
         duration: Duration::ZERO,
         predicted: Some(p.prediction.clone()),
         api_calls: BTreeMap::new(),

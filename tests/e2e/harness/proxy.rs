@@ -408,6 +408,23 @@ pub fn ecs_call(port: u16, operation: &str, params: &Value) -> io::Result<(u16, 
     Ok((status, v))
 }
 
+/// One CloudWatch Logs call (JSON 1.1 protocol) straight to moto on 127.0.0.1:`port`.
+pub fn logs_call(port: u16, operation: &str, params: &Value) -> io::Result<(u16, Value)> {
+    let body = serde_json::to_vec(params)?;
+    let (status, body) = call(
+        port,
+        &[
+            ("Content-Type", "application/x-amz-json-1.1".into()),
+            ("X-Amz-Target", format!("Logs_20140328.{operation}")),
+            ("Authorization", authorization("logs")),
+        ],
+        &body,
+    )?;
+    let v = serde_json::from_slice(&body)
+        .unwrap_or_else(|_| json!({"raw": String::from_utf8_lossy(&body)}));
+    Ok((status, v))
+}
+
 /// One classic ELB call (query protocol) straight to moto; returns the XML answer.
 pub fn elb_call(port: u16, action: &str, params: &[(&str, &str)]) -> io::Result<(u16, String)> {
     let mut body = format!("Action={action}&Version=2012-06-01");
@@ -484,6 +501,18 @@ pub struct CrashOnStart {
     /// StartTask calls of the revision let through before the crashes begin.
     spare: usize,
     starts: Mutex<usize>,
+    /// What each crashed task's container wrote to its awslogs stream before it crashed.
+    log: Option<CrashLog>,
+}
+
+/// The lines a crashed container leaves in CloudWatch Logs: its stream is
+/// `PREFIX/CONTAINER/TASK_ID` in `group`, as the awslogs driver names it.
+#[derive(Clone, Debug)]
+pub struct CrashLog {
+    pub group: String,
+    pub prefix: String,
+    pub container: String,
+    pub lines: Vec<String>,
 }
 
 pub const CRASH_REASON: &str = "Essential container in task exited";
@@ -509,7 +538,56 @@ impl CrashOnStart {
             errors: Mutex::new(Vec::new()),
             spare,
             starts: Mutex::new(0),
+            log: None,
         })
+    }
+
+    /// Like [`CrashOnStart::new`], each crashed container having written `log` first.
+    pub fn logging(
+        upstream: u16,
+        cluster: &str,
+        revision: &str,
+        log: CrashLog,
+    ) -> Arc<CrashOnStart> {
+        let (group, upstream_port) = (log.group.clone(), upstream);
+        let (status, v) = logs_call(
+            upstream_port,
+            "CreateLogGroup",
+            &json!({"logGroupName": group}),
+        )
+        .expect("CreateLogGroup on moto");
+        assert!(
+            status == 200 || v.to_string().contains("AlreadyExists"),
+            "{v}"
+        );
+        let mut c = Arc::into_inner(CrashOnStart::new(upstream, cluster, revision)).unwrap();
+        c.log = Some(log);
+        Arc::new(c)
+    }
+
+    /// Writes the crash log into the stream of `task_arn`.
+    fn write_log(&self, task_arn: &str) -> io::Result<()> {
+        let Some(log) = &self.log else { return Ok(()) };
+        let id = task_arn.rsplit('/').next().unwrap_or(task_arn);
+        let stream = format!("{}/{}/{id}", log.prefix, log.container);
+        let names = json!({"logGroupName": log.group, "logStreamName": stream});
+        logs_call(self.upstream, "CreateLogStream", &names)?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis() as i64;
+        let events: Vec<Value> = log
+            .lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| json!({"timestamp": now + i as i64, "message": l}))
+            .collect();
+        let mut put = names;
+        put["logEvents"] = events.into();
+        match logs_call(self.upstream, "PutLogEvents", &put)? {
+            (200, _) => Ok(()),
+            (s, v) => Err(io::Error::other(format!("PutLogEvents: HTTP {s}: {v}"))),
+        }
     }
 
     /// Task ARNs stopped so far.
@@ -546,6 +624,9 @@ impl Interceptor for CrashOnStart {
             let Some(arn) = task["taskArn"].as_str() else {
                 continue;
             };
+            if let Err(e) = self.write_log(arn) {
+                self.errors.lock().unwrap().push(e.to_string());
+            }
             let params = json!({"cluster": self.cluster, "task": arn, "reason": CRASH_REASON});
             match ecs_call(self.upstream, "StopTask", &params) {
                 Ok((200, _)) => self.crashed.lock().unwrap().push(arn.to_string()),
