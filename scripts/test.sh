@@ -2,7 +2,8 @@
 # The project's test command:  scripts/test.sh [extra test-runner args]
 #
 # 1. ensures the pinned Python test dependencies (moto[server] 5.2.1, boto3...) are
-#    installed (scripts/ensure-python-deps.sh; a no-op when they are);
+#    installed (scripts/ensure-python-deps.sh; a no-op when they are), and Debian's
+#    docker-registry (scripts/ensure-registry.sh, apt-get; a no-op when it is);
 # 2. runs the library's doc tests (cargo test --doc);
 # 3. runs every unit and integration test with cargo-nextest (one process per test,
 #    per-test timeouts: scripts/nextest.toml), or `cargo test --all-targets` where
@@ -16,11 +17,14 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
 
 "$repo/scripts/ensure-python-deps.sh"
+# The image-check tests start Debian's docker-registry on loopback.
+"$repo/scripts/ensure-registry.sh"
 
 # Nothing of a developer's own AWS setup may reach the tests.
 unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SESSION_TOKEN AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY \
-  AWS_ENDPOINT_URL AWS_ENDPOINT_URL_ECS AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING \
-  AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2 AWS_ROLE_ARN AWS_WEB_IDENTITY_TOKEN_FILE
+  AWS_ENDPOINT_URL AWS_ENDPOINT_URL_ECS AWS_ENDPOINT_URL_ECR AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING \
+  AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2 AWS_ROLE_ARN AWS_WEB_IDENTITY_TOKEN_FILE \
+  ECS_ROLL_REGISTRY_MIRRORS ECS_ROLL_IMAGE_CHECK
 export AWS_EC2_METADATA_DISABLED=true
 
 runner=${ECS_ROLL_TEST_RUNNER:-auto}

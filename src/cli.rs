@@ -258,6 +258,30 @@ pub struct Deploy {
     pub before_container: Option<String>,
     #[command(flatten)]
     pub one_off: OneOffArgs,
+    #[command(flatten)]
+    pub images: ImageArgs,
+}
+
+/// What a deploy checks in the registries before any change.
+#[derive(Debug, Clone, Args)]
+pub struct ImageArgs {
+    /// Check that every image the new revision brings exists in its registry (ECR, or any
+    /// registry's HTTP API v2) before any change: `auto` (default; a registry that cannot
+    /// be asked is a warning), `require` (it refuses) or `off`. Config: `image_check`.
+    /// Registry mirrors: ECS_ROLL_REGISTRY_MIRRORS=HOST=URL,... (config `registry_mirrors`).
+    #[arg(long, value_enum, env = "ECS_ROLL_IMAGE_CHECK")]
+    pub image_check: Option<ImageCheckMode>,
+    /// Refuse (exit 2) when the revision that runs now could not serve a rollback: it is
+    /// INACTIVE, or its images are gone from their registries (default: a warning).
+    #[arg(long)]
+    pub require_rollback: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ImageCheckMode {
+    Auto,
+    Require,
+    Off,
 }
 
 /// What a release changes: images, an existing revision as it is, variables and secrets

@@ -40,6 +40,12 @@ pub struct Config {
     /// `deploy --before`: the command every deploy runs first, in a one-off task of the new
     /// revision (e.g. "./migrate up").
     pub before: Option<String>,
+    /// `--image-check`: `auto`, `require` or `off`.
+    pub image_check: Option<String>,
+    /// A registry host's mirror: `"docker.io" = "http://127.0.0.1:5000"` (as
+    /// ECS_ROLL_REGISTRY_MIRRORS, which wins).
+    #[serde(default)]
+    pub registry_mirrors: BTreeMap<String, String>,
     /// Several deploy targets: `[[app]]` tables, each overriding the keys above.
     #[serde(default)]
     pub app: Vec<App>,
@@ -144,6 +150,8 @@ pub const KEYS: &[&str] = &[
     "secrets",
     "keep_revisions",
     "before",
+    "image_check",
+    "registry_mirrors",
     "app",
 ];
 

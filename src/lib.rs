@@ -22,6 +22,7 @@ pub mod image;
 pub mod overrides;
 pub mod platform;
 pub mod ratelimit;
+pub mod registry;
 pub mod render;
 pub mod secrets;
 pub mod settings;

@@ -596,3 +596,29 @@ pub trait LogStreams: Send + Sync {
         limit: usize,
     ) -> ApiResult<Vec<LogEvent>>;
 }
+
+/// What a container registry says of one image reference, asked before any change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "found", rename_all = "snake_case")]
+pub enum ImageLookup {
+    /// The manifest is there: a task can pull it.
+    Found,
+    /// The registry has no repository of that name.
+    RepositoryMissing { registry: String },
+    /// The repository is there, the tag (or digest) is not.
+    TagMissing { registry: String },
+    /// The registry wants credentials ecs-roll does not have (a private repository, or on
+    /// Docker Hub one that does not exist: it answers both alike).
+    NeedsCredentials { registry: String },
+    /// The registry could not be asked: network, TLS, a 5xx, a timeout.
+    Unreachable { registry: String, error: String },
+    /// Not asked, on purpose: a local AWS (AWS_ENDPOINT_URL on loopback) and no mirror for
+    /// the registry, so nothing leaves the machine.
+    NotAsked { registry: String },
+}
+
+/// The registries that hold the images a revision names (ECR, or any registry HTTP API v2).
+#[async_trait]
+pub trait ImageRegistries: Send + Sync {
+    async fn lookup(&self, image: &str) -> ImageLookup;
+}

@@ -1,6 +1,7 @@
 //! Parsed arguments, environment and config file, merged once (flags > ECS_ROLL_* > config)
 //! and validated into typed options. Nothing past this module sees raw strings.
 
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -296,6 +297,52 @@ impl Settings {
             self.region.as_deref().unwrap_or(""),
             self.profile.as_deref().unwrap_or("")
         )
+    }
+
+    /// `--image-check` (flag or env), else `image_check` of the config, else auto.
+    pub fn image_check(
+        &self,
+        flag: Option<crate::cli::ImageCheckMode>,
+    ) -> Result<crate::engine::images::ImageCheck, Error> {
+        use crate::cli::ImageCheckMode as M;
+        use crate::engine::images::ImageCheck;
+        let mode = match (flag, self.config.config.image_check.as_deref()) {
+            (Some(m), _) => m,
+            (None, None) => M::Auto,
+            (None, Some("auto")) => M::Auto,
+            (None, Some("require")) => M::Require,
+            (None, Some("off")) => M::Off,
+            (None, Some(other)) => {
+                return Err(Error::usage(
+                    format!("image_check = {other:?} in ecs-roll.toml is not a mode"),
+                    "set image_check to \"auto\", \"require\" or \"off\"",
+                ));
+            }
+        };
+        Ok(match mode {
+            M::Auto => ImageCheck::Auto,
+            M::Require => ImageCheck::Require,
+            M::Off => ImageCheck::Off,
+        })
+    }
+
+    /// ECS_ROLL_REGISTRY_MIRRORS, else `registry_mirrors` of the config: registry host ->
+    /// the URL that answers for it.
+    pub fn registry_mirrors(&self) -> Result<BTreeMap<String, String>, Error> {
+        let (text, what) = match std::env::var("ECS_ROLL_REGISTRY_MIRRORS") {
+            Ok(v) if !v.trim().is_empty() => (v, "ECS_ROLL_REGISTRY_MIRRORS"),
+            _ => {
+                let m = &self.config.config.registry_mirrors;
+                let joined: Vec<String> = m.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                (joined.join(","), "registry_mirrors in ecs-roll.toml")
+            }
+        };
+        crate::registry::route::parse_mirrors(&text).map_err(|e| {
+            Error::usage(
+                format!("{what}: {e}"),
+                "map each registry host to its mirror's URL, e.g. docker.io=http://127.0.0.1:5000",
+            )
+        })
     }
 
     /// `--keep-revisions` (flag or env), else `keep_revisions` of the config; None: no pruning.

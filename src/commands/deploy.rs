@@ -8,6 +8,7 @@ use crate::batch::Shared;
 use crate::cli::{Changes, Deploy, Global, Source};
 use crate::config::Loaded;
 use crate::engine::Observer;
+use crate::engine::images::ImageChecks;
 use crate::engine::outcome::Outcome;
 use crate::engine::prune;
 use crate::engine::skeleton::{PreflightDeadline, by_deadline};
@@ -45,6 +46,8 @@ async fn one(
     let before = super::before::command(&s, args)?;
     mask_early(&s, &release);
     let keep = s.keep_revisions(args.keep_revisions.as_deref())?;
+    let image_check = s.image_check(args.images.image_check)?;
+    s.registry_mirrors()?;
     let gate = limiter.as_ref().and_then(|sh| sh.gate.clone());
     let deadline = PreflightDeadline::from_now(rollout.timeouts.total);
     let (aws, (desired, containers)) = by_deadline(deadline, async {
@@ -87,6 +90,11 @@ async fn one(
         strategy: args.strategy.map(strategy_name),
         preflight_deadline: deadline,
         before,
+        images: Some(Arc::new(ImageChecks {
+            registries: aws.registries.clone(),
+            mode: image_check,
+            require_rollback: args.images.require_rollback,
+        })),
     };
     let mut outcome = super::run_engine(&s, &aws, ctx, desired, &opts).await?;
     super::history::record_run(&s, &aws, &outcome).await;

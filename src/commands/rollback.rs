@@ -75,6 +75,8 @@ async fn one(
         strategy: None,
         preflight_deadline: deadline,
         before: None,
+        // A rollback returns to what ran: its images are not new to anyone.
+        images: None,
     };
     let outcome = super::run_engine(&s, &aws, ctx, Desired::Revision(target), &opts).await?;
     super::history::record_run(&s, &aws, &outcome).await;

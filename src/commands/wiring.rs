@@ -9,7 +9,8 @@ use crate::engine::service::ServiceCtx;
 use crate::engine::{self, Cancel, Ctx, Desired, Observer, Options, StandaloneCtx, Timeouts};
 use crate::error::Error;
 use crate::platform::{
-    ClassicElb, Ecs, EcsServices, LogStreams, OneOffTasks, ResourceTags, TargetGroups,
+    ClassicElb, Ecs, EcsServices, ImageRegistries, LogStreams, OneOffTasks, ResourceTags,
+    TargetGroups,
 };
 use crate::settings::{Settings, Target};
 
@@ -24,6 +25,8 @@ pub struct Aws {
     pub one_offs: Arc<dyn OneOffTasks>,
     /// CloudWatch Logs, where a one-off task's containers log.
     pub logs: Arc<dyn LogStreams>,
+    /// ECR and the other registries, asked whether images exist.
+    pub registries: Arc<dyn ImageRegistries>,
     pub calls: ApiCalls,
 }
 
@@ -37,6 +40,14 @@ pub async fn connect(s: &Settings) -> Result<Aws, Error> {
     }
     let calls = ApiCalls::new();
     let ecs = Arc::new(aws::EcsAdapter::new(&cfg, calls.clone()));
+    let registries = Arc::new(crate::registry::Registries {
+        ecr: aws::EcrAdapter::new(&cfg, calls.clone()),
+        v2: crate::registry::v2::V2Client::new(),
+        mirrors: s.registry_mirrors()?,
+        local_aws: cfg
+            .endpoint_url()
+            .is_some_and(crate::registry::route::is_loopback),
+    });
     Ok(Aws {
         ecs: ecs.clone(),
         tags: ecs.clone(),
@@ -45,6 +56,7 @@ pub async fn connect(s: &Settings) -> Result<Aws, Error> {
         target_groups: Arc::new(aws::TargetGroupsAdapter::new(&cfg, calls.clone())),
         one_offs: ecs,
         logs: Arc::new(aws::LogsAdapter::new(&cfg, calls.clone())),
+        registries,
         calls,
     })
 }
@@ -78,6 +90,7 @@ pub async fn connect_limited(
         target_groups: Limited::new(aws.target_groups, l.clone()),
         one_offs: aws.one_offs,
         logs: aws.logs,
+        registries: aws.registries,
         calls: aws.calls,
     })
 }

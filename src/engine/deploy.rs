@@ -64,6 +64,8 @@ pub struct Options {
     /// `--before`: the command that must succeed in a one-off task of the revision rolled
     /// out before the rollout starts.
     pub before: Option<std::sync::Arc<crate::engine::oneoff::before::Before>>,
+    /// The images checked before any change (None: not checked).
+    pub images: Option<std::sync::Arc<crate::engine::images::ImageChecks>>,
 }
 
 impl Options {
@@ -172,6 +174,7 @@ async fn prepare(ctx: &StandaloneCtx, desired: Desired, opts: &Options) -> Resul
         Some(arn) => catalog.get(ctx, arn).await.ok(),
         None => None,
     };
+    super::images::check(ctx, opts.images.as_deref(), &target_td, previous.as_ref()).await?;
     let count_before = obs.instances_with_tasks();
     let latest = catalog
         .latest(ctx)

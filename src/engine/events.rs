@@ -135,6 +135,20 @@ pub enum Action {
 /// Something worth knowing that does not stop the run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Warning {
+    /// An image the new revision brings that its registry could not vouch for.
+    ImageUnchecked {
+        image: String,
+        lookup: crate::platform::ImageLookup,
+    },
+    /// A local AWS and no mirror for these registries: their images were not checked.
+    RegistriesNotAsked {
+        registries: Vec<String>,
+    },
+    /// The rollback target (what runs now) could not serve a rollback.
+    RollbackNotReady {
+        revision: String,
+        problem: super::images::NotReady,
+    },
     /// Fewer tasks run than the last deploy recorded: deploying the recorded count.
     CountBelowRecorded {
         running: usize,

@@ -9,6 +9,7 @@ pub mod failure;
 pub mod failure_log;
 pub mod gate;
 pub mod history;
+pub mod images;
 pub mod observe;
 pub mod outcome;
 pub mod plan;

@@ -32,6 +32,17 @@ pub enum Refusal {
     OtherTargetRefused {
         targets: Vec<String>,
     },
+    /// An image the new revision brings is not in its registry (or, under `--image-check
+    /// require`, its registry could not say).
+    Image {
+        image: String,
+        lookup: crate::platform::ImageLookup,
+    },
+    /// `--require-rollback`, and the revision that runs now could not serve a rollback.
+    RollbackNotReady {
+        revision: String,
+        problem: super::images::NotReady,
+    },
     ClusterNotActive {
         cluster: String,
     },

@@ -8,6 +8,7 @@ pub mod failure;
 pub mod failure_log;
 pub mod github;
 pub mod history;
+pub mod images;
 pub mod jsonl;
 pub mod lock;
 pub mod next;

@@ -328,6 +328,12 @@ pub fn action(a: &Action) -> String {
 /// A warning, in one line.
 pub fn warning(w: &Warning) -> String {
     match w {
+        Warning::ImageUnchecked { image, lookup } => super::images::found(image, lookup),
+        Warning::RegistriesNotAsked { registries } => super::images::not_asked(registries),
+        Warning::RollbackNotReady { revision, problem } => format!(
+            "{}; the deploy goes on (--require-rollback refuses)",
+            super::images::not_ready(revision, problem)
+        ),
         Warning::CountBelowRecorded { running, recorded } => format!(
             "{running} task(s) run now, the last deploy ran {recorded}: deploying {recorded} (pass --count to change)"
         ),

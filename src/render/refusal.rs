@@ -30,6 +30,10 @@ pub fn message(r: &Refusal) -> String {
         Refusal::LockVanished { what } => {
             format!("the deploy lock on {what} vanished right after it was taken")
         }
+        Refusal::Image { image, lookup } => super::images::refusal_message(image, lookup),
+        Refusal::RollbackNotReady { revision, problem } => {
+            super::images::not_ready(revision, problem)
+        }
         Refusal::ClusterNotActive { cluster } => {
             format!("cluster {cluster:?} does not exist or is not ACTIVE")
         }
@@ -179,6 +183,8 @@ pub fn hint(r: &Refusal) -> String {
         Refusal::LockHeld { renews_every_ms: None, .. } => "wait for it to finish; if that run crashed, `ecs-roll unlock` removes its lock (it also expires by itself)".into(),
         Refusal::OtherTargetRefused { .. } => "fix what the other target's error says and run the same command again, or leave that target out".into(),
         Refusal::LockVanished { .. } => "someone may be running `ecs-roll unlock`; run the same command again".into(),
+        Refusal::Image { lookup, .. } => super::images::refusal_hint(lookup),
+        Refusal::RollbackNotReady { problem, .. } => super::images::not_ready_hint(problem),
         Refusal::ClusterNotActive { .. } => {
             "check --cluster (or `cluster` in ecs-roll.toml) and --region".into()
         }

@@ -21,10 +21,12 @@ mod harness;
 
 mod bad_input;
 mod before;
+mod diagnosis;
 mod faults;
 mod github_actions;
 mod hints;
 mod iam;
+mod images;
 mod install_script;
 mod json_lines;
 mod lock;

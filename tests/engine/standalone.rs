@@ -28,6 +28,7 @@ use serde_json::json;
 mod before;
 mod failure_log;
 mod history_records;
+mod images;
 mod keep_revisions;
 mod lost_answers;
 mod predictions;

@@ -105,7 +105,7 @@ fn random_port() -> u16 {
     PORT_RANGE.start + (h % u64::from(PORT_RANGE.end - PORT_RANGE.start)) as u16
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     for _ in 0..1000 {
         let p = random_port();
         if TcpListener::bind((Ipv4Addr::LOCALHOST, p)).is_ok() {

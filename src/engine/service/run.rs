@@ -157,6 +157,8 @@ async fn prepare(s: &ServiceCtx, desired: Desired, opts: &Options) -> Result<Pre
         Some(a) => catalog.get(ctx, a).await.ok(),
         None => None,
     };
+    crate::engine::images::check(ctx, opts.images.as_deref(), &target_td, previous.as_ref())
+        .await?;
     let timings = ServiceTimings {
         healthy: gates.iter().map(Gate::healthy).max().unwrap_or_default(),
         draining: gates.iter().map(Gate::draining).max().unwrap_or_default(),

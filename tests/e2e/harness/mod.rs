@@ -14,6 +14,7 @@
 #![allow(dead_code)]
 
 pub mod proxy;
+pub mod registry;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};
@@ -43,6 +44,8 @@ pub const VARS_TO_CLEAR: &[&str] = &[
     "ECS_ROLL_COUNT",
     "ECS_ROLL_TIMEOUT",
     "ECS_ROLL_HEALTH_TIMEOUT",
+    "ECS_ROLL_IMAGE_CHECK",
+    "ECS_ROLL_REGISTRY_MIRRORS",
     "CI",
     "GITHUB_ACTIONS",
     "GITHUB_OUTPUT",

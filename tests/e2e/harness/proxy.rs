@@ -503,6 +503,8 @@ pub struct CrashOnStart {
     starts: Mutex<usize>,
     /// What each crashed task's container wrote to its awslogs stream before it crashed.
     log: Option<CrashLog>,
+    /// The stopped reason ECS gives.
+    reason: String,
 }
 
 /// The lines a crashed container leaves in CloudWatch Logs: its stream is
@@ -539,7 +541,21 @@ impl CrashOnStart {
             spare,
             starts: Mutex::new(0),
             log: None,
+            reason: CRASH_REASON.into(),
         })
+    }
+
+    /// Like [`CrashOnStart::new`], each task stopped with `reason` (a pull failure, an OOM
+    /// kill) instead of [`CRASH_REASON`].
+    pub fn stopping_with(
+        upstream: u16,
+        cluster: &str,
+        revision: &str,
+        reason: &str,
+    ) -> Arc<CrashOnStart> {
+        let mut c = Arc::into_inner(CrashOnStart::new(upstream, cluster, revision)).unwrap();
+        c.reason = reason.into();
+        Arc::new(c)
     }
 
     /// Like [`CrashOnStart::new`], each crashed container having written `log` first.
@@ -627,7 +643,7 @@ impl Interceptor for CrashOnStart {
             if let Err(e) = self.write_log(arn) {
                 self.errors.lock().unwrap().push(e.to_string());
             }
-            let params = json!({"cluster": self.cluster, "task": arn, "reason": CRASH_REASON});
+            let params = json!({"cluster": self.cluster, "task": arn, "reason": self.reason});
             match ecs_call(self.upstream, "StopTask", &params) {
                 Ok((200, _)) => self.crashed.lock().unwrap().push(arn.to_string()),
                 Ok((s, v)) => self.errors.lock().unwrap().push(format!("HTTP {s}: {v}")),
