@@ -8,28 +8,27 @@ use crate::support;
 use e2e::{TASKDEF, ecs_roll, quick_fingerprint, quick_state, run};
 use support::{CLUSTER, FAMILY, IMAGE_V2, LOAD_BALANCER, MotoServer, REGION, SeedOptions};
 
-/// A config with the reference app and a second app whose load balancer is misspelt.
-fn config(dir: &std::path::Path) -> std::path::PathBuf {
+/// ecs-roll.toml in `dir`: the reference target's cluster, region, family and task
+/// definition at the top level, then `rest` (keys and `[[app]]`s).
+fn write_config(dir: &std::path::Path, rest: &str) -> std::path::PathBuf {
     let taskdef = support::repo_root().join(TASKDEF);
     let text = format!(
-        r#"cluster = "{CLUSTER}"
-region = "{REGION}"
-family = "{FAMILY}"
-task_definition = "{}"
-
-[[app]]
-name = "web"
-load_balancer = "{LOAD_BALANCER}"
-
-[[app]]
-name = "typo"
-load_balancer = "{LOAD_BALANCER}x"
-"#,
+        "cluster = \"{CLUSTER}\"\nregion = \"{REGION}\"\nfamily = \"{FAMILY}\"\ntask_definition = \"{}\"\n{rest}",
         taskdef.display()
     );
     let path = dir.join("ecs-roll.toml");
     std::fs::write(&path, text).unwrap();
     path
+}
+
+/// A config with the reference app and a second app whose load balancer is misspelt.
+fn config(dir: &std::path::Path) -> std::path::PathBuf {
+    write_config(
+        dir,
+        &format!(
+            "\n[[app]]\nname = \"web\"\nload_balancer = \"{LOAD_BALANCER}\"\n\n[[app]]\nname = \"typo\"\nload_balancer = \"{LOAD_BALANCER}x\"\n"
+        ),
+    )
 }
 
 #[test]
@@ -131,26 +130,12 @@ fn one_refused_target_keeps_every_target_of_the_command_unchanged() {
 
 /// The reference app in us-east-1 and the same app in eu-west-1, one `[[app]]` each.
 fn two_regions_config(dir: &std::path::Path) -> std::path::PathBuf {
-    let taskdef = support::repo_root().join(TASKDEF);
-    let text = format!(
-        r#"cluster = "{CLUSTER}"
-region = "{REGION}"
-family = "{FAMILY}"
-task_definition = "{}"
-load_balancer = "{LOAD_BALANCER}"
-
-[[app]]
-name = "us"
-
-[[app]]
-name = "eu"
-region = "eu-west-1"
-"#,
-        taskdef.display()
-    );
-    let path = dir.join("ecs-roll.toml");
-    std::fs::write(&path, text).unwrap();
-    path
+    write_config(
+        dir,
+        &format!(
+            "load_balancer = \"{LOAD_BALANCER}\"\n\n[[app]]\nname = \"us\"\n\n[[app]]\nname = \"eu\"\nregion = \"eu-west-1\"\n"
+        ),
+    )
 }
 
 #[test]

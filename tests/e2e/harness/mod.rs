@@ -162,6 +162,21 @@ impl Run {
     pub fn assert_code(&self, want: i32) {
         assert_eq!(self.code(), want, "wrong exit code\n{}", self.context());
     }
+
+    /// Refused before any change: exit 2, stderr saying `why` and that nothing changed.
+    pub fn assert_refused(&self, why: &str) {
+        self.assert_code(2);
+        assert!(
+            self.stderr.contains(why),
+            "{why:?} not said:\n{}",
+            self.context()
+        );
+        assert!(
+            self.stderr.contains("nothing was changed in AWS"),
+            "{}",
+            self.context()
+        );
+    }
 }
 
 /// A running ecs-roll: stderr arrives line by line while it runs.
