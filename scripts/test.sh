@@ -3,7 +3,9 @@
 #
 # 1. ensures the pinned Python test dependencies (moto[server] 5.2.1, boto3...) are
 #    installed (scripts/ensure-python-deps.sh; a no-op when they are), and Debian's
-#    docker-registry (scripts/ensure-registry.sh, apt-get; a no-op when it is);
+#    docker-registry (scripts/ensure-registry.sh, apt-get; a no-op when it is), and
+#    Mermaid's parser (scripts/ensure-mermaid.sh: node from apt-get if missing, then
+#    `npm ci` of scripts/mermaid from the npm registry; a no-op when installed);
 # 2. runs the library's doc tests (cargo test --doc);
 # 3. runs every unit and integration test with cargo-nextest (one process per test,
 #    per-test timeouts: scripts/nextest.toml), or `cargo test --all-targets` where
@@ -19,6 +21,8 @@ cd "$repo"
 "$repo/scripts/ensure-python-deps.sh"
 # The image-check tests start Debian's docker-registry on loopback.
 "$repo/scripts/ensure-registry.sh"
+# The job summary's charts are checked by Mermaid's own parser (node, npm packages).
+"$repo/scripts/ensure-mermaid.sh"
 
 # Nothing of a developer's own AWS setup may reach the tests.
 unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SESSION_TOKEN AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY \

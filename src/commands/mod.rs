@@ -98,9 +98,11 @@ where
         return Ok(multi::run(targets, counted).await);
     }
     let (_, s) = targets.remove(0);
-    let observer = progress(&s);
+    let recording = crate::engine::timeline::Recording::new(progress(&s));
+    let observer: Arc<dyn Observer> = recording.clone();
     let cancel = Cancel::default();
     watch_signals(cancel.clone(), observer.clone());
-    let (outcome, calls) = one(s.clone(), observer.clone(), cancel, None).await?;
+    let (mut outcome, calls) = one(s.clone(), observer.clone(), cancel, None).await?;
+    outcome.timeline = recording.timeline();
     Ok(finish(outcome, &s, &calls, observer.as_ref()))
 }

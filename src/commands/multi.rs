@@ -10,6 +10,7 @@ use crate::batch::{ClusterShelves, ServiceBoard, Shared};
 use crate::cli::OutputFormat;
 use crate::engine::gate::Gate;
 use crate::engine::outcome::{Outcome, RunResult};
+use crate::engine::timeline::Recording;
 use crate::engine::{Cancel, Event, Observer};
 use crate::error::{Error, exit};
 use crate::ratelimit::Limiters;
@@ -46,18 +47,23 @@ where
     let github = targets
         .first()
         .is_some_and(|(_, s)| s.mode == Mode::GithubActions);
-    let observers: Vec<Arc<dyn Observer>> = targets
+    // Each target's events are recorded with their time: its `timeline` in JSON.
+    let recordings: Vec<Arc<Recording>> = targets
         .iter()
         .map(|(name, _)| {
             let plain: Arc<dyn Observer> = Arc::new(render::plain::Plain::for_target(github, name));
-            match output {
+            Recording::new(match output {
                 OutputFormat::JsonLines => Arc::new(render::jsonl::Both(
                     plain,
                     Arc::new(render::jsonl::JsonLines::new(Some(name.clone()))),
                 )) as _,
                 _ => plain,
-            }
+            })
         })
+        .collect();
+    let observers: Vec<Arc<dyn Observer>> = recordings
+        .iter()
+        .map(|r| r.clone() as Arc<dyn Observer>)
         .collect();
     // What concerns every target (an interrupt) is said by each, under its own name.
     let shared: Arc<dyn Observer> = Arc::new(Every(observers.clone()));
@@ -96,6 +102,11 @@ where
     }
     shared.event(&Event::Finished);
     results.sort_by_key(|(i, _, _)| *i);
+    for (i, _, r) in &mut results {
+        if let (Ok(o), Some(rec)) = (r, recordings.get(*i)) {
+            o.timeline = rec.timeline();
+        }
+    }
     let ends: Vec<TargetEnd> = results.into_iter().map(|(_, n, r)| (n, r)).collect();
     let codes: Vec<i32> = ends
         .iter()

@@ -303,6 +303,7 @@ fn initial_outcome(ctx: &StandaloneCtx, p: &Prepared, opts: &Options) -> Outcome
         pruned: None,
         before: None,
         failure_log: None,
+        timeline: Default::default(),
         duration: Duration::ZERO,
         predicted: Some(p.prediction.clone()),
         api_calls: BTreeMap::new(),

@@ -21,6 +21,7 @@ pub mod rollback;
 pub mod rollout;
 pub mod run_record;
 pub mod skeleton;
+pub mod timeline;
 pub mod verdict;
 pub mod wait;
 

@@ -170,6 +170,10 @@ pub struct Outcome {
     /// `render::oneoff`).
     #[serde(skip)]
     pub before: Option<super::oneoff::before::BeforeRun>,
+    /// Every event of the run with its time (`timeline` in JSON, the charts of the job
+    /// summary; made by `render::timeline`). Empty where the run was not recorded.
+    #[serde(skip)]
+    pub timeline: super::timeline::Timeline,
     /// The failed container's last log lines (`failure.evidence.log`, made by `render`).
     #[serde(skip)]
     pub failure_log: Option<super::failure_log::LogExcerpt>,

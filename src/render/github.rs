@@ -216,6 +216,7 @@ pub fn summary_markdown(o: &Outcome) -> String {
                 t.host.as_deref().unwrap_or("-")
             );
         }
+        s.push_str(&super::timeline::markdown(o));
         return s;
     }
     let _ = writeln!(
@@ -237,6 +238,7 @@ pub fn summary_markdown(o: &Outcome) -> String {
             i.health.as_deref().unwrap_or("not registered")
         );
     }
+    s.push_str(&super::timeline::markdown(o));
     s
 }
 

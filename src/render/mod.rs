@@ -18,6 +18,7 @@ pub mod prune;
 pub mod refusal;
 pub mod summary;
 pub mod targets;
+pub mod timeline;
 
 use std::sync::Arc;
 

@@ -138,6 +138,7 @@ mod tests {
             pruned: None,
             before: None,
             failure_log: None,
+            timeline: Default::default(),
             duration: Duration::ZERO,
             predicted: None,
             api_calls: BTreeMap::new(),

@@ -170,6 +170,8 @@ pub fn json_value(o: &Outcome) -> serde_json::Value {
     if let Some(run) = &o.before {
         v["before"] = super::oneoff::before_json(run);
     }
+    // Every event with its time, for tools that draw the run.
+    v["timeline"] = super::timeline::json(&o.timeline);
     // What to do now, as the text summary says it (every command in it works as printed).
     v["next_step"] = super::next::next_step(o).into();
     // Beside the cause's typed fields, the sentence the text summary prints.

@@ -107,8 +107,29 @@ fn the_output_parser_follows_the_runner() {
 fn a_deploy_writes_outputs_summary_and_log_groups() {
     let moto = MotoServer::start();
     moto.seed(&SeedOptions::fast());
-    let r = gh_run(&moto, &["deploy", "--image", IMAGE_V2]);
+    let r = gh_run(&moto, &["--output", "json", "deploy", "--image", IMAGE_V2]);
     assert_eq!(r.code, Some(0), "stderr:\n{}", r.stderr);
+    // The deploy drawn: a gantt and the healthy targets, both accepted by Mermaid.
+    assert_eq!(
+        crate::mermaid::assert_parses("the job summary of a deploy on moto", &r.summary),
+        ["gantt", "xychart"]
+    );
+    // ... from the same events as `timeline` in the JSON result.
+    let doc: Value = serde_json::from_str(&r.stdout).unwrap();
+    let timeline = doc["timeline"].as_array().unwrap();
+    assert_eq!(timeline[0]["type"], "phase", "{doc}");
+    assert!(
+        timeline.iter().any(|e| e["type"] == "step_finished"),
+        "{doc}"
+    );
+    let seconds: Vec<f64> = timeline
+        .iter()
+        .map(|e| e["elapsed_seconds"].as_f64().unwrap())
+        .collect();
+    assert!(
+        seconds.windows(2).all(|w| w[0] <= w[1]),
+        "in order: {seconds:?}"
+    );
 
     // The multi-line (heredoc) form, one entry per output.
     assert!(

@@ -19,6 +19,9 @@ mod support;
 
 mod harness;
 
+#[path = "../engine/mermaid.rs"]
+mod mermaid;
+
 mod bad_input;
 mod before;
 mod diagnosis;

@@ -4,6 +4,7 @@
 //! * `standalone`: standalone tasks behind a classic ELB (rolling, blue/green, surge, ...);
 //! * `service`: ECS services (classic ELB, ALB, Fargate, circuit breaker, ...).
 
+mod mermaid;
 mod oneoff;
 mod service;
 mod standalone;

@@ -15,6 +15,7 @@ use ecs_roll::engine::refusal::Refusal;
 use ecs_roll::engine::rollback;
 use ecs_roll::engine::service::TAG_CONFIGURATION;
 use ecs_roll::engine::service::{self, ServiceCtx};
+use ecs_roll::engine::timeline::Recording;
 use ecs_roll::engine::wait::Poll;
 use ecs_roll::engine::{Cancel, Ctx, Event, Failure, Outcome, RunResult, Timeouts};
 use ecs_roll::error::Error;
@@ -32,6 +33,7 @@ mod before;
 mod keep_revisions;
 mod rollback_records;
 mod time_limits;
+mod timeline;
 
 const CLUSTER: &str = "default";
 const WEB: &str = "web";
@@ -135,16 +137,20 @@ struct Run {
     sim: Sim,
     tags: MemoryTags,
     recorder: Arc<Recorder>,
+    /// The recorder's events with their times: the run's timeline.
+    recording: Arc<Recording>,
     cancel: Cancel,
     timeouts: Timeouts,
 }
 
 impl Run {
     fn new(sim: Sim) -> Run {
+        let recorder = Arc::new(Recorder::default());
         Run {
             sim,
             tags: MemoryTags::default(),
-            recorder: Arc::new(Recorder::default()),
+            recorder: recorder.clone(),
+            recording: Recording::new(recorder),
             cancel: Cancel::default(),
             timeouts: Timeouts::default(),
         }
@@ -153,11 +159,9 @@ impl Run {
     /// Another run against the same AWS (the rerun after an interrupt or a crash).
     fn again(&self) -> Run {
         Run {
-            sim: self.sim.clone(),
             tags: self.tags.clone(),
-            recorder: Arc::new(Recorder::default()),
-            cancel: Cancel::default(),
             timeouts: self.timeouts,
+            ..Run::new(self.sim.clone())
         }
     }
 
@@ -186,7 +190,7 @@ impl Run {
                 elb: self.sim.elb(),
                 cluster: CLUSTER.into(),
                 family: WEB.into(),
-                observer: self.recorder.clone(),
+                observer: self.recording.clone(),
                 poll: Poll::default(),
                 timeouts: self.timeouts,
                 cancel: self.cancel.clone(),

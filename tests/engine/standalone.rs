@@ -13,6 +13,7 @@ use ecs_roll::engine::failure::Mismatch;
 use ecs_roll::engine::plan::Strategy;
 use ecs_roll::engine::plan::notes::Note;
 use ecs_roll::engine::rollback;
+use ecs_roll::engine::timeline::Recording;
 use ecs_roll::engine::wait::Poll;
 use ecs_roll::engine::{
     Action, Cancel, Ctx, Desired, Event, Failure, Options, Outcome, RunResult, StandaloneCtx,
@@ -35,6 +36,7 @@ mod predictions;
 mod release;
 mod rollback_records;
 mod time_limits;
+mod timeline;
 
 const LB: &str = "cb-prototype-elb";
 const V1: &str = "rafabor/prototype-4-cb:v0.0.1";
@@ -73,18 +75,30 @@ struct Run {
     sim: Sim,
     tags: MemoryTags,
     recorder: Arc<Recorder>,
+    /// The recorder's events with their times: the run's timeline.
+    recording: Arc<Recording>,
     cancel: Cancel,
     timeouts: Timeouts,
 }
 
 impl Run {
     fn new(sim: Sim) -> Run {
+        let recorder = Arc::new(Recorder::default());
         Run {
             sim,
             tags: MemoryTags::default(),
-            recorder: Arc::new(Recorder::default()),
+            recorder: recorder.clone(),
+            recording: Recording::new(recorder),
             cancel: Cancel::default(),
             timeouts: Timeouts::default(),
+        }
+    }
+
+    /// Another run against the same AWS (the rerun after an interrupt or a kill).
+    fn again(&self) -> Run {
+        Run {
+            tags: self.tags.clone(),
+            ..Run::new(self.sim.clone())
         }
     }
 
@@ -96,7 +110,7 @@ impl Run {
                 elb: self.sim.elb(),
                 cluster: "cb-prototype".into(),
                 family: "cb-prototype".into(),
-                observer: self.recorder.clone(),
+                observer: self.recording.clone(),
                 poll: Poll::default(),
                 timeouts: self.timeouts,
                 cancel: self.cancel.clone(),
@@ -573,13 +587,7 @@ async fn an_interrupt_finishes_the_step_in_progress_and_a_rerun_resumes() {
     );
     assert_eq!(run.registered_in_service(), 3);
 
-    let again = Run {
-        sim: run.sim.clone(),
-        tags: run.tags.clone(),
-        recorder: Arc::new(Recorder::default()),
-        cancel: Cancel::default(),
-        timeouts: Timeouts::default(),
-    };
+    let again = run.again();
     let out = again.deploy(V2).await.unwrap();
     assert_eq!(out.result, RunResult::Succeeded, "{:?}", out.failure);
     assert_eq!(out.steps.len(), 2, "the switched instance is left alone");
@@ -608,13 +616,7 @@ async fn a_rerun_after_a_kill_takes_the_stale_lock_over_and_completes_the_deploy
                 .is_empty(),
             "the killed run's lock stays"
         );
-        let again = Run {
-            sim: run.sim.clone(),
-            tags: run.tags.clone(),
-            recorder: Arc::new(Recorder::default()),
-            cancel: Cancel::default(),
-            timeouts: Timeouts::default(),
-        };
+        let again = run.again();
         let started = tokio::time::Instant::now();
         let out = again.deploy(V2).await.unwrap();
         assert_eq!(
@@ -763,13 +765,7 @@ async fn dry_run_plans_and_changes_nothing() {
 #[tokio::test(start_paused = true)]
 async fn a_second_deploy_while_one_runs_fails_fast_naming_the_first() {
     let run = Run::new(world(3));
-    let second = Run {
-        sim: run.sim.clone(),
-        tags: run.tags.clone(),
-        recorder: Arc::new(Recorder::default()),
-        cancel: Cancel::default(),
-        timeouts: Timeouts::default(),
-    };
+    let second = run.again();
     let first = async { run.deploy(V2).await };
     let other = async {
         // Starts while the first is rolling.

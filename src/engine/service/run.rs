@@ -335,6 +335,7 @@ fn initial_outcome(s: &ServiceCtx, p: &Prepared, opts: &Options) -> Outcome {
         pruned: None,
         before: None,
         failure_log: None,
+        timeline: Default::default(),
         duration: Duration::ZERO,
         predicted: Some(p.prediction.clone()),
         api_calls: BTreeMap::new(),

@@ -7,17 +7,6 @@ use super::*;
 use ecs_roll::engine::deploy::TAG_ROLLOUT;
 
 impl Run {
-    /// Another run against the same AWS (the rerun after an interrupt).
-    fn again(&self) -> Run {
-        Run {
-            sim: self.sim.clone(),
-            tags: self.tags.clone(),
-            recorder: Arc::new(Recorder::default()),
-            cancel: Cancel::default(),
-            timeouts: Timeouts::default(),
-        }
-    }
-
     async fn roll_back_to(&self, reference: &str) -> Outcome {
         let rev = self
             .sim

@@ -1,0 +1,21 @@
+//! A service deploy drawn in the job summary: the gantt of its phases and waits and the
+//! healthy targets of each revision as the deployment reported them; checked by Mermaid's
+//! own parser.
+
+use super::*;
+use ecs_roll::render;
+
+#[tokio::test(start_paused = true)]
+async fn a_service_deploy_is_drawn_with_its_healthy_targets() {
+    let run = Run::new(alb_dynamic(deployment_configuration(200, 100)));
+    let mut out = run.deploy("app:v2").await.unwrap();
+    assert_eq!(out.result, RunResult::Succeeded, "{:?}", out.failure);
+    out.timeline = run.recording.timeline();
+    let md = render::github::summary_markdown(&out);
+    assert_eq!(
+        crate::mermaid::assert_parses("a service deploy", &md),
+        ["gantt", "xychart"]
+    );
+    assert!(md.contains("| At | web:1 | web:2 |"), "{md}");
+    assert!(md.lines().any(|l| l.ends_with("| 0 | 3 |")), "{md}");
+}
