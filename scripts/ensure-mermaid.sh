@@ -3,22 +3,12 @@
 # apt-get, when node is missing), then the pinned npm packages of scripts/mermaid
 # (mermaid, jsdom; `npm ci` from the npm registry into scripts/mermaid/node_modules). A
 # no-op when they are there. The test that checks the job summary's charts needs them
-# (tests/engine/timeline.rs).
+# (tests/engine/standalone/timeline.rs, tests/engine/mermaid.rs).
 set -euo pipefail
 
 dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/mermaid" && pwd)
 
-if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-  if ! command -v apt-get >/dev/null 2>&1; then
-    echo "ensure-mermaid: node is missing and there is no apt-get; install Node.js 18+ with npm" >&2
-    exit 1
-  fi
-  sudo=()
-  if [[ $(id -u) != 0 ]]; then sudo=(sudo); fi
-  export DEBIAN_FRONTEND=noninteractive
-  "${sudo[@]}" apt-get update -q
-  "${sudo[@]}" apt-get install -y -q --no-install-recommends nodejs npm
-fi
+"$(dirname "${BASH_SOURCE[0]}")/ensure-debian-packages.sh" node=nodejs npm
 
 # Installed from this lock file already: nothing to do.
 stamp=$dir/node_modules/.ecs-roll-lock-sum

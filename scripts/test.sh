@@ -3,7 +3,8 @@
 #
 # 1. ensures the pinned Python test dependencies (moto[server] 5.2.1, boto3...) are
 #    installed (scripts/ensure-python-deps.sh; a no-op when they are), and Debian's
-#    docker-registry (scripts/ensure-registry.sh, apt-get; a no-op when it is), and
+#    docker-registry and tmux (scripts/ensure-debian-packages.sh, apt-get; a no-op when
+#    they are), and
 #    Mermaid's parser (scripts/ensure-mermaid.sh: node from apt-get if missing, then
 #    `npm ci` of scripts/mermaid from the npm registry; a no-op when installed);
 # 2. runs the library's doc tests (cargo test --doc);
@@ -19,8 +20,9 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
 
 "$repo/scripts/ensure-python-deps.sh"
-# The image-check tests start Debian's docker-registry on loopback.
-"$repo/scripts/ensure-registry.sh"
+# Debian's docker-registry (the image-check tests start one on loopback) and tmux (the
+# watch test drives a terminal).
+"$repo/scripts/ensure-debian-packages.sh" docker-registry tmux
 # The job summary's charts are checked by Mermaid's own parser (node, npm packages).
 "$repo/scripts/ensure-mermaid.sh"
 

@@ -104,7 +104,7 @@ pub enum Command {
     Run(RunArgs),
     /// Show the running revision, tasks per instance and load balancer health.
     #[command(after_help = STATUS_EXAMPLES)]
-    Status(Source),
+    Status(StatusArgs),
     /// Show the task definition change a deploy would make, and its plan. Changes nothing.
     #[command(after_help = DIFF_EXAMPLES)]
     Diff(DiffArgs),
@@ -324,6 +324,23 @@ pub enum Strategy {
 }
 
 /// The flags that name a command's target besides the global ones (--cluster,
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub source: Source,
+    /// Keep watching: redraw the status whenever it changes (in a terminal; elsewhere one
+    /// line per change) until Ctrl-C.
+    #[arg(long)]
+    pub watch: bool,
+    /// With --watch: exit 0 once the target is stable (one revision, every task healthy in
+    /// its load balancers, no deployment in progress).
+    #[arg(long, requires = "watch")]
+    pub until_stable: bool,
+    /// With --watch: how often to look (default 2s).
+    #[arg(long, value_name = "DURATION", requires = "watch")]
+    pub every: Option<String>,
+}
+
 /// --load-balancer, --service, --family, --app, --all): flattened into every command that
 /// names a target, so each accepts what `deploy` accepts.
 #[derive(Debug, Clone, Default, Args)]

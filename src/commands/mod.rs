@@ -18,6 +18,7 @@ pub mod run;
 pub mod status;
 mod status_service;
 pub mod unlock;
+pub mod watch;
 
 mod output;
 mod revisions;
@@ -68,7 +69,7 @@ async fn dispatch(cli: Cli) -> Result<i32, Error> {
         Command::Deploy(args) => deploy::run(&cli.global, args, loaded()?).await,
         Command::Rollback(args) => rollback::run(&cli.global, args, loaded()?).await,
         Command::Run(args) => run::run(&cli.global, args, loaded()?).await,
-        Command::Status(source) => status::run(&cli.global, &source, loaded()?).await,
+        Command::Status(args) => status::run(&cli.global, &args, loaded()?).await,
         Command::Diff(args) => diff::run(&cli.global, args, loaded()?).await,
         Command::Unlock(source) => unlock::run(&cli.global, &source, loaded()?).await,
         Command::Prune(args) => prune::run(&cli.global, args, loaded()?).await,

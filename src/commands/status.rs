@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::cli::{Global, OutputFormat, Source};
+use crate::cli::{Global, OutputFormat, StatusArgs};
 use crate::config::Loaded;
 use crate::engine::deploy::{TAG_DEPLOYED_AT, TAG_DEPLOYED_BY, info, reports};
 use crate::engine::events::Recorder;
@@ -17,7 +17,7 @@ use crate::render::summary::instances_table;
 use crate::settings::{Settings, Target};
 
 #[derive(Debug, Serialize)]
-struct Status {
+pub struct Status {
     cluster: String,
     family: String,
     load_balancer: String,
@@ -37,18 +37,82 @@ struct Running {
     previous: Option<String>,
 }
 
-pub async fn run(g: &Global, source: &Source, loaded: Loaded) -> Result<i32, Error> {
-    let mut s = Settings::one(g, Some(source), loaded, "status")?;
+/// The status of a target at one moment.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum Snapshot {
+    Standalone(Status),
+    Service(super::status_service::ServiceStatus),
+}
+
+impl Snapshot {
+    pub fn text(&self) -> String {
+        match self {
+            Snapshot::Standalone(s) => text(s),
+            Snapshot::Service(s) => super::status_service::text(s),
+        }
+    }
+
+    /// Nothing is changing: one revision, every task healthy, no deployment under way.
+    pub fn stable(&self) -> bool {
+        match self {
+            Snapshot::Standalone(s) => {
+                s.running.len() == 1
+                    && s.instances
+                        .iter()
+                        .filter(|i| !i.revisions.is_empty())
+                        .all(|i| i.health.as_deref() == Some("InService"))
+            }
+            Snapshot::Service(s) => super::status_service::stable(s),
+        }
+    }
+}
+
+pub async fn run(g: &Global, args: &StatusArgs, loaded: Loaded) -> Result<i32, Error> {
+    let every = match &args.every {
+        Some(d) => crate::settings::parse_duration(d, "--every")?,
+        None => super::watch::EVERY,
+    };
+    let mut s = Settings::one(g, Some(&args.source), loaded, "status")?;
+    if args.watch && s.output != OutputFormat::Text {
+        return Err(Error::usage(
+            "status --watch draws text, not --output json or json-lines",
+            "drop --output to watch, or run `ecs-roll --output json status` for one document",
+        ));
+    }
     let aws = super::connect(&s).await?;
     super::family::find(&mut s, &aws).await?;
+    if args.watch {
+        return super::watch::watch(&s, &aws, args.until_stable, every).await;
+    }
+    let snapshot = snapshot(&s, &aws).await?;
+    match s.output {
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&snapshot).unwrap_or_default()
+        ),
+        OutputFormat::JsonLines => {
+            crate::render::jsonl::result(serde_json::to_value(&snapshot).unwrap_or_default())
+        }
+        OutputFormat::Text => print!("{}", snapshot.text()),
+    }
+    Ok(0)
+}
+
+/// What runs now, read from AWS.
+pub async fn snapshot(s: &Settings, aws: &super::Aws) -> Result<Snapshot, Error> {
     let load_balancer = match &s.target {
-        Target::Service { name } => return super::status_service::run(&s, &aws, name).await,
+        Target::Service { name } => {
+            return Ok(Snapshot::Service(
+                super::status_service::snapshot(s, aws, name).await?,
+            ));
+        }
         Target::Standalone { load_balancer } => load_balancer.clone(),
     };
     let ctx = StandaloneCtx {
         ctx: super::context(
-            &s,
-            &aws,
+            s,
+            aws,
             Arc::new(Recorder::default()),
             Timeouts::default(),
             Cancel::default(),
@@ -111,17 +175,7 @@ pub async fn run(g: &Global, source: &Source, loaded: Loaded) -> Result<i32, Err
         running,
         instances: reports(&obs, &catalog),
     };
-    match s.output {
-        OutputFormat::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&status).unwrap_or_default()
-        ),
-        OutputFormat::JsonLines => {
-            crate::render::jsonl::result(serde_json::to_value(&status).unwrap_or_default())
-        }
-        OutputFormat::Text => print!("{}", text(&status)),
-    }
-    Ok(0)
+    Ok(Snapshot::Standalone(status))
 }
 
 fn text(s: &Status) -> String {

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::Aws;
-use crate::cli::OutputFormat;
 use crate::engine::deploy::short_name;
 use crate::engine::service::TAG_CONFIGURATION;
 use crate::error::Error;
@@ -14,7 +13,7 @@ use crate::platform::{Deployment, ServiceEvent, Strategy, TaskStatus};
 use crate::settings::Settings;
 
 #[derive(Debug, Serialize)]
-struct ServiceStatus {
+pub struct ServiceStatus {
     cluster: String,
     service: String,
     status: String,
@@ -42,7 +41,7 @@ struct LoadBalancerHealth {
     states: BTreeMap<String, usize>,
 }
 
-pub async fn run(s: &Settings, aws: &Aws, service: &str) -> Result<i32, Error> {
+pub async fn snapshot(s: &Settings, aws: &Aws, service: &str) -> Result<ServiceStatus, Error> {
     let before = Error::from_api_before_change;
     let svc = aws
         .services
@@ -136,20 +135,21 @@ pub async fn run(s: &Settings, aws: &Aws, service: &str) -> Result<i32, Error> {
         load_balancers: lbs,
         events: svc.events.iter().take(5).cloned().collect(),
     };
-    match s.output {
-        OutputFormat::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&status).unwrap_or_default()
-        ),
-        OutputFormat::JsonLines => {
-            crate::render::jsonl::result(serde_json::to_value(&status).unwrap_or_default())
-        }
-        OutputFormat::Text => print!("{}", text(&status)),
-    }
-    Ok(0)
+    Ok(status)
 }
 
-fn text(s: &ServiceStatus) -> String {
+/// One deployment, COMPLETED (or without a rollout state), every task of it running.
+pub fn stable(s: &ServiceStatus) -> bool {
+    s.deployments.len() == 1
+        && s.deployments[0]
+            .rollout_state
+            .as_ref()
+            .is_none_or(|r| r.as_str() == "COMPLETED")
+        && s.running == s.desired
+        && s.tasks_per_revision.len() <= 1
+}
+
+pub fn text(s: &ServiceStatus) -> String {
     let mut out = format!(
         "service {} ({}) in cluster {} · {} running of {} · {}\n",
         s.service, s.status, s.cluster, s.running, s.desired, s.deployment_configuration

@@ -19,6 +19,7 @@ pub mod refusal;
 pub mod summary;
 pub mod targets;
 pub mod timeline;
+pub mod watch;
 
 use std::sync::Arc;
 

@@ -45,3 +45,4 @@ mod standalone;
 mod target_flags;
 mod taskdefs;
 mod testbed;
+mod watch;

@@ -37,6 +37,7 @@ mod release;
 mod rollback_records;
 mod time_limits;
 mod timeline;
+mod watch;
 
 const LB: &str = "cb-prototype-elb";
 const V1: &str = "rafabor/prototype-4-cb:v0.0.1";

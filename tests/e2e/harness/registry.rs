@@ -34,7 +34,7 @@ impl Registry {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| {
-                panic!("docker-registry does not start ({e}): run scripts/ensure-registry.sh")
+                panic!("docker-registry does not start ({e}): run scripts/ensure-debian-packages.sh docker-registry")
             });
         let r = Registry {
             child,
