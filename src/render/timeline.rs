@@ -1,5 +1,5 @@
 //! A run as pictures, from its timed events (`engine::timeline`): a Mermaid `gantt` of the
-//! phases, steps and waits, each step's planned duration beside the actual one, the failed
+//! phases, steps, ECS's lifecycle stages (native strategies) and waits, each step's planned duration beside the actual one, the failed
 //! step and the rollback marked; a Mermaid `xychart-beta` of the healthy targets per revision
 //! over time with the same numbers as a table (the chart has no legend); and `timeline` in
 //! `--output json`. GitHub renders Mermaid blocks in job summaries.
@@ -84,6 +84,8 @@ struct Spans {
     phases: Vec<(Phase, Span)>,
     steps: Vec<Span>,
     waits: Vec<Span>,
+    /// Native strategies: each lifecycle stage ECS reported (bake time included).
+    stages: Vec<Span>,
     rollback_at: Option<Duration>,
 }
 
@@ -117,13 +119,32 @@ fn spans(events: &[Timed]) -> Spans {
             Event::WaitStarted { what, .. } => {
                 s.waits.push(span(&super::failure::wait(what), at, None));
             }
-            Event::WaitFinished { .. } => {
+            Event::WaitFinished { what, .. } => {
                 if let Some(open) = s.waits.iter_mut().rev().find(|x| x.end.is_none()) {
                     open.end = Some(at);
+                }
+                if matches!(what, Wait::Deployment { .. })
+                    && let Some(last) = s.stages.last_mut()
+                {
+                    last.end.get_or_insert(at);
                 }
             }
             Event::RollbackStarted { .. } => {
                 s.rollback_at.get_or_insert(at);
+            }
+            Event::WaitProgress {
+                progress: Progress::Deployment(d),
+                ..
+            } => {
+                if let Some(stage) = &d.lifecycle_stage {
+                    let open = s.stages.last().filter(|x| x.end.is_none());
+                    if open.is_none_or(|x| &x.name != stage) {
+                        if let Some(last) = s.stages.last_mut() {
+                            last.end.get_or_insert(at);
+                        }
+                        s.stages.push(span(stage, at, None));
+                    }
+                }
             }
             _ => {}
         }
@@ -203,6 +224,20 @@ pub fn gantt(o: &Outcome) -> Option<String> {
                     );
                 }
             }
+        }
+    }
+    if !s.stages.is_empty() {
+        out.push_str("    section Lifecycle\n");
+        for (i, st) in s.stages.iter().enumerate() {
+            let stop = st.end.unwrap_or(end);
+            bar(
+                &mut out,
+                &st.name,
+                &["active"],
+                &format!("l{i}"),
+                st.start,
+                stop,
+            );
         }
     }
     if !s.waits.is_empty() {
