@@ -47,7 +47,6 @@ async fn one(
     mask_early(&s, &release);
     let keep = s.keep_revisions(args.keep_revisions.as_deref())?;
     let image_check = s.image_check(args.images.image_check)?;
-    s.registry_mirrors()?;
     let gate = limiter.as_ref().and_then(|sh| sh.gate.clone());
     let deadline = PreflightDeadline::from_now(rollout.timeouts.total);
     let (aws, (desired, containers)) = by_deadline(deadline, async {

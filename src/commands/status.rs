@@ -82,6 +82,7 @@ pub async fn run(g: &Global, args: &StatusArgs, loaded: Loaded) -> Result<i32, E
     }
     let aws = super::connect(&s).await?;
     super::family::find(&mut s, &aws).await?;
+    check(&s, &aws).await?;
     if args.watch {
         return super::watch::watch(&s, &aws, args.until_stable, every).await;
     }
@@ -99,17 +100,9 @@ pub async fn run(g: &Global, args: &StatusArgs, loaded: Loaded) -> Result<i32, E
     Ok(0)
 }
 
-/// What runs now, read from AWS.
-pub async fn snapshot(s: &Settings, aws: &super::Aws) -> Result<Snapshot, Error> {
-    let load_balancer = match &s.target {
-        Target::Service { name } => {
-            return Ok(Snapshot::Service(
-                super::status_service::snapshot(s, aws, name).await?,
-            ));
-        }
-        Target::Standalone { load_balancer } => load_balancer.clone(),
-    };
-    let ctx = StandaloneCtx {
+/// The context of a standalone target's reads.
+fn standalone_ctx(s: &Settings, aws: &super::Aws, load_balancer: &str) -> StandaloneCtx {
+    StandaloneCtx {
         ctx: super::context(
             s,
             aws,
@@ -117,8 +110,17 @@ pub async fn snapshot(s: &Settings, aws: &super::Aws) -> Result<Snapshot, Error>
             Timeouts::default(),
             Cancel::default(),
         ),
-        load_balancer,
+        load_balancer: load_balancer.to_string(),
+    }
+}
+
+/// The target exists: a standalone target's cluster is ACTIVE and its load balancer there
+/// (a service's own read says so for a service). Once per command, not per look.
+pub async fn check(s: &Settings, aws: &super::Aws) -> Result<(), Error> {
+    let Target::Standalone { load_balancer } = &s.target else {
+        return Ok(());
     };
+    let ctx = standalone_ctx(s, aws, load_balancer);
     if !ctx
         .ecs
         .cluster_is_active(&ctx.cluster)
@@ -142,6 +144,20 @@ pub async fn snapshot(s: &Settings, aws: &super::Aws) -> Result<Snapshot, Error>
             "check --load-balancer and --region",
         ));
     }
+    Ok(())
+}
+
+/// What runs now, read from AWS (after [`check`]).
+pub async fn snapshot(s: &Settings, aws: &super::Aws) -> Result<Snapshot, Error> {
+    let load_balancer = match &s.target {
+        Target::Service { name } => {
+            return Ok(Snapshot::Service(
+                super::status_service::snapshot(s, aws, name).await?,
+            ));
+        }
+        Target::Standalone { load_balancer } => load_balancer,
+    };
+    let ctx = standalone_ctx(s, aws, load_balancer);
     let obs = Observation::take(&ctx)
         .await
         .map_err(Error::from_api_before_change)?;

@@ -42,7 +42,7 @@ pub async fn connect(s: &Settings) -> Result<Aws, Error> {
     let ecs = Arc::new(aws::EcsAdapter::new(&cfg, calls.clone()));
     let registries = Arc::new(crate::registry::Registries {
         ecr: aws::EcrAdapter::new(&cfg, calls.clone()),
-        v2: crate::registry::v2::V2Client::new(),
+        v2: std::sync::OnceLock::new(),
         mirrors: s.registry_mirrors()?,
         local_aws: cfg
             .endpoint_url()

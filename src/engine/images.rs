@@ -106,13 +106,14 @@ pub fn rollback_target(require: bool, problem: &NotReady) -> Verdict {
     }
 }
 
+/// Each image of `td` once, in container order (two containers may run the same image).
 fn images(td: &TaskDefinition) -> Vec<String> {
-    let mut v: Vec<String> = td
-        .container_names()
-        .iter()
-        .filter_map(|c| td.image_of(c).map(String::from))
-        .collect();
-    v.dedup();
+    let mut v: Vec<String> = Vec::new();
+    for image in td.container_names().iter().filter_map(|c| td.image_of(c)) {
+        if !v.iter().any(|i| i == image) {
+            v.push(image.to_string());
+        }
+    }
     v
 }
 

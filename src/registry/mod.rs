@@ -15,7 +15,9 @@ use route::Route;
 
 pub struct Registries {
     pub ecr: EcrAdapter,
-    pub v2: v2::V2Client,
+    /// Made on the first lookup that needs it: loading the system's CA certificates is
+    /// start-up work every command would pay, and only a deploy asks a registry.
+    pub v2: std::sync::OnceLock<v2::V2Client>,
     pub mirrors: BTreeMap<String, String>,
     /// AWS_ENDPOINT_URL on loopback: registries without a mirror are not asked.
     pub local_aws: bool,
@@ -32,9 +34,8 @@ impl ImageRegistries for Registries {
                 name,
                 reference,
             } => {
-                self.v2
-                    .lookup(&registry, &endpoint, &name, &reference)
-                    .await
+                let client = self.v2.get_or_init(v2::V2Client::new);
+                client.lookup(&registry, &endpoint, &name, &reference).await
             }
             Route::Ecr {
                 host,

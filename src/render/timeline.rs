@@ -164,10 +164,9 @@ fn span(name: &str, start: Duration, planned: Option<Duration>) -> Span {
 /// The Mermaid gantt of `o`'s run; None when nothing was recorded.
 pub fn gantt(o: &Outcome) -> Option<String> {
     let events = &o.timeline.events;
-    let end = events
-        .last()?
-        .at
-        .max(o.duration.min(Duration::from_secs(86_400)));
+    // Bars still open at the end of the run reach its last event (the outcome's duration is
+    // counted from the engine's start, not the command's).
+    let end = events.last()?.at;
     let s = spans(events);
     let target = o.target.as_ref().map_or("", |t| t.name.as_str());
     let mut out = String::from("gantt\n");
