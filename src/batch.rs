@@ -22,6 +22,13 @@ use crate::ratelimit::Limiters;
 /// DescribeServices takes at most this many services.
 const PER_REQUEST: usize = 10;
 
+/// The DescribeServices requests a cluster's shared answers may cost per `max_age` (the
+/// poll) while nothing changes, however many services share them: three times one service's
+/// watch alone (one request a poll). Up to 30 services are read every poll; beyond that the
+/// answers are read less often (50 services: every 1.7 polls), so the cost per cluster stays
+/// flat and the time to see a change grows only past 30 services (`bench/` measures both).
+pub const CLUSTER_REQUESTS_PER_POLL: u32 = 3;
+
 /// Shared by every target of one command.
 #[derive(Clone)]
 pub struct Shared {
@@ -36,8 +43,40 @@ pub struct Shared {
 /// The latest DescribeServices answers, per account scope and cluster.
 pub struct ServiceBoard {
     max_age: Duration,
-    clusters: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Board>>>>,
+    clusters: Mutex<HashMap<String, Arc<ClusterBoard>>>,
 }
+
+/// One cluster's answers, and their pace as of the last read (readable without waiting for
+/// a read under way).
+#[derive(Default)]
+struct ClusterBoard {
+    board: tokio::sync::Mutex<Board>,
+    pace: Mutex<crate::platform::Pace>,
+    /// When the latest DescribeServices answers came back: a task list read since shows at
+    /// least what they show.
+    answered_at: Mutex<Option<Instant>>,
+    tasks: tokio::sync::Mutex<TaskBoard>,
+}
+
+/// The cluster's running service tasks, read once for every watch that saw its service
+/// change in the same DescribeServices answers (they all start, stop and turn healthy
+/// together in a deploy of many services: one request each would queue them all behind the
+/// rate limit).
+#[derive(Default)]
+struct TaskBoard {
+    /// When the read began, and the tasks.
+    read: Option<(Instant, Vec<Task>)>,
+    /// The requests the last cluster-wide read cost (ListTasks and DescribeTasks pages).
+    cost: usize,
+}
+
+/// The requests a cluster-wide task read of `tasks` tasks costs.
+fn task_read_cost(tasks: usize) -> usize {
+    2 * tasks.div_ceil(PER_TASK_REQUEST).max(1)
+}
+
+/// ListTasks pages and DescribeTasks take at most this many tasks.
+const PER_TASK_REQUEST: usize = 100;
 
 #[derive(Default)]
 struct Board {
@@ -59,7 +98,15 @@ impl ServiceBoard {
         })
     }
 
-    fn board(&self, key: &str) -> Arc<tokio::sync::Mutex<Board>> {
+    /// How long an answer for `services` services serves: `max_age`, or longer where
+    /// reading them all that often would cost more than `CLUSTER_REQUESTS_PER_POLL`.
+    fn period(&self, services: usize) -> Duration {
+        let requests = services.div_ceil(PER_REQUEST).max(1) as f64;
+        let polls = (requests / f64::from(CLUSTER_REQUESTS_PER_POLL)).max(1.0);
+        self.max_age.mul_f64(polls)
+    }
+
+    fn board(&self, key: &str) -> Arc<ClusterBoard> {
         self.clusters
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -231,6 +278,13 @@ impl Batched {
 
 #[async_trait]
 impl EcsServices for Batched {
+    /// The next read of the cluster's answers as of the last one, for every watch to look
+    /// right then (not up to a poll later), and how many services share them.
+    fn pace(&self, cluster: &str) -> crate::platform::Pace {
+        let cell = self.board.board(&self.key(cluster));
+        *cell.pace.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     async fn list_services(&self, cluster: &str) -> ApiResult<Vec<String>> {
         self.inner.list_services(cluster).await
     }
@@ -239,13 +293,14 @@ impl EcsServices for Batched {
         let asked = Instant::now();
         // Held across the read on purpose: whoever comes meanwhile waits for this answer
         // instead of asking again.
-        let mut b = cell.lock().await;
+        let mut b = cell.board.lock().await;
         // Young enough for when it was asked: a read that began while this one waited for the
         // lock serves it, however long the rate limit made that read take (judged against
         // the time the lock was got instead, slow reads would go stale before they are used
         // and every asker would read again).
-        let mut fresh = b.read_at.is_some_and(|at| at + self.board.max_age > asked)
-            && !b.stale.contains(service);
+        let period = self.board.period(b.names.len());
+        let mut fresh =
+            b.read_at.is_some_and(|at| at + period > asked) && !b.stale.contains(service);
         if !b.names.iter().any(|n| n == service) {
             b.names.push(service.to_string());
             fresh = false;
@@ -260,6 +315,11 @@ impl EcsServices for Batched {
             b.answers = answers;
             b.read_at = Some(at);
             b.stale.clear();
+            *cell.answered_at.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+            *cell.pace.lock().unwrap_or_else(|e| e.into_inner()) = crate::platform::Pace {
+                next_answer: Some(at + self.board.period(b.names.len())),
+                sharing: b.names.len(),
+            };
         }
         Ok(b.answers.iter().find(|s| is(s, service)).cloned())
     }
@@ -280,19 +340,55 @@ impl EcsServices for Batched {
     ) -> ApiResult<Service> {
         let out = self.inner.update_service(cluster, service, update).await;
         let cell = self.board.board(&self.key(cluster));
-        cell.lock().await.stale.insert(service.to_string());
+        cell.board.lock().await.stale.insert(service.to_string());
         out
     }
 
+    /// Running tasks come from one read of the cluster's service tasks made since the latest
+    /// DescribeServices answers, while that costs less than a read per sharing service (a
+    /// cluster with many other tasks is read service by service). Stopped tasks, read only
+    /// after a failure, are the service's own read.
     async fn service_tasks(
         &self,
         cluster: &str,
         service: &str,
         desired_status: TaskStatus,
     ) -> ApiResult<Vec<Task>> {
-        self.inner
-            .service_tasks(cluster, service, desired_status)
-            .await
+        let cell = self.board.board(&self.key(cluster));
+        let sharing = cell.pace.lock().unwrap_or_else(|e| e.into_inner()).sharing;
+        let answered = *cell.answered_at.lock().unwrap_or_else(|e| e.into_inner());
+        let (true, Some(answered)) = (desired_status == TaskStatus::Running, answered) else {
+            return self
+                .inner
+                .service_tasks(cluster, service, desired_status)
+                .await;
+        };
+        let mut tasks = cell.tasks.lock().await;
+        if sharing < 2 || tasks.cost > 2 * sharing {
+            drop(tasks);
+            return self
+                .inner
+                .service_tasks(cluster, service, desired_status)
+                .await;
+        }
+        let fresh = tasks.read.as_ref().is_some_and(|(at, _)| *at >= answered);
+        if !fresh {
+            let at = Instant::now();
+            let read = self.inner.cluster_service_tasks(cluster).await?;
+            tasks.cost = task_read_cost(read.len());
+            tasks.read = Some((at, read));
+        }
+        let group = format!("service:{}", service.rsplit('/').next().unwrap_or(service));
+        Ok(tasks.read.as_ref().map_or_else(Vec::new, |(_, all)| {
+            all.iter()
+                .filter(|t| t.group.as_deref() == Some(group.as_str()))
+                .cloned()
+                .collect()
+        }))
+    }
+
+    async fn cluster_service_tasks(&self, cluster: &str) -> ApiResult<Vec<Task>> {
+        self.inner.cluster_service_tasks(cluster).await
     }
 
     async fn service_deployment(
@@ -341,6 +437,28 @@ mod tests {
             .collect()
     }
 
+    #[test]
+    fn a_cluster_answers_every_poll_up_to_thirty_services_and_costs_three_requests_a_poll_beyond() {
+        let board = ServiceBoard::new(Duration::from_secs(1));
+        let ms = |n: u64| Duration::from_millis(n);
+        for (services, period) in [
+            (0, ms(1000)),
+            (1, ms(1000)),
+            (30, ms(1000)),
+            (31, ms(1333)),
+            (50, ms(1667)),
+            (100, ms(3333)),
+        ] {
+            let got = board.period(services);
+            assert!(
+                got.abs_diff(period) < ms(1),
+                "{services} services: {got:?}, expected {period:?}"
+            );
+        }
+        let half = ServiceBoard::new(ms(500));
+        assert!(half.period(50).abs_diff(ms(833)) < ms(1));
+    }
+
     #[tokio::test(start_paused = true)]
     async fn twenty_five_watches_share_three_requests_a_round() {
         let sim = sim(25);
@@ -367,6 +485,53 @@ mod tests {
             assert_eq!(reads(&sim), want, "round {round}");
             tokio::time::sleep(Duration::from_secs(2)).await;
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn watches_that_saw_the_same_answers_share_one_read_of_the_clusters_tasks() {
+        let sim = sim(25);
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        let clients = clients(&sim, 25, Duration::from_secs(1));
+        let count = |sim: &Sim, op: &str| sim.calls().iter().filter(|c| c.operation == op).count();
+        for round in 0..2 {
+            for (i, c) in clients.iter().enumerate() {
+                c.describe_service("default", &format!("web-{i:02}"))
+                    .await
+                    .unwrap();
+            }
+            sim.clear_calls();
+            for (i, c) in clients.iter().enumerate() {
+                let name = format!("web-{i:02}");
+                let tasks = c
+                    .service_tasks("default", &name, TaskStatus::Running)
+                    .await
+                    .unwrap();
+                // Each gets its own service's task, and only that.
+                assert_eq!(tasks.len(), 1, "round {round}, {name}");
+                assert_eq!(
+                    tasks[0].group.as_deref(),
+                    Some(format!("service:{name}").as_str())
+                );
+            }
+            // 25 tasks: one ListTasks page and one DescribeTasks for all 25 watches.
+            assert_eq!(count(&sim, "ListTasks"), 1, "round {round}");
+            assert_eq!(count(&sim, "DescribeTasks"), 1, "round {round}");
+            // Asked again without new DescribeServices answers: the same read serves.
+            clients[3]
+                .service_tasks("default", "web-03", TaskStatus::Running)
+                .await
+                .unwrap();
+            assert_eq!(count(&sim, "ListTasks"), 1, "round {round}");
+            // New answers: the next ask reads the tasks again.
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+        // Stopped tasks are each service's own read.
+        sim.clear_calls();
+        clients[0]
+            .service_tasks("default", "web-00", TaskStatus::Stopped)
+            .await
+            .unwrap();
+        assert_eq!(count(&sim, "ListTasks"), 1);
     }
 
     #[tokio::test(start_paused = true)]

@@ -66,7 +66,7 @@ pub struct Global {
     /// Progress bars: auto (on a terminal outside CI), always, or never (plain lines).
     #[arg(long, value_enum, env = "ECS_ROLL_PROGRESS", global = true)]
     pub progress: Option<Progress>,
-    /// Shortest interval between two observations while waiting (it grows while nothing changes).
+    /// Interval between two observations while waiting (default 1s).
     #[arg(long, env = "ECS_ROLL_POLL_INTERVAL", global = true, hide = true)]
     pub poll_interval: Option<String>,
     /// How often a run renews the deploy lock it holds (default 15s; a lock not renewed for

@@ -84,6 +84,13 @@ pub struct NetworkBinding {
 }
 
 impl Task {
+    /// Started by a service's scheduler: its group is `service:NAME`.
+    pub fn of_a_service(&self) -> bool {
+        self.group
+            .as_deref()
+            .is_some_and(|g| g.starts_with("service:"))
+    }
+
     /// A task with only the fields every source has; the rest empty.
     pub fn new(
         arn: &str,
@@ -456,9 +463,32 @@ pub struct TargetHealth {
     pub description: Option<String>,
 }
 
+/// How a watch paces its looks at a service whose DescribeServices answers it shares with the
+/// watches of other services of the cluster (`batch::Batched`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pace {
+    /// When the next shared answer is read: a look then sees it first.
+    pub next_answer: Option<tokio::time::Instant>,
+    /// How many services of the cluster share the answers (1: this one alone).
+    pub sharing: usize,
+}
+
+impl Default for Pace {
+    fn default() -> Self {
+        Pace {
+            next_answer: None,
+            sharing: 1,
+        }
+    }
+}
+
 /// The ECS service calls ecs-roll makes.
 #[async_trait]
 pub trait EcsServices: Send + Sync {
+    /// The pace of shared reads; alone by default.
+    fn pace(&self, _cluster: &str) -> Pace {
+        Pace::default()
+    }
     /// ListServices (every page): the ARNs of the cluster's services.
     async fn list_services(&self, cluster: &str) -> ApiResult<Vec<String>>;
     /// None when the service does not exist (MISSING) in the cluster.
@@ -483,6 +513,10 @@ pub trait EcsServices: Send + Sync {
         service: &str,
         desired_status: TaskStatus,
     ) -> ApiResult<Vec<Task>>;
+    /// Every task of the cluster with desired status RUNNING that a service started (group
+    /// `service:NAME`), described: ListTasks of the whole cluster (every page), then
+    /// DescribeTasks of up to 100 at a time. One read for the watches of several services.
+    async fn cluster_service_tasks(&self, cluster: &str) -> ApiResult<Vec<Task>>;
     /// DescribeServiceDeployments for the service's current deployment; Ok(None) where the
     /// endpoint does not support it.
     async fn service_deployment(

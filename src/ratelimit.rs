@@ -232,6 +232,9 @@ impl ClassicElb for Limited<dyn ClassicElb> {
 
 #[async_trait]
 impl EcsServices for Limited<dyn EcsServices> {
+    fn pace(&self, cluster: &str) -> crate::platform::Pace {
+        self.inner.pace(cluster)
+    }
     async fn list_services(&self, cluster: &str) -> ApiResult<Vec<String>> {
         self.limiter.acquire().await;
         let out = self.inner.list_services(cluster).await?;
@@ -272,6 +275,14 @@ impl EcsServices for Limited<dyn EcsServices> {
             .inner
             .service_tasks(cluster, service, desired_status)
             .await?;
+        self.limiter
+            .acquire_n(list_then_describe(out.len()) - 1)
+            .await;
+        Ok(out)
+    }
+    async fn cluster_service_tasks(&self, cluster: &str) -> ApiResult<Vec<Task>> {
+        self.limiter.acquire().await;
+        let out = self.inner.cluster_service_tasks(cluster).await?;
         self.limiter
             .acquire_n(list_then_describe(out.len()) - 1)
             .await;

@@ -128,7 +128,7 @@ impl Settings {
             (Target::Standalone { load_balancer: lb }, family)
         };
         let poll = match &g.poll_interval {
-            Some(s) => Poll::from_min(parse_duration(s, "--poll-interval")?),
+            Some(s) => Poll::every(parse_duration(s, "--poll-interval")?),
             None => Poll::default(),
         };
         let lock_heartbeat = match &g.lock_heartbeat {

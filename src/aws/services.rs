@@ -297,6 +297,11 @@ impl EcsServices for EcsAdapter {
             .collect())
     }
 
+    async fn cluster_service_tasks(&self, cluster: &str) -> ApiResult<Vec<Task>> {
+        let tasks = Ecs::cluster_tasks(self, cluster).await?;
+        Ok(tasks.into_iter().filter(Task::of_a_service).collect())
+    }
+
     /// The service's current service deployment, as DescribeServices names it; where it names
     /// none, the listed service deployment whose target revision carries `deployment_id`'s number,
     /// else the newest listed. Ok(None) where the endpoint lacks the service-deployment operations

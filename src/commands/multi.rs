@@ -35,8 +35,14 @@ where
     let gate = Gate::new(targets.iter().map(|(name, _)| name.clone()).collect());
     let sharing = Arc::new(Shared {
         limits: Limiters::new(RATE_PER_SECOND, BURST),
-        // One DescribeServices per 10 services a second at most, for every watch together.
-        board: ServiceBoard::new(std::time::Duration::from_secs(1)),
+        // One DescribeServices per 10 services a poll at most, for every watch together.
+        board: ServiceBoard::new(
+            targets
+                .first()
+                .map_or(crate::engine::wait::Poll::default().min, |(_, s)| {
+                    s.poll.min
+                }),
+        ),
         clusters: ClusterShelves::default(),
         gate: None,
     });

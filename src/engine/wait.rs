@@ -1,6 +1,6 @@
 //! The polling loop: observe, ask a verdict, sleep. Time is tokio's, so whole deploys run in
-//! tests under a paused clock. The interval adapts: short right after something changed,
-//! growing while nothing does, so a quiet wait costs few API calls.
+//! tests under a paused clock. The interval is `Poll`'s: a second by default; a policy may
+//! grow it while nothing changes.
 
 use std::future::Future;
 use std::time::Duration;
@@ -22,24 +22,33 @@ pub struct Poll {
     pub max: Duration,
 }
 
-/// 1 s right after a change, so what follows a change (a task that crashes as it starts, the
-/// next step of a rollout) is seen within a second or two; 6 s while nothing moves: 10 looks a
-/// minute, which leaves room for the odd extra read within 12 describe calls a minute.
-/// Predictable moments (health checks, the end of draining) are not polled for: the waits
-/// wake at them (`until_due`).
+/// A look every second, changed or not: evidence that comes at any moment (a crash, a failed
+/// start, the circuit breaker, ECS's rollback) is seen within about a second of showing in
+/// DescribeServices or DescribeTasks, and an end is seen as it happens. What makes that cheap
+/// is what a look reads, not how seldom it looks: one DescribeServices, the rest only when it
+/// changed (`service::observe::Reader`), and in a multi-target run one request for ten
+/// services, paced per cluster (`batch`). Predictable moments (health checks, the end of
+/// draining) are woken for (`Watch::due`). `bench/` measures the trade-off (requests per
+/// second against detection latency).
 impl Default for Poll {
     fn default() -> Self {
-        Poll {
-            min: Duration::from_secs(1),
-            max: Duration::from_secs(6),
-        }
+        Poll::every(Duration::from_secs(1))
     }
 }
 
 impl Poll {
-    /// A policy starting at `min` and growing to six times that, like the default.
-    pub fn from_min(min: Duration) -> Poll {
-        Poll { min, max: min * 6 }
+    /// A look every `interval` (`--poll-interval`).
+    pub fn every(interval: Duration) -> Poll {
+        Poll {
+            min: interval,
+            max: interval,
+        }
+    }
+
+    /// Starting at `min` after a change and growing x1.5 to `max` while nothing does: the
+    /// slower policies `bench/` compares against.
+    pub fn growing(min: Duration, max: Duration) -> Poll {
+        Poll { min, max }
     }
 
     fn next(&self, current: Duration, changed: bool) -> Duration {
@@ -265,14 +274,39 @@ mod tests {
         assert_eq!(start.elapsed(), Duration::from_secs(30));
     }
 
+    async fn looks_in(poll: Poll, limit: Duration) -> usize {
+        let rec = Recorder::default();
+        let calls = AtomicUsize::new(0);
+        let _ = until(&X, limit, poll, &rec, || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Ok(Verdict::Pending(seen(0)))
+        })
+        .await;
+        calls.load(Ordering::SeqCst)
+    }
+
     #[tokio::test(start_paused = true)]
-    async fn polls_slower_while_nothing_changes() {
+    async fn the_default_looks_every_second_changed_or_not() {
+        // A look at 0 s and one every second up to the limit: evidence that comes at any
+        // moment is seen within a second.
+        let n = looks_in(Poll::default(), Duration::from_secs(60)).await;
+        assert!((60..=61).contains(&n), "{n} calls");
+        let n = looks_in(
+            Poll::every(Duration::from_millis(500)),
+            Duration::from_secs(60),
+        )
+        .await;
+        assert!((120..=121).contains(&n), "{n} calls");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_growing_policy_polls_slower_while_nothing_changes() {
         let rec = Recorder::default();
         let calls = AtomicUsize::new(0);
         let _ = until(
             &X,
             Duration::from_secs(120),
-            Poll::default(),
+            Poll::growing(Duration::from_secs(1), Duration::from_secs(6)),
             &rec,
             || async {
                 calls.fetch_add(1, Ordering::SeqCst);
@@ -316,7 +350,8 @@ mod tests {
             ready: start + Duration::from_secs(37),
             calls: 0,
         };
-        let took = watch(&X, Duration::from_secs(120), Poll::default(), &rec, &mut w)
+        let poll = Poll::growing(Duration::from_secs(1), Duration::from_secs(6));
+        let took = watch(&X, Duration::from_secs(120), poll, &rec, &mut w)
             .await
             .unwrap();
         // Polls alone (1 s growing to 6 s) would see it at 43.2 s.

@@ -411,6 +411,16 @@ impl Sim {
             .map(|tg| tg.arn.clone())
     }
 
+    /// DescribeTargetHealth without logging it or running into injected faults (empty for an
+    /// unknown target group).
+    pub fn target_health(&self, arn: &str) -> Vec<crate::platform::TargetHealth> {
+        let (w, _) = self.settled();
+        w.target_groups
+            .get(arn)
+            .map(|tg| tg.health())
+            .unwrap_or_default()
+    }
+
     /// Every lifecycle stage a blue/green deployment has entered, with when.
     pub fn deployment_stages(
         &self,

@@ -190,9 +190,10 @@ impl World {
                     let drain = self
                         .timings
                         .drain_time(self.target_groups[arn].spec.deregistration_delay);
-                    self.target_groups
-                        .get_mut(arn)
-                        .map_or(t, |tg| tg.deregister(&id, port, t, drain))
+                    self.target_groups.get_mut(arn).map_or(t, |tg| {
+                        let unserved = self.timings.unserved_targets_show_draining;
+                        tg.deregister(&id, port, t, drain, unserved)
+                    })
                 }
                 LoadBalancerRef::Classic(name) => {
                     let drain = self.load_balancers[name].drain_time(&self.timings);

@@ -53,6 +53,43 @@ impl World {
     }
 }
 
+impl Sim {
+    /// ListTasks page by page (`page` lists the page at an offset, and whether more follow),
+    /// then DescribeTasks of the listed tasks, 100 at a time.
+    async fn listed_tasks(
+        &self,
+        cluster: &str,
+        page: impl Fn(&World, Instant, usize) -> Result<(Vec<String>, bool), Fail>,
+    ) -> ApiResult<Vec<Task>> {
+        let mut arns = Vec::new();
+        loop {
+            let offset = arns.len();
+            let (listed, more) = self
+                .call("ListTasks", |w, now| page(w, now, offset))
+                .await?;
+            arns.extend(listed);
+            if !more {
+                break;
+            }
+        }
+        let mut tasks = Vec::new();
+        for batch in arns.chunks(PAGE) {
+            let described = self
+                .call("DescribeTasks", |w, now| {
+                    w.cluster(cluster)?;
+                    Ok(batch
+                        .iter()
+                        .filter_map(|arn| w.tasks.iter().find(|t| t.is(cluster, arn)))
+                        .map(|t| t.describe(now))
+                        .collect::<Vec<_>>())
+                })
+                .await?;
+            tasks.extend(described);
+        }
+        Ok(tasks)
+    }
+}
+
 #[async_trait]
 impl EcsServices for Sim {
     async fn list_services(&self, cluster: &str) -> ApiResult<Vec<String>> {
@@ -107,34 +144,30 @@ impl EcsServices for Sim {
         service: &str,
         desired_status: TaskStatus,
     ) -> ApiResult<Vec<Task>> {
-        let mut arns = Vec::new();
-        loop {
-            let offset = arns.len();
-            let (page, more) = self
-                .call("ListTasks", |w, now| {
-                    w.list_service_tasks(cluster, service, desired_status.as_str(), offset, now)
-                })
-                .await?;
-            arns.extend(page);
-            if !more {
-                break;
-            }
-        }
-        let mut tasks = Vec::new();
-        for batch in arns.chunks(PAGE) {
-            let described = self
-                .call("DescribeTasks", |w, now| {
-                    w.cluster(cluster)?;
-                    Ok(batch
-                        .iter()
-                        .filter_map(|arn| w.tasks.iter().find(|t| t.is(cluster, arn)))
-                        .map(|t| t.describe(now))
-                        .collect::<Vec<_>>())
-                })
-                .await?;
-            tasks.extend(described);
-        }
-        Ok(tasks)
+        self.listed_tasks(cluster, |w, now, offset| {
+            w.list_service_tasks(cluster, service, desired_status.as_str(), offset, now)
+        })
+        .await
+    }
+
+    async fn cluster_service_tasks(&self, cluster: &str) -> ApiResult<Vec<Task>> {
+        let tasks = self
+            .listed_tasks(cluster, |w, now, offset| {
+                w.cluster(cluster)?;
+                let all: Vec<&str> = w
+                    .tasks
+                    .iter()
+                    .filter(|t| t.cluster == cluster && t.desired_status(now) == "RUNNING")
+                    .map(|t| t.arn.as_str())
+                    .collect();
+                let page = all.iter().skip(offset).take(PAGE);
+                Ok((
+                    page.map(|a| a.to_string()).collect(),
+                    all.len() > offset + PAGE,
+                ))
+            })
+            .await?;
+        Ok(tasks.into_iter().filter(Task::of_a_service).collect())
     }
 
     async fn service_deployment(

@@ -207,9 +207,17 @@ impl TargetGroupRecord {
         }
     }
 
-    /// DeregisterTargets for one target; returns when it has left the group. `drain` is how
-    /// long a healthy target drains.
-    pub fn deregister(&mut self, id: &str, port: u16, now: Instant, drain: Duration) -> Instant {
+    /// DeregisterTargets for one target; returns when its connections are done. `drain` is
+    /// how long a healthy target drains; with `unserved_show_draining`, one that never served
+    /// is done at once but shows `draining` for the whole deregistration delay.
+    pub fn deregister(
+        &mut self,
+        id: &str,
+        port: u16,
+        now: Instant,
+        drain: Duration,
+        unserved_show_draining: bool,
+    ) -> Instant {
         let Some(target) = self
             .targets
             .iter_mut()
@@ -225,6 +233,9 @@ impl TargetGroupRecord {
         if target.state == State::Healthy && !drain.is_zero() {
             target.leaves_at = Some(now + drain);
             now + drain
+        } else if unserved_show_draining && !self.spec.deregistration_delay.is_zero() {
+            target.leaves_at = Some(now + self.spec.deregistration_delay);
+            now
         } else {
             self.targets.retain(|t| !t.is(id, port));
             now

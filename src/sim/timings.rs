@@ -18,6 +18,12 @@ pub struct Timings {
     pub in_flight_drain: Option<Duration>,
     /// Virtual time every API call takes before it acts.
     pub api_latency: Duration,
+    /// Whether a deregistered target that never served (initial or unhealthy) still shows
+    /// `draining` for the whole deregistration delay, as ELB displays every deregistering
+    /// target ("the status of the target is displayed as draining until the deregistration
+    /// delay timeout expires", ELB user guide). Off: it leaves the group at once, which
+    /// most tests assume because it keeps their timelines short.
+    pub unserved_targets_show_draining: bool,
 }
 
 impl Default for Timings {
@@ -28,6 +34,7 @@ impl Default for Timings {
             task_stop: Duration::from_secs(5),
             in_flight_drain: None,
             api_latency: Duration::ZERO,
+            unserved_targets_show_draining: false,
         }
     }
 }

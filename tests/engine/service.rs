@@ -30,6 +30,7 @@ use ecs_roll::taskdef::TaskDefinition;
 use serde_json::{Value, json};
 
 mod before;
+mod conclusion;
 mod keep_revisions;
 mod rollback_records;
 mod time_limits;
@@ -101,7 +102,12 @@ fn classic_static(instances: usize, config: DeploymentConfiguration) -> Sim {
 }
 
 fn alb_dynamic(config: DeploymentConfiguration) -> Sim {
+    alb_dynamic_with(config, ecs_roll::sim::Timings::default())
+}
+
+fn alb_dynamic_with(config: DeploymentConfiguration, timings: ecs_roll::sim::Timings) -> Sim {
     Sim::builder()
+        .timings(timings)
         .instances(3)
         .target_group(WEB, tg(TargetType::Instance, 8080))
         .service(

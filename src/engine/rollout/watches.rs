@@ -67,10 +67,25 @@ impl HealthSchedule {
     /// enough checks have run since then, and finished, that the description cannot be left
     /// over from before it (whether the ELB keeps it until HealthyThreshold passes or clears
     /// it at the first, a task that passed every check since would be InService by now).
+    /// With the schedule known the checks are counted, so the verdict comes with the read
+    /// after the deciding check's timeout; without it, their durations.
     fn conclusive(&self, running: Instant, read: Instant) -> bool {
-        let since = self.registered_at.map_or(running, |r| r.max(running));
+        let since = self.registered_at.map_or(running, |r| r.max(running)) + self.grace;
         let checks = self.unhealthy_threshold.max(self.healthy_threshold).max(1);
-        read >= since + self.grace + self.interval() * checks + self.timeout
+        let i = self.interval();
+        let Some(registered) = self.registered_at else {
+            return read >= since + i * checks + self.timeout;
+        };
+        // Checks fall due at registered + k * interval, k >= 1; those at or after `since`
+        // are against the running task, and one due at `at` has answered by `at + timeout`.
+        let first = (since.saturating_duration_since(registered).as_secs_f64() / i.as_secs_f64())
+            .ceil()
+            .max(1.0);
+        let Some(answered) = read.checked_duration_since(registered + self.timeout) else {
+            return false;
+        };
+        let last = (answered.as_secs_f64() / i.as_secs_f64()).floor();
+        last - first + 1.0 >= f64::from(checks)
     }
 }
 
@@ -327,24 +342,36 @@ mod tests {
         let r = Instant::now();
         let s = schedule(r);
         let secs = Duration::from_secs;
-        // Seen RUNNING at 31 s: two checks (61 s, 91 s) must have run and ended (+5 s).
-        assert!(!s.conclusive(r + secs(31), r + secs(95)));
-        assert!(s.conclusive(r + secs(31), r + secs(96)));
-        // A grace period pushes it back.
+        let ms = |n: u64| r + Duration::from_millis(n);
+        // Checks at 30 s, 60 s, 90 s... Seen RUNNING at 31 s: the ones at 60 s and 90 s are
+        // against it, and the second has answered at 95 s (its timeout).
+        assert!(!s.conclusive(ms(31_000), ms(94_900)));
+        assert!(s.conclusive(ms(31_000), ms(95_000)));
+        // Seen RUNNING at 30 s: the check due then counts too.
+        assert!(s.conclusive(ms(30_000), ms(65_100)));
+        assert!(!s.conclusive(ms(30_001), ms(65_100)));
+        // A grace period pushes it back: from 91 s, the checks at 120 s and 150 s.
         let graced = HealthSchedule {
             grace: secs(60),
             ..s
         };
-        assert!(!graced.conclusive(r + secs(31), r + secs(150)));
-        assert!(graced.conclusive(r + secs(31), r + secs(156)));
+        assert!(!graced.conclusive(ms(31_000), ms(154_900)));
+        assert!(graced.conclusive(ms(31_000), ms(155_000)));
         // HealthyThreshold 10: a task passing every check since would be InService only
-        // after 10 of them, so a "failed" description counts only then.
+        // after 10 of them (90 s ... 360 s), so a "failed" description counts only then.
         let slow = HealthSchedule {
             healthy_threshold: 10,
             ..s
         };
-        assert!(!slow.conclusive(r + secs(70), r + secs(130)));
-        assert!(slow.conclusive(r + secs(70), r + secs(375)));
+        assert!(!slow.conclusive(ms(70_000), ms(364_900)));
+        assert!(slow.conclusive(ms(70_000), ms(365_000)));
+        // Schedule unknown (registered before ecs-roll came): the checks' durations.
+        let unknown = HealthSchedule {
+            registered_at: None,
+            ..s
+        };
+        assert!(!unknown.conclusive(ms(31_000), ms(95_900)));
+        assert!(unknown.conclusive(ms(31_000), ms(96_000)));
     }
 
     fn task(status: &str) -> Task {
@@ -432,9 +459,10 @@ mod tests {
                 true,
                 "pending",
             ),
-            // Two checks (75 s, 105 s) have run and ended since RUNNING at 15 s: conclusive.
+            // Its second look: two checks (30 s, 60 s) have run and ended since RUNNING at
+            // 15 s: conclusive.
             (
-                1101,
+                651,
                 "RUNNING",
                 health(HealthState::OutOfService, failed),
                 true,

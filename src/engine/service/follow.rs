@@ -129,6 +129,10 @@ fn health_grace(gates: &[Gate]) -> Duration {
 }
 
 impl Follow<'_> {
+    /// A draining seen for the first time began after `snap.changed_after` (the look before
+    /// the change that showed it), so it ends at the earliest then plus the delay, and at the
+    /// latest a poll later: the watch wakes at the earliest and looks every `min` for
+    /// `AFTER_DRAIN` after it.
     fn note_draining(&mut self, snap: &Snapshot, now: Instant) {
         let draining = self
             .scene
@@ -141,7 +145,9 @@ impl Follow<'_> {
         match (draining, self.drained_by) {
             // The same draining, or the moments after it.
             (_, Some(known)) if now < known + AFTER_DRAIN => {}
-            (Some(d), _) => self.drained_by = Some(now + d + wait::AFTER_DUE),
+            (Some(d), _) => {
+                self.drained_by = Some(snap.changed_after.min(now) + d + wait::AFTER_DUE)
+            }
             (None, _) => self.drained_by = None,
         }
     }
@@ -242,7 +248,17 @@ impl Watch for Follow<'_> {
         let urgent = self.urgent.then(|| now + min);
         // A new task's health limit is enforced when it passes.
         let health = self.tracker.health_due().filter(|d| *d > now);
-        after_drain.into_iter().chain(urgent).chain(health).min()
+        // Shared answers (a multi-target run): look when the next falls due. The first watch
+        // to look reads it; the others wait for that read and take it.
+        let s = self.scene.s;
+        let shared = s.services.pace(&s.ctx.cluster).next_answer;
+        let shared = shared.filter(|d| *d > now);
+        after_drain
+            .into_iter()
+            .chain(urgent)
+            .chain(health)
+            .chain(shared)
+            .min()
     }
 }
 

@@ -47,6 +47,9 @@ impl Gate {
 }
 
 pub struct Snapshot {
+    /// What is new in this answer happened after this instant (the previous look, whose
+    /// answer did not show it): a draining seen now started then at the earliest.
+    pub changed_after: Instant,
     pub service: Service,
     pub deployment: Option<ServiceDeployment>,
     pub tasks: Vec<Task>,
@@ -119,7 +122,8 @@ pub async fn instances(s: &ServiceCtx, fargate: bool) -> ApiResult<Vec<Container
 }
 
 /// Re-reads at least this often whatever DescribeServices says: a safety net for changes it
-/// does not show (a target turning unhealthy between ECS's own looks).
+/// does not show (a target turning unhealthy between ECS's own looks). Times the number of
+/// services sharing DescribeServices answers (`Pace::sharing`).
 const SAFETY_NET: Duration = Duration::from_secs(120);
 
 /// What a watch has read so far. ECS shows every change that matters in DescribeServices (task
@@ -133,9 +137,17 @@ pub struct Reader {
     last_service: Option<String>,
     /// Bumped whenever DescribeServices answers something new.
     version: u64,
+    /// Bumped whenever its deployments change in what the service deployment follows from
+    /// (which there are, their status, rollout state and revision), not in their counts.
+    last_deployments: Option<String>,
+    deployments_version: u64,
+    /// The previous look, and the one before the current version was first seen.
+    last_look: Option<Instant>,
+    changed_after: Option<Instant>,
     deployment: Option<(u64, Option<ServiceDeployment>)>,
     tasks: Option<(u64, Instant, Vec<Task>)>,
-    health: Vec<Option<(u64, Instant, LbHealth)>>,
+    /// Per gate: (version, read at, the version's `changed_after`, the answer).
+    health: Vec<Option<(u64, Instant, Instant, LbHealth)>>,
 }
 
 impl Reader {
@@ -153,20 +165,48 @@ impl Reader {
         gates: &[Gate],
         deployment_id: Option<&str>,
     ) -> ApiResult<Snapshot> {
+        let asked = Instant::now();
         let service = service(s).await?;
         let print = fingerprint(&service);
         if self.last_service.as_ref() != Some(&print) {
             self.last_service = Some(print);
             self.version += 1;
+            self.changed_after = Some(self.last_look.unwrap_or(asked));
         }
+        let print = deployments_fingerprint(&service);
+        if self.last_deployments.as_ref() != Some(&print) {
+            self.last_deployments = Some(print);
+            self.deployments_version += 1;
+        }
+        self.last_look = Some(asked);
+        let changed_after = self.changed_after.unwrap_or(asked);
         let now = Instant::now();
         let version = self.version;
-        let fresh = |v: u64, at: Instant| v == version && now.duration_since(at) < SAFETY_NET;
+        // Shared with other services' watches, the safety net costs the cluster what it
+        // costs one service: its reads are spread over them all.
+        let sharing = s.services.pace(&s.ctx.cluster).sharing.max(1) as u32;
+        let safety_net = SAFETY_NET * sharing;
+        let fresh = |v: u64, at: Instant| v == version && now.duration_since(at) < safety_net;
 
+        // A rolling deployment's service deployment says ROLLBACK_* only with a change in
+        // DescribeServices' deployments (ECS's rollback is a new one, ours turns FAILED), so
+        // it is not read again for their counts: in a deploy of many services each count
+        // change would cost one read per service at once. Native strategies move through
+        // lifecycle stages that only the service deployment shows: read at every change.
+        let rolling = service
+            .deployment_configuration
+            .strategy
+            .as_ref()
+            .is_none_or(|st| !st.shifts_traffic());
+        let dversion = if rolling {
+            self.deployments_version
+        } else {
+            version
+        };
         let deployment = match (deployment_id, &self.deployment) {
             (None, _) => None,
             (Some(_), _) if !self.deployments_supported => None,
-            (Some(_), Some((v, d))) if *v == version => d.clone(),
+            (Some(_), Some((v, d))) if *v == dversion => d.clone(),
             (Some(id), _) => {
                 let d = s
                     .services
@@ -174,7 +214,7 @@ impl Reader {
                     .await?;
                 // None: the endpoint does not support it (moto): stop asking.
                 self.deployments_supported = d.is_some();
-                self.deployment = Some((version, d.clone()));
+                self.deployment = Some((dversion, d.clone()));
                 d
             }
         };
@@ -194,20 +234,26 @@ impl Reader {
         self.health.resize(gates.len(), None);
         let mut health = Vec::with_capacity(gates.len());
         for (g, cached) in gates.iter().zip(self.health.iter_mut()) {
-            if let Some((v, at, h)) = cached.as_ref()
+            if let Some((v, at, since, h)) = cached.as_ref()
                 && fresh(*v, *at)
                 // A target failing its checks may recover without ECS showing anything, and
                 // the verdict on it must not rest on an old answer.
                 && !(failing(h) && now.duration_since(*at) >= FAILING_MAX_AGE)
+                // A draining can end without DescribeServices showing it (its task had
+                // stopped already: a crashed task, ECS's rollback), and it began after the
+                // look before the change that showed it: from then plus the delay it is read
+                // at every look, so the end of a deploy never waits for the safety net.
+                && !(is_draining(h) && now >= *since + g.draining())
             {
                 health.push(h.clone());
                 continue;
             }
             let h = read_health(s, g).await?;
-            *cached = Some((version, now, h.clone()));
+            *cached = Some((version, now, changed_after, h.clone()));
             health.push(h);
         }
         Ok(Snapshot {
+            changed_after,
             service,
             deployment,
             tasks,
@@ -259,6 +305,19 @@ pub fn is_draining(h: &LbHealth) -> bool {
 }
 
 /// Everything in DescribeServices that moves when the deployment does.
+fn deployments_fingerprint(s: &Service) -> String {
+    use std::fmt::Write;
+    let mut fp = String::new();
+    for d in &s.deployments {
+        let _ = write!(
+            fp,
+            "{}:{}:{:?}:{};",
+            d.id, d.status, d.rollout_state, d.task_definition
+        );
+    }
+    fp
+}
+
 fn fingerprint(s: &Service) -> String {
     use std::fmt::Write;
     let mut fp = format!(
