@@ -1574,11 +1574,11 @@ fn fmt_opt(v: Option<f64>, unit: &str) -> String {
 }
 
 fn mark(res: &BTreeMap<String, bool>, key: &str) -> &'static str {
-    match res.get(key) {
-        Some(true) => " ok",
-        Some(false) => " MISS",
-        None => "",
-    }
+    res.get(key).map_or("", |met| ok(*met))
+}
+
+fn ok(met: bool) -> &'static str {
+    if met { " ok" } else { " MISS" }
 }
 
 fn print_table(results: &[ScenarioResult], many: &[ManyResult]) {
@@ -1711,21 +1711,13 @@ fn print_flat(flat: &[flat::FlatPoint], curve: &[flat::FlatPoint]) {
             p.idle_s,
             p.idle_watch_reads_per_s,
             ratio,
-            if ratio <= TARGET_FLAT_RATIO {
-                " ok"
-            } else {
-                " MISS"
-            },
+            ok(ratio <= TARGET_FLAT_RATIO),
             p.idle_describe_services_per_s,
             p.idle_lock_requests_per_s,
             p.idle_requests_per_s,
             p.p50_s,
             p.p99_s,
-            if p.p99_s <= TARGET_DETECTION_S {
-                " ok"
-            } else {
-                " MISS"
-            },
+            ok(p.p99_s <= TARGET_DETECTION_S),
             p.max_s,
             p.latency_s.len()
         );
@@ -1874,11 +1866,7 @@ fn main() {
             w.p90_s,
             w.p99_s,
             w.max_s,
-            if w.p99_s <= TARGET_DETECTION_S {
-                " ok"
-            } else {
-                " MISS"
-            }
+            ok(w.p99_s <= TARGET_DETECTION_S)
         );
     }
     let flat: Vec<flat::FlatPoint> = if a.flat {

@@ -67,16 +67,8 @@ struct TaskBoard {
     /// When the read began, and the tasks.
     read: Option<(Instant, Vec<Task>)>,
     /// The requests the last cluster-wide read cost (ListTasks and DescribeTasks pages).
-    cost: usize,
+    cost: u32,
 }
-
-/// The requests a cluster-wide task read of `tasks` tasks costs.
-fn task_read_cost(tasks: usize) -> usize {
-    2 * tasks.div_ceil(PER_TASK_REQUEST).max(1)
-}
-
-/// ListTasks pages and DescribeTasks take at most this many tasks.
-const PER_TASK_REQUEST: usize = 100;
 
 #[derive(Default)]
 struct Board {
@@ -355,33 +347,31 @@ impl EcsServices for Batched {
         desired_status: TaskStatus,
     ) -> ApiResult<Vec<Task>> {
         let cell = self.board.board(&self.key(cluster));
-        let sharing = cell.pace.lock().unwrap_or_else(|e| e.into_inner()).sharing;
+        let sharing = cell.pace.lock().unwrap_or_else(|e| e.into_inner()).sharing as u32;
         let answered = *cell.answered_at.lock().unwrap_or_else(|e| e.into_inner());
-        let (true, Some(answered)) = (desired_status == TaskStatus::Running, answered) else {
-            return self
-                .inner
-                .service_tasks(cluster, service, desired_status)
-                .await;
+        let shared = desired_status == TaskStatus::Running && sharing >= 2;
+        let own_read = || {
+            self.inner
+                .service_tasks(cluster, service, desired_status.clone())
+        };
+        let Some(answered) = answered.filter(|_| shared) else {
+            return own_read().await;
         };
         let mut tasks = cell.tasks.lock().await;
-        if sharing < 2 || tasks.cost > 2 * sharing {
+        if tasks.cost > 2 * sharing {
             drop(tasks);
-            return self
-                .inner
-                .service_tasks(cluster, service, desired_status)
-                .await;
+            return own_read().await;
         }
         let fresh = tasks.read.as_ref().is_some_and(|(at, _)| *at >= answered);
         if !fresh {
             let at = Instant::now();
             let read = self.inner.cluster_service_tasks(cluster).await?;
-            tasks.cost = task_read_cost(read.len());
+            tasks.cost = crate::ratelimit::list_then_describe(read.len());
             tasks.read = Some((at, read));
         }
-        let group = format!("service:{}", service.rsplit('/').next().unwrap_or(service));
         Ok(tasks.read.as_ref().map_or_else(Vec::new, |(_, all)| {
             all.iter()
-                .filter(|t| t.group.as_deref() == Some(group.as_str()))
+                .filter(|t| t.of_service(service))
                 .cloned()
                 .collect()
         }))

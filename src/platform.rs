@@ -91,6 +91,14 @@ impl Task {
             .is_some_and(|g| g.starts_with("service:"))
     }
 
+    /// Started by the scheduler of `service` (a name or an ARN): its group is `service:NAME`.
+    pub fn of_service(&self, service: &str) -> bool {
+        self.group
+            .as_deref()
+            .and_then(|g| g.strip_prefix("service:"))
+            .is_some_and(|name| name == short(service))
+    }
+
     /// A task with only the fields every source has; the rest empty.
     pub fn new(
         arn: &str,

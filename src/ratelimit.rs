@@ -90,7 +90,7 @@ impl Limiters {
 
 /// The AWS requests behind a listing that returned `items`: List* pages of 100, then one
 /// Describe* per 100 (none when the list was empty).
-fn list_then_describe(items: usize) -> u32 {
+pub(crate) fn list_then_describe(items: usize) -> u32 {
     let pages = items.div_ceil(100).max(1);
     (pages + items.div_ceil(100)) as u32
 }

@@ -25,12 +25,29 @@ fn verdict(target: impl Into<String>, measured: String, met: bool) -> Verdict {
     }
 }
 
-/// The worst of `values` by `key`, with the scenario it came from.
-fn worst<'a, T>(
-    values: impl Iterator<Item = (&'a str, T)>,
-    key: impl Fn(&T) -> f64,
-) -> Option<(&'a str, T)> {
-    values.max_by(|a, b| key(&a.1).total_cmp(&key(&b.1)))
+/// The largest of `values` (scenario, value) against `limit`, measured as "worst
+/// {show(value)} ({scenario})"; none without values.
+fn worst_within<'a>(
+    target: String,
+    values: impl Iterator<Item = (&'a str, f64)>,
+    limit: f64,
+    show: impl Fn(f64) -> String,
+) -> Option<Verdict> {
+    let (scenario, value) = values.max_by(|a, b| a.1.total_cmp(&b.1))?;
+    Some(verdict(
+        target,
+        format!("worst {} ({scenario})", show(value)),
+        value <= limit,
+    ))
+}
+
+fn latency(r: &ScenarioResult) -> Option<f64> {
+    r.detection.as_ref().map(|d| d.latency_s)
+}
+
+/// The classic ELB's verdict on failed checks, which has a target of its own.
+fn classic_checks(r: &ScenarioResult) -> bool {
+    r.meets.contains_key("detection<=interval")
 }
 
 /// The engine as shipped: the default poll policy, and for many services the shared limiter
@@ -41,12 +58,10 @@ pub fn judge(
     sweep: &[Sweep],
     flat: &[FlatPoint],
 ) -> Vec<Verdict> {
-    let results: Vec<ScenarioResult> = results
+    let results: Vec<&ScenarioResult> = results
         .iter()
         .filter(|r| r.policy == Policy::Default)
-        .cloned()
         .collect();
-    let results = results.as_slice();
     let many = many
         .iter()
         .filter(|m| m.policy == Policy::Default && m.limiter == Limiting::Shared);
@@ -55,85 +70,74 @@ pub fn judge(
         .filter(|p| p.policy == Policy::Default)
         .cloned()
         .collect();
-    let flat = flat.as_slice();
-    let mut out = Vec::new();
-    if let Some(w) = worst(sweep.iter().map(|w| (w.topology.as_str(), w.p99_s)), |p| *p) {
-        out.push(verdict(
+    let of = |field: fn(&ScenarioResult) -> Option<f64>| {
+        results
+            .iter()
+            .filter_map(move |r| field(r).map(|v| (r.scenario.as_str(), v)))
+    };
+    let seconds = |v: f64| format!("{v:.2} s");
+    let percent = |v: f64| format!("{:.1} %", v * 100.0);
+    let mut out: Vec<Verdict> = [
+        worst_within(
             format!(
                 "detection: p99 <= {TARGET_DETECTION_S} s over the crash sweep, every topology"
             ),
-            format!("worst p99 {:.2} s ({})", w.1, w.0),
-            w.1 <= TARGET_DETECTION_S,
-        ));
-    }
-    let failing = results.iter().filter_map(|r| {
-        r.detection
-            .as_ref()
-            .map(|d| (r.scenario.as_str(), d.latency_s))
-    });
-    let others: Vec<_> = failing
-        .clone()
-        .filter(|(name, _)| {
-            !name.starts_with("standalone-") || !name.ends_with("fails-health-check")
-        })
-        .collect();
-    if let Some(w) = worst(others.into_iter(), |l| *l) {
-        out.push(verdict(
+            sweep.iter().map(|w| (w.topology.as_str(), w.p99_s)),
+            TARGET_DETECTION_S,
+            |v| format!("p99 {v:.2} s"),
+        ),
+        worst_within(
             format!("detection: <= {TARGET_DETECTION_S} s in every failing scenario"),
-            format!("worst {:.2} s ({})", w.1, w.0),
-            w.1 <= TARGET_DETECTION_S,
-        ));
-    }
-    for r in results
-        .iter()
-        .filter(|r| r.meets.contains_key("detection<=interval"))
-    {
-        let latency = r.detection.as_ref().map_or(f64::NAN, |d| d.latency_s);
+            of(|r| latency(r).filter(|_| !classic_checks(r))),
+            TARGET_DETECTION_S,
+            seconds,
+        ),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    for r in results.iter().filter(|r| classic_checks(r)) {
         out.push(verdict(
             "detection: classic ELB failed checks within one check interval",
             format!(
-                "{latency:.2} s after the deciding check, interval {:.0} s ({})",
-                r.settings.interval_s, r.scenario
+                "{:.2} s after the deciding check, interval {:.0} s ({})",
+                latency(r).unwrap_or(f64::NAN),
+                r.settings.interval_s,
+                r.scenario
             ),
             r.meets["detection<=interval"],
         ));
     }
-    let conclusions = results
-        .iter()
-        .filter_map(|r| r.conclusion_s.map(|c| (r.scenario.as_str(), c)));
-    if let Some(w) = worst(conclusions, |c| *c) {
-        out.push(verdict(
-            format!(
-                "conclusion: the run ends <= {TARGET_CONCLUSION_S} s after the outcome settled"
+    out.extend(
+        [
+            worst_within(
+                format!(
+                    "conclusion: the run ends <= {TARGET_CONCLUSION_S} s after the outcome settled"
+                ),
+                of(|r| r.conclusion_s),
+                TARGET_CONCLUSION_S,
+                seconds,
             ),
-            format!("worst {:.2} s ({})", w.1, w.0),
-            w.1 <= TARGET_CONCLUSION_S,
-        ));
-    }
-    let ratios = results
-        .iter()
-        .filter_map(|r| r.overhead_ratio.map(|o| (r.scenario.as_str(), o)));
-    if let Some(w) = worst(ratios, |o| *o) {
-        out.push(verdict(
-            format!(
-                "overhead: <= {:.0} % of the deploy",
-                TARGET_OVERHEAD_RATIO * 100.0
+            worst_within(
+                format!(
+                    "overhead: <= {:.0} % of the deploy",
+                    TARGET_OVERHEAD_RATIO * 100.0
+                ),
+                of(|r| r.overhead_ratio),
+                TARGET_OVERHEAD_RATIO,
+                percent,
             ),
-            format!("worst {:.1} % ({})", w.1 * 100.0, w.0),
-            w.1 <= TARGET_OVERHEAD_RATIO,
-        ));
-    }
-    let phases = results
-        .iter()
-        .filter_map(|r| r.max_phase_overhead_s.map(|o| (r.scenario.as_str(), o)));
-    if let Some(w) = worst(phases, |o| *o) {
-        out.push(verdict(
-            format!("overhead: <= {TARGET_PHASE_OVERHEAD_S} s per phase"),
-            format!("worst {:.2} s ({})", w.1, w.0),
-            w.1 <= TARGET_PHASE_OVERHEAD_S,
-        ));
-    }
-    flat_cost(flat, &mut out);
+            worst_within(
+                format!("overhead: <= {TARGET_PHASE_OVERHEAD_S} s per phase"),
+                of(|r| r.max_phase_overhead_s),
+                TARGET_PHASE_OVERHEAD_S,
+                seconds,
+            ),
+        ]
+        .into_iter()
+        .flatten(),
+    );
+    flat_cost(&flat, &mut out);
     for m in many {
         out.push(verdict(
             format!(
@@ -167,21 +171,15 @@ pub fn judge(
             peak_ok,
         ));
     }
-    let predictions = results.iter().filter_map(|r| {
-        r.prediction
-            .as_ref()
-            .map(|p| (r.scenario.as_str(), p.second_error))
-    });
-    if let Some(w) = worst(predictions, |e| *e) {
-        out.push(verdict(
-            format!(
-                "prediction: predicted vs actual within {:.0} % once a deploy is recorded",
-                TARGET_PREDICTION_ERROR * 100.0
-            ),
-            format!("worst {:.1} % ({})", w.1 * 100.0, w.0),
-            w.1 <= TARGET_PREDICTION_ERROR,
-        ));
-    }
+    out.extend(worst_within(
+        format!(
+            "prediction: predicted vs actual within {:.0} % once a deploy is recorded",
+            TARGET_PREDICTION_ERROR * 100.0
+        ),
+        of(|r| r.prediction.as_ref().map(|p| p.second_error)),
+        TARGET_PREDICTION_ERROR,
+        percent,
+    ));
     out
 }
 

@@ -289,12 +289,8 @@ impl EcsServices for EcsAdapter {
         let arns = self
             .list_service_task_arns(cluster, name, desired_status.as_str())
             .await?;
-        let group = format!("service:{name}");
         let tasks = Ecs::describe_tasks(self, cluster, &arns).await?;
-        Ok(tasks
-            .into_iter()
-            .filter(|t| t.group.as_deref() == Some(group.as_str()))
-            .collect())
+        Ok(tasks.into_iter().filter(|t| t.of_service(name)).collect())
     }
 
     async fn cluster_service_tasks(&self, cluster: &str) -> ApiResult<Vec<Task>> {

@@ -304,7 +304,8 @@ pub fn is_draining(h: &LbHealth) -> bool {
     }
 }
 
-/// Everything in DescribeServices that moves when the deployment does.
+/// What the service deployment follows from: which deployments there are, their status,
+/// rollout state and revision (not their counts).
 fn deployments_fingerprint(s: &Service) -> String {
     use std::fmt::Write;
     let mut fp = String::new();
@@ -318,6 +319,7 @@ fn deployments_fingerprint(s: &Service) -> String {
     fp
 }
 
+/// Everything in DescribeServices that moves when the deployment does.
 fn fingerprint(s: &Service) -> String {
     use std::fmt::Write;
     let mut fp = format!(
