@@ -714,6 +714,7 @@ impl Env {
         Ctx {
             ecs: self.sim.ecs(),
             elb: self.sim.elb(),
+            alarms: self.sim.alarms(),
             tags: self.tags(),
             cluster: cluster.into(),
             family: family.into(),

@@ -260,6 +260,12 @@ pub struct Deploy {
     pub one_off: OneOffArgs,
     #[command(flatten)]
     pub images: ImageArgs,
+    /// A CloudWatch alarm that gates this deploy (repeat it, or separate with commas). Each
+    /// must exist and must not be in ALARM before any change. Service mode: set as the
+    /// deployment's alarms (ECS rolls back when one goes into ALARM), the service's own
+    /// restored afterwards. Config: `alarms`.
+    #[arg(long = "alarm", value_name = "NAME", value_delimiter = ',')]
+    pub alarms: Vec<String>,
 }
 
 /// What a deploy checks in the registries before any change.

@@ -42,6 +42,9 @@ pub struct Config {
     pub before: Option<String>,
     /// `--image-check`: `auto`, `require` or `off`.
     pub image_check: Option<String>,
+    /// `deploy --alarm`: the CloudWatch alarms that gate every deploy.
+    #[serde(default)]
+    pub alarms: Vec<String>,
     /// A registry host's mirror: `"docker.io" = "http://127.0.0.1:5000"` (as
     /// ECS_ROLL_REGISTRY_MIRRORS, which wins).
     #[serde(default)]

@@ -154,9 +154,12 @@ pub fn iam_action(operation: &str) -> String {
         "DescribeTargetGroups",
         "DescribeTargetGroupAttributes",
     ];
-    if ELB.contains(&operation) {
-        format!("elasticloadbalancing:{operation}")
-    } else {
-        format!("ecs:{operation}")
-    }
+    let service = match operation {
+        op if ELB.contains(&op) => "elasticloadbalancing",
+        "DescribeAlarms" => "cloudwatch",
+        "GetLogEvents" => "logs",
+        "DescribeImages" => "ecr",
+        _ => "ecs",
+    };
+    format!("{service}:{operation}")
 }

@@ -14,7 +14,7 @@ use serde::Serialize;
 pub mod vocab;
 
 pub use vocab::{
-    DeploymentController, DeploymentStatus, ResourceStatus, RolloutState, ServiceDeploymentStatus,
+    AlarmState, DeploymentController, DeploymentStatus, ResourceStatus, RolloutState, ServiceDeploymentStatus,
     Strategy, TargetHealthState, TaskStatus,
 };
 
@@ -435,6 +435,8 @@ pub struct ServiceDeployment {
     pub source_task_definitions: Vec<String>,
     /// Whether ECS rolled back (circuit breaker or alarms).
     pub rollback: bool,
+    /// The deployment alarms ECS saw go into ALARM (`alarms.triggeredAlarmNames`).
+    pub triggered_alarms: Vec<String>,
 }
 
 /// What ecs-roll changes on a service.
@@ -637,6 +639,23 @@ pub trait LogStreams: Send + Sync {
         stream: &str,
         limit: usize,
     ) -> ApiResult<Vec<LogEvent>>;
+}
+
+/// A CloudWatch alarm (metric or composite), as a deploy gate reads it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Alarm {
+    pub name: String,
+    pub state: AlarmState,
+    /// CloudWatch's `StateReason`: why it is in that state.
+    pub reason: Option<String>,
+}
+
+/// The CloudWatch calls ecs-roll makes: the alarms that gate a deploy.
+#[async_trait]
+pub trait Alarms: Send + Sync {
+    /// DescribeAlarms of these names (metric and composite alarms, every page): the ones
+    /// that exist, in any order (the ones missing are left out).
+    async fn describe_alarms(&self, names: &[String]) -> ApiResult<Vec<Alarm>>;
 }
 
 /// What a container registry says of one image reference, asked before any change.

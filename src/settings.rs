@@ -299,6 +299,28 @@ impl Settings {
         )
     }
 
+    /// `--alarm` (the flags win), else `alarms` of the config: each named once.
+    pub fn alarms(&self, flags: &[String]) -> Result<Vec<String>, Error> {
+        let (given, from) = if flags.is_empty() {
+            (&self.config.config.alarms, "alarms in ecs-roll.toml")
+        } else {
+            (&flags.to_vec(), "--alarm")
+        };
+        let mut names: Vec<String> = Vec::new();
+        for name in given.iter().map(|n| n.trim()) {
+            if name.is_empty() || name.chars().count() > 255 {
+                return Err(Error::usage(
+                    format!("{from} has an alarm name {name:?}, which CloudWatch cannot have"),
+                    "give each alarm's name as CloudWatch shows it (1 to 255 characters)",
+                ));
+            }
+            if !names.iter().any(|n| n == name) {
+                names.push(name.to_string());
+            }
+        }
+        Ok(names)
+    }
+
     /// `--image-check` (flag or env), else `image_check` of the config, else auto.
     pub fn image_check(
         &self,

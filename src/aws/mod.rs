@@ -1,6 +1,7 @@
 //! The real AWS adapters behind `crate::platform`: the SDK clients, their configuration, and the
 //! translation of SDK types and errors into the platform's. Nothing SDK-typed leaves this module.
 
+mod cloudwatch;
 mod ecr;
 mod ecs;
 mod elb;
@@ -26,6 +27,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::platform::ApiResult;
 
+pub use cloudwatch::AlarmsAdapter;
 pub use ecr::{EcrAdapter, EcrImage};
 pub use ecs::EcsAdapter;
 pub use elb::ClassicElbAdapter;

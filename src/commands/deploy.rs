@@ -47,6 +47,7 @@ async fn one(
     mask_early(&s, &release);
     let keep = s.keep_revisions(args.keep_revisions.as_deref())?;
     let image_check = s.image_check(args.images.image_check)?;
+    let alarms = s.alarms(&args.alarms)?;
     let gate = limiter.as_ref().and_then(|sh| sh.gate.clone());
     let deadline = PreflightDeadline::from_now(rollout.timeouts.total);
     let (aws, (desired, containers)) = by_deadline(deadline, async {
@@ -94,6 +95,7 @@ async fn one(
             mode: image_check,
             require_rollback: args.images.require_rollback,
         })),
+        alarms,
     };
     let mut outcome = super::run_engine(&s, &aws, ctx, desired, &opts).await?;
     super::history::record_run(&s, &aws, &outcome).await;

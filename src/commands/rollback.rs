@@ -77,6 +77,8 @@ async fn one(
         before: None,
         // A rollback returns to what ran: its images are not new to anyone.
         images: None,
+        // A rollback is often the answer to an alarm in ALARM: alarms never hold it back.
+        alarms: Vec::new(),
     };
     let outcome = super::run_engine(&s, &aws, ctx, Desired::Revision(target), &opts).await?;
     super::history::record_run(&s, &aws, &outcome).await;

@@ -9,7 +9,7 @@ use crate::engine::service::ServiceCtx;
 use crate::engine::{self, Cancel, Ctx, Desired, Observer, Options, StandaloneCtx, Timeouts};
 use crate::error::Error;
 use crate::platform::{
-    ClassicElb, Ecs, EcsServices, ImageRegistries, LogStreams, OneOffTasks, ResourceTags,
+    Alarms, ClassicElb, Ecs, EcsServices, ImageRegistries, LogStreams, OneOffTasks, ResourceTags,
     TargetGroups,
 };
 use crate::settings::{Settings, Target};
@@ -27,6 +27,8 @@ pub struct Aws {
     pub logs: Arc<dyn LogStreams>,
     /// ECR and the other registries, asked whether images exist.
     pub registries: Arc<dyn ImageRegistries>,
+    /// CloudWatch alarms.
+    pub alarms: Arc<dyn Alarms>,
     pub calls: ApiCalls,
 }
 
@@ -57,6 +59,7 @@ pub async fn connect(s: &Settings) -> Result<Aws, Error> {
         one_offs: ecs,
         logs: Arc::new(aws::LogsAdapter::new(&cfg, calls.clone())),
         registries,
+        alarms: Arc::new(aws::AlarmsAdapter::new(&cfg, calls.clone())),
         calls,
     })
 }
@@ -91,6 +94,7 @@ pub async fn connect_limited(
         one_offs: aws.one_offs,
         logs: aws.logs,
         registries: aws.registries,
+        alarms: aws.alarms,
         calls: aws.calls,
     })
 }
@@ -106,6 +110,7 @@ pub fn context(
         ecs: aws.ecs.clone(),
         elb: aws.elb.clone(),
         tags: aws.tags.clone(),
+        alarms: aws.alarms.clone(),
         cluster: s.cluster.clone(),
         family: s.family.clone(),
         observer,

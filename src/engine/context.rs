@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::events::{Event, Observer};
 use super::wait::Poll;
-use crate::platform::{ClassicElb, Ecs, ResourceTags};
+use crate::platform::{Alarms, ClassicElb, Ecs, ResourceTags};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
@@ -62,6 +62,8 @@ pub struct Ctx {
     pub elb: Arc<dyn ClassicElb>,
     /// Where the deploy lock is kept.
     pub tags: Arc<dyn ResourceTags>,
+    /// CloudWatch: the alarms that gate a deploy (`--alarm`).
+    pub alarms: Arc<dyn Alarms>,
     pub cluster: String,
     /// The task definition family (in service mode, the one of the revision the service runs).
     pub family: String,

@@ -66,6 +66,8 @@ pub struct Options {
     pub before: Option<std::sync::Arc<crate::engine::oneoff::before::Before>>,
     /// The images checked before any change (None: not checked).
     pub images: Option<std::sync::Arc<crate::engine::images::ImageChecks>>,
+    /// `--alarm`: the CloudWatch alarms that gate the deploy.
+    pub alarms: Vec<String>,
 }
 
 impl Options {

@@ -277,13 +277,20 @@ pub fn diagnose(f: &Failure) -> Diagnosis {
             limit: std::time::Duration::ZERO,
         },
         Failure::EcsRolledBack {
-            deployment, reason, ..
+            deployment,
+            reason,
+            alarms,
+            ..
         } => Diagnosis::EcsRolledBack {
-            trigger: trigger(reason.as_deref()),
+            trigger: trigger(reason.as_deref(), alarms),
             deployment: deployment.clone(),
         },
-        Failure::DeploymentFailed { deployment, reason } => Diagnosis::EcsFailedDeployment {
-            trigger: trigger(reason.as_deref()),
+        Failure::DeploymentFailed {
+            deployment,
+            reason,
+            alarms,
+        } => Diagnosis::EcsFailedDeployment {
+            trigger: trigger(reason.as_deref(), alarms),
             deployment: deployment.clone(),
         },
         Failure::PlacementStalled { message, .. } => placement(message),
@@ -427,9 +434,14 @@ fn timed_out_waiting(w: &Wait) -> TimedOutWaiting {
     }
 }
 
-fn trigger(reason: Option<&str>) -> Trigger {
+/// The alarms known to have gone into ALARM decide; else ECS's reason tells.
+fn trigger(reason: Option<&str>, alarms: &[String]) -> Trigger {
     let reason = reason.unwrap_or("");
-    if reason.contains("circuit breaker") {
+    if !alarms.is_empty() {
+        Trigger::Alarms {
+            alarms: alarms.to_vec(),
+        }
+    } else if reason.contains("circuit breaker") {
         Trigger::CircuitBreaker
     } else if reason.to_ascii_lowercase().contains("alarm") {
         Trigger::Alarms {

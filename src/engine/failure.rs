@@ -141,11 +141,18 @@ pub enum Failure {
         /// The deployment ECS made primary instead, and its revision.
         primary: Option<String>,
         primary_revision: Option<String>,
+        /// The deployment alarms that went into ALARM: ECS's `triggeredAlarmNames`, else the
+        /// ones of `--alarm` that ecs-roll found in ALARM.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        alarms: Vec<String>,
     },
     /// ECS marked our deployment FAILED (rolloutState).
     DeploymentFailed {
         deployment: String,
         reason: Option<String>,
+        /// As for `EcsRolledBack`.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        alarms: Vec<String>,
     },
     /// Someone else's deployment replaced ours: not ours to undo.
     Superseded {

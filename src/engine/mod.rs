@@ -1,6 +1,7 @@
 //! The deploy engine: observes, decides with pure functions (`plan`, `verdict`), acts through
 //! the platform traits, waits on tokio time, and reports through typed events.
 
+pub mod alarms;
 pub mod context;
 pub mod deploy;
 pub mod diagnosis;

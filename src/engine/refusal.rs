@@ -128,6 +128,15 @@ pub enum Refusal {
         name: String,
         service: String,
     },
+    /// `--alarm` names alarms CloudWatch does not have (in this account and region).
+    AlarmsNotFound {
+        alarms: Vec<String>,
+    },
+    /// `--alarm` names alarms in ALARM already: ECS does not monitor an alarm that is in ALARM
+    /// when a deployment starts, so it would gate nothing.
+    AlarmsFiring {
+        alarms: Vec<crate::platform::Alarm>,
+    },
     /// AWS did not answer the preflight's reads within `--timeout` (unreachable, or failing or
     /// throttling every call); the reads in flight were dropped.
     AwsDidNotAnswer {

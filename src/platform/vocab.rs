@@ -167,6 +167,15 @@ impl Strategy {
 }
 
 ecs_enum! {
+    /// A CloudWatch alarm's `StateValue`.
+    AlarmState {
+        Ok => "OK",
+        Alarm => "ALARM",
+        InsufficientData => "INSUFFICIENT_DATA",
+    }
+}
+
+ecs_enum! {
     /// Who deploys a service's tasks.
     DeploymentController {
         Ecs => "ECS",

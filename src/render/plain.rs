@@ -462,7 +462,31 @@ pub fn service_plan_text(p: &ServicePlan) -> String {
             p.load_balancers.join(", ")
         ));
     }
+    s.push_str(&format!("\n  ECS's own gates: {}", ecs_gates(p)));
     s
+}
+
+/// The circuit breaker and the deployment alarms, or that ecs-roll's gates are the only ones.
+fn ecs_gates(p: &ServicePlan) -> String {
+    let mut gates = Vec::new();
+    if let Some((true, rollback)) = p.circuit_breaker {
+        gates.push(format!(
+            "circuit breaker ({})",
+            if rollback { "ECS rolls back" } else { "ECS stops, no rollback" }
+        ));
+    }
+    if let Some((names, rollback)) = &p.alarms {
+        gates.push(format!(
+            "alarm(s) {} ({}{})",
+            names.join(", "),
+            if *rollback { "ECS rolls back when one goes into ALARM" } else { "ECS fails the deployment when one goes into ALARM" },
+            if p.sets_alarms { "; set for this deploy, the service's own restored afterwards" } else { "" }
+        ));
+    }
+    if gates.is_empty() {
+        return "none (no circuit breaker, no deployment alarms): ecs-roll's health gates are the only ones".into();
+    }
+    gates.join("; ")
 }
 
 /// ` (about 2m05s; 4m10s left in all)`, or nothing without a prediction.

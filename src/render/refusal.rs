@@ -164,6 +164,23 @@ pub fn message(r: &Refusal) -> String {
         Refusal::ServiceLoadBalancerNotFound { name, service } => {
             format!("classic load balancer {name} of service {service} does not exist")
         }
+        Refusal::AlarmsNotFound { alarms } => format!(
+            "CloudWatch has no alarm {} (the --alarm names, in this account and region)",
+            names(alarms.iter())
+        ),
+        Refusal::AlarmsFiring { alarms } => {
+            let each: Vec<String> = alarms
+                .iter()
+                .map(|a| match &a.reason {
+                    Some(r) => format!("{} ({r})", a.name),
+                    None => a.name.clone(),
+                })
+                .collect();
+            format!(
+                "alarm {} is in ALARM already: a deploy gated by it now could not tell the new revision's fault from the one that fired",
+                each.join(" and ")
+            )
+        }
         Refusal::AwsDidNotAnswer { limit } => format!(
             "AWS did not answer within {} (--timeout); nothing was changed",
             super::human_limit(*limit)
@@ -223,9 +240,20 @@ pub fn hint(r: &Refusal) -> String {
         }
         Refusal::TargetGroupNotFound { .. } => "fix the service's load balancer configuration; ecs-roll will not deploy without its health gate".into(),
         Refusal::ServiceLoadBalancerNotFound { .. } => "fix the service's load balancer configuration".into(),
+        Refusal::AlarmsNotFound { .. } => "check the names (`aws cloudwatch describe-alarms` lists them) and --region, or create the alarm first".into(),
+        Refusal::AlarmsFiring { .. } => "wait until the alarm is back to OK and deploy again (ECS ignores an alarm that is in ALARM when a deployment starts), or leave it out of --alarm".into(),
         Refusal::AwsDidNotAnswer { .. } => "check that AWS is reachable from here (network, proxy, AWS_ENDPOINT_URL, --region) and not throttling every call, then run the same command again; or raise --timeout".into(),
         Refusal::NoRecordedPrevious { .. } => "pass --to REVISION (a number, family:revision or ARN)".into(),
         Refusal::NothingToRollBack { .. } => "check --family and --cluster; a first deploy registers a revision from --task-definition FILE".into(),
+    }
+}
+
+/// `"a", "b" or "c"`.
+fn names<'a>(names: impl Iterator<Item = &'a String>) -> String {
+    let quoted: Vec<String> = names.map(|n| format!("{n:?}")).collect();
+    match quoted.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => quoted.concat(),
     }
 }
 

@@ -72,6 +72,8 @@ pub(crate) struct DeploymentRecord {
     /// This deployment is ECS rolling back that one (circuit breaker).
     pub rollback_of: Option<String>,
     pub rolled_back_by: Option<String>,
+    /// The deployment alarms that failed it.
+    pub triggered_alarms: Vec<String>,
     /// A newer UpdateService replaced it before it completed.
     pub superseded_by: Option<String>,
     pub source_task_definitions: Vec<String>,

@@ -91,6 +91,7 @@
 //! `service_api` / `target_group_api`, `sampler`,
 //! `world` (the one state struct) and `builder`.
 
+mod alarms;
 mod blue_green;
 mod builder;
 mod cluster;
@@ -174,6 +175,11 @@ impl Sim {
 
     /// The classic ELB side, for the engine.
     pub fn elb(&self) -> Arc<dyn ClassicElb> {
+        Arc::new(self.clone())
+    }
+
+    /// CloudWatch alarms, for the engine.
+    pub fn alarms(&self) -> Arc<dyn crate::platform::Alarms> {
         Arc::new(self.clone())
     }
 

@@ -5,7 +5,8 @@
 //!    those that became healthy, replace those a load balancer found unhealthy, and account
 //!    for those that stopped on their own (a task that stops before it was ever healthy is a
 //!    failed task of its deployment);
-//! 2. trip the deployment circuit breaker, rolling back if configured;
+//! 2. trip the deployment circuit breaker, or fail on a deployment alarm in ALARM, rolling
+//!    back if configured;
 //! 3. move the PRIMARY deployment along: ROLLING within maximumPercent/minimumHealthyPercent,
 //!    or through the BLUE_GREEN stages;
 //! 4. declare the deployment completed, and the service steady.
@@ -28,6 +29,14 @@ use super::world::World;
 const PASSES_PER_INSTANT: usize = 32;
 
 pub const CIRCUIT_BREAKER_REASON: &str = "ECS deployment circuit breaker: tasks failed to start.";
+
+/// Why ECS fails a deployment: its rolloutStateReason, the service event's words, and the
+/// alarms that triggered it.
+struct Failure {
+    reason: String,
+    event: String,
+    alarms: Vec<String>,
+}
 
 /// Events of one pass, grouped the way ECS words them.
 #[derive(Debug, Default)]
@@ -88,6 +97,7 @@ impl World {
         let mut notes = Notes::default();
         let mut changed = self.follow_tasks(svc, t, &mut notes);
         changed |= self.circuit_breaker(svc, t, &mut notes);
+        changed |= self.alarms(svc, t, &mut notes);
         let p = svc.primary();
         changed |= match (p.strategy, p.rollout) {
             (Strategy::BlueGreen { bake }, Rollout::InProgress) => {
@@ -308,17 +318,67 @@ impl World {
             return false;
         };
         let threshold = (svc.desired.div_ceil(2) as u32).clamp(3, 200);
-        let p = svc.primary_mut();
+        let p = svc.primary();
         if p.rollout != Rollout::InProgress || p.failed_tasks < threshold {
             return false;
         }
+        let failure = Failure {
+            reason: CIRCUIT_BREAKER_REASON.into(),
+            event: "deployment failed: tasks failed to start.".into(),
+            alarms: Vec::new(),
+        };
+        self.fail_primary(svc, t, failure, rollback, notes);
+        true
+    }
+
+    /// Deployment alarms: an alarm the service's deploymentConfiguration names that went into
+    /// ALARM during the deployment fails it. One already in ALARM when the deployment started
+    /// is not monitored for it, as ECS does.
+    fn alarms(&mut self, svc: &mut ServiceRecord, t: Instant, notes: &mut Notes) -> bool {
+        let Some((names, true, rollback)) = svc.config.alarms.clone() else {
+            return false;
+        };
+        let p = svc.primary();
+        if p.rollout != Rollout::InProgress || p.rollback_of.is_some() {
+            return false;
+        }
+        let firing_at_start = super::alarms::in_alarm(self, &names, p.created_at);
+        let triggered: Vec<String> = super::alarms::in_alarm(self, &names, t)
+            .into_iter()
+            .filter(|n| !firing_at_start.contains(n))
+            .collect();
+        if triggered.is_empty() {
+            return false;
+        }
+        let list = triggered.join(", ");
+        let failure = Failure {
+            reason: format!("ECS deployment alarm(s) [{list}] went into ALARM state."),
+            event: format!("deployment failed: alarm(s) [{list}] detected."),
+            alarms: triggered,
+        };
+        self.fail_primary(svc, t, failure, rollback, notes);
+        true
+    }
+
+    /// Marks the PRIMARY deployment FAILED and, with `rollback`, starts ECS's rollback to the
+    /// last steady revision.
+    fn fail_primary(
+        &mut self,
+        svc: &mut ServiceRecord,
+        t: Instant,
+        failure: Failure,
+        rollback: bool,
+        notes: &mut Notes,
+    ) {
+        let p = svc.primary_mut();
         p.rollout = Rollout::Failed;
-        p.reason = Some(CIRCUIT_BREAKER_REASON.into());
+        p.reason = Some(failure.reason);
+        p.triggered_alarms = failure.alarms;
         p.updated_at = t;
         let (failed, failed_td) = (p.id.clone(), p.task_definition.clone());
-        notes.last.push(format!(
-            "(deployment {failed}) deployment failed: tasks failed to start."
-        ));
+        notes
+            .last
+            .push(format!("(deployment {failed}) {}", failure.event));
         let back_to = svc.steady_task_definition.clone();
         if rollback && back_to != failed_td {
             let id = svc.deploy(self, &back_to, t, Some(&failed));
@@ -328,7 +388,6 @@ impl World {
             adopt(svc, &id, &back_to, t);
             notes.last.push(format!("rolling back to deployment {id}."));
         }
-        true
     }
 
     // ---- 3. moving the PRIMARY along: `rolling_update`, `blue_green` ---------------------

@@ -251,6 +251,7 @@ impl ServiceRecord {
             blue_drained_at: None,
             rollback_of: rollback_of.map(String::from),
             rolled_back_by: None,
+            triggered_alarms: Vec::new(),
             superseded_by: None,
             source_task_definitions: sources,
         };

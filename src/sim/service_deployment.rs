@@ -56,6 +56,7 @@ impl ServiceRecord {
             target_task_definition: Some(d.task_definition.clone()),
             source_task_definitions: d.source_task_definitions.clone(),
             rollback: rollback.is_some(),
+            triggered_alarms: d.triggered_alarms.clone(),
         })
     }
 }

@@ -116,6 +116,8 @@ pub(crate) struct World {
     pub interruptions: Vec<Interruption>,
     /// What one-off commands do, and the CloudWatch Logs they write.
     pub one_offs: super::one_off::OneOffs,
+    /// CloudWatch alarms by name.
+    pub alarms: super::alarms::AlarmBook,
     serial: u64,
     /// Deployment and event ids: random-looking, the same for the same seed.
     ids: XorShift,
@@ -140,6 +142,7 @@ impl World {
             calls: Vec::new(),
             interruptions: Vec::new(),
             one_offs: Default::default(),
+            alarms: Default::default(),
             serial: 0,
             ids: XorShift::new(seed ^ 0xD1B5_4A32_D192_ED03),
             clock: epoch,
@@ -219,10 +222,12 @@ impl World {
             .services
             .values()
             .flat_map(|s| s.timers(&self.tasks, self.clock));
+        let alarms = self.next_alarm_change(self.clock);
         tasks
             .chain(lbs)
             .chain(tgs)
             .chain(timers)
+            .chain(alarms)
             .filter(|t| *t > self.clock)
             .min()
     }

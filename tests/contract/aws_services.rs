@@ -830,7 +830,8 @@ fn ecs_service_deployment(arn: &str, status: &str) -> Value {
         "targetServiceRevision": {"arn": REV_NEW, "requestedTaskCount": 4, "runningTaskCount": 3, "pendingTaskCount": 1},
         "sourceServiceRevisions": [{"arn": REV_OLD, "requestedTaskCount": 0, "runningTaskCount": 1, "pendingTaskCount": 0}],
         "rollback": {"reason": "circuit breaker", "startedAt": 1700000050, "serviceRevisionArn": REV_OLD},
-        "deploymentCircuitBreaker": {"status": "TRIGGERED", "failureCount": 3, "threshold": 3}}],
+        "deploymentCircuitBreaker": {"status": "TRIGGERED", "failureCount": 3, "threshold": 3},
+        "alarms": {"status": "TRIGGERED", "alarmNames": ["web-5xx", "web-p99"], "triggeredAlarmNames": ["web-5xx"]}}],
         "failures": []})
 }
 
@@ -943,6 +944,7 @@ async fn the_current_service_deployment_is_described_with_its_task_definitions()
             target_task_definition: Some(TD_NEW.into()),
             source_task_definitions: vec![TD_OLD.into()],
             rollback: true,
+            triggered_alarms: vec!["web-5xx".into()],
         })
     );
     assert_eq!(

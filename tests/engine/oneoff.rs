@@ -66,6 +66,7 @@ impl Run {
             ecs: self.sim.ecs(),
             tags: Arc::new(MemoryTags::default()),
             elb: self.sim.elb(),
+            alarms: self.sim.alarms(),
             cluster: APP.into(),
             family: APP.into(),
             observer: Arc::new(Recorder::default()),

@@ -29,6 +29,7 @@ use ecs_roll::sim::{
 use ecs_roll::taskdef::TaskDefinition;
 use serde_json::{Value, json};
 
+mod alarms;
 mod before;
 mod conclusion;
 mod keep_revisions;
@@ -194,6 +195,7 @@ impl Run {
                 ecs: self.sim.ecs(),
                 tags: Arc::new(self.tags.clone()),
                 elb: self.sim.elb(),
+                alarms: self.sim.alarms(),
                 cluster: CLUSTER.into(),
                 family: WEB.into(),
                 observer: self.recording.clone(),

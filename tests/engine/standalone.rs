@@ -109,6 +109,7 @@ impl Run {
                 ecs: self.sim.ecs(),
                 tags: Arc::new(self.tags.clone()),
                 elb: self.sim.elb(),
+                alarms: self.sim.alarms(),
                 cluster: "cb-prototype".into(),
                 family: "cb-prototype".into(),
                 observer: self.recording.clone(),

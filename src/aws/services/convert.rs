@@ -205,6 +205,10 @@ pub(super) fn service_deployment(
             .iter()
             .filter_map(task_definition)
             .collect(),
+        triggered_alarms: d
+            .alarms()
+            .map(|a| a.triggered_alarm_names().to_vec())
+            .unwrap_or_default(),
     }
 }
 
@@ -479,6 +483,7 @@ mod tests {
                 target_task_definition: Some("arn:td/web:2".into()),
                 source_task_definitions: vec!["arn:td/web:1".into()],
                 rollback: true,
+                triggered_alarms: Vec::new(),
             }
         );
     }

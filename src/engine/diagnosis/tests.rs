@@ -109,6 +109,7 @@ fn rolled_back(reason: Option<&str>) -> Failure {
         reason: reason.map(String::from),
         primary: None,
         primary_revision: None,
+        alarms: Vec::new(),
     }
 }
 
@@ -387,6 +388,20 @@ fn ecs_rollbacks_say_whether_the_circuit_breaker_or_alarms_triggered_them() {
             },
         ),
         (rolled_back(None), Trigger::Unknown),
+        (
+            // The alarms ECS (or ecs-roll) found in ALARM win over what the reason says.
+            Failure::EcsRolledBack {
+                deployment: "ecs-svc/123".into(),
+                status: None,
+                reason: Some("ECS deployment circuit breaker: tasks failed to start.".into()),
+                primary: None,
+                primary_revision: None,
+                alarms: vec!["web-5xx".into()],
+            },
+            Trigger::Alarms {
+                alarms: vec!["web-5xx".into()],
+            },
+        ),
     ];
     for (failure, trigger) in table {
         let want = Diagnosis::EcsRolledBack {
@@ -398,6 +413,7 @@ fn ecs_rollbacks_say_whether_the_circuit_breaker_or_alarms_triggered_them() {
     let failed = Failure::DeploymentFailed {
         deployment: "ecs-svc/123".into(),
         reason: Some("ECS deployment circuit breaker: tasks failed to start.".into()),
+        alarms: Vec::new(),
     };
     assert_eq!(
         diagnose(&failed),

@@ -43,4 +43,10 @@ pub struct ServicePlan {
     pub load_balancers: Vec<String>,
     /// Resuming the watch of a deployment of the same revision already under way.
     pub resuming: Option<String>,
+    /// ECS's own gates on the deployment: the circuit breaker (enabled, rolls back) ...
+    pub circuit_breaker: Option<(bool, bool)>,
+    /// ... and the deployment alarms in force (names, roll back), with whether this deploy
+    /// sets them (`--alarm`).
+    pub alarms: Option<(Vec<String>, bool)>,
+    pub sets_alarms: bool,
 }

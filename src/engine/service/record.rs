@@ -5,8 +5,11 @@
 use crate::platform::{DeploymentConfiguration, Strategy};
 
 /// Tag on the service: its deployment configuration before ecs-roll changed it for a deploy,
-/// as `max=200 min=100 strategy=ROLLING` (`-` for unset; tag values allow letters, digits,
-/// spaces and `_.:/=+-@`).
+/// as `max=200 min=100 strategy=ROLLING alarms=11:web-5xx+web-p99` (`-` for unset; the
+/// alarms as enable and rollback flags, then the names joined by `+`, each character a tag
+/// value does not allow written `@` and its UTF-8 bytes in hex; tag values allow letters,
+/// digits, spaces and `_.:/=+-@`). A tag without `alarms=` (an older ecs-roll's) leaves
+/// the alarms as they are.
 pub const TAG_CONFIGURATION: &str = "ecs-roll:deployment-configuration";
 
 /// The members ecs-roll changes, in the tag's form.
@@ -14,10 +17,72 @@ pub fn encode(c: &DeploymentConfiguration) -> String {
     let n = |v: Option<i64>| v.map_or("-".to_string(), |x| x.to_string());
     let strategy = c.strategy.as_ref().map_or("-", |s| s.as_str());
     format!(
-        "max={} min={} strategy={strategy}",
+        "max={} min={} strategy={strategy} alarms={}",
         n(c.maximum_percent),
-        n(c.minimum_healthy_percent)
+        n(c.minimum_healthy_percent),
+        encode_alarms(c.alarms.as_ref())
     )
+}
+
+fn encode_alarms(alarms: Option<&(Vec<String>, bool, bool)>) -> String {
+    let Some((names, enable, rollback)) = alarms else {
+        return "-".into();
+    };
+    let flag = |b: &bool| if *b { '1' } else { '0' };
+    let names: Vec<String> = names.iter().map(|n| escape(n)).collect();
+    format!("{}{}:{}", flag(enable), flag(rollback), names.join("+"))
+}
+
+fn decode_alarms(value: &str) -> Option<Option<(Vec<String>, bool, bool)>> {
+    if value == "-" {
+        return Some(None);
+    }
+    let (flags, names) = value.split_once(':')?;
+    let flag = |c: u8| match c {
+        b'1' => Some(true),
+        b'0' => Some(false),
+        _ => None,
+    };
+    let [e, r] = flags.as_bytes() else {
+        return None;
+    };
+    let names = match names {
+        "" => Vec::new(),
+        n => n.split('+').map(unescape).collect::<Option<Vec<_>>>()?,
+    };
+    Some(Some((names, flag(*e)?, flag(*r)?)))
+}
+
+/// An alarm name in the characters a tag value allows (`+` separates names, `@` escapes).
+fn escape(name: &str) -> String {
+    let mut out = String::new();
+    for ch in name.chars() {
+        if ch.is_ascii_alphanumeric() || "_.:/=-".contains(ch) {
+            out.push(ch);
+        } else {
+            let mut buf = [0; 4];
+            for b in ch.encode_utf8(&mut buf).bytes() {
+                out.push_str(&format!("@{b:02x}"));
+            }
+        }
+    }
+    out
+}
+
+fn unescape(s: &str) -> Option<String> {
+    let mut bytes = Vec::new();
+    let mut rest = s.as_bytes();
+    while let Some((&b, tail)) = rest.split_first() {
+        if b == b'@' {
+            let hex = std::str::from_utf8(tail.get(..2)?).ok()?;
+            bytes.push(u8::from_str_radix(hex, 16).ok()?);
+            rest = &tail[2..];
+        } else {
+            bytes.push(b);
+            rest = tail;
+        }
+    }
+    String::from_utf8(bytes).ok()
 }
 
 /// `base` with the members the tag records; None when the tag is not of that form (left by
@@ -35,11 +100,12 @@ pub fn decode(tag: &str, base: &DeploymentConfiguration) -> Option<DeploymentCon
             "max" => c.maximum_percent = number()?,
             "min" => c.minimum_healthy_percent = number()?,
             "strategy" => c.strategy = (value != "-").then(|| Strategy::parse(value)),
+            "alarms" => c.alarms = decode_alarms(value)?,
             _ => return None,
         }
         seen += 1;
     }
-    (seen == 3).then_some(c)
+    (seen == 3 || seen == 4).then_some(c)
 }
 
 #[cfg(test)]
@@ -52,16 +118,23 @@ mod tests {
             circuit_breaker: Some((true, true)),
             ..DeploymentConfiguration::default()
         };
+        let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         let table = [
-            (Some(200), Some(100), Some(Strategy::Rolling)),
-            (None, None, None),
-            (Some(100), Some(50), Some(Strategy::BlueGreen)),
+            (Some(200), Some(100), Some(Strategy::Rolling), None),
+            (None, None, None, Some((Vec::new(), false, false))),
+            (
+                Some(100),
+                Some(50),
+                Some(Strategy::BlueGreen),
+                Some((names(&["web-5xx", "p99 latency+", "ünï@"]), true, false)),
+            ),
         ];
-        for (max, min, strategy) in table {
+        for (max, min, strategy, alarms) in table {
             let c = DeploymentConfiguration {
                 maximum_percent: max,
                 minimum_healthy_percent: min,
                 strategy,
+                alarms,
                 ..base.clone()
             };
             let tag = encode(&c);
@@ -82,8 +155,21 @@ mod tests {
             "max=200",
             "max=x min=1 strategy=-",
             "max=1 min=1 colour=red",
+            "max=1 min=1 strategy=- alarms=1:a",
+            "max=1 min=1 strategy=- alarms=11:a@zz",
         ] {
             assert_eq!(decode(tag, &base), None, "{tag:?}");
         }
+    }
+
+    #[test]
+    fn a_tag_an_older_ecs_roll_wrote_leaves_the_alarms_as_they_are() {
+        let base = DeploymentConfiguration {
+            alarms: Some((vec!["web-5xx".into()], true, true)),
+            ..DeploymentConfiguration::default()
+        };
+        let c = decode("max=200 min=100 strategy=-", &base).expect("an older tag");
+        assert_eq!(c.alarms, base.alarms);
+        assert_eq!(c.maximum_percent, Some(200));
     }
 }

@@ -63,6 +63,9 @@ struct Prepared {
     /// Whether `original` comes from such a record (so this run restores it in any case).
     recorded: bool,
     changes_configuration: bool,
+    /// `--alarm` as the deployment's alarms (enabled, ECS rolls back), when they differ from
+    /// the service's own.
+    alarms: Option<(Vec<String>, bool, bool)>,
     previous_arn: Option<String>,
     previous: Option<Revision>,
     prediction: Prediction,
@@ -116,11 +119,13 @@ async fn prepare(s: &ServiceCtx, desired: Desired, opts: &Options) -> Result<Pre
         check_no_other_deployment(&svc, recorded)?;
     }
     let gates = observe::gates(s, &svc.load_balancers).await?;
+    crate::engine::alarms::check(ctx, &opts.alarms).await?;
     let recorded = recorded_configuration(s, &svc).await?;
     let original = recorded
         .clone()
         .unwrap_or_else(|| svc.deployment_configuration.clone());
     let (strategy, switches_strategy) = decide_strategy(s, opts, &original, &gates)?;
+    let alarms = deployment_alarms(&opts.alarms, &original);
     let fargate = is_fargate(&svc);
     let instances = observe::instances(s, fargate)
         .await
@@ -145,6 +150,7 @@ async fn prepare(s: &ServiceCtx, desired: Desired, opts: &Options) -> Result<Pre
     let changes_configuration = recorded.is_some()
         || resuming.is_none()
             && (switches_strategy
+                || alarms.is_some()
                 || svc.desired_count > 0
                     && changes_configuration(&strategy, switches_strategy, current_pct, &choice));
     let recorded_previous = existing.as_ref().and_then(|r| r.tags.get(TAG_PREVIOUS));
@@ -181,6 +187,7 @@ async fn prepare(s: &ServiceCtx, desired: Desired, opts: &Options) -> Result<Pre
         recorded: recorded.is_some(),
         original,
         changes_configuration,
+        alarms,
         previous_arn,
         previous,
         prediction,
@@ -214,6 +221,16 @@ fn decide_strategy(
     check_strategy(&strategy, &s.service, classic, gates.is_empty())?;
     let switches = strategy != own;
     Ok((strategy, switches))
+}
+
+/// The deployment alarms this deploy sets: `--alarm`'s, enabled and rolling back, unless
+/// the service has exactly those already (None: the service's own stay).
+fn deployment_alarms(
+    wanted: &[String],
+    original: &DeploymentConfiguration,
+) -> Option<(Vec<String>, bool, bool)> {
+    let alarms = (wanted.to_vec(), true, true);
+    (!wanted.is_empty() && original.alarms.as_ref() != Some(&alarms)).then_some(alarms)
 }
 
 /// The definition to roll out, and the revision that already has it (a rollback's target, or
@@ -305,6 +322,14 @@ fn announce(s: &ServiceCtx, p: &Prepared) {
         capacity: p.capacity.clone(),
         load_balancers: p.gates.iter().map(Gate::describe).collect(),
         resuming: p.resuming.clone(),
+        circuit_breaker: p.svc.deployment_configuration.circuit_breaker,
+        alarms: p
+            .alarms
+            .as_ref()
+            .or(p.original.alarms.as_ref())
+            .filter(|(names, enabled, _)| *enabled && !names.is_empty())
+            .map(|(names, _, rollback)| (names.clone(), *rollback)),
+        sets_alarms: p.alarms.is_some(),
     }));
     ctx.emit(Event::Prediction(p.prediction.clone()));
 }
@@ -344,7 +369,10 @@ fn initial_outcome(s: &ServiceCtx, p: &Prepared, opts: &Options) -> Outcome {
 
 /// The deployment configuration ecs-roll sets for the deploy.
 fn new_configuration(p: &Prepared) -> DeploymentConfiguration {
-    let base = p.svc.deployment_configuration.clone();
+    let base = DeploymentConfiguration {
+        alarms: p.alarms.clone(),
+        ..p.svc.deployment_configuration.clone()
+    };
     if p.strategy == Strategy::Rolling {
         DeploymentConfiguration {
             maximum_percent: Some(p.choice.maximum_percent),
@@ -437,6 +465,7 @@ async fn deploy(
             cause,
             ecs_rollback,
         }) => {
+            let cause = with_alarms_named(ctx, opts, cause).await;
             outcome.failure = Some(FailureReport::new(None, cause.clone()));
             roll_back(
                 &scene,
@@ -455,6 +484,38 @@ async fn deploy(
     }
     finish(s, p, &mut outcome).await;
     Ok(outcome)
+}
+
+/// ECS's failure of our deployment, with the `--alarm` alarms in ALARM named where ECS's
+/// answer did not name them (DescribeServiceDeployments missing, or silent on alarms).
+async fn with_alarms_named(ctx: &crate::engine::Ctx, opts: &Options, cause: Failure) -> Failure {
+    match cause {
+        Failure::EcsRolledBack {
+            deployment,
+            status,
+            reason,
+            primary,
+            primary_revision,
+            alarms,
+        } if alarms.is_empty() => Failure::EcsRolledBack {
+            alarms: crate::engine::alarms::firing(ctx, &opts.alarms).await,
+            deployment,
+            status,
+            reason,
+            primary,
+            primary_revision,
+        },
+        Failure::DeploymentFailed {
+            deployment,
+            reason,
+            alarms,
+        } if alarms.is_empty() => Failure::DeploymentFailed {
+            alarms: crate::engine::alarms::firing(ctx, &opts.alarms).await,
+            deployment,
+            reason,
+        },
+        other => other,
+    }
 }
 
 /// Our deployment: the one a rerun finds under way, or a new one by UpdateService (with the
@@ -588,7 +649,7 @@ async fn restore_configuration(s: &ServiceCtx, p: &Prepared) {
     let ctx = &s.ctx;
     let restore = ServiceUpdate {
         task_definition: None,
-        deployment_configuration: Some(p.original.clone()),
+        deployment_configuration: Some(restoring(&p.original, p.alarms.is_some())),
     };
     let restored = with_retry(|| {
         s.services
@@ -610,6 +671,17 @@ async fn restore_configuration(s: &ServiceCtx, p: &Prepared) {
             error: e.to_string(),
         }));
     }
+}
+
+/// The configuration to put back: `original`; when this deploy set alarms on a service
+/// that had none, "no alarms" said outright, as UpdateService keeps the alarms of a
+/// configuration that names none.
+fn restoring(original: &DeploymentConfiguration, set_alarms: bool) -> DeploymentConfiguration {
+    let mut c = original.clone();
+    if set_alarms && c.alarms.is_none() {
+        c.alarms = Some((Vec::new(), false, false));
+    }
+    c
 }
 
 fn step(title: String, start: Instant, ok: bool) -> StepReport {

@@ -333,6 +333,7 @@ fn ecs_verdict<'a>(
                 reason: sd.status_reason.clone(),
                 primary: None,
                 primary_revision: None,
+                alarms: sd.triggered_alarms.clone(),
             },
             ecs_rollback: ecs_rollback.or_else(|| primary.map(|p| p.id.clone())),
         });
@@ -352,6 +353,7 @@ fn ecs_verdict<'a>(
                     reason: None,
                     primary: by,
                     primary_revision: revision,
+                    alarms: triggered(o),
                 },
                 ecs_rollback,
             });
@@ -367,6 +369,7 @@ fn ecs_verdict<'a>(
             cause: Failure::DeploymentFailed {
                 deployment: ours.id.clone(),
                 reason: ours.rollout_state_reason.clone(),
+                alarms: triggered(o),
             },
             ecs_rollback,
         });
@@ -383,6 +386,13 @@ fn ecs_verdict<'a>(
         });
     }
     Ok(ours)
+}
+
+/// The deployment alarms DescribeServiceDeployments says went into ALARM, where it answers.
+fn triggered(o: &Observed) -> Vec<String> {
+    o.deployment
+        .map(|d| d.triggered_alarms.clone())
+        .unwrap_or_default()
 }
 
 /// The task's state in one load balancer, and whether it counts as failing health checks.

@@ -19,6 +19,7 @@ fn aws(run: &Run) -> Aws {
         one_offs: run.sim.one_offs(),
         logs: run.sim.logs(),
         registries: Arc::new(MemoryRegistries::default()),
+        alarms: run.sim.alarms(),
         calls: ApiCalls::new(),
     }
 }

@@ -217,6 +217,7 @@ fn a_circuit_breaker_rollback_is_a_failure_that_ecs_is_already_handling() {
                 reason: None,
                 primary: Some("ecs-svc/3".into()),
                 primary_revision: Some("web:1".into()),
+                alarms: Vec::new(),
             },
             ecs_rollback: Some("ecs-svc/3".into())
         }
