@@ -94,7 +94,7 @@ pub enum Command {
     /// Register a revision with new images (or deploy a file or an existing revision as it is)
     /// and roll it out without downtime.
     #[command(after_help = DEPLOY_EXAMPLES)]
-    Deploy(Deploy),
+    Deploy(Box<Deploy>),
     /// Return to the revision that ran before the last deploy, by the same safe path.
     #[command(after_help = ROLLBACK_EXAMPLES)]
     Rollback(Rollback),
@@ -266,6 +266,12 @@ pub struct Deploy {
     /// restored afterwards. Config: `alarms`.
     #[arg(long = "alarm", value_name = "NAME", value_delimiter = ',')]
     pub alarms: Vec<String>,
+    /// After the rollout, how long both revisions' fate is still watched before the deploy
+    /// counts as done (e.g. 5m). Standalone: the new tasks must keep running and the
+    /// --alarm alarms stay out of ALARM, else ecs-roll rolls back. Service mode (blue-green,
+    /// linear, canary): ECS's bake time, in whole minutes. Config: `bake`.
+    #[arg(long, value_name = "DURATION")]
+    pub bake: Option<String>,
 }
 
 /// What a deploy checks in the registries before any change.

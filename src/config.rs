@@ -45,6 +45,8 @@ pub struct Config {
     /// `deploy --alarm`: the CloudWatch alarms that gate every deploy.
     #[serde(default)]
     pub alarms: Vec<String>,
+    /// `deploy --bake`: e.g. "5m".
+    pub bake: Option<String>,
     /// A registry host's mirror: `"docker.io" = "http://127.0.0.1:5000"` (as
     /// ECS_ROLL_REGISTRY_MIRRORS, which wins).
     #[serde(default)]

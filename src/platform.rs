@@ -14,8 +14,8 @@ use serde::Serialize;
 pub mod vocab;
 
 pub use vocab::{
-    AlarmState, DeploymentController, DeploymentStatus, ResourceStatus, RolloutState, ServiceDeploymentStatus,
-    Strategy, TargetHealthState, TaskStatus,
+    AlarmState, DeploymentController, DeploymentStatus, ResourceStatus, RolloutState,
+    ServiceDeploymentStatus, Strategy, TargetHealthState, TaskStatus,
 };
 
 /// `arn:aws:ecs:…:task/cluster/abc` -> `abc`, `…:task-definition/app:3` -> `app:3`: the short

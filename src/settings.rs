@@ -321,6 +321,15 @@ impl Settings {
         Ok(names)
     }
 
+    /// `--bake` (the flag wins), else `bake` of the config; zero when neither is given.
+    pub fn bake(&self, flag: Option<&str>) -> Result<Duration, Error> {
+        match (flag, self.config.config.bake.as_deref()) {
+            (Some(f), _) => parse_duration(f, "--bake"),
+            (None, Some(c)) => parse_duration(c, "bake in ecs-roll.toml"),
+            (None, None) => Ok(Duration::ZERO),
+        }
+    }
+
     /// `--image-check` (flag or env), else `image_check` of the config, else auto.
     pub fn image_check(
         &self,

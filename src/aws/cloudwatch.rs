@@ -42,12 +42,16 @@ impl Alarms for AlarmsAdapter {
                     .set_next_token(token.take())
                     .send();
                 let out = self.calls.call("DescribeAlarms", request).await?;
-                found.extend(out.metric_alarms().iter().map(|a| {
-                    alarm(a.alarm_name(), a.state_value(), a.state_reason())
-                }));
-                found.extend(out.composite_alarms().iter().map(|a| {
-                    alarm(a.alarm_name(), a.state_value(), a.state_reason())
-                }));
+                found.extend(
+                    out.metric_alarms()
+                        .iter()
+                        .map(|a| alarm(a.alarm_name(), a.state_value(), a.state_reason())),
+                );
+                found.extend(
+                    out.composite_alarms()
+                        .iter()
+                        .map(|a| alarm(a.alarm_name(), a.state_value(), a.state_reason())),
+                );
                 match out.next_token() {
                     Some(t) if !t.is_empty() => token = Some(t.to_string()),
                     _ => break,

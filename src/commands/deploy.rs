@@ -48,6 +48,7 @@ async fn one(
     let keep = s.keep_revisions(args.keep_revisions.as_deref())?;
     let image_check = s.image_check(args.images.image_check)?;
     let alarms = s.alarms(&args.alarms)?;
+    let bake = s.bake(args.bake.as_deref())?;
     let gate = limiter.as_ref().and_then(|sh| sh.gate.clone());
     let deadline = PreflightDeadline::from_now(rollout.timeouts.total);
     let (aws, (desired, containers)) = by_deadline(deadline, async {
@@ -96,6 +97,7 @@ async fn one(
             require_rollback: args.images.require_rollback,
         })),
         alarms,
+        bake,
     };
     let mut outcome = super::run_engine(&s, &aws, ctx, desired, &opts).await?;
     super::history::record_run(&s, &aws, &outcome).await;

@@ -66,7 +66,7 @@ async fn dispatch(cli: Cli) -> Result<i32, Error> {
         config::load(cli.global.config.as_deref(), &cwd)
     };
     match cli.command {
-        Command::Deploy(args) => deploy::run(&cli.global, args, loaded()?).await,
+        Command::Deploy(args) => deploy::run(&cli.global, *args, loaded()?).await,
         Command::Rollback(args) => rollback::run(&cli.global, args, loaded()?).await,
         Command::Run(args) => run::run(&cli.global, args, loaded()?).await,
         Command::Status(args) => status::run(&cli.global, &args, loaded()?).await,

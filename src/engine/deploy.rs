@@ -19,7 +19,9 @@ use super::outcome::{InstanceReport, Outcome, RevisionInfo, RunResult};
 use super::plan::{self, Plan};
 use super::predict::{self, Observed, Prediction, StepKind, TAG_TIMINGS};
 use super::refusal::{self, Refusal};
-use super::rollout::{Halt, Rollout, StepReport, expected_limit, plan_limit, rollback_limit};
+use super::rollout::{
+    Gates, Halt, Rollout, StepReport, expected_limit, plan_limit, rollback_limit,
+};
 use super::skeleton::{self, LockSpec};
 use super::wait::with_retry;
 use crate::error::Error;
@@ -68,6 +70,8 @@ pub struct Options {
     pub images: Option<std::sync::Arc<crate::engine::images::ImageChecks>>,
     /// `--alarm`: the CloudWatch alarms that gate the deploy.
     pub alarms: Vec<String>,
+    /// `--bake`: how long after the rollout the deploy is still watched (zero: not at all).
+    pub bake: Duration,
 }
 
 impl Options {
@@ -94,6 +98,8 @@ struct Prepared {
     count: usize,
     plan: Plan,
     prediction: Prediction,
+    /// `--alarm` and `--bake`.
+    gates: Gates,
 }
 
 pub async fn run(ctx: &StandaloneCtx, desired: Desired, opts: &Options) -> Result<Outcome, Error> {
@@ -130,6 +136,7 @@ pub async fn run(ctx: &StandaloneCtx, desired: Desired, opts: &Options) -> Resul
         ttl: (plan_limit(ctx, &p.obs.load_balancer, &p.plan)
             + expected_limit(&p.obs.load_balancer, &p.plan))
             * 2
+            + p.gates.bake
             + Duration::from_secs(600),
         what: &what,
     };
@@ -164,6 +171,7 @@ async fn prepare(ctx: &StandaloneCtx, desired: Desired, opts: &Options) -> Resul
         Desired::Revision(r) => (TaskDefinition::from_revision(&r), Some(r)),
     };
     check_ports(&obs, &target_td)?;
+    super::alarms::check(ctx, &opts.alarms).await?;
     let target_arn = existing.as_ref().map(|r| r.arn.clone());
     let running_arns: Vec<String> = running.iter().map(|(a, _)| a.clone()).collect();
     let recorded_previous = existing.as_ref().and_then(|r| r.tags.get(TAG_PREVIOUS));
@@ -222,6 +230,10 @@ async fn prepare(ctx: &StandaloneCtx, desired: Desired, opts: &Options) -> Resul
         count,
         plan,
         prediction,
+        gates: Gates {
+            alarms: opts.alarms.clone(),
+            bake: opts.bake,
+        },
     })
 }
 
@@ -278,6 +290,12 @@ async fn announce(ctx: &StandaloneCtx, p: &mut Prepared) -> Result<(), Error> {
     }
     ctx.emit(Event::Plan(p.plan.clone()));
     ctx.emit(Event::Prediction(p.prediction.clone()));
+    if !p.gates.alarms.is_empty() || !p.gates.bake.is_zero() {
+        ctx.emit(Event::Gates {
+            alarms: p.gates.alarms.clone(),
+            bake: p.gates.bake,
+        });
+    }
     Ok(())
 }
 
@@ -336,8 +354,10 @@ async fn deploy(
 
     ctx.emit(Event::Phase(Phase::Rollout));
     let pace = Pace {
-        limit: plan_limit(ctx, &p.obs.load_balancer, &p.plan),
+        // The bake comes on top of the steps.
+        limit: plan_limit(ctx, &p.obs.load_balancer, &p.plan) + p.gates.bake,
         predicted: p.prediction.steps.clone(),
+        gates: p.gates.clone(),
     };
     let (halt, steps) = converge_with(
         ctx,
@@ -437,6 +457,7 @@ async fn record_rollback(ctx: &StandaloneCtx, prev: &Revision, count: usize) {
 struct Pace {
     limit: Duration,
     predicted: Vec<Duration>,
+    gates: Gates,
 }
 
 /// Carries out `plan` onto `target`, then checks that the result really is what was wanted.
@@ -456,7 +477,8 @@ async fn converge_with(
         cleanup,
         allow_downtime,
         pace.limit,
-    );
+    )
+    .gated(pace.gates);
     let halt = match rollout.run(plan, &pace.predicted).await {
         Ok(()) => verify(ctx, &target.arn, plan.count).await.err(),
         Err(h) => Some(h),
@@ -510,6 +532,8 @@ async fn converge(
     let pace = Pace {
         limit: rollback_limit(ctx, &obs.load_balancer, &plan),
         predicted: prediction.steps.clone(),
+        // A rollback is not held back by the alarms that may have caused it.
+        gates: Gates::default(),
     };
     ctx.emit(Event::Prediction(prediction));
     let (halt, steps) = converge_with(ctx, &obs, target, &plan, true, allow_downtime, pace).await;

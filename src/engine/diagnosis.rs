@@ -93,6 +93,8 @@ pub enum TimedOutWaiting {
     Deployment,
     /// A new task of a service for healthy in a load balancer (`--health-timeout`).
     TaskHealthy,
+    /// The bake after the last step (it ends by itself: only a stuck read times it out).
+    Bake,
     /// The rollout's time limit (--timeout) before a step could start.
     Deadline,
 }
@@ -163,6 +165,10 @@ pub enum Diagnosis {
         trigger: Trigger,
         deployment: String,
     },
+    /// ecs-roll saw a `--alarm` alarm go into ALARM and rolled back by itself.
+    AlarmFired {
+        alarms: Vec<String>,
+    },
     /// An IAM denial: the action to grant.
     AccessDenied {
         operation: &'static str,
@@ -225,6 +231,7 @@ impl Diagnosis {
             Diagnosis::Placement { .. } => "placement",
             Diagnosis::EcsRolledBack { .. } => "ecs_rolled_back",
             Diagnosis::EcsFailedDeployment { .. } => "ecs_failed_deployment",
+            Diagnosis::AlarmFired { .. } => "alarm_fired",
             Diagnosis::AccessDenied { .. } => "access_denied",
             Diagnosis::Aws { .. } => "aws",
             Diagnosis::TimedOut { .. } => "timed_out",
@@ -292,6 +299,9 @@ pub fn diagnose(f: &Failure) -> Diagnosis {
         } => Diagnosis::EcsFailedDeployment {
             trigger: trigger(reason.as_deref(), alarms),
             deployment: deployment.clone(),
+        },
+        Failure::AlarmFired { alarms } => Diagnosis::AlarmFired {
+            alarms: alarms.iter().map(|a| a.name.clone()).collect(),
         },
         Failure::PlacementStalled { message, .. } => placement(message),
         Failure::StartTaskFailed { error, .. } => start_task_failed(error),
@@ -431,6 +441,7 @@ fn timed_out_waiting(w: &Wait) -> TimedOutWaiting {
         Wait::OtherInService { .. } => TimedOutWaiting::OtherInService,
         Wait::Deployment { .. } => TimedOutWaiting::Deployment,
         Wait::TaskHealthy { .. } => TimedOutWaiting::TaskHealthy,
+        Wait::Bake { .. } => TimedOutWaiting::Bake,
     }
 }
 

@@ -23,6 +23,12 @@ pub enum Event {
     Plan(Plan),
     /// How long the plan's steps and the whole rollout are expected to take.
     Prediction(super::predict::Prediction),
+    /// Standalone: what ecs-roll watches besides the tasks, `--alarm` during every step and
+    /// `--bake` after the last (only when either is given).
+    Gates {
+        alarms: Vec<String>,
+        bake: Duration,
+    },
     /// Service mode: the deployment configuration ecs-roll will set, and why.
     ServicePlan(ServicePlan),
     /// A service event ECS recorded during the deploy (each printed once).

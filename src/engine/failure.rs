@@ -154,6 +154,11 @@ pub enum Failure {
         #[serde(skip_serializing_if = "Vec::is_empty")]
         alarms: Vec<String>,
     },
+    /// A `--alarm` alarm went into ALARM during the rollout or its bake (standalone: ecs-roll
+    /// watches the alarms itself).
+    AlarmFired {
+        alarms: Vec<crate::platform::Alarm>,
+    },
     /// Someone else's deployment replaced ours: not ours to undo.
     Superseded {
         deployment: String,
@@ -223,6 +228,7 @@ impl Failure {
             Failure::DeadlinePassed => "deadline_passed",
             Failure::EcsRolledBack { .. } => "ecs_rolled_back",
             Failure::DeploymentFailed { .. } => "deployment_failed",
+            Failure::AlarmFired { .. } => "alarm_fired",
             Failure::Superseded { .. } => "superseded",
             Failure::PlacementStalled { .. } => "placement_stalled",
             Failure::NoDeploymentStarted { .. } => "no_deployment_started",

@@ -25,6 +25,13 @@ pub enum Wait {
     Deployment { deployment: String },
     /// Service mode: one new task, RUNNING, healthy in a load balancer (`--health-timeout`).
     TaskHealthy { task: String, load_balancer: String },
+    /// Standalone `--bake`: after the last step, the new tasks keep running and the alarms
+    /// stay out of ALARM this long.
+    Bake {
+        #[serde(with = "super::failure::secs")]
+        duration: std::time::Duration,
+        alarms: Vec<String>,
+    },
 }
 
 /// One instance not InService yet.
@@ -85,6 +92,11 @@ pub enum Progress {
         instances: Vec<String>,
     },
     NoOtherInService,
+    /// `--bake`: this long left.
+    Baking {
+        #[serde(with = "super::failure::secs")]
+        left: std::time::Duration,
+    },
     Deployment(DeploymentProgress),
     /// AWS throttled or failed a read; the wait goes on.
     Retrying {

@@ -3,6 +3,7 @@
 //! one serves. A failed step cleans up after itself so the instance is left either serving or
 //! empty, never registered with nothing behind it.
 
+mod gates;
 mod start;
 mod watches;
 
@@ -10,6 +11,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use self::gates::{AlarmGate, Bake};
 use self::start::Started;
 use self::watches::{
     Drain, HealthSchedule, InService, InServiceJudge, Stopped, drain_limit, just_after,
@@ -44,6 +46,8 @@ pub(crate) struct Deployed {
     tasks: Vec<String>,
     /// Why a deployed task stopped, once seen.
     stopped: Option<Failure>,
+    /// The `--alarm` alarms: one in ALARM ends the rollout like a deployed task that stops.
+    alarms: AlarmGate,
 }
 
 impl Deployed {
@@ -82,6 +86,15 @@ pub struct Rollout<'a> {
     deadline: Instant,
     pub reports: Vec<StepReport>,
     deployed: Deployed,
+    /// `--bake`: how long after the last step the rollout still watches.
+    bake: Duration,
+}
+
+/// What a rollout watches besides its tasks: the deploy's, not a rollback's.
+#[derive(Debug, Clone, Default)]
+pub struct Gates {
+    pub alarms: Vec<String>,
+    pub bake: Duration,
 }
 
 type StepResult = Result<(), Failure>;
@@ -104,7 +117,15 @@ impl<'a> Rollout<'a> {
             deadline: Instant::now() + limit,
             reports: Vec::new(),
             deployed: Deployed::default(),
+            bake: Duration::ZERO,
         }
+    }
+
+    /// The alarms and bake of a deploy.
+    pub fn gated(mut self, gates: Gates) -> Self {
+        self.deployed.alarms = AlarmGate::new(gates.alarms);
+        self.bake = gates.bake;
+        self
     }
 
     /// Runs the plan's steps in order; `predicted` (in step order, possibly empty) is how long
@@ -138,8 +159,12 @@ impl<'a> Rollout<'a> {
                 predicted: predicted.get(i).copied(),
                 ok: result.is_ok(),
             });
-            // A task of an earlier step stopped meanwhile: the step is done, the rollout is not.
-            let result = result.and_then(|()| self.deployed.stopped.take().map_or(Ok(()), Err));
+            // A task of an earlier step stopped meanwhile, or an alarm fired: the step is
+            // done, the rollout is not.
+            let result = match result {
+                Ok(()) => self.after_step().await,
+                Err(cause) => Err(cause),
+            };
             match result {
                 Ok(()) => self.ctx.emit(Event::StepFinished {
                     index: i + 1,
@@ -149,7 +174,56 @@ impl<'a> Rollout<'a> {
                 Err(cause) => return Err(Halt::Failed { step: title, cause }),
             }
         }
-        Ok(())
+        self.bake().await
+    }
+
+    /// What ends the rollout once a step is done: a deployed task that stopped meanwhile,
+    /// or an alarm in ALARM now.
+    async fn after_step(&mut self) -> StepResult {
+        if let Some(cause) = self.deployed.stopped.take() {
+            return Err(cause);
+        }
+        let fired = self
+            .deployed
+            .alarms
+            .fired(self.ctx, Instant::now(), Duration::ZERO);
+        match fired.await? {
+            Some(cause) => Err(cause),
+            None => Ok(()),
+        }
+    }
+
+    /// `--bake` after the last step: the new tasks keep running and the alarms stay out of
+    /// ALARM that long, or the rollout fails (and is rolled back).
+    async fn bake(&mut self) -> Result<(), Halt> {
+        if self.bake.is_zero() {
+            return Ok(());
+        }
+        let ctx = self.ctx;
+        let what = Wait::Bake {
+            duration: self.bake,
+            alarms: self.deployed.alarms.names().to_vec(),
+        };
+        let title = format!("bake for {}", humantime::format_duration(self.bake));
+        let start = Instant::now();
+        let mut w = Bake {
+            ctx,
+            deployed: &mut self.deployed,
+            until: start + self.bake,
+        };
+        // It ends by itself at `until`; the margin only bounds reads that never answer.
+        let limit = self.bake + ctx.poll.max.max(Duration::from_secs(60));
+        let result = wait::watch(&what, limit, ctx.poll, ctx.observer.as_ref(), &mut w).await;
+        self.reports.push(StepReport {
+            title: title.clone(),
+            took: start.elapsed(),
+            predicted: Some(self.bake),
+            ok: result.is_ok(),
+        });
+        result.map(|_| ()).map_err(|e| Halt::Failed {
+            step: title,
+            cause: e.into_failure(what),
+        })
     }
 
     async fn step(&mut self, step: &Step) -> StepResult {

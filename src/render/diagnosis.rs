@@ -138,6 +138,10 @@ fn course(d: &Diagnosis) -> String {
         Diagnosis::EcsFailedDeployment { trigger, .. } => {
             format!("ECS failed the deployment: {}", triggered(trigger))
         }
+        Diagnosis::AlarmFired { alarms } => format!(
+            "CloudWatch alarm(s) {} went into ALARM during the deploy of the new revision",
+            alarms.join(", ")
+        ),
         Diagnosis::AccessDenied { action, .. } => {
             format!("AWS denied {action} to the identity ecs-roll runs as")
         }
@@ -208,6 +212,7 @@ fn timed_out(w: TimedOutWaiting, limit: std::time::Duration) -> String {
         TimedOutWaiting::Deployment => {
             format!("the deployment did not become healthy within {within}")
         }
+        TimedOutWaiting::Bake => format!("the bake did not end within {within}"),
         TimedOutWaiting::TaskHealthy => {
             format!(
                 "a new task did not become healthy in its load balancer within {within} of RUNNING"
@@ -310,10 +315,14 @@ fn placement_hint(shortfall: Shortfall) -> String {
     }
 }
 
+const ALARM_HINT: &str =
+    "look at what the alarm measures on the new revision; fix it, then deploy again";
+
 fn course_hint(d: &Diagnosis) -> String {
     match d {
+        Diagnosis::AlarmFired { .. } => ALARM_HINT.into(),
         Diagnosis::EcsRolledBack { trigger, .. } | Diagnosis::EcsFailedDeployment { trigger, .. } => match trigger {
-            Trigger::Alarms { .. } => "look at what the alarm measures on the new revision; fix it, then deploy again".into(),
+            Trigger::Alarms { .. } => ALARM_HINT.into(),
             _ => "the new tasks kept failing to start or to pass health checks: look at the stopped tasks' reasons (`ecs-roll status`, the ECS console), fix the image, then deploy again".into(),
         },
         Diagnosis::AccessDenied { action, .. } => format!(
@@ -346,6 +355,7 @@ fn timed_out_hint(w: TimedOutWaiting) -> String {
         TimedOutWaiting::Deployment => "see the service's events, or raise --timeout for a slow rollout".into(),
         TimedOutWaiting::TaskHealthy => "check the load balancer's health check against the app (path, port, expected codes), or raise --health-timeout".into(),
         TimedOutWaiting::Deadline => "raise --timeout".into(),
+        TimedOutWaiting::Bake => "check that ECS and CloudWatch answer from here, then deploy again".into(),
     }
 }
 

@@ -114,6 +114,16 @@ pub fn message(f: &Failure) -> String {
         Failure::DeploymentFailed { reason, .. } => {
             format!("ECS marked the deployment FAILED: {}", or_none(reason))
         }
+        Failure::AlarmFired { alarms } => {
+            let each: Vec<String> = alarms
+                .iter()
+                .map(|a| match &a.reason {
+                    Some(r) => format!("{} ({r})", a.name),
+                    None => a.name.clone(),
+                })
+                .collect();
+            format!("alarm {} went into ALARM", each.join(" and "))
+        }
         Failure::Superseded {
             deployment,
             by,
@@ -241,6 +251,7 @@ fn not_done(w: &Wait) -> String {
             "task {} did not become healthy in {load_balancer} (--health-timeout)",
             short(task)
         ),
+        Wait::Bake { .. } => "the bake".into(),
     }
 }
 
@@ -264,6 +275,17 @@ pub fn wait(w: &Wait) -> String {
             task,
             load_balancer,
         } => format!("task {} healthy in {load_balancer}", short(task)),
+        Wait::Bake { duration, alarms } if alarms.is_empty() => {
+            format!(
+                "bake: the new tasks keep running for {}",
+                human_limit(*duration)
+            )
+        }
+        Wait::Bake { duration, alarms } => format!(
+            "bake: the new tasks keep running and alarm(s) {} stay out of ALARM for {}",
+            alarms.join(", "),
+            human_limit(*duration)
+        ),
     }
 }
 
@@ -303,6 +325,7 @@ pub fn progress(p: &Progress) -> String {
             format!("connections draining on {}", instances.join(", "))
         }
         Progress::NoOtherInService => "no other instance is InService".into(),
+        Progress::Baking { left } => format!("{} left", human_limit(*left)),
         Progress::Deployment(d) => {
             let mut s = format!(
                 "new {}/{} running, {} healthy; old tasks {}; old targets {}; rollout {}",

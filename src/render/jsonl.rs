@@ -102,6 +102,13 @@ pub fn event_fields(event: &Event) -> Option<(&'static str, Value)> {
                 "left_seconds": left.as_ref().map(secs),
             }),
         ),
+        Event::Gates { alarms, bake } => (
+            "gates",
+            json!({
+                "alarms": alarms, "bake_seconds": secs(bake),
+                "message": super::plain::gates_text(alarms, *bake),
+            }),
+        ),
         Event::Prediction(p) => (
             "prediction",
             json!({

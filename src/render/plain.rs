@@ -209,6 +209,7 @@ pub fn describe(event: &Event) -> Option<String> {
             step_expectation(*predicted, *left)
         ),
         Event::Prediction(p) => prediction_text(p),
+        Event::Gates { alarms, bake } => gates_text(alarms, *bake),
         Event::Action(a) => format!("  {}", action(a)),
         Event::WaitStarted { what, limit } => {
             format!("  waiting for {} (up to {})", wait(what), human(*limit))
@@ -472,21 +473,56 @@ fn ecs_gates(p: &ServicePlan) -> String {
     if let Some((true, rollback)) = p.circuit_breaker {
         gates.push(format!(
             "circuit breaker ({})",
-            if rollback { "ECS rolls back" } else { "ECS stops, no rollback" }
+            if rollback {
+                "ECS rolls back"
+            } else {
+                "ECS stops, no rollback"
+            }
         ));
     }
     if let Some((names, rollback)) = &p.alarms {
         gates.push(format!(
             "alarm(s) {} ({}{})",
             names.join(", "),
-            if *rollback { "ECS rolls back when one goes into ALARM" } else { "ECS fails the deployment when one goes into ALARM" },
-            if p.sets_alarms { "; set for this deploy, the service's own restored afterwards" } else { "" }
+            if *rollback {
+                "ECS rolls back when one goes into ALARM"
+            } else {
+                "ECS fails the deployment when one goes into ALARM"
+            },
+            if p.sets_alarms {
+                "; set for this deploy, the service's own restored afterwards"
+            } else {
+                ""
+            }
         ));
     }
     if gates.is_empty() {
         return "none (no circuit breaker, no deployment alarms): ecs-roll's health gates are the only ones".into();
     }
     gates.join("; ")
+}
+
+/// Standalone: the alarms ecs-roll watches and the bake after the last step.
+pub fn gates_text(alarms: &[String], bake: std::time::Duration) -> String {
+    let mut parts = Vec::new();
+    if !alarms.is_empty() {
+        parts.push(format!(
+            "alarm(s) {} read during every step (ecs-roll rolls back when one goes into ALARM)",
+            alarms.join(", ")
+        ));
+    }
+    if !bake.is_zero() {
+        parts.push(format!(
+            "bake for {} after the last step (the new tasks must keep running{})",
+            human(bake),
+            if alarms.is_empty() {
+                ""
+            } else {
+                " and the alarms stay out of ALARM"
+            }
+        ));
+    }
+    format!("  gates: {}", parts.join("; "))
 }
 
 /// ` (about 2m05s; 4m10s left in all)`, or nothing without a prediction.

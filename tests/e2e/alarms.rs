@@ -83,7 +83,9 @@ fn an_alarm_in_alarm_or_missing_is_refused_before_any_change() {
     put_alarm(&moto, ALARM, "ALARM");
     let before = (revisions(&moto), service(&moto)["taskDefinition"].clone());
     let r = run(ecs_roll(&moto), &deploy_with_alarms(&[ALARM]));
-    r.assert_refused(&format!("alarm {ALARM} (set by the test) is in ALARM already"));
+    r.assert_refused(&format!(
+        "alarm {ALARM} (set by the test) is in ALARM already"
+    ));
     let r = run(ecs_roll(&moto), &deploy_with_alarms(&["cb-prototype-typo"]));
     r.assert_refused("CloudWatch has no alarm \"cb-prototype-typo\"");
     assert_eq!(
@@ -92,7 +94,11 @@ fn an_alarm_in_alarm_or_missing_is_refused_before_any_change() {
         "nothing registered, the service unchanged"
     );
     // The hint's command lists the alarms there are, as printed.
-    assert!(r.stderr.contains("`aws cloudwatch describe-alarms`"), "{}", r.context());
+    assert!(
+        r.stderr.contains("`aws cloudwatch describe-alarms`"),
+        "{}",
+        r.context()
+    );
     let listed = moto.aws("cloudwatch", "describe_alarms", &json!({}));
     assert_eq!(listed["MetricAlarms"][0]["AlarmName"], ALARM, "{listed}");
 }
@@ -106,7 +112,8 @@ fn an_alarm_in_ok_gates_the_deploy_and_none_is_left_on_the_service() {
     let r = run(ecs_roll(&moto), &args);
     r.assert_code(0);
     assert!(
-        r.stdout.contains(&format!("\"alarms\":[[\"{ALARM}\"],true]")),
+        r.stdout
+            .contains(&format!("\"alarms\":[[\"{ALARM}\"],true]")),
         "the plan names the alarm: {}",
         r.context()
     );
@@ -117,4 +124,53 @@ fn an_alarm_in_ok_gates_the_deploy_and_none_is_left_on_the_service() {
         "the service had no alarms: none are enabled after the deploy: {config}"
     );
     assert_eq!(config["maximumPercent"], 200, "{config}");
+}
+
+/// The reference setup (standalone, classic ELB): ecs-roll reads the alarm itself. It goes
+/// into ALARM during the bake after the last step, and the whole deploy is rolled back.
+#[test]
+fn standalone_an_alarm_firing_during_the_bake_rolls_the_deploy_back() {
+    let moto = Pooled::take();
+    moto.seed(&SeedOptions::fast());
+    put_alarm(&moto, ALARM, "OK");
+    let args = e2e::deploy_args_with(&["--alarm", ALARM, "--bake", "2m"]);
+    let running = e2e::spawn(ecs_roll(&moto), &args);
+    let line = running.wait_for_line("waiting for bake", std::time::Duration::from_secs(240));
+    assert!(
+        line.is_some(),
+        "no bake started:\n{}",
+        running.stderr_so_far()
+    );
+    let fired = std::time::Instant::now();
+    moto.aws(
+        "cloudwatch",
+        "set_alarm_state",
+        &json!({"AlarmName": ALARM, "StateValue": "ALARM", "StateReason": "5xx up"}),
+    );
+    let r = running.finish(std::time::Duration::from_secs(600));
+    eprintln!(
+        "[alarms] standalone: exit {} after {:?}, {:?} after the alarm fired",
+        r.code(),
+        r.took,
+        fired.elapsed()
+    );
+    r.assert_code(3);
+    let doc = r.json();
+    assert_eq!(doc["result"], "rolled-back", "{}", r.context());
+    assert_eq!(doc["failure"]["cause"], "alarm_fired", "{doc}");
+    assert_eq!(doc["failure"]["step"], "bake for 2m", "{doc}");
+    assert!(
+        doc["failure"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(ALARM),
+        "{doc}"
+    );
+    let state = e2e::quick_state(&moto);
+    for (id, i) in &state.instances {
+        assert!(
+            i.running == [1] && i.registered,
+            "{id} serves revision 1 again: {i:?}"
+        );
+    }
 }

@@ -237,6 +237,16 @@ fn cases() -> Vec<Case> {
         .flag("--load-balancer", "no-such-elb"),
         deploy_case("--timeout 0", &["--timeout", "0"], &["--timeout", "zero"]),
         deploy_case(
+            "--bake that is no duration",
+            &["--bake", "soon"],
+            &["--bake \"soon\"", "not a duration"],
+        ),
+        deploy_case(
+            "--alarm with an empty name",
+            &["--alarm", " "],
+            &["--alarm", "alarm name"],
+        ),
+        deploy_case(
             "--timeout=-5",
             &["--timeout=-5"],
             &["--timeout", "-5", "negative"],

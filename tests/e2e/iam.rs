@@ -487,7 +487,14 @@ fn service_status_and_dry_run_pass_with_the_service_policy() {
         "the hint should name the missing permission"
     );
     // `--alarm` needs cloudwatch:DescribeAlarms, which the policy leaves to those who use it.
-    let gated = ["deploy", "--image", "nginx:1", "--dry-run", "--alarm", "web-5xx"];
+    let gated = [
+        "deploy",
+        "--image",
+        "nginx:1",
+        "--dry-run",
+        "--alarm",
+        "web-5xx",
+    ];
     let r = run(in_dir(&service_user), &args(&gated));
     assert_no_panic(&r);
     assert_eq!(r.code(), 2, "{}", r.context());

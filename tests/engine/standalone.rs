@@ -26,6 +26,7 @@ use ecs_roll::sim::{Behaviour, Fault, MemoryTags, Sim, health_check};
 use ecs_roll::taskdef::TaskDefinition;
 use serde_json::json;
 
+mod alarms;
 mod before;
 mod failure_log;
 mod history_records;

@@ -72,6 +72,9 @@ pub fn evidence(f: &Failure) -> Evidence {
             Evidence::said(reason.as_ref())
         }
         Failure::PlacementStalled { message, .. } => Evidence::said(Some(message)),
+        Failure::AlarmFired { alarms } => {
+            Evidence::said(alarms.iter().find_map(|a| a.reason.as_ref()))
+        }
         Failure::StartTaskFailed { error, .. } | Failure::Api { error } => {
             Evidence::said(Some(&error.message))
         }

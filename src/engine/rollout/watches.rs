@@ -201,6 +201,10 @@ impl Watch for InService<'_> {
             ctx.ecs.describe_tasks(&ctx.cluster, &watched).await?
         };
         self.deployed.note(ctx, &seen);
+        // The new tasks are what changed: an alarm fails this step, which cleans up after it.
+        if let Some(cause) = self.deployed.alarms.fired(ctx, now, ctx.poll.min).await? {
+            return Ok(Verdict::Failed(cause));
+        }
         Ok(self.judge.judge(&seen, &self.health, now))
     }
 
@@ -241,6 +245,11 @@ impl Watch for Drain<'_> {
             if let Some(cause) = self.deployed.note(ctx, &seen) {
                 return Ok(Verdict::Failed(cause));
             }
+        }
+        // As for a deployed task that stops: the draining instance goes back into service.
+        if let Some(cause) = self.deployed.alarms.fired(ctx, now, ctx.poll.min).await? {
+            self.deployed.stopped = Some(cause.clone());
+            return Ok(Verdict::Failed(cause));
         }
         if now >= self.started + DRAIN_EARLY
             && now < self.drained_by

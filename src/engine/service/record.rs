@@ -5,11 +5,11 @@
 use crate::platform::{DeploymentConfiguration, Strategy};
 
 /// Tag on the service: its deployment configuration before ecs-roll changed it for a deploy,
-/// as `max=200 min=100 strategy=ROLLING alarms=11:web-5xx+web-p99` (`-` for unset; the
+/// as `max=200 min=100 strategy=ROLLING alarms=11:web-5xx+web-p99 bake=5` (`-` for unset; the
 /// alarms as enable and rollback flags, then the names joined by `+`, each character a tag
 /// value does not allow written `@` and its UTF-8 bytes in hex; tag values allow letters,
-/// digits, spaces and `_.:/=+-@`). A tag without `alarms=` (an older ecs-roll's) leaves
-/// the alarms as they are.
+/// digits, spaces and `_.:/=+-@`; `bake` in minutes). A tag without `alarms=` or `bake=`
+/// (an older ecs-roll's) leaves those as they are.
 pub const TAG_CONFIGURATION: &str = "ecs-roll:deployment-configuration";
 
 /// The members ecs-roll changes, in the tag's form.
@@ -17,10 +17,11 @@ pub fn encode(c: &DeploymentConfiguration) -> String {
     let n = |v: Option<i64>| v.map_or("-".to_string(), |x| x.to_string());
     let strategy = c.strategy.as_ref().map_or("-", |s| s.as_str());
     format!(
-        "max={} min={} strategy={strategy} alarms={}",
+        "max={} min={} strategy={strategy} alarms={} bake={}",
         n(c.maximum_percent),
         n(c.minimum_healthy_percent),
-        encode_alarms(c.alarms.as_ref())
+        encode_alarms(c.alarms.as_ref()),
+        n(c.bake_time_minutes)
     )
 }
 
@@ -101,11 +102,12 @@ pub fn decode(tag: &str, base: &DeploymentConfiguration) -> Option<DeploymentCon
             "min" => c.minimum_healthy_percent = number()?,
             "strategy" => c.strategy = (value != "-").then(|| Strategy::parse(value)),
             "alarms" => c.alarms = decode_alarms(value)?,
+            "bake" => c.bake_time_minutes = number()?,
             _ => return None,
         }
         seen += 1;
     }
-    (seen == 3 || seen == 4).then_some(c)
+    (3..=5).contains(&seen).then_some(c)
 }
 
 #[cfg(test)]
@@ -129,12 +131,13 @@ mod tests {
                 Some((names(&["web-5xx", "p99 latency+", "ünï@"]), true, false)),
             ),
         ];
-        for (max, min, strategy, alarms) in table {
+        for (i, (max, min, strategy, alarms)) in table.into_iter().enumerate() {
             let c = DeploymentConfiguration {
                 maximum_percent: max,
                 minimum_healthy_percent: min,
                 strategy,
                 alarms,
+                bake_time_minutes: (i == 2).then_some(15),
                 ..base.clone()
             };
             let tag = encode(&c);

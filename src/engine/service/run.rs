@@ -66,6 +66,8 @@ struct Prepared {
     /// `--alarm` as the deployment's alarms (enabled, ECS rolls back), when they differ from
     /// the service's own.
     alarms: Option<(Vec<String>, bool, bool)>,
+    /// `--bake` as ECS's bakeTimeInMinutes, when it differs from the service's own.
+    bake: Option<i64>,
     previous_arn: Option<String>,
     previous: Option<Revision>,
     prediction: Prediction,
@@ -126,6 +128,8 @@ async fn prepare(s: &ServiceCtx, desired: Desired, opts: &Options) -> Result<Pre
         .unwrap_or_else(|| svc.deployment_configuration.clone());
     let (strategy, switches_strategy) = decide_strategy(s, opts, &original, &gates)?;
     let alarms = deployment_alarms(&opts.alarms, &original);
+    let bake =
+        bake_minutes(opts.bake, &strategy)?.filter(|m| original.bake_time_minutes != Some(*m));
     let fargate = is_fargate(&svc);
     let instances = observe::instances(s, fargate)
         .await
@@ -151,6 +155,7 @@ async fn prepare(s: &ServiceCtx, desired: Desired, opts: &Options) -> Result<Pre
         || resuming.is_none()
             && (switches_strategy
                 || alarms.is_some()
+                || bake.is_some()
                 || svc.desired_count > 0
                     && changes_configuration(&strategy, switches_strategy, current_pct, &choice));
     let recorded_previous = existing.as_ref().and_then(|r| r.tags.get(TAG_PREVIOUS));
@@ -188,6 +193,7 @@ async fn prepare(s: &ServiceCtx, desired: Desired, opts: &Options) -> Result<Pre
         original,
         changes_configuration,
         alarms,
+        bake,
         previous_arn,
         previous,
         prediction,
@@ -231,6 +237,33 @@ fn deployment_alarms(
 ) -> Option<(Vec<String>, bool, bool)> {
     let alarms = (wanted.to_vec(), true, true);
     (!wanted.is_empty() && original.alarms.as_ref() != Some(&alarms)).then_some(alarms)
+}
+
+/// `--bake` as ECS's bakeTimeInMinutes: only a strategy that shifts traffic bakes, in whole
+/// minutes up to a day (None: not given).
+fn bake_minutes(bake: Duration, strategy: &Strategy) -> Result<Option<i64>, Error> {
+    if bake.is_zero() {
+        return Ok(None);
+    }
+    if !strategy.shifts_traffic() {
+        return Err(Error::usage(
+            format!(
+                "--bake in service mode is ECS's bake time, which the {strategy} strategy does not have"
+            ),
+            "pass --strategy blue-green, linear or canary with --bake, or drop --bake",
+        ));
+    }
+    let secs = bake.as_secs();
+    if !secs.is_multiple_of(60) || bake.subsec_nanos() != 0 || secs > 1440 * 60 {
+        return Err(Error::usage(
+            format!(
+                "--bake {} is not a whole number of minutes up to 24h",
+                humantime::format_duration(bake)
+            ),
+            "ECS bakes in whole minutes: pass --bake 5m (at most 1440m)",
+        ));
+    }
+    Ok(Some((secs / 60) as i64))
 }
 
 /// The definition to roll out, and the revision that already has it (a rollback's target, or
@@ -371,6 +404,7 @@ fn initial_outcome(s: &ServiceCtx, p: &Prepared, opts: &Options) -> Outcome {
 fn new_configuration(p: &Prepared) -> DeploymentConfiguration {
     let base = DeploymentConfiguration {
         alarms: p.alarms.clone(),
+        bake_time_minutes: p.bake,
         ..p.svc.deployment_configuration.clone()
     };
     if p.strategy == Strategy::Rolling {
@@ -649,7 +683,7 @@ async fn restore_configuration(s: &ServiceCtx, p: &Prepared) {
     let ctx = &s.ctx;
     let restore = ServiceUpdate {
         task_definition: None,
-        deployment_configuration: Some(restoring(&p.original, p.alarms.is_some())),
+        deployment_configuration: Some(restoring(p)),
     };
     let restored = with_retry(|| {
         s.services
@@ -673,13 +707,16 @@ async fn restore_configuration(s: &ServiceCtx, p: &Prepared) {
     }
 }
 
-/// The configuration to put back: `original`; when this deploy set alarms on a service
-/// that had none, "no alarms" said outright, as UpdateService keeps the alarms of a
-/// configuration that names none.
-fn restoring(original: &DeploymentConfiguration, set_alarms: bool) -> DeploymentConfiguration {
-    let mut c = original.clone();
-    if set_alarms && c.alarms.is_none() {
+/// The configuration to put back: the original; where this deploy set alarms or a bake time
+/// the service did not have, "none" said outright (no alarms, a bake of 0), as UpdateService
+/// keeps whatever a configuration leaves out.
+fn restoring(p: &Prepared) -> DeploymentConfiguration {
+    let mut c = p.original.clone();
+    if p.alarms.is_some() && c.alarms.is_none() {
         c.alarms = Some((Vec::new(), false, false));
+    }
+    if p.bake.is_some() && c.bake_time_minutes.is_none() {
+        c.bake_time_minutes = Some(0);
     }
     c
 }
@@ -738,4 +775,55 @@ fn task_reports(
             health: Vec::new(),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bake_is_ecss_bake_time_in_whole_minutes_for_a_strategy_that_shifts_traffic() {
+        let m = |n: u64| Duration::from_secs(n * 60);
+        assert_eq!(
+            bake_minutes(Duration::ZERO, &Strategy::Rolling).ok(),
+            Some(None)
+        );
+        assert_eq!(bake_minutes(m(5), &Strategy::BlueGreen).ok(), Some(Some(5)));
+        assert_eq!(
+            bake_minutes(m(1440), &Strategy::Canary).ok(),
+            Some(Some(1440))
+        );
+        for (bake, strategy) in [
+            (m(5), Strategy::Rolling),
+            (Duration::from_secs(90), Strategy::Linear),
+            (m(1441), Strategy::BlueGreen),
+        ] {
+            let err = bake_minutes(bake, &strategy).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{bake:?} {strategy}: {err}");
+        }
+    }
+
+    #[test]
+    fn alarms_are_set_only_where_the_service_does_not_have_them_already() {
+        let names = vec!["web-5xx".to_string()];
+        let none = DeploymentConfiguration::default();
+        let same = DeploymentConfiguration {
+            alarms: Some((names.clone(), true, true)),
+            ..DeploymentConfiguration::default()
+        };
+        let without_rollback = DeploymentConfiguration {
+            alarms: Some((names.clone(), true, false)),
+            ..DeploymentConfiguration::default()
+        };
+        assert_eq!(deployment_alarms(&[], &same), None);
+        assert_eq!(deployment_alarms(&names, &same), None);
+        assert_eq!(
+            deployment_alarms(&names, &none),
+            Some((names.clone(), true, true))
+        );
+        assert_eq!(
+            deployment_alarms(&names, &without_rollback),
+            Some((names.clone(), true, true))
+        );
+    }
 }

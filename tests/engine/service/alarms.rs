@@ -2,7 +2,7 @@
 //! the deploy and the service's own put back afterwards; one that goes into ALARM mid-deploy
 //! makes ECS roll back, which is followed to its end and reported naming the alarm.
 
-use ecs_roll::platform::{AlarmState, EcsServices};
+use ecs_roll::platform::AlarmState;
 
 use super::*;
 
@@ -59,10 +59,13 @@ async fn fires_mid_deploy(sim: Sim) {
             trigger: Trigger::Alarms {
                 alarms: vec![ALARM.into()]
             },
-            deployment: out.failure.as_ref().map_or(String::new(), |f| match &f.cause {
-                Failure::EcsRolledBack { deployment, .. } => deployment.clone(),
-                _ => String::new(),
-            }),
+            deployment: out
+                .failure
+                .as_ref()
+                .map_or(String::new(), |f| match &f.cause {
+                    Failure::EcsRolledBack { deployment, .. } => deployment.clone(),
+                    _ => String::new(),
+                }),
         },
         "{:?}",
         out.failure
@@ -112,8 +115,12 @@ async fn a_deploy_gated_by_alarms_that_stay_ok_succeeds_and_puts_the_services_ow
         ..deployment_configuration(200, 100)
     }));
     run.sim.set_alarm_state(ALARM, AlarmState::Ok);
-    run.sim.set_alarm_state("web-p99", AlarmState::InsufficientData);
-    let out = run.deploy_gated("app:v2", &[ALARM, "web-p99"]).await.unwrap();
+    run.sim
+        .set_alarm_state("web-p99", AlarmState::InsufficientData);
+    let out = run
+        .deploy_gated("app:v2", &[ALARM, "web-p99"])
+        .await
+        .unwrap();
     assert_eq!(out.result, RunResult::Succeeded, "{:?}", out.failure);
     assert_eq!(run.running().await, ["web:2"; 3]);
     assert_eq!(run.service_alarms().await, own);
@@ -132,7 +139,10 @@ async fn a_deploy_gated_by_alarms_that_stay_ok_succeeds_and_puts_the_services_ow
     );
     assert!(plan.sets_alarms);
     let text = render::plain::service_plan_text(&plan);
-    assert!(text.contains("alarm(s) web-5xx, web-p99 (ECS rolls back"), "{text}");
+    assert!(
+        text.contains("alarm(s) web-5xx, web-p99 (ECS rolls back"),
+        "{text}"
+    );
 }
 
 async fn refused_before_any_change(run: &Run, alarms: &[&str]) -> Refusal {
@@ -158,7 +168,10 @@ async fn an_alarm_already_in_alarm_is_refused_and_nothing_changes() {
     assert_eq!(alarms.len(), 1);
     assert_eq!(alarms[0].name, ALARM);
     let text = render::refusal::message(&refusal);
-    assert!(text.contains("alarm web-5xx (") && text.contains("ALARM"), "{text}");
+    assert!(
+        text.contains("alarm web-5xx (") && text.contains("ALARM"),
+        "{text}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
