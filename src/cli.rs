@@ -272,6 +272,29 @@ pub struct Deploy {
     /// linear, canary): ECS's bake time, in whole minutes. Config: `bake`.
     #[arg(long, value_name = "DURATION")]
     pub bake: Option<String>,
+    #[command(flatten)]
+    pub traffic: TrafficArgs,
+}
+
+/// How ECS's LINEAR and CANARY strategies move production traffic (service mode).
+#[derive(Debug, Clone, Args)]
+pub struct TrafficArgs {
+    /// LINEAR: the share of production traffic each step moves to the new revision, in
+    /// percent (3 to 100, one decimal). Config: `linear_step`.
+    #[arg(long, value_name = "PCT")]
+    pub linear_step: Option<String>,
+    /// LINEAR: how long ECS waits after each step, in whole minutes (e.g. 5m). Config:
+    /// `step_bake`.
+    #[arg(long, value_name = "DURATION")]
+    pub step_bake: Option<String>,
+    /// CANARY: the share of production traffic the new revision gets first, in percent
+    /// (0.1 to 100; ECS's default 5). Config: `canary_percent`.
+    #[arg(long, value_name = "PCT")]
+    pub canary_percent: Option<String>,
+    /// CANARY: how long ECS waits before moving the rest, in whole minutes (ECS's default
+    /// 10m). Config: `canary_bake`.
+    #[arg(long, value_name = "DURATION")]
+    pub canary_bake: Option<String>,
 }
 
 /// What a deploy checks in the registries before any change.

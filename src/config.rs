@@ -47,6 +47,14 @@ pub struct Config {
     pub alarms: Vec<String>,
     /// `deploy --bake`: e.g. "5m".
     pub bake: Option<String>,
+    /// `deploy --linear-step`, percent: e.g. 25.
+    pub linear_step: Option<Percent>,
+    /// `deploy --step-bake`: e.g. "5m".
+    pub step_bake: Option<String>,
+    /// `deploy --canary-percent`: e.g. 10.
+    pub canary_percent: Option<Percent>,
+    /// `deploy --canary-bake`: e.g. "10m".
+    pub canary_bake: Option<String>,
     /// A registry host's mirror: `"docker.io" = "http://127.0.0.1:5000"` (as
     /// ECS_ROLL_REGISTRY_MIRRORS, which wins).
     #[serde(default)]
@@ -55,6 +63,20 @@ pub struct Config {
     #[serde(default)]
     pub app: Vec<App>,
 }
+
+/// A share of traffic in percent, written as a number (`25` or `2.5`).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(transparent)]
+pub struct Percent(pub f64);
+
+// Equal when written alike: no NaN comes from TOML.
+impl PartialEq for Percent {
+    fn eq(&self, other: &Percent) -> bool {
+        self.0.to_bits() == other.0.to_bits()
+    }
+}
+
+impl Eq for Percent {}
 
 /// One `[[app]]`: a named target; unset keys come from the top level.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Deserialize)]
@@ -156,6 +178,12 @@ pub const KEYS: &[&str] = &[
     "keep_revisions",
     "before",
     "image_check",
+    "alarms",
+    "bake",
+    "linear_step",
+    "step_bake",
+    "canary_percent",
+    "canary_bake",
     "registry_mirrors",
     "app",
 ];
@@ -337,5 +365,18 @@ mod tests {
         let loaded = load(None, &nested).unwrap();
         let td = loaded.config.task_definition.clone().unwrap();
         assert_eq!(loaded.resolve(&td), dir.path().join("taskdefs/app.json"));
+    }
+
+    #[test]
+    fn every_key_of_the_config_is_listed_and_the_gates_parse() {
+        let c = parse(
+            "alarms = [\"web-5xx\"]\nbake = \"5m\"\nlinear_step = 25\nstep_bake = \"2m\"\ncanary_percent = 2.5\ncanary_bake = \"10m\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.alarms, ["web-5xx"]);
+        assert_eq!(c.linear_step, Some(Percent(25.0)));
+        assert_eq!(c.canary_percent, Some(Percent(2.5)));
+        let err = parse("canary_percnt = 5\n").unwrap_err();
+        assert!(err.contains("did you mean `canary_percent`"), "{err}");
     }
 }

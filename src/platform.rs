@@ -384,6 +384,20 @@ pub struct DeploymentConfiguration {
     pub bake_time_minutes: Option<i64>,
     /// CloudWatch alarms that roll back the deployment: (alarm names, enabled, roll back).
     pub alarms: Option<(Vec<String>, bool, bool)>,
+    /// LINEAR: production traffic in equal steps.
+    pub linear: Option<TrafficStep>,
+    /// CANARY: a share of production traffic first, then the rest.
+    pub canary: Option<TrafficStep>,
+}
+
+/// One shift of production traffic ECS makes, and how long it bakes after it: LINEAR's
+/// stepPercent and stepBakeTimeInMinutes, CANARY's canaryPercent and canaryBakeTimeInMinutes
+/// (None: ECS's default).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct TrafficStep {
+    /// Tenths of a percent (ECS takes one decimal): 250 is 25%.
+    pub percent_tenths: Option<u32>,
+    pub bake_minutes: Option<i64>,
 }
 
 /// One entry of a service's `deployments`.
@@ -411,6 +425,20 @@ pub struct ServiceLoadBalancer {
     pub load_balancer_name: Option<String>,
     pub container_name: Option<String>,
     pub container_port: Option<u16>,
+    /// What ECS needs to shift traffic itself (BLUE_GREEN, LINEAR, CANARY).
+    pub advanced: Option<AdvancedConfiguration>,
+}
+
+/// A load balancer's `advancedConfiguration`: the target group the new revision starts in,
+/// the listener rules ECS moves (production, and optionally test) and the role it does so
+/// with.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct AdvancedConfiguration {
+    pub alternate_target_group_arn: Option<String>,
+    /// A listener rule ARN (ALB) or a listener ARN (NLB).
+    pub production_listener_rule: Option<String>,
+    pub test_listener_rule: Option<String>,
+    pub role_arn: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -330,6 +330,37 @@ impl Settings {
         }
     }
 
+    /// The LINEAR and CANARY steps: each flag, else its key in the config.
+    pub fn traffic(
+        &self,
+        a: &crate::cli::TrafficArgs,
+    ) -> Result<crate::engine::service::native::TrafficFlags, Error> {
+        let c = &self.config.config;
+        let duration = |flag: &Option<String>, key: &Option<String>, name: &str| match (flag, key) {
+            (Some(f), _) => parse_duration(f, &format!("--{name}")).map(Some),
+            (None, Some(k)) => {
+                parse_duration(k, &format!("{} in ecs-roll.toml", name.replace('-', "_"))).map(Some)
+            }
+            (None, None) => Ok(None),
+        };
+        Ok(crate::engine::service::native::TrafficFlags {
+            linear_step: percent(
+                &a.linear_step,
+                c.linear_step.map(|p| p.0),
+                "linear-step",
+                3.0,
+            )?,
+            step_bake: duration(&a.step_bake, &c.step_bake, "step-bake")?,
+            canary_percent: percent(
+                &a.canary_percent,
+                c.canary_percent.map(|p| p.0),
+                "canary-percent",
+                0.1,
+            )?,
+            canary_bake: duration(&a.canary_bake, &c.canary_bake, "canary-bake")?,
+        })
+    }
+
     /// `--image-check` (flag or env), else `image_check` of the config, else auto.
     pub fn image_check(
         &self,
@@ -454,6 +485,39 @@ pub fn parse_duration(s: &str, what: &str) -> Result<Duration, Error> {
         return Err(Error::usage(format!("{what} must be more than zero"), hint));
     }
     Ok(d)
+}
+
+/// A share of traffic in percent, from `--NAME` (else the config's value), between `min` and
+/// 100 with at most one decimal, as tenths of a percent.
+fn percent(
+    flag: &Option<String>,
+    config: Option<f64>,
+    name: &str,
+    min: f64,
+) -> Result<Option<u32>, Error> {
+    let (value, from) = match (flag, config) {
+        (Some(f), _) => (
+            f.trim().trim_end_matches('%').parse::<f64>().ok(),
+            format!("--{name} {f}"),
+        ),
+        (None, Some(c)) => (
+            Some(c),
+            format!("{} = {c} in ecs-roll.toml", name.replace('-', "_")),
+        ),
+        (None, None) => return Ok(None),
+    };
+    let tenths = value
+        .map(|v| v * 10.0)
+        .filter(|t| (t - t.round()).abs() < 1e-6);
+    match tenths {
+        Some(t) if t >= min * 10.0 - 1e-6 && t <= 1000.0 => Ok(Some(t.round() as u32)),
+        _ => Err(Error::usage(
+            format!(
+                "{from} is not a share of traffic ECS takes (from {min} to 100 percent, at most one decimal)"
+            ),
+            format!("give a percentage from {min} to 100 with at most one decimal, e.g. 25"),
+        )),
+    }
 }
 
 pub fn parse_count(s: &str) -> Result<usize, Error> {

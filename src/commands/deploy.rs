@@ -49,6 +49,7 @@ async fn one(
     let image_check = s.image_check(args.images.image_check)?;
     let alarms = s.alarms(&args.alarms)?;
     let bake = s.bake(args.bake.as_deref())?;
+    let traffic = s.traffic(&args.traffic)?;
     let gate = limiter.as_ref().and_then(|sh| sh.gate.clone());
     let deadline = PreflightDeadline::from_now(rollout.timeouts.total);
     let (aws, (desired, containers)) = by_deadline(deadline, async {
@@ -98,6 +99,7 @@ async fn one(
         })),
         alarms,
         bake,
+        traffic,
     };
     let mut outcome = super::run_engine(&s, &aws, ctx, desired, &opts).await?;
     super::history::record_run(&s, &aws, &outcome).await;

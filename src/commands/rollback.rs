@@ -80,6 +80,7 @@ async fn one(
         // A rollback is often the answer to an alarm in ALARM: alarms never hold it back.
         alarms: Vec::new(),
         bake: std::time::Duration::ZERO,
+        traffic: Default::default(),
     };
     let outcome = super::run_engine(&s, &aws, ctx, Desired::Revision(target), &opts).await?;
     super::history::record_run(&s, &aws, &outcome).await;

@@ -72,6 +72,8 @@ pub struct Options {
     pub alarms: Vec<String>,
     /// `--bake`: how long after the rollout the deploy is still watched (zero: not at all).
     pub bake: Duration,
+    /// Service mode, LINEAR and CANARY: how production traffic moves.
+    pub traffic: crate::engine::service::native::TrafficFlags,
 }
 
 impl Options {

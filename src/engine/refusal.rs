@@ -10,6 +10,31 @@ use super::plan;
 use super::service::configuration;
 use crate::platform::{ContainerInstance, DeploymentController, ResourceStatus, Strategy};
 
+/// What one target group of a service lacks for ECS to shift traffic to a new revision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "problem", rename_all = "snake_case")]
+pub enum ShiftProblem {
+    /// No `advancedConfiguration` at all.
+    NoAdvancedConfiguration { target_group: String },
+    /// It names no alternate target group, production listener rule or role.
+    Missing {
+        target_group: String,
+        fields: Vec<&'static str>,
+    },
+    /// The alternate target group does not exist.
+    AlternateNotFound {
+        target_group: String,
+        alternate: String,
+    },
+    /// The alternate is the production target group itself.
+    AlternateIsProduction { target_group: String },
+    /// The alternate is not on the load balancer(s) of the production target group.
+    AlternateOnOtherLoadBalancer {
+        target_group: String,
+        alternate: String,
+    },
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Refusal {
@@ -106,6 +131,13 @@ pub enum Refusal {
         service: String,
         /// Behind a classic ELB (else: no load balancer at all).
         classic: bool,
+    },
+    /// A traffic-shifting strategy needs each target group's `advancedConfiguration`, and an
+    /// alternate target group on the same load balancer.
+    StrategyNeedsAdvancedConfiguration {
+        strategy: Strategy,
+        service: String,
+        problems: Vec<ShiftProblem>,
     },
     /// The service's capacity allows no deployment without downtime.
     NoServiceCapacity {

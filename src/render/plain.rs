@@ -463,8 +463,47 @@ pub fn service_plan_text(p: &ServicePlan) -> String {
             p.load_balancers.join(", ")
         ));
     }
+    if !p.shifts.is_empty() {
+        s.push_str(&format!(
+            "\n  production traffic: {}",
+            traffic_shifts(&p.shifts)
+        ));
+    }
     s.push_str(&format!("\n  ECS's own gates: {}", ecs_gates(p)));
     s
+}
+
+/// `10% (10m), then 100% (bake 5m); at least 15m of bakes`: each share of production
+/// traffic on the new revision and how long ECS waits after it.
+fn traffic_shifts(shifts: &[crate::engine::service::native::Shift]) -> String {
+    let share = |t: u32| {
+        if t.is_multiple_of(10) {
+            format!("{}%", t / 10)
+        } else {
+            format!("{}.{}%", t / 10, t % 10)
+        }
+    };
+    let last = shifts.len() - 1;
+    let each: Vec<String> = shifts
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let wait = match (s.bake, i == last) {
+                (Some(d), _) if d.is_zero() => "no bake".to_string(),
+                (Some(d), true) => format!("bake {}", human(d)),
+                (Some(d), false) => human(d),
+                (None, true) => "ECS's default bake".to_string(),
+                (None, false) => "ECS's default wait".to_string(),
+            };
+            format!("{} ({wait})", share(s.percent_tenths))
+        })
+        .collect();
+    let known: std::time::Duration = shifts.iter().filter_map(|s| s.bake).sum();
+    format!(
+        "{}; at least {} of bakes after the new tasks are healthy",
+        each.join(", then "),
+        human(known)
+    )
 }
 
 /// The circuit breaker and the deployment alarms, or that ecs-roll's gates are the only ones.

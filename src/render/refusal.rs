@@ -1,7 +1,7 @@
 //! What a refusal says, and what to do about it: each hint works as printed.
 
 use crate::engine::plan;
-use crate::engine::refusal::{Refusal, Unavailable};
+use crate::engine::refusal::{Refusal, ShiftProblem, Unavailable};
 use crate::platform::{DeploymentController, ResourceStatus};
 
 pub fn message(r: &Refusal) -> String {
@@ -138,6 +138,18 @@ pub fn message(r: &Refusal) -> String {
         } => format!(
             "the {strategy} strategy needs an ALB/NLB target group and service {service} has no load balancer"
         ),
+        Refusal::StrategyNeedsAdvancedConfiguration {
+            strategy,
+            service,
+            problems,
+        } => format!(
+            "ECS cannot shift traffic for the {strategy} strategy: service {service}'s {}",
+            problems
+                .iter()
+                .map(shift_problem)
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
         Refusal::NoServiceCapacity {
             service,
             unavailable,
@@ -234,6 +246,7 @@ pub fn hint(r: &Refusal) -> String {
         ),
         Refusal::StrategyNeedsTargetGroup { classic: true, .. } => "use --strategy rolling, or move the service to an ALB/NLB target group".into(),
         Refusal::StrategyNeedsTargetGroup { .. } => "use --strategy rolling".into(),
+        Refusal::StrategyNeedsAdvancedConfiguration { .. } => "give each target group of the service an advancedConfiguration (UpdateService loadBalancers): an alternate target group on the same load balancer, the production listener rule ECS moves, and a role it may move it with; or use --strategy rolling".into(),
         Refusal::NoServiceCapacity { .. } => "add a container instance (or capacity provider capacity) so a new task fits beside the old one, or pass --allow-downtime".into(),
         Refusal::CountInServiceMode { .. } => {
             "drop --count (and `count` in ecs-roll.toml): the service's desired count is kept; scale the service on its own".into()
@@ -245,6 +258,36 @@ pub fn hint(r: &Refusal) -> String {
         Refusal::AwsDidNotAnswer { .. } => "check that AWS is reachable from here (network, proxy, AWS_ENDPOINT_URL, --region) and not throttling every call, then run the same command again; or raise --timeout".into(),
         Refusal::NoRecordedPrevious { .. } => "pass --to REVISION (a number, family:revision or ARN)".into(),
         Refusal::NothingToRollBack { .. } => "check --family and --cluster; a first deploy registers a revision from --task-definition FILE".into(),
+    }
+}
+
+fn shift_problem(p: &ShiftProblem) -> String {
+    match p {
+        ShiftProblem::NoAdvancedConfiguration { target_group } => {
+            format!("target group {target_group} has no advancedConfiguration")
+        }
+        ShiftProblem::Missing {
+            target_group,
+            fields,
+        } => format!(
+            "target group {target_group}'s advancedConfiguration has no {}",
+            fields.join(", no ")
+        ),
+        ShiftProblem::AlternateNotFound {
+            target_group,
+            alternate,
+        } => format!(
+            "alternate target group {alternate} of target group {target_group} does not exist"
+        ),
+        ShiftProblem::AlternateIsProduction { target_group } => {
+            format!("target group {target_group} is named as its own alternate target group")
+        }
+        ShiftProblem::AlternateOnOtherLoadBalancer {
+            target_group,
+            alternate,
+        } => format!(
+            "alternate target group {alternate} is not attached to the load balancer of target group {target_group}"
+        ),
     }
 }
 

@@ -20,6 +20,7 @@ impl World {
         svc: &mut ServiceRecord,
         t: Instant,
         bake: Duration,
+        shifting: Duration,
         notes: &mut Notes,
     ) -> bool {
         let desired = svc.desired;
@@ -64,7 +65,8 @@ impl World {
                 Some(Stage::ProductionTrafficShift)
             }
             Stage::ProductionTrafficShift
-                if svc.primary().blue_drained_at.is_none_or(|at| t >= at) =>
+                if svc.primary().blue_drained_at.is_none_or(|at| t >= at)
+                    && t >= svc.primary().stage_since + shifting =>
             {
                 Some(Stage::BakeTime)
             }

@@ -41,6 +41,8 @@ pub struct SimBuilder {
     tasks_on_each_instance: bool,
     register_instances: bool,
     target_groups: Vec<(String, TargetGroupSpec)>,
+    /// (target group, the one whose load balancer it shares).
+    beside: Vec<(String, String)>,
     /// (cluster, name, spec), in order.
     services: Vec<(String, String, ServiceSpec)>,
     supports_service_deployments: bool,
@@ -65,6 +67,7 @@ impl Default for SimBuilder {
             tasks_on_each_instance: false,
             register_instances: true,
             target_groups: Vec::new(),
+            beside: Vec::new(),
             services: Vec::new(),
             supports_service_deployments: true,
         }
@@ -203,6 +206,14 @@ impl SimBuilder {
         self
     }
 
+    /// A target group on the same load balancer as `beside` (declared before): the
+    /// alternate target group of a blue/green, linear or canary service.
+    pub fn target_group_beside(mut self, name: &str, spec: TargetGroupSpec, beside: &str) -> Self {
+        self.target_groups.push((name.to_string(), spec));
+        self.beside.push((name.to_string(), beside.to_string()));
+        self
+    }
+
     /// A service in the current cluster (`default` unless `cluster` was called), steady at
     /// build time: its task definition registered, `desired` tasks RUNNING, spread over zones
     /// and instances, healthy in its load balancers, and one deployment COMPLETED.
@@ -302,6 +313,17 @@ impl SimBuilder {
             target_group_arns.insert(name, tg.arn.clone());
             w.target_groups.insert(tg.arn.clone(), tg);
         }
+        for (name, beside) in &self.beside {
+            let lbs = target_group_arns
+                .get(beside)
+                .map(|arn| w.target_groups[arn].load_balancer_arns.clone())
+                .unwrap_or_else(|| panic!("target group {name}: declare {beside} first"));
+            let arn = &target_group_arns[name];
+            w.target_groups
+                .get_mut(arn)
+                .expect("declared")
+                .load_balancer_arns = lbs;
+        }
         // ECS registers a service's instances with its classic load balancer itself.
         let managed: Vec<String> = self
             .services
@@ -373,10 +395,19 @@ fn add_service(
             ip == awsvpc,
             "service {name}: awsvpc tasks need an `ip` target group, others an `instance` one"
         );
+        let advanced = spec.advanced.clone().map(|mut a| {
+            if let Some(alt) = &a.alternate_target_group_arn
+                && let Some(alt_arn) = target_group_arns.get(alt)
+            {
+                a.alternate_target_group_arn = Some(alt_arn.clone());
+            }
+            a
+        });
         load_balancers.push(Attachment {
             load_balancer: LoadBalancerRef::TargetGroup(arn.clone()),
             container: container.clone(),
             container_port,
+            advanced,
         });
     }
     if let Some(elb) = &spec.elb {
@@ -392,6 +423,7 @@ fn add_service(
             load_balancer: LoadBalancerRef::Classic(elb.clone()),
             container,
             container_port,
+            advanced: None,
         });
     }
     let mut svc = ServiceRecord {

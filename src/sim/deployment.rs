@@ -47,7 +47,13 @@ impl Stage {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Strategy {
     Rolling,
-    BlueGreen { bake: Duration },
+    /// BLUE_GREEN, and LINEAR and CANARY simplified to it: `shifting` is how long production
+    /// traffic takes to move (the step bakes of LINEAR, the canary bake of CANARY), after the
+    /// blue targets are out; then the bake time with both revisions running.
+    BlueGreen {
+        bake: Duration,
+        shifting: Duration,
+    },
 }
 
 #[derive(Debug, Clone)]

@@ -100,8 +100,8 @@ impl World {
         changed |= self.alarms(svc, t, &mut notes);
         let p = svc.primary();
         changed |= match (p.strategy, p.rollout) {
-            (Strategy::BlueGreen { bake }, Rollout::InProgress) => {
-                self.blue_green(svc, t, bake, &mut notes)
+            (Strategy::BlueGreen { bake, shifting }, Rollout::InProgress) => {
+                self.blue_green(svc, t, bake, shifting, &mut notes)
             }
             // Without rollback a tripped circuit breaker leaves everything as it is.
             (_, Rollout::Failed) => false,

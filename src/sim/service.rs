@@ -36,6 +36,7 @@ pub fn deployment_configuration(
         strategy: Some("ROLLING".into()),
         bake_time_minutes: None,
         alarms: None,
+        ..DeploymentConfiguration::default()
     }
 }
 
@@ -62,6 +63,9 @@ pub struct ServiceSpec {
     pub health_check_grace_period: Duration,
     /// Its subnets, security groups and platform version, which one-off tasks copy.
     pub placement: crate::platform::ServicePlacement,
+    /// The target group's `advancedConfiguration`; an alternate target group given by the
+    /// name of one declared with `SimBuilder::target_group` stands for its ARN.
+    pub advanced: Option<crate::platform::AdvancedConfiguration>,
 }
 
 impl Default for ServiceSpec {
@@ -77,6 +81,7 @@ impl Default for ServiceSpec {
             deployment_controller: "ECS".into(),
             placement: Default::default(),
             health_check_grace_period: Duration::ZERO,
+            advanced: None,
         }
     }
 }
@@ -95,6 +100,7 @@ pub(crate) struct Attachment {
     pub load_balancer: LoadBalancerRef,
     pub container: String,
     pub container_port: u16,
+    pub advanced: Option<crate::platform::AdvancedConfiguration>,
 }
 
 impl Attachment {
@@ -228,11 +234,12 @@ impl ServiceRecord {
         }
         // A rollback returns to tasks that are (mostly) still there: no stages, no bake.
         let strategy = match self.config.strategy.as_ref().map(|s| s.as_str()) {
-            Some("BLUE_GREEN") if rollback_of.is_none() => Strategy::BlueGreen {
-                bake: Duration::from_secs(
-                    60 * self.config.bake_time_minutes.unwrap_or(0).max(0) as u64,
-                ),
-            },
+            Some(native @ ("BLUE_GREEN" | "LINEAR" | "CANARY")) if rollback_of.is_none() => {
+                Strategy::BlueGreen {
+                    bake: minutes(self.config.bake_time_minutes),
+                    shifting: shifting(native, &self.config),
+                }
+            }
             _ => Strategy::Rolling,
         };
         let mut deployment = DeploymentRecord {
@@ -277,8 +284,13 @@ impl ServiceRecord {
         let mut out = Vec::new();
         let p = self.primary();
         match (p.strategy, p.stage) {
-            (_, Some(Stage::ProductionTrafficShift)) => out.extend(p.blue_drained_at),
-            (Strategy::BlueGreen { bake }, Some(Stage::BakeTime)) => out.push(p.stage_since + bake),
+            (Strategy::BlueGreen { shifting, .. }, Some(Stage::ProductionTrafficShift)) => {
+                out.extend(p.blue_drained_at);
+                out.push(p.stage_since + shifting);
+            }
+            (Strategy::BlueGreen { bake, .. }, Some(Stage::BakeTime)) => {
+                out.push(p.stage_since + bake)
+            }
             _ => {}
         }
         if self.placement_failed_at.is_some() {
@@ -359,6 +371,7 @@ impl ServiceRecord {
                         load_balancer_name,
                         container_name: Some(a.container.clone()),
                         container_port: Some(a.container_port),
+                        advanced: a.advanced.clone(),
                     }
                 })
                 .collect(),
@@ -375,6 +388,25 @@ impl ServiceRecord {
 
 /// ECS repeats "was unable to place a task" about once a minute while it keeps failing.
 pub(crate) const UNABLE_EVERY: Duration = Duration::from_secs(60);
+
+fn minutes(m: Option<i64>) -> Duration {
+    Duration::from_secs(60 * m.unwrap_or(0).max(0) as u64)
+}
+
+/// How long production traffic takes to move: LINEAR bakes after each step short of 100%,
+/// CANARY after its canary share (ECS's defaults where unset: 10% steps, 5% and 10 minutes).
+fn shifting(strategy: &str, c: &DeploymentConfiguration) -> Duration {
+    match strategy {
+        "LINEAR" => {
+            let step = c.linear.unwrap_or_default();
+            let p = step.percent_tenths.unwrap_or(100).max(1);
+            let steps = 1000u32.div_ceil(p).saturating_sub(1);
+            minutes(step.bake_minutes) * steps
+        }
+        "CANARY" => minutes(Some(c.canary.and_then(|k| k.bake_minutes).unwrap_or(10))),
+        _ => Duration::ZERO,
+    }
+}
 
 pub(crate) fn service_arn(cluster: &str, name: &str) -> String {
     format!("arn:aws:ecs:{REGION}:{ACCOUNT}:service/{cluster}/{name}")
@@ -442,6 +474,8 @@ impl World {
             cfg.strategy = c.strategy.clone().or(cfg.strategy.take());
             cfg.bake_time_minutes = c.bake_time_minutes.or(cfg.bake_time_minutes);
             cfg.alarms = c.alarms.clone().or(cfg.alarms.take());
+            cfg.linear = c.linear.or(cfg.linear);
+            cfg.canary = c.canary.or(cfg.canary);
         }
         if let Some(arn) = target.filter(|arn| *arn != svc.primary().task_definition) {
             svc.deploy(self, &arn, t, None);

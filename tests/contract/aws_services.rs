@@ -279,6 +279,7 @@ async fn a_service_is_described_and_updated() {
         strategy: Some("ROLLING".into()),
         bake_time_minutes: Some(3),
         alarms: Some((vec!["web-5xx".into()], true, false)),
+        ..DeploymentConfiguration::default()
     };
     let updated = a
         .ecs
@@ -865,6 +866,8 @@ async fn a_service_as_ecs_describes_it_mid_rollout() {
             strategy: Some("ROLLING".into()),
             bake_time_minutes: Some(0),
             alarms: None,
+            linear: None,
+            canary: None,
         }
     );
     let ids: Vec<&str> = svc.deployments.iter().map(|d| d.id.as_str()).collect();

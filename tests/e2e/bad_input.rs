@@ -242,6 +242,16 @@ fn cases() -> Vec<Case> {
             &["--bake \"soon\"", "not a duration"],
         ),
         deploy_case(
+            "--linear-step below ECS's 3%",
+            &["--linear-step", "2"],
+            &["--linear-step 2", "from 3 to 100"],
+        ),
+        deploy_case(
+            "--canary-percent with two decimals",
+            &["--canary-percent", "2.55"],
+            &["--canary-percent 2.55", "at most one decimal"],
+        ),
+        deploy_case(
             "--alarm with an empty name",
             &["--alarm", " "],
             &["--alarm", "alarm name"],

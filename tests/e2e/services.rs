@@ -36,7 +36,7 @@ const SERVICE: &str = FAMILY;
 const RECORD: &str = "ecs-roll:deployment-configuration";
 const LOCK: &str = "ecs-roll:lock";
 /// How ecs-roll records the seeded configuration (no strategy set: ROLLING; no alarms, no bake).
-const ORIGINAL: &str = "max=200 min=100 strategy=- alarms=- bake=-";
+const ORIGINAL: &str = "max=200 min=100 strategy=- alarms=- bake=- linear=- canary=-";
 /// The configuration ecs-roll deploys with: no free host port, 3 tasks, one at a time.
 const DURING: (Option<i64>, Option<i64>) = (Some(100), Some(66));
 const SEEDED: (Option<i64>, Option<i64>) = (Some(200), Some(100));

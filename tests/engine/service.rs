@@ -33,6 +33,7 @@ mod alarms;
 mod before;
 mod conclusion;
 mod keep_revisions;
+mod native;
 mod rollback_records;
 mod time_limits;
 mod timeline;
@@ -118,6 +119,47 @@ fn alb_dynamic_with(config: DeploymentConfiguration, timings: ecs_roll::sim::Tim
                 task_definition: dynamic_app("app:v1"),
                 target_group: Some(WEB.into()),
                 deployment_configuration: config,
+                ..ServiceSpec::default()
+            },
+        )
+        .build()
+}
+
+/// The green side of `alb_native`'s service: a target group on the same load balancer.
+const GREEN: &str = "web-green";
+
+/// What ECS needs to shift traffic for the service: the alternate target group (by name:
+/// the simulator stands it for its ARN), the production listener rule and the role.
+fn advanced() -> ecs_roll::platform::AdvancedConfiguration {
+    ecs_roll::platform::AdvancedConfiguration {
+        alternate_target_group_arn: Some(GREEN.into()),
+        production_listener_rule: Some(
+            "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/web-alb/1/2/3"
+                .into(),
+        ),
+        test_listener_rule: None,
+        role_arn: Some("arn:aws:iam::123456789012:role/ecsInfrastructureRole".into()),
+    }
+}
+
+/// `alb_dynamic`, ready for ECS's own BLUE_GREEN, LINEAR and CANARY: an alternate target
+/// group beside the service's, and `advanced` on its load balancer (None: left out).
+fn alb_native(
+    config: DeploymentConfiguration,
+    advanced: Option<ecs_roll::platform::AdvancedConfiguration>,
+) -> Sim {
+    Sim::builder()
+        .instances(3)
+        .target_group(WEB, tg(TargetType::Instance, 8080))
+        .target_group_beside(GREEN, tg(TargetType::Instance, 8080), WEB)
+        .service(
+            WEB,
+            ServiceSpec {
+                desired: 3,
+                task_definition: dynamic_app("app:v1"),
+                target_group: Some(WEB.into()),
+                deployment_configuration: config,
+                advanced,
                 ..ServiceSpec::default()
             },
         )

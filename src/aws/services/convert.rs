@@ -7,10 +7,10 @@ use aws_smithy_types::DateTime;
 use aws_smithy_types::date_time::Format;
 
 use crate::platform::{
-    AwsVpcConfiguration, CapacityProviderItem, Deployment, DeploymentConfiguration,
-    DeploymentController, DeploymentStatus, ResourceStatus, RolloutState, Service,
-    ServiceDeployment, ServiceDeploymentStatus, ServiceEvent, ServiceLoadBalancer,
-    ServicePlacement, Strategy,
+    AdvancedConfiguration, AwsVpcConfiguration, CapacityProviderItem, Deployment,
+    DeploymentConfiguration, DeploymentController, DeploymentStatus, ResourceStatus, RolloutState,
+    Service, ServiceDeployment, ServiceDeploymentStatus, ServiceEvent, ServiceLoadBalancer,
+    ServicePlacement, Strategy, TrafficStep,
 };
 
 /// The name in a service reference: `NAME`, `arn:...:service/NAME` or
@@ -108,6 +108,12 @@ fn load_balancer(lb: &sdk::LoadBalancer) -> ServiceLoadBalancer {
         load_balancer_name: lb.load_balancer_name().map(String::from),
         container_name: lb.container_name().map(String::from),
         container_port: lb.container_port().and_then(|p| u16::try_from(p).ok()),
+        advanced: lb.advanced_configuration().map(|a| AdvancedConfiguration {
+            alternate_target_group_arn: a.alternate_target_group_arn().map(String::from),
+            production_listener_rule: a.production_listener_rule().map(String::from),
+            test_listener_rule: a.test_listener_rule().map(String::from),
+            role_arn: a.role_arn().map(String::from),
+        }),
     }
 }
 
@@ -125,7 +131,20 @@ pub(super) fn deployment_configuration(
         alarms: c
             .alarms()
             .map(|a| (a.alarm_names().to_vec(), a.enable(), a.rollback())),
+        linear: c.linear_configuration().map(|l| TrafficStep {
+            percent_tenths: l.step_percent().map(tenths),
+            bake_minutes: l.step_bake_time_in_minutes().map(i64::from),
+        }),
+        canary: c.canary_configuration().map(|k| TrafficStep {
+            percent_tenths: k.canary_percent().map(tenths),
+            bake_minutes: k.canary_bake_time_in_minutes().map(i64::from),
+        }),
     }
+}
+
+/// 25.0 -> 250: a percentage in the tenths ECS takes.
+fn tenths(percent: f64) -> u32 {
+    (percent * 10.0).round().clamp(0.0, 1000.0) as u32
 }
 
 /// `current` with the members `wanted` sets replaced and everything else kept, including what the
@@ -166,6 +185,32 @@ pub(super) fn merged_configuration(
             .build()
             .map_err(|e| format!("deployment alarms: {e}"))?;
         c.alarms = Some(alarms);
+    }
+    if let Some(step) = &wanted.linear {
+        let mut l = c
+            .linear_configuration
+            .take()
+            .unwrap_or_else(|| sdk::LinearConfiguration::builder().build());
+        if let Some(p) = step.percent_tenths {
+            l.step_percent = Some(f64::from(p) / 10.0);
+        }
+        if let Some(m) = step.bake_minutes {
+            l.step_bake_time_in_minutes = Some(int("step bake time", m)?);
+        }
+        c.linear_configuration = Some(l);
+    }
+    if let Some(step) = &wanted.canary {
+        let mut k = c
+            .canary_configuration
+            .take()
+            .unwrap_or_else(|| sdk::CanaryConfiguration::builder().build());
+        if let Some(p) = step.percent_tenths {
+            k.canary_percent = Some(f64::from(p) / 10.0);
+        }
+        if let Some(m) = step.bake_minutes {
+            k.canary_bake_time_in_minutes = Some(int("canary bake time", m)?);
+        }
+        c.canary_configuration = Some(k);
     }
     Ok(c)
 }
@@ -361,6 +406,7 @@ mod tests {
                 load_balancer_name: Some("classic".into()),
                 container_name: Some("web".into()),
                 container_port: None,
+                advanced: None,
             }
         );
         assert_eq!(
@@ -420,7 +466,35 @@ mod tests {
                 strategy: None,
                 bake_time_minutes: Some(5),
                 alarms: Some((vec!["p99".into()], true, false)),
+                linear: None,
+                canary: Some(TrafficStep {
+                    percent_tenths: Some(100),
+                    bake_minutes: None,
+                }),
             }
+        );
+        // A linear step set where the service had none; the canary's bake added to its own.
+        let steps = DeploymentConfiguration {
+            linear: Some(TrafficStep {
+                percent_tenths: Some(250),
+                bake_minutes: Some(3),
+            }),
+            canary: Some(TrafficStep {
+                percent_tenths: None,
+                bake_minutes: Some(7),
+            }),
+            ..DeploymentConfiguration::default()
+        };
+        let merged = merged_configuration(Some(&current), &steps).unwrap();
+        let linear = merged.linear_configuration.as_ref().unwrap();
+        assert_eq!(
+            (linear.step_percent, linear.step_bake_time_in_minutes),
+            (Some(25.0), Some(3))
+        );
+        let canary = merged.canary_configuration.as_ref().unwrap();
+        assert_eq!(
+            (canary.canary_percent, canary.canary_bake_time_in_minutes),
+            (Some(10.0), Some(7))
         );
         let nothing = merged_configuration(None, &DeploymentConfiguration::default()).unwrap();
         assert_eq!(nothing, sdk::DeploymentConfiguration::builder().build());

@@ -4,6 +4,7 @@
 
 pub mod configuration;
 pub mod follow;
+pub mod native;
 pub mod observe;
 mod preflight;
 pub mod record;
@@ -49,4 +50,6 @@ pub struct ServicePlan {
     /// sets them (`--alarm`).
     pub alarms: Option<(Vec<String>, bool)>,
     pub sets_alarms: bool,
+    /// BLUE_GREEN, LINEAR, CANARY: how production traffic moves to the new revision.
+    pub shifts: Vec<native::Shift>,
 }

@@ -3,11 +3,13 @@
 
 use super::configuration::Capacity;
 use crate::engine::deploy::{TAG_PREVIOUS, short_name};
-use crate::engine::refusal::Refusal;
+use std::collections::BTreeMap;
+
+use crate::engine::refusal::{Refusal, ShiftProblem};
 use crate::error::Error;
 use crate::platform::{
     ContainerInstance, Deployment, DeploymentController, DeploymentStatus, ResourceStatus,
-    Revision, RolloutState, Service, Strategy,
+    Revision, RolloutState, Service, ServiceLoadBalancer, Strategy, TargetGroup,
 };
 use crate::taskdef::TaskDefinition;
 
@@ -57,6 +59,79 @@ pub(super) fn check_strategy(
         }));
     }
     Ok(())
+}
+
+/// What each target group lacks for ECS to shift traffic between it and its alternate:
+/// `alternates` holds what DescribeTargetGroups said of each alternate named (None: missing).
+pub(super) fn shift_problems(
+    lbs: &[ServiceLoadBalancer],
+    groups: &BTreeMap<String, TargetGroup>,
+    alternates: &BTreeMap<String, Option<TargetGroup>>,
+) -> Vec<ShiftProblem> {
+    let mut problems = Vec::new();
+    for lb in lbs {
+        let Some(arn) = &lb.target_group_arn else {
+            continue;
+        };
+        let target_group = short_tg(arn);
+        let Some(a) = &lb.advanced else {
+            problems.push(ShiftProblem::NoAdvancedConfiguration { target_group });
+            continue;
+        };
+        let fields: Vec<&'static str> = [
+            ("alternateTargetGroupArn", &a.alternate_target_group_arn),
+            ("productionListenerRule", &a.production_listener_rule),
+            ("roleArn", &a.role_arn),
+        ]
+        .into_iter()
+        .filter(|(_, v)| v.as_deref().is_none_or(str::is_empty))
+        .map(|(name, _)| name)
+        .collect();
+        if !fields.is_empty() {
+            problems.push(ShiftProblem::Missing {
+                target_group: target_group.clone(),
+                fields,
+            });
+        }
+        let Some(alt) = a
+            .alternate_target_group_arn
+            .as_deref()
+            .filter(|s| !s.is_empty())
+        else {
+            continue;
+        };
+        if alt == arn {
+            problems.push(ShiftProblem::AlternateIsProduction { target_group });
+            continue;
+        }
+        match alternates.get(alt) {
+            Some(Some(found)) => {
+                let production = groups.get(arn).map(|g| &g.load_balancer_arns);
+                let shares = production
+                    .is_some_and(|lbs| lbs.iter().any(|l| found.load_balancer_arns.contains(l)));
+                if !shares {
+                    problems.push(ShiftProblem::AlternateOnOtherLoadBalancer {
+                        target_group,
+                        alternate: short_tg(alt),
+                    });
+                }
+            }
+            _ => problems.push(ShiftProblem::AlternateNotFound {
+                target_group,
+                alternate: short_tg(alt),
+            }),
+        }
+    }
+    problems
+}
+
+/// `targetgroup/web/0123` -> `web`: the name a target group ARN carries.
+fn short_tg(arn: &str) -> String {
+    arn.split("targetgroup/")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or(arn)
+        .to_string()
 }
 
 /// A service keeps its desired count: a `--count` that differs is refused, not ignored.
@@ -319,5 +394,91 @@ mod tests {
         );
         let err = check_no_other_deployment(&retrying(), None).unwrap_err();
         assert!(!err.hint().contains("ecs-roll rollback"), "{}", err.hint());
+    }
+
+    fn group(name: &str, lb: &str) -> TargetGroup {
+        TargetGroup {
+            arn: format!("arn:aws:elasticloadbalancing:r:1:targetgroup/{name}/1"),
+            name: name.into(),
+            target_type: "instance".into(),
+            port: Some(80),
+            protocol: Some("HTTP".into()),
+            health_check_interval: std::time::Duration::from_secs(10),
+            healthy_threshold: 3,
+            unhealthy_threshold: 2,
+            deregistration_delay: std::time::Duration::from_secs(30),
+            load_balancer_arns: vec![lb.into()],
+        }
+    }
+
+    #[test]
+    fn what_a_target_group_lacks_for_ecs_to_shift_traffic_is_named() {
+        use crate::platform::AdvancedConfiguration;
+        let blue = group("blue", "alb-1");
+        let green = group("green", "alb-1");
+        let elsewhere = group("far", "alb-2");
+        let lb = |advanced: Option<AdvancedConfiguration>| ServiceLoadBalancer {
+            target_group_arn: Some(blue.arn.clone()),
+            load_balancer_name: None,
+            container_name: Some("web".into()),
+            container_port: Some(80),
+            advanced,
+        };
+        let full = |alt: &str| AdvancedConfiguration {
+            alternate_target_group_arn: Some(alt.into()),
+            production_listener_rule: Some("rule".into()),
+            test_listener_rule: None,
+            role_arn: Some("role".into()),
+        };
+        let groups = BTreeMap::from([(blue.arn.clone(), blue.clone())]);
+        let alternates = BTreeMap::from([
+            (green.arn.clone(), Some(green.clone())),
+            (elsewhere.arn.clone(), Some(elsewhere.clone())),
+            ("gone".to_string(), None),
+        ]);
+        let b = || "blue".to_string();
+        let table = [
+            (lb(Some(full(&green.arn))), vec![]),
+            (
+                lb(None),
+                vec![ShiftProblem::NoAdvancedConfiguration { target_group: b() }],
+            ),
+            (
+                lb(Some(AdvancedConfiguration::default())),
+                vec![ShiftProblem::Missing {
+                    target_group: b(),
+                    fields: vec![
+                        "alternateTargetGroupArn",
+                        "productionListenerRule",
+                        "roleArn",
+                    ],
+                }],
+            ),
+            (
+                lb(Some(full("gone"))),
+                vec![ShiftProblem::AlternateNotFound {
+                    target_group: b(),
+                    alternate: "gone".into(),
+                }],
+            ),
+            (
+                lb(Some(full(&blue.arn))),
+                vec![ShiftProblem::AlternateIsProduction { target_group: b() }],
+            ),
+            (
+                lb(Some(full(&elsewhere.arn))),
+                vec![ShiftProblem::AlternateOnOtherLoadBalancer {
+                    target_group: b(),
+                    alternate: "far".into(),
+                }],
+            ),
+        ];
+        for (lb, want) in table {
+            assert_eq!(
+                shift_problems(std::slice::from_ref(&lb), &groups, &alternates),
+                want,
+                "{lb:?}"
+            );
+        }
     }
 }

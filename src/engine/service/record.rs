@@ -2,14 +2,16 @@
 //! recorded as a tag on the service before the change. Whatever ends a run (success, failure,
 //! rollback, Ctrl-C, kill -9), the next run and `ecs-roll status` know what to restore.
 
-use crate::platform::{DeploymentConfiguration, Strategy};
+use crate::platform::{DeploymentConfiguration, Strategy, TrafficStep};
 
 /// Tag on the service: its deployment configuration before ecs-roll changed it for a deploy,
-/// as `max=200 min=100 strategy=ROLLING alarms=11:web-5xx+web-p99 bake=5` (`-` for unset; the
+/// as `max=200 min=100 strategy=ROLLING alarms=11:web-5xx+web-p99 bake=5 linear=250:3
+/// canary=-` (`-` for unset; the
 /// alarms as enable and rollback flags, then the names joined by `+`, each character a tag
 /// value does not allow written `@` and its UTF-8 bytes in hex; tag values allow letters,
-/// digits, spaces and `_.:/=+-@`; `bake` in minutes). A tag without `alarms=` or `bake=`
-/// (an older ecs-roll's) leaves those as they are.
+/// digits, spaces and `_.:/=+-@`; `bake` in minutes; a linear or canary step as tenths of a
+/// percent and minutes). A tag without the later members (an older ecs-roll's) leaves those
+/// as they are.
 pub const TAG_CONFIGURATION: &str = "ecs-roll:deployment-configuration";
 
 /// The members ecs-roll changes, in the tag's form.
@@ -17,12 +19,46 @@ pub fn encode(c: &DeploymentConfiguration) -> String {
     let n = |v: Option<i64>| v.map_or("-".to_string(), |x| x.to_string());
     let strategy = c.strategy.as_ref().map_or("-", |s| s.as_str());
     format!(
-        "max={} min={} strategy={strategy} alarms={} bake={}",
+        "max={} min={} strategy={strategy} alarms={} bake={} linear={} canary={}",
         n(c.maximum_percent),
         n(c.minimum_healthy_percent),
         encode_alarms(c.alarms.as_ref()),
-        n(c.bake_time_minutes)
+        n(c.bake_time_minutes),
+        encode_step(c.linear),
+        encode_step(c.canary)
     )
+}
+
+/// `250:3` (tenths of a percent, minutes; `-` for ECS's default), or `-` for none.
+fn encode_step(step: Option<TrafficStep>) -> String {
+    let Some(s) = step else {
+        return "-".into();
+    };
+    let n = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+    format!(
+        "{}:{}",
+        n(s.percent_tenths.map(|p| p.to_string())),
+        n(s.bake_minutes.map(|m| m.to_string()))
+    )
+}
+
+fn decode_step(value: &str) -> Option<Option<TrafficStep>> {
+    if value == "-" {
+        return Some(None);
+    }
+    let (p, m) = value.split_once(':')?;
+    let percent_tenths = match p {
+        "-" => None,
+        p => Some(p.parse().ok()?),
+    };
+    let bake_minutes = match m {
+        "-" => None,
+        m => Some(m.parse().ok()?),
+    };
+    Some(Some(TrafficStep {
+        percent_tenths,
+        bake_minutes,
+    }))
 }
 
 fn encode_alarms(alarms: Option<&(Vec<String>, bool, bool)>) -> String {
@@ -103,11 +139,13 @@ pub fn decode(tag: &str, base: &DeploymentConfiguration) -> Option<DeploymentCon
             "strategy" => c.strategy = (value != "-").then(|| Strategy::parse(value)),
             "alarms" => c.alarms = decode_alarms(value)?,
             "bake" => c.bake_time_minutes = number()?,
+            "linear" => c.linear = decode_step(value)?,
+            "canary" => c.canary = decode_step(value)?,
             _ => return None,
         }
         seen += 1;
     }
-    (3..=5).contains(&seen).then_some(c)
+    (3..=7).contains(&seen).then_some(c)
 }
 
 #[cfg(test)]
@@ -138,6 +176,14 @@ mod tests {
                 strategy,
                 alarms,
                 bake_time_minutes: (i == 2).then_some(15),
+                linear: (i == 1).then_some(TrafficStep {
+                    percent_tenths: Some(250),
+                    bake_minutes: None,
+                }),
+                canary: (i == 2).then_some(TrafficStep {
+                    percent_tenths: Some(5),
+                    bake_minutes: Some(10),
+                }),
                 ..base.clone()
             };
             let tag = encode(&c);

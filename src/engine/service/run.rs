@@ -9,6 +9,7 @@ use tokio::time::Instant;
 
 use super::configuration::{self, Choice};
 use super::follow::{Halt, Scene, follow};
+use super::native;
 use super::observe::{self, Gate};
 use super::preflight::{
     capacity, check_count, check_no_other_deployment, check_service, check_strategy, is_fargate,
@@ -33,7 +34,7 @@ use crate::engine::wait::with_retry;
 use crate::error::Error;
 use crate::platform::{
     ContainerInstance, DeploymentConfiguration, Revision, Service, ServiceUpdate, Strategy, Task,
-    TaskStatus,
+    TaskStatus, TrafficStep,
 };
 use crate::taskdef::TaskDefinition;
 
@@ -68,6 +69,9 @@ struct Prepared {
     alarms: Option<(Vec<String>, bool, bool)>,
     /// `--bake` as ECS's bakeTimeInMinutes, when it differs from the service's own.
     bake: Option<i64>,
+    /// LINEAR's and CANARY's steps this deploy sets (`--linear-step`, `--canary-percent`...).
+    linear: Option<TrafficStep>,
+    canary: Option<TrafficStep>,
     previous_arn: Option<String>,
     previous: Option<Revision>,
     prediction: Prediction,
@@ -127,9 +131,13 @@ async fn prepare(s: &ServiceCtx, desired: Desired, opts: &Options) -> Result<Pre
         .clone()
         .unwrap_or_else(|| svc.deployment_configuration.clone());
     let (strategy, switches_strategy) = decide_strategy(s, opts, &original, &gates)?;
+    if strategy.shifts_traffic() {
+        native::check_traffic_shift(s, &svc, &strategy, &gates).await?;
+    }
     let alarms = deployment_alarms(&opts.alarms, &original);
-    let bake =
-        bake_minutes(opts.bake, &strategy)?.filter(|m| original.bake_time_minutes != Some(*m));
+    let bake = native::bake_minutes(opts.bake, &strategy)?
+        .filter(|m| original.bake_time_minutes != Some(*m));
+    let (linear, canary) = native::traffic_steps(&opts.traffic, &strategy, &original)?;
     let fargate = is_fargate(&svc);
     let instances = observe::instances(s, fargate)
         .await
@@ -156,6 +164,8 @@ async fn prepare(s: &ServiceCtx, desired: Desired, opts: &Options) -> Result<Pre
             && (switches_strategy
                 || alarms.is_some()
                 || bake.is_some()
+                || linear.is_some()
+                || canary.is_some()
                 || svc.desired_count > 0
                     && changes_configuration(&strategy, switches_strategy, current_pct, &choice));
     let recorded_previous = existing.as_ref().and_then(|r| r.tags.get(TAG_PREVIOUS));
@@ -194,6 +204,8 @@ async fn prepare(s: &ServiceCtx, desired: Desired, opts: &Options) -> Result<Pre
         changes_configuration,
         alarms,
         bake,
+        linear,
+        canary,
         previous_arn,
         previous,
         prediction,
@@ -237,33 +249,6 @@ fn deployment_alarms(
 ) -> Option<(Vec<String>, bool, bool)> {
     let alarms = (wanted.to_vec(), true, true);
     (!wanted.is_empty() && original.alarms.as_ref() != Some(&alarms)).then_some(alarms)
-}
-
-/// `--bake` as ECS's bakeTimeInMinutes: only a strategy that shifts traffic bakes, in whole
-/// minutes up to a day (None: not given).
-fn bake_minutes(bake: Duration, strategy: &Strategy) -> Result<Option<i64>, Error> {
-    if bake.is_zero() {
-        return Ok(None);
-    }
-    if !strategy.shifts_traffic() {
-        return Err(Error::usage(
-            format!(
-                "--bake in service mode is ECS's bake time, which the {strategy} strategy does not have"
-            ),
-            "pass --strategy blue-green, linear or canary with --bake, or drop --bake",
-        ));
-    }
-    let secs = bake.as_secs();
-    if !secs.is_multiple_of(60) || bake.subsec_nanos() != 0 || secs > 1440 * 60 {
-        return Err(Error::usage(
-            format!(
-                "--bake {} is not a whole number of minutes up to 24h",
-                humantime::format_duration(bake)
-            ),
-            "ECS bakes in whole minutes: pass --bake 5m (at most 1440m)",
-        ));
-    }
-    Ok(Some((secs / 60) as i64))
 }
 
 /// The definition to roll out, and the revision that already has it (a rollback's target, or
@@ -363,6 +348,7 @@ fn announce(s: &ServiceCtx, p: &Prepared) {
             .filter(|(names, enabled, _)| *enabled && !names.is_empty())
             .map(|(names, _, rollback)| (names.clone(), *rollback)),
         sets_alarms: p.alarms.is_some(),
+        shifts: native::shifts(&p.strategy, &planned_configuration(p)),
     }));
     ctx.emit(Event::Prediction(p.prediction.clone()));
 }
@@ -400,11 +386,23 @@ fn initial_outcome(s: &ServiceCtx, p: &Prepared, opts: &Options) -> Outcome {
     }
 }
 
+/// The deployment configuration the deploy runs with: the one ecs-roll sets, else the
+/// service's own.
+fn planned_configuration(p: &Prepared) -> DeploymentConfiguration {
+    if p.changes_configuration && p.resuming.is_none() {
+        new_configuration(p)
+    } else {
+        p.svc.deployment_configuration.clone()
+    }
+}
+
 /// The deployment configuration ecs-roll sets for the deploy.
 fn new_configuration(p: &Prepared) -> DeploymentConfiguration {
     let base = DeploymentConfiguration {
         alarms: p.alarms.clone(),
         bake_time_minutes: p.bake,
+        linear: p.linear,
+        canary: p.canary,
         ..p.svc.deployment_configuration.clone()
     };
     if p.strategy == Strategy::Rolling {
@@ -780,28 +778,6 @@ fn task_reports(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_bake_is_ecss_bake_time_in_whole_minutes_for_a_strategy_that_shifts_traffic() {
-        let m = |n: u64| Duration::from_secs(n * 60);
-        assert_eq!(
-            bake_minutes(Duration::ZERO, &Strategy::Rolling).ok(),
-            Some(None)
-        );
-        assert_eq!(bake_minutes(m(5), &Strategy::BlueGreen).ok(), Some(Some(5)));
-        assert_eq!(
-            bake_minutes(m(1440), &Strategy::Canary).ok(),
-            Some(Some(1440))
-        );
-        for (bake, strategy) in [
-            (m(5), Strategy::Rolling),
-            (Duration::from_secs(90), Strategy::Linear),
-            (m(1441), Strategy::BlueGreen),
-        ] {
-            let err = bake_minutes(bake, &strategy).unwrap_err();
-            assert_eq!(err.exit_code(), 2, "{bake:?} {strategy}: {err}");
-        }
-    }
 
     #[test]
     fn alarms_are_set_only_where_the_service_does_not_have_them_already() {

@@ -22,7 +22,10 @@ async fn a_service_deploy_is_drawn_with_its_healthy_targets() {
 
 #[tokio::test(start_paused = true)]
 async fn a_native_blue_green_deploy_draws_ecss_lifecycle_stages() {
-    let run = Run::new(alb_dynamic(deployment_configuration(200, 100)));
+    let run = Run::new(alb_native(
+        deployment_configuration(200, 100),
+        Some(advanced()),
+    ));
     let td = run.definition("app:v2").await;
     let mut out = service::run(
         &run.sctx(),
