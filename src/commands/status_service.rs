@@ -9,7 +9,10 @@ use super::Aws;
 use crate::engine::deploy::short_name;
 use crate::engine::service::TAG_CONFIGURATION;
 use crate::error::Error;
-use crate::platform::{Deployment, ServiceEvent, Strategy, TaskStatus};
+use crate::platform::{
+    Deployment, DeploymentConfiguration, DeploymentStatus, ServiceDeployment, ServiceEvent,
+    Strategy, TaskStatus,
+};
 use crate::settings::Settings;
 
 #[derive(Debug, Serialize)]
@@ -29,6 +32,10 @@ pub struct ServiceStatus {
     #[serde(skip_serializing_if = "Option::is_none")]
     configuration_to_restore: Option<String>,
     deployments: Vec<Deployment>,
+    /// The PRIMARY deployment as DescribeServiceDeployments tells it (ARN, status, lifecycle
+    /// stage, triggered alarms), where the endpoint has it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    service_deployment: Option<ServiceDeployment>,
     tasks_per_revision: BTreeMap<String, usize>,
     load_balancers: Vec<LoadBalancerHealth>,
     events: Vec<ServiceEvent>,
@@ -105,8 +112,21 @@ pub async fn snapshot(s: &Settings, aws: &Aws, service: &str) -> Result<ServiceS
             states: counts,
         });
     }
-    let dc = &svc.deployment_configuration;
     let tags = aws.tags.resource_tags(&svc.arn).await.map_err(before)?;
+    let primary = svc
+        .deployments
+        .iter()
+        .find(|d| d.status == DeploymentStatus::Primary);
+    // Status shows what it can: an endpoint without the call (or a denial) leaves it out.
+    let service_deployment = match primary {
+        Some(d) => aws
+            .services
+            .service_deployment(&s.cluster, service, &d.id)
+            .await
+            .ok()
+            .flatten(),
+        None => None,
+    };
     let configuration_to_restore = tags.get(TAG_CONFIGURATION).cloned();
     let status = ServiceStatus {
         cluster: s.cluster.clone(),
@@ -117,25 +137,61 @@ pub async fn snapshot(s: &Settings, aws: &Aws, service: &str) -> Result<ServiceS
         previous: super::rollback::plain_target_name(&rev),
         desired: svc.desired_count,
         running: svc.running_count,
-        deployment_configuration: format!(
-            "{} max {}% min {}%{}",
-            dc.strategy.as_ref().unwrap_or(&Strategy::Rolling),
-            dc.maximum_percent.map_or("-".into(), |v| v.to_string()),
-            dc.minimum_healthy_percent
-                .map_or("-".into(), |v| v.to_string()),
-            match dc.circuit_breaker {
-                Some((true, true)) => ", circuit breaker with rollback",
-                Some((true, false)) => ", circuit breaker",
-                _ => "",
-            }
-        ),
+        deployment_configuration: configuration_text(&svc.deployment_configuration),
         configuration_to_restore,
         deployments: svc.deployments.clone(),
+        service_deployment,
         tasks_per_revision: per_revision,
         load_balancers: lbs,
         events: svc.events.iter().take(5).cloned().collect(),
     };
     Ok(status)
+}
+
+/// `BLUE_GREEN max 200% min 100%, circuit breaker with rollback, alarms web-5xx (rollback),
+/// bake 10m`.
+fn configuration_text(dc: &DeploymentConfiguration) -> String {
+    let mut s = format!(
+        "{} max {}% min {}%",
+        dc.strategy.as_ref().unwrap_or(&Strategy::Rolling),
+        dc.maximum_percent.map_or("-".into(), |v| v.to_string()),
+        dc.minimum_healthy_percent
+            .map_or("-".into(), |v| v.to_string()),
+    );
+    match dc.circuit_breaker {
+        Some((true, true)) => s.push_str(", circuit breaker with rollback"),
+        Some((true, false)) => s.push_str(", circuit breaker"),
+        _ => {}
+    }
+    if let Some((names, true, rollback)) = &dc.alarms
+        && !names.is_empty()
+    {
+        let how = if *rollback { "rollback" } else { "no rollback" };
+        s.push_str(&format!(", alarms {} ({how})", names.join(", ")));
+    }
+    if let Some(m) = dc.bake_time_minutes.filter(|m| *m > 0) {
+        s.push_str(&format!(", bake {m}m"));
+    }
+    s
+}
+
+/// `service deployment ARN: IN_PROGRESS, stage BAKE_TIME`, with ECS's reason and the alarms
+/// that went into ALARM.
+fn service_deployment_text(sd: &ServiceDeployment) -> String {
+    let mut s = format!("service deployment {}: {}", sd.arn, sd.status);
+    if let Some(stage) = &sd.lifecycle_stage {
+        s.push_str(&format!(", stage {stage}"));
+    }
+    if !sd.triggered_alarms.is_empty() {
+        s.push_str(&format!(
+            "; alarms in ALARM: {}",
+            sd.triggered_alarms.join(", ")
+        ));
+    }
+    if let Some(r) = &sd.status_reason {
+        s.push_str(&format!("; {r}"));
+    }
+    s
 }
 
 /// One deployment, COMPLETED (or without a rollout state), every task of it running.
@@ -183,6 +239,9 @@ pub fn text(s: &ServiceStatus) -> String {
                 .unwrap_or_default()
         ));
     }
+    if let Some(sd) = &s.service_deployment {
+        out.push_str(&format!("{}\n", service_deployment_text(sd)));
+    }
     let per: Vec<String> = s
         .tasks_per_revision
         .iter()
@@ -219,4 +278,46 @@ pub fn text(s: &ServiceStatus) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_tells_ecss_own_gates_and_the_current_service_deployment() {
+        let dc = DeploymentConfiguration {
+            strategy: Some(Strategy::BlueGreen),
+            maximum_percent: Some(200),
+            minimum_healthy_percent: Some(100),
+            circuit_breaker: Some((true, true)),
+            alarms: Some((vec!["web-5xx".into(), "web-p99".into()], true, true)),
+            bake_time_minutes: Some(10),
+            ..DeploymentConfiguration::default()
+        };
+        assert_eq!(
+            configuration_text(&dc),
+            "BLUE_GREEN max 200% min 100%, circuit breaker with rollback, alarms web-5xx, web-p99 (rollback), bake 10m"
+        );
+        let disabled = DeploymentConfiguration {
+            alarms: Some((vec!["web-5xx".into()], false, true)),
+            bake_time_minutes: Some(0),
+            ..DeploymentConfiguration::default()
+        };
+        assert_eq!(configuration_text(&disabled), "ROLLING max -% min -%");
+        let sd = ServiceDeployment {
+            arn: "arn:aws:ecs:us-east-1:1:service-deployment/c/web/abc".into(),
+            status: "ROLLBACK_IN_PROGRESS".into(),
+            status_reason: Some("alarm web-5xx".into()),
+            lifecycle_stage: Some("BAKE_TIME".into()),
+            target_task_definition: None,
+            source_task_definitions: Vec::new(),
+            rollback: true,
+            triggered_alarms: vec!["web-5xx".into()],
+        };
+        assert_eq!(
+            service_deployment_text(&sd),
+            "service deployment arn:aws:ecs:us-east-1:1:service-deployment/c/web/abc: ROLLBACK_IN_PROGRESS, stage BAKE_TIME; alarms in ALARM: web-5xx; alarm web-5xx"
+        );
+    }
 }
