@@ -35,7 +35,7 @@ pub struct ServiceStatus {
     /// The PRIMARY deployment as DescribeServiceDeployments tells it (ARN, status, lifecycle
     /// stage, triggered alarms), where the endpoint has it.
     #[serde(skip_serializing_if = "Option::is_none")]
-    service_deployment: Option<ServiceDeployment>,
+    service_deployment: Option<Box<ServiceDeployment>>,
     tasks_per_revision: BTreeMap<String, usize>,
     load_balancers: Vec<LoadBalancerHealth>,
     events: Vec<ServiceEvent>,
@@ -124,7 +124,8 @@ pub async fn snapshot(s: &Settings, aws: &Aws, service: &str) -> Result<ServiceS
             .service_deployment(&s.cluster, service, &d.id)
             .await
             .ok()
-            .flatten(),
+            .flatten()
+            .map(Box::new),
         None => None,
     };
     let configuration_to_restore = tags.get(TAG_CONFIGURATION).cloned();
