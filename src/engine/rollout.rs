@@ -58,6 +58,15 @@ impl Deployed {
         all
     }
 
+    /// Reads the deployed tasks (none: no read) and says whether one is stopping.
+    async fn check(&mut self, ctx: &StandaloneCtx) -> crate::platform::ApiResult<Option<Failure>> {
+        if self.tasks.is_empty() {
+            return Ok(None);
+        }
+        let seen = ctx.ecs.describe_tasks(&ctx.cluster, &self.tasks).await?;
+        Ok(self.note(ctx, &seen))
+    }
+
     /// Whether a deployed task is stopping among `seen`; the first cause is kept and warned of.
     fn note(&mut self, ctx: &StandaloneCtx, seen: &[Task]) -> Option<Failure> {
         let task = verdict::stopped(&watches::only(seen, &self.tasks))?;

@@ -115,14 +115,10 @@ pub fn message(f: &Failure) -> String {
             format!("ECS marked the deployment FAILED: {}", or_none(reason))
         }
         Failure::AlarmFired { alarms } => {
-            let each: Vec<String> = alarms
-                .iter()
-                .map(|a| match &a.reason {
-                    Some(r) => format!("{} ({r})", a.name),
-                    None => a.name.clone(),
-                })
-                .collect();
-            format!("alarm {} went into ALARM", each.join(" and "))
+            format!(
+                "alarm {} went into ALARM",
+                super::alarms_with_reasons(alarms)
+            )
         }
         Failure::Superseded {
             deployment,

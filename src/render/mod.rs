@@ -47,6 +47,18 @@ pub fn human(d: std::time::Duration) -> String {
 }
 
 /// `5m`, `1h 30m`: a limit as it was given.
+/// `web-5xx (Threshold Crossed: ...) and web-p99`: alarms with CloudWatch's reason.
+pub fn alarms_with_reasons(alarms: &[crate::platform::Alarm]) -> String {
+    let each: Vec<String> = alarms
+        .iter()
+        .map(|a| match &a.reason {
+            Some(r) => format!("{} ({r})", a.name),
+            None => a.name.clone(),
+        })
+        .collect();
+    each.join(" and ")
+}
+
 pub fn human_limit(d: std::time::Duration) -> String {
     humantime::format_duration(d).to_string()
 }

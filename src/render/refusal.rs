@@ -180,19 +180,10 @@ pub fn message(r: &Refusal) -> String {
             "CloudWatch has no alarm {} (the --alarm names, in this account and region)",
             names(alarms.iter())
         ),
-        Refusal::AlarmsFiring { alarms } => {
-            let each: Vec<String> = alarms
-                .iter()
-                .map(|a| match &a.reason {
-                    Some(r) => format!("{} ({r})", a.name),
-                    None => a.name.clone(),
-                })
-                .collect();
-            format!(
-                "alarm {} is in ALARM already: a deploy gated by it now could not tell the new revision's fault from the one that fired",
-                each.join(" and ")
-            )
-        }
+        Refusal::AlarmsFiring { alarms } => format!(
+            "alarm {} is in ALARM already: a deploy gated by it now could not tell the new revision's fault from the one that fired",
+            super::alarms_with_reasons(alarms)
+        ),
         Refusal::AwsDidNotAnswer { limit } => format!(
             "AWS did not answer within {} (--timeout); nothing was changed",
             super::human_limit(*limit)

@@ -103,6 +103,15 @@ fn classic_static(instances: usize, config: DeploymentConfiguration) -> Sim {
         .build()
 }
 
+/// A deploy's options: it rolls back on failure.
+fn deploy_opts() -> Options {
+    Options {
+        command: "deploy".into(),
+        rollback_on_failure: true,
+        ..Options::default()
+    }
+}
+
 fn alb_dynamic(config: DeploymentConfiguration) -> Sim {
     alb_dynamic_with(config, ecs_roll::sim::Timings::default())
 }
@@ -112,17 +121,19 @@ fn alb_dynamic_with(config: DeploymentConfiguration, timings: ecs_roll::sim::Tim
         .timings(timings)
         .instances(3)
         .target_group(WEB, tg(TargetType::Instance, 8080))
-        .service(
-            WEB,
-            ServiceSpec {
-                desired: 3,
-                task_definition: dynamic_app("app:v1"),
-                target_group: Some(WEB.into()),
-                deployment_configuration: config,
-                ..ServiceSpec::default()
-            },
-        )
+        .service(WEB, web_behind_alb(config))
         .build()
+}
+
+/// Service `web` of 3 tasks with dynamic host ports behind target group `web`.
+fn web_behind_alb(config: DeploymentConfiguration) -> ServiceSpec {
+    ServiceSpec {
+        desired: 3,
+        task_definition: dynamic_app("app:v1"),
+        target_group: Some(WEB.into()),
+        deployment_configuration: config,
+        ..ServiceSpec::default()
+    }
 }
 
 /// The green side of `alb_native`'s service: a target group on the same load balancer.
@@ -155,12 +166,8 @@ fn alb_native(
         .service(
             WEB,
             ServiceSpec {
-                desired: 3,
-                task_definition: dynamic_app("app:v1"),
-                target_group: Some(WEB.into()),
-                deployment_configuration: config,
                 advanced,
-                ..ServiceSpec::default()
+                ..web_behind_alb(config)
             },
         )
         .build()
@@ -275,6 +282,12 @@ impl Run {
             .await
             .unwrap();
         TaskDefinition::from_revision(&rev).with_image("app", &ImageRef::parse(image).unwrap())
+    }
+
+    /// A deploy of `image` with `opts` (see `deploy_opts`).
+    async fn deploy_with(&self, image: &str, opts: Options) -> Result<Outcome, Error> {
+        let td = self.definition(image).await;
+        service::run(&self.sctx(), Desired::Definition(td), &opts).await
     }
 
     async fn deploy_td(&self, td: TaskDefinition) -> Result<Outcome, Error> {

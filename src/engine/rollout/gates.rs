@@ -76,12 +76,8 @@ pub(super) struct Bake<'a> {
 impl Watch for Bake<'_> {
     async fn look(&mut self, now: Instant) -> ApiResult<Verdict> {
         let ctx = self.ctx;
-        if !self.deployed.tasks.is_empty() {
-            let deployed = self.deployed.with(&[]);
-            let seen = ctx.ecs.describe_tasks(&ctx.cluster, &deployed).await?;
-            if let Some(cause) = self.deployed.note(ctx, &seen) {
-                return Ok(Verdict::Failed(cause));
-            }
+        if let Some(cause) = self.deployed.check(ctx).await? {
+            return Ok(Verdict::Failed(cause));
         }
         if let Some(cause) = self.deployed.alarms.fired(ctx, now, ctx.poll.min).await? {
             return Ok(Verdict::Failed(cause));

@@ -239,12 +239,8 @@ pub(super) struct Drain<'a> {
 impl Watch for Drain<'_> {
     async fn look(&mut self, now: Instant) -> ApiResult<Verdict> {
         let ctx = self.ctx;
-        if !self.deployed.tasks.is_empty() {
-            let deployed = self.deployed.with(&[]);
-            let seen = ctx.ecs.describe_tasks(&ctx.cluster, &deployed).await?;
-            if let Some(cause) = self.deployed.note(ctx, &seen) {
-                return Ok(Verdict::Failed(cause));
-            }
+        if let Some(cause) = self.deployed.check(ctx).await? {
+            return Ok(Verdict::Failed(cause));
         }
         // As for a deployed task that stops: the draining instance goes back into service.
         if let Some(cause) = self.deployed.alarms.fired(ctx, now, ctx.poll.min).await? {

@@ -10,18 +10,11 @@ const ALARM: &str = "web-5xx";
 
 impl Run {
     async fn deploy_gated(&self, image: &str, alarms: &[&str]) -> Result<Outcome, Error> {
-        let td = self.definition(image).await;
-        service::run(
-            &self.sctx(),
-            Desired::Definition(td),
-            &Options {
-                command: "deploy".into(),
-                rollback_on_failure: true,
-                alarms: alarms.iter().map(|a| a.to_string()).collect(),
-                ..Options::default()
-            },
-        )
-        .await
+        let opts = Options {
+            alarms: alarms.iter().map(|a| a.to_string()).collect(),
+            ..deploy_opts()
+        };
+        self.deploy_with(image, opts).await
     }
 
     async fn service_alarms(&self) -> Option<(Vec<String>, bool, bool)> {
@@ -93,16 +86,7 @@ async fn without_service_deployments_the_alarm_is_named_from_cloudwatch() {
         .supports_service_deployments(false)
         .instances(3)
         .target_group(WEB, tg(TargetType::Instance, 8080))
-        .service(
-            WEB,
-            ServiceSpec {
-                desired: 3,
-                task_definition: dynamic_app("app:v1"),
-                target_group: Some(WEB.into()),
-                deployment_configuration: deployment_configuration(200, 100),
-                ..ServiceSpec::default()
-            },
-        )
+        .service(WEB, web_behind_alb(deployment_configuration(200, 100)))
         .build();
     fires_mid_deploy(sim).await;
 }

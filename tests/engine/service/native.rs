@@ -21,20 +21,13 @@ impl Run {
         bake: Duration,
         traffic: TrafficFlags,
     ) -> Result<Outcome, Error> {
-        let td = self.definition("app:v2").await;
-        service::run(
-            &self.sctx(),
-            Desired::Definition(td),
-            &Options {
-                command: "deploy".into(),
-                rollback_on_failure: true,
-                strategy: Some(strategy),
-                bake,
-                traffic,
-                ..Options::default()
-            },
-        )
-        .await
+        let opts = Options {
+            strategy: Some(strategy),
+            bake,
+            traffic,
+            ..deploy_opts()
+        };
+        self.deploy_with("app:v2", opts).await
     }
 
     fn plan(&self) -> ServicePlan {
@@ -236,14 +229,11 @@ async fn an_alternate_target_group_on_another_load_balancer_or_missing_fields_ar
         .service(
             WEB,
             ServiceSpec {
-                desired: 3,
-                task_definition: dynamic_app("app:v1"),
-                target_group: Some(WEB.into()),
                 advanced: Some(ecs_roll::platform::AdvancedConfiguration {
                     role_arn: None,
                     ..advanced()
                 }),
-                ..ServiceSpec::default()
+                ..web_behind_alb(deployment_configuration(200, 100))
             },
         )
         .build();
