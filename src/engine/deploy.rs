@@ -320,6 +320,7 @@ fn initial_outcome(ctx: &StandaloneCtx, p: &Prepared, opts: &Options) -> Outcome
         instances: reports(&p.obs, &p.catalog),
         service: None,
         tasks: Vec::new(),
+        service_deployment_arn: None,
         failure: None,
         rollback_failure: None,
         pruned: None,

@@ -159,6 +159,10 @@ pub struct Outcome {
     pub service: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tasks: Vec<TaskReport>,
+    /// Service mode: the ARN of the service deployment this deploy started, where
+    /// DescribeServiceDeployments told it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_deployment_arn: Option<String>,
     /// What went wrong, when the result is not a success: `kind` and the cause's fields
     /// (renderers add the `message`).
     pub failure: Option<FailureReport>,

@@ -12,6 +12,12 @@ use crate::engine::outcome::{Outcome, RunResult};
 /// The step outputs, as name/value pairs.
 pub fn outputs(o: &Outcome) -> Vec<(&'static str, String)> {
     let mut pairs = common_outputs(o);
+    // Service mode: the service deployment ECS tracks the deploy by (empty where the
+    // endpoint does not tell it).
+    if o.service.is_some() {
+        let arn = o.service_deployment_arn.clone().unwrap_or_default();
+        pairs.push(("service-deployment-arn", arn));
+    }
     // `--before`: how its one-off task ended.
     if let Some(b) = &o.before {
         pairs.extend([

@@ -133,6 +133,7 @@ mod tests {
             instances: Vec::new(),
             service: service.then(|| "web".into()),
             tasks: Vec::new(),
+            service_deployment_arn: None,
             failure: cause.map(|c| FailureReport::new(None, c)),
             rollback_failure: None,
             pruned: None,

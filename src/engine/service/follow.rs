@@ -66,6 +66,8 @@ struct Follow<'a> {
     /// and the deployment completes, so the watch wakes then and looks every `min` for a while
     /// after (ECS needs a few seconds to stop the tasks and mark the deployment COMPLETED).
     drained_by: Option<Instant>,
+    /// The service deployment's ARN, once DescribeServiceDeployments showed it.
+    service_deployment: Option<String>,
 }
 
 /// Polls until the deployment is done or failed; prints each new service event once.
@@ -74,6 +76,16 @@ pub async fn follow(
     w: &Watched<'_>,
     seen: &mut HashSet<String>,
 ) -> Option<Halt> {
+    follow_tracked(scene, w, seen).await.0
+}
+
+/// `follow`, and the ARN of the service deployment DescribeServiceDeployments showed for it
+/// (None where the endpoint has no such call).
+pub async fn follow_tracked(
+    scene: &Scene<'_>,
+    w: &Watched<'_>,
+    seen: &mut HashSet<String>,
+) -> (Option<Halt>, Option<String>) {
     let ctx = &scene.s.ctx;
     let mut f = Follow {
         scene,
@@ -90,15 +102,17 @@ pub async fn follow(
         interrupted: false,
         urgent: false,
         drained_by: None,
+        service_deployment: None,
     };
     let what = Wait::Deployment {
         deployment: w.deployment_id.to_string(),
     };
     let result = wait::watch(&what, scene.limit, ctx.poll, ctx.observer.as_ref(), &mut f).await;
+    let arn = f.service_deployment.take();
     if f.interrupted {
-        return Some(Halt::Interrupted);
+        return (Some(Halt::Interrupted), arn);
     }
-    match result {
+    let halt = match result {
         Ok(_) => None,
         Err(WaitError::Failed(cause)) if f.superseded => Some(Halt::Superseded(cause)),
         Err(WaitError::Failed(cause)) => Some(Halt::Failed {
@@ -109,7 +123,8 @@ pub async fn follow(
             cause: e.into_failure(what),
             ecs_rollback: None,
         }),
-    }
+    };
+    (halt, arn)
 }
 
 /// How long a target may fail its checks before the deploy fails: long enough for ECS's own
@@ -192,6 +207,9 @@ impl Follow<'_> {
     }
 
     fn judge(&mut self, snap: &Snapshot) -> Verdict {
+        if self.service_deployment.is_none() {
+            self.service_deployment = snap.deployment.as_ref().map(|d| d.arn.clone());
+        }
         let o = Observed {
             service: &snap.service,
             deployment: snap.deployment.as_ref(),

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::configuration::{self, Choice};
-use super::follow::{Halt, Scene, follow};
+use super::follow::{Halt, Scene, follow, follow_tracked};
 use super::native;
 use super::observe::{self, Gate};
 use super::preflight::{
@@ -374,6 +374,7 @@ fn initial_outcome(s: &ServiceCtx, p: &Prepared, opts: &Options) -> Outcome {
         instances: Vec::new(),
         service: Some(s.service.clone()),
         tasks: task_reports(&p.running, &p.instances, &p.catalog),
+        service_deployment_arn: None,
         failure: None,
         rollback_failure: None,
         pruned: None,
@@ -475,7 +476,8 @@ async fn deploy(
         previous: p.previous_arn.as_deref(),
     };
     let step_start = Instant::now();
-    let halt = follow(&scene, &watched, &mut seen).await;
+    let (halt, arn) = follow_tracked(&scene, &watched, &mut seen).await;
+    outcome.service_deployment_arn = arn;
     let title = format!("roll out {} on service {}", target.name(), s.service);
     let rollout = step(title, step_start, halt.is_none());
     let timings = Observed::from_steps(&[(StepKind::Rollout, rollout.took)]);

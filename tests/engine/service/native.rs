@@ -92,6 +92,20 @@ async fn succeeds_and_restores(run: &Run, out: &Outcome) {
     );
     let arn = run.service_arn().await;
     assert!(!run.tags.of(&arn).contains_key(TAG_CONFIGURATION));
+    // The deployment is tracked by its service-deployment ARN, a step output in CI.
+    let sd = out
+        .service_deployment_arn
+        .clone()
+        .expect("the service deployment");
+    assert!(
+        sd.starts_with("arn:aws:ecs:us-east-1:123456789012:service-deployment/default/web/"),
+        "{sd}"
+    );
+    let outputs = render::github::outputs(out);
+    assert!(
+        outputs.contains(&("service-deployment-arn", sd)),
+        "{outputs:?}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
