@@ -18,13 +18,21 @@ pub fn refusal(wanted: &[String], found: &[Alarm]) -> Option<Refusal> {
     if !missing.is_empty() {
         return Some(Refusal::AlarmsNotFound { alarms: missing });
     }
-    let firing: Vec<Alarm> = wanted
-        .iter()
-        .filter_map(|w| found.iter().find(|a| &a.name == w))
-        .filter(|a| a.state == AlarmState::Alarm)
-        .cloned()
-        .collect();
+    let firing = in_alarm(
+        wanted
+            .iter()
+            .filter_map(|w| found.iter().find(|a| &a.name == w))
+            .cloned(),
+    );
     (!firing.is_empty()).then_some(Refusal::AlarmsFiring { alarms: firing })
+}
+
+/// Those of `alarms` in ALARM, in their order.
+pub fn in_alarm(alarms: impl IntoIterator<Item = Alarm>) -> Vec<Alarm> {
+    alarms
+        .into_iter()
+        .filter(|a| a.state == AlarmState::Alarm)
+        .collect()
 }
 
 /// The preflight check: reads the alarms (nothing when none are named) and refuses as
@@ -49,11 +57,7 @@ pub async fn firing(ctx: &Ctx, wanted: &[String]) -> Vec<String> {
         return Vec::new();
     }
     match with_retry(|| ctx.alarms.describe_alarms(wanted)).await {
-        Ok(found) => found
-            .into_iter()
-            .filter(|a| a.state == AlarmState::Alarm)
-            .map(|a| a.name)
-            .collect(),
+        Ok(found) => in_alarm(found).into_iter().map(|a| a.name).collect(),
         Err(_) => Vec::new(),
     }
 }

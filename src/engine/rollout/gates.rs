@@ -13,7 +13,7 @@ use crate::engine::failure::Failure;
 use crate::engine::progress::Progress;
 use crate::engine::verdict::Verdict;
 use crate::engine::wait::Watch;
-use crate::platform::{Alarm, AlarmState, ApiResult};
+use crate::platform::{Alarm, ApiResult};
 
 /// The alarms and the last time they were read.
 #[derive(Debug, Default)]
@@ -59,10 +59,7 @@ impl AlarmGate {
 
 /// The failure the alarms in ALARM make, if any is.
 fn firing(found: Vec<Alarm>) -> Option<Failure> {
-    let alarms: Vec<Alarm> = found
-        .into_iter()
-        .filter(|a| a.state == AlarmState::Alarm)
-        .collect();
+    let alarms = crate::engine::alarms::in_alarm(found);
     (!alarms.is_empty()).then_some(Failure::AlarmFired { alarms })
 }
 
@@ -109,6 +106,7 @@ fn coarse(left: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::platform::AlarmState;
 
     #[test]
     fn the_bake_tells_the_time_left_in_minutes_then_tens_of_seconds() {

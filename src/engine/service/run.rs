@@ -522,34 +522,18 @@ async fn deploy(
 
 /// ECS's failure of our deployment, with the `--alarm` alarms in ALARM named where ECS's
 /// answer did not name them (DescribeServiceDeployments missing, or silent on alarms).
-async fn with_alarms_named(ctx: &crate::engine::Ctx, opts: &Options, cause: Failure) -> Failure {
-    match cause {
-        Failure::EcsRolledBack {
-            deployment,
-            status,
-            reason,
-            primary,
-            primary_revision,
-            alarms,
-        } if alarms.is_empty() => Failure::EcsRolledBack {
-            alarms: crate::engine::alarms::firing(ctx, &opts.alarms).await,
-            deployment,
-            status,
-            reason,
-            primary,
-            primary_revision,
-        },
-        Failure::DeploymentFailed {
-            deployment,
-            reason,
-            alarms,
-        } if alarms.is_empty() => Failure::DeploymentFailed {
-            alarms: crate::engine::alarms::firing(ctx, &opts.alarms).await,
-            deployment,
-            reason,
-        },
-        other => other,
+async fn with_alarms_named(
+    ctx: &crate::engine::Ctx,
+    opts: &Options,
+    mut cause: Failure,
+) -> Failure {
+    if let Failure::EcsRolledBack { alarms, .. } | Failure::DeploymentFailed { alarms, .. } =
+        &mut cause
+        && alarms.is_empty()
+    {
+        *alarms = crate::engine::alarms::firing(ctx, &opts.alarms).await;
     }
+    cause
 }
 
 /// Our deployment: the one a rerun finds under way, or a new one by UpdateService (with the
