@@ -691,15 +691,25 @@ async fn restore_configuration(s: &ServiceCtx, p: &Prepared) {
     }
 }
 
-/// The configuration to put back: the original; where this deploy set alarms or a bake time
-/// the service did not have, "none" said outright (no alarms, a bake of 0), as UpdateService
-/// keeps whatever a configuration leaves out.
+/// The configuration to put back: the original; where this deploy (or the earlier run whose
+/// record it restores) may have set alarms or a bake time the service did not have, "none"
+/// said outright (no alarms, a bake of 0), as UpdateService keeps whatever a configuration
+/// leaves out.
 fn restoring(p: &Prepared) -> DeploymentConfiguration {
-    let mut c = p.original.clone();
-    if p.alarms.is_some() && c.alarms.is_none() {
+    restored(&p.original, p.recorded, p.alarms.is_some(), p.bake.is_some())
+}
+
+fn restored(
+    original: &DeploymentConfiguration,
+    recorded: bool,
+    set_alarms: bool,
+    set_bake: bool,
+) -> DeploymentConfiguration {
+    let mut c = original.clone();
+    if (recorded || set_alarms) && c.alarms.is_none() {
         c.alarms = Some((Vec::new(), false, false));
     }
-    if p.bake.is_some() && c.bake_time_minutes.is_none() {
+    if (recorded || set_bake) && c.bake_time_minutes.is_none() {
         c.bake_time_minutes = Some(0);
     }
     c
@@ -764,6 +774,25 @@ fn task_reports(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_a_deploy_or_an_earlier_run_set_and_the_service_lacked_is_restored_as_none() {
+        let none = DeploymentConfiguration::default();
+        let cleared = DeploymentConfiguration {
+            alarms: Some((Vec::new(), false, false)),
+            bake_time_minutes: Some(0),
+            ..DeploymentConfiguration::default()
+        };
+        assert_eq!(restored(&none, false, false, false), none);
+        assert_eq!(restored(&none, true, false, false), cleared, "a rerun after kill -9");
+        assert_eq!(restored(&none, false, true, true), cleared);
+        let own = DeploymentConfiguration {
+            alarms: Some((vec!["own".into()], true, false)),
+            bake_time_minutes: Some(5),
+            ..DeploymentConfiguration::default()
+        };
+        assert_eq!(restored(&own, true, true, true), own);
+    }
 
     #[test]
     fn alarms_are_set_only_where_the_service_does_not_have_them_already() {
