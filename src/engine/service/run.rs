@@ -696,7 +696,12 @@ async fn restore_configuration(s: &ServiceCtx, p: &Prepared) {
 /// said outright (no alarms, a bake of 0), as UpdateService keeps whatever a configuration
 /// leaves out.
 fn restoring(p: &Prepared) -> DeploymentConfiguration {
-    restored(&p.original, p.recorded, p.alarms.is_some(), p.bake.is_some())
+    restored(
+        &p.original,
+        p.recorded,
+        p.alarms.is_some(),
+        p.bake.is_some(),
+    )
 }
 
 fn restored(
@@ -784,7 +789,11 @@ mod tests {
             ..DeploymentConfiguration::default()
         };
         assert_eq!(restored(&none, false, false, false), none);
-        assert_eq!(restored(&none, true, false, false), cleared, "a rerun after kill -9");
+        assert_eq!(
+            restored(&none, true, false, false),
+            cleared,
+            "a rerun after kill -9"
+        );
         assert_eq!(restored(&none, false, true, true), cleared);
         let own = DeploymentConfiguration {
             alarms: Some((vec!["own".into()], true, false)),
