@@ -391,6 +391,21 @@ impl EcsServices for Batched {
             .service_deployment(cluster, service, deployment_id)
             .await
     }
+
+    async fn stop_service_deployment(
+        &self,
+        cluster: &str,
+        service: &str,
+        arn: &str,
+    ) -> ApiResult<()> {
+        let out = self
+            .inner
+            .stop_service_deployment(cluster, service, arn)
+            .await;
+        let cell = self.board.board(&self.key(cluster));
+        cell.board.lock().await.stale.insert(service.to_string());
+        out
+    }
 }
 
 #[cfg(test)]

@@ -98,6 +98,11 @@ pub enum Command {
     /// Return to the revision that ran before the last deploy, by the same safe path.
     #[command(after_help = ROLLBACK_EXAMPLES)]
     Rollback(Rollback),
+    /// Service mode: have ECS roll the service's in-flight deployment back
+    /// (StopServiceDeployment) and wait until the revision that ran before serves again
+    /// (exit 3: rolled back; exit 2 when nothing is in flight).
+    #[command(after_help = ABORT_EXAMPLES)]
+    Abort(AbortArgs),
     /// Run a one-off task (a migration, any command) of the target's revision and wait until
     /// it stops: exit 0 only when every essential container exited 0, else 4.
     #[command(after_help = RUN_EXAMPLES)]
@@ -162,6 +167,10 @@ pub const ROLLBACK_EXAMPLES: &str = "Examples:
   ecs-roll rollback
   ecs-roll rollback --to 7 --task-definition taskdefs/cb-prototype.json
   ecs-roll --cluster prod --service web rollback --to web:41";
+
+pub const ABORT_EXAMPLES: &str = "Examples:
+  ecs-roll --cluster prod --service web abort
+  ecs-roll --cluster prod --service web abort --timeout 20m";
 
 pub const STATUS_EXAMPLES: &str = "Examples:
   ecs-roll status
@@ -433,6 +442,16 @@ pub struct Rollback {
     pub source: Source,
     #[command(flatten)]
     pub rollout: Rollout,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AbortArgs {
+    #[command(flatten)]
+    pub source: Source,
+    /// Limit for following ECS's rollback, e.g. 15m (default 30m); the checks before ECS is
+    /// asked end within it too (exit 2, nothing changed).
+    #[arg(long, env = "ECS_ROLL_TIMEOUT", allow_hyphen_values = true)]
+    pub timeout: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -563,6 +563,15 @@ pub trait EcsServices: Send + Sync {
         service: &str,
         deployment_id: &str,
     ) -> ApiResult<Option<ServiceDeployment>>;
+    /// StopServiceDeployment with stopType ROLLBACK: ECS rolls the in-flight service
+    /// deployment back to its source revision, even where the service's configuration asks
+    /// for no rollback. An endpoint without the call is an `InvalidRequest` saying so.
+    async fn stop_service_deployment(
+        &self,
+        cluster: &str,
+        service: &str,
+        arn: &str,
+    ) -> ApiResult<()>;
 }
 
 /// The ALB/NLB calls ecs-roll makes.

@@ -305,6 +305,17 @@ impl EcsServices for Limited<dyn EcsServices> {
         }
         Ok(out)
     }
+    async fn stop_service_deployment(
+        &self,
+        cluster: &str,
+        service: &str,
+        arn: &str,
+    ) -> ApiResult<()> {
+        self.limiter.acquire().await;
+        self.inner
+            .stop_service_deployment(cluster, service, arn)
+            .await
+    }
 }
 
 #[async_trait]

@@ -178,7 +178,9 @@ fn classify_code(code: &str, message: &str) -> Option<ApiErrorKind> {
         | "InvalidParameterCombination"
         | "MissingParameter"
         | "InvalidInstance"
-        | "InvalidConfigurationRequest" => {
+        | "InvalidConfigurationRequest"
+        // StopServiceDeployment, ContinueServiceDeployment on a deployment past that point.
+        | "ConflictException" => {
             if message_says_missing(message) {
                 ApiErrorKind::NotFound
             } else {

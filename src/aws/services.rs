@@ -360,6 +360,29 @@ impl EcsServices for EcsAdapter {
         let task_definitions = self.revision_task_definitions(found).await?;
         Ok(Some(convert::service_deployment(found, &task_definitions)))
     }
+
+    async fn stop_service_deployment(
+        &self,
+        _cluster: &str,
+        _service: &str,
+        arn: &str,
+    ) -> ApiResult<()> {
+        const OP: &str = "StopServiceDeployment";
+        let request = self
+            .client
+            .stop_service_deployment()
+            .service_deployment_arn(arn)
+            .stop_type(sdk::StopServiceDeploymentStopType::Rollback)
+            .send();
+        match self.call_if_supported(OP, request).await? {
+            Some(_) => Ok(()),
+            None => Err(ApiError::new(
+                OP,
+                ApiErrorKind::InvalidRequest,
+                "the endpoint does not implement StopServiceDeployment",
+            )),
+        }
+    }
 }
 
 /// The one service of a DescribeServices reply for `service`. A MISSING failure is None; any

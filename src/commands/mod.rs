@@ -4,6 +4,7 @@
 //! (Ctrl-C/SIGTERM), `output` (errors, progress, the outcome), `revisions` (the revision
 //! running now, the task definition to deploy).
 
+pub mod abort;
 pub mod before;
 pub mod completions;
 pub mod deploy;
@@ -68,6 +69,7 @@ async fn dispatch(cli: Cli) -> Result<i32, Error> {
     match cli.command {
         Command::Deploy(args) => deploy::run(&cli.global, *args, loaded()?).await,
         Command::Rollback(args) => rollback::run(&cli.global, args, loaded()?).await,
+        Command::Abort(args) => abort::run(&cli.global, args, loaded()?).await,
         Command::Run(args) => run::run(&cli.global, args, loaded()?).await,
         Command::Status(args) => status::run(&cli.global, &args, loaded()?).await,
         Command::Diff(args) => diff::run(&cli.global, args, loaded()?).await,

@@ -136,6 +136,11 @@ pub enum Action {
         maximum_percent: Option<i64>,
         minimum_healthy_percent: Option<i64>,
     },
+    /// `abort`: ECS was asked to roll the service deployment back (StopServiceDeployment).
+    ServiceDeploymentStopped {
+        service_deployment: String,
+        service: String,
+    },
 }
 
 /// Something worth knowing that does not stop the run.

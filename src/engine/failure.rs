@@ -165,6 +165,10 @@ pub enum Failure {
         by: Option<String>,
         revision: Option<String>,
     },
+    /// `abort`: ECS completed the deployment before it acted on the stop request.
+    StopNotTaken {
+        deployment: String,
+    },
     /// Tasks could not be placed and nothing moved for this long.
     PlacementStalled {
         #[serde(with = "secs")]
@@ -230,6 +234,7 @@ impl Failure {
             Failure::DeploymentFailed { .. } => "deployment_failed",
             Failure::AlarmFired { .. } => "alarm_fired",
             Failure::Superseded { .. } => "superseded",
+            Failure::StopNotTaken { .. } => "stop_not_taken",
             Failure::PlacementStalled { .. } => "placement_stalled",
             Failure::NoDeploymentStarted { .. } => "no_deployment_started",
             Failure::VerificationFailed { .. } => "verification_failed",

@@ -8,7 +8,9 @@ use serde::Serialize;
 
 use super::plan;
 use super::service::configuration;
-use crate::platform::{ContainerInstance, DeploymentController, ResourceStatus, Strategy};
+use crate::platform::{
+    ContainerInstance, DeploymentController, ResourceStatus, ServiceDeploymentStatus, Strategy,
+};
 
 /// What one target group of a service lacks for ECS to shift traffic to a new revision.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -184,6 +186,29 @@ pub enum Refusal {
         family: String,
         cluster: String,
     },
+    /// `abort`: no in-flight deployment ECS could be asked to roll back.
+    CannotAbort {
+        service: String,
+        why: AbortBlocked,
+    },
+}
+
+/// Why `abort` has nothing to ask ECS.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum AbortBlocked {
+    /// No deployment is in progress.
+    NoDeployment,
+    /// The current service deployment ended (SUCCESSFUL, STOPPED, ROLLBACK_SUCCESSFUL...):
+    /// StopServiceDeployment takes only a PENDING or IN_PROGRESS one.
+    Ended {
+        service_deployment: String,
+        status: ServiceDeploymentStatus,
+    },
+    /// The deployment has no earlier revision to return to (the service's first).
+    NoEarlierRevision { service_deployment: String },
+    /// A deployment is in progress, but the endpoint has no service deployments (moto).
+    Unsupported { deployment: String },
 }
 
 /// A container instance of the cluster that takes no new task.

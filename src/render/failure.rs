@@ -128,6 +128,9 @@ pub fn message(f: &Failure) -> String {
             "our deployment {deployment} was replaced by {}, started by someone else; not rolling back over it",
             deployment_of(by, revision)
         ),
+        Failure::StopNotTaken { deployment } => format!(
+            "ECS completed deployment {deployment} before it acted on the stop request: the new revision serves"
+        ),
         Failure::PlacementStalled {
             stalled_for,
             message,

@@ -174,6 +174,7 @@ fn action_kind(a: &Action) -> &'static str {
         Action::TaskStopped { .. } => "task_stopped",
         Action::DeploymentStarted { .. } => "deployment_started",
         Action::ConfigurationRestored { .. } => "configuration_restored",
+        Action::ServiceDeploymentStopped { .. } => "service_deployment_stopped",
     }
 }
 

@@ -62,7 +62,8 @@ fn interrupted(o: &Outcome, previous: Option<&str>) -> Option<String> {
     let undo = |p: &str| format!(", or `ecs-roll rollback` to return to {p}");
     // An interrupted `rollback` is finished by running it again (a plain `rollback` would
     // finish it too, not undo it).
-    let previous = previous.filter(|_| o.command != "rollback");
+    // An interrupted `abort` leaves ECS rolling back: running it again follows that.
+    let previous = previous.filter(|_| o.command != "rollback" && o.command != "abort");
     let resume = if o.command == "rollback" {
         "run the same command again to finish the rollback"
     } else {

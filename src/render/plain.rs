@@ -323,6 +323,12 @@ pub fn action(a: &Action) -> String {
                 pct(minimum_healthy_percent)
             )
         }
+        Action::ServiceDeploymentStopped {
+            service_deployment,
+            service,
+        } => format!(
+            "asked ECS to roll back deployment {service_deployment} of service {service} (StopServiceDeployment)"
+        ),
     }
 }
 

@@ -1,7 +1,7 @@
 //! What a refusal says, and what to do about it: each hint works as printed.
 
 use crate::engine::plan;
-use crate::engine::refusal::{Refusal, ShiftProblem, Unavailable};
+use crate::engine::refusal::{AbortBlocked, Refusal, ShiftProblem, Unavailable};
 use crate::platform::{DeploymentController, ResourceStatus};
 
 pub fn message(r: &Refusal) -> String {
@@ -194,6 +194,7 @@ pub fn message(r: &Refusal) -> String {
         Refusal::NothingToRollBack { family, cluster } => format!(
             "family {family} has no revision and none runs in cluster {cluster}: there is nothing to roll back"
         ),
+        Refusal::CannotAbort { service, why } => cannot_abort(service, why),
     }
 }
 
@@ -249,6 +250,32 @@ pub fn hint(r: &Refusal) -> String {
         Refusal::AwsDidNotAnswer { .. } => "check that AWS is reachable from here (network, proxy, AWS_ENDPOINT_URL, --region) and not throttling every call, then run the same command again; or raise --timeout".into(),
         Refusal::NoRecordedPrevious { .. } => "pass --to REVISION (a number, family:revision or ARN)".into(),
         Refusal::NothingToRollBack { .. } => "check --family and --cluster; a first deploy registers a revision from --task-definition FILE".into(),
+        Refusal::CannotAbort { why, .. } => match why {
+            AbortBlocked::NoDeployment | AbortBlocked::Ended { .. } => "nothing was changed; `ecs-roll status` shows what the service runs".into(),
+            AbortBlocked::NoEarlierRevision { .. } => "wait until it ends, then deploy the revision that should run".into(),
+            AbortBlocked::Unsupported { .. } => "wait until it ends (`ecs-roll status` shows it), then deploy the revision that should run; a deploy of ecs-roll that is still following it rolls back by itself when its checks fail".into(),
+        },
+    }
+}
+
+fn cannot_abort(service: &str, why: &AbortBlocked) -> String {
+    match why {
+        AbortBlocked::NoDeployment => {
+            format!("service {service} has no deployment in progress: there is nothing to abort")
+        }
+        AbortBlocked::Ended {
+            service_deployment,
+            status,
+        } => format!(
+            "the current deployment of service {service} ({service_deployment}) is {} already: only a PENDING or IN_PROGRESS deployment can be rolled back",
+            status.as_str()
+        ),
+        AbortBlocked::NoEarlierRevision { service_deployment } => format!(
+            "deployment {service_deployment} of service {service} has no earlier revision for ECS to return to"
+        ),
+        AbortBlocked::Unsupported { deployment } => format!(
+            "this endpoint has no service deployments (DescribeServiceDeployments, StopServiceDeployment), so ECS cannot be asked to roll deployment {deployment} of service {service} back"
+        ),
     }
 }
 

@@ -34,6 +34,11 @@ pub fn text(o: &Outcome) -> String {
         },
         RunResult::Planned => format!("{} planned (dry run, nothing changed): {target}", o.command),
         RunResult::Failed => format!("{} FAILED: {target}", o.command),
+        RunResult::RolledBack if o.command == "abort" => format!(
+            "abort: ECS rolled {target} back; {} serves every task of service {}, healthy in its load balancers",
+            o.previous.as_ref().map_or("?", |p| p.name.as_str()),
+            o.service.as_deref().unwrap_or("?")
+        ),
         RunResult::RolledBack => format!(
             "{} FAILED and was rolled back to {}",
             o.command,

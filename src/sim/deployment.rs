@@ -82,6 +82,8 @@ pub(crate) struct DeploymentRecord {
     pub triggered_alarms: Vec<String>,
     /// A newer UpdateService replaced it before it completed.
     pub superseded_by: Option<String>,
+    /// StopServiceDeployment asked ECS to roll it back; the scheduler's next pass does.
+    pub stop_requested: bool,
     pub source_task_definitions: Vec<String>,
 }
 

@@ -133,7 +133,7 @@ pub use one_off::Command;
 pub use placement::{DYNAMIC_PORTS_FROM, LaunchType};
 pub use registry::MemoryRegistries;
 pub use sampler::{CapacityReport, CapacitySample, Sampler};
-pub use scheduler::CIRCUIT_BREAKER_REASON;
+pub use scheduler::{CIRCUIT_BREAKER_REASON, STOP_REQUEST_REASON};
 pub use service::{ServiceSpec, deployment_configuration};
 pub use tags::MemoryTags;
 pub use target_group::{

@@ -29,6 +29,9 @@ use super::world::World;
 const PASSES_PER_INSTANT: usize = 32;
 
 pub const CIRCUIT_BREAKER_REASON: &str = "ECS deployment circuit breaker: tasks failed to start.";
+/// The reason of a deployment rolled back by StopServiceDeployment.
+pub const STOP_REQUEST_REASON: &str =
+    "Service deployment rolled back by a StopServiceDeployment request.";
 
 /// Why ECS fails a deployment: its rolloutStateReason, the service event's words, and the
 /// alarms that triggered it.
@@ -96,6 +99,7 @@ impl World {
     fn reconcile(&mut self, svc: &mut ServiceRecord, t: Instant) -> bool {
         let mut notes = Notes::default();
         let mut changed = self.follow_tasks(svc, t, &mut notes);
+        changed |= self.stop_request(svc, t, &mut notes);
         changed |= self.circuit_breaker(svc, t, &mut notes);
         changed |= self.alarms(svc, t, &mut notes);
         let p = svc.primary();
@@ -311,7 +315,22 @@ impl World {
         changed
     }
 
-    // ---- 2. circuit breaker ------------------------------------------------------------
+    // ---- 2. what fails a deployment: a stop request, the circuit breaker, alarms ---------
+
+    /// StopServiceDeployment (stopType ROLLBACK): rolls back whatever the configuration says.
+    fn stop_request(&mut self, svc: &mut ServiceRecord, t: Instant, notes: &mut Notes) -> bool {
+        let p = svc.primary();
+        if !p.stop_requested || p.rollout != Rollout::InProgress {
+            return false;
+        }
+        let failure = Failure {
+            reason: STOP_REQUEST_REASON.into(),
+            event: "deployment stopped by a StopServiceDeployment request.".into(),
+            alarms: Vec::new(),
+        };
+        self.fail_primary(svc, t, failure, true, notes);
+        true
+    }
 
     fn circuit_breaker(&mut self, svc: &mut ServiceRecord, t: Instant, notes: &mut Notes) -> bool {
         let Some((true, rollback)) = svc.config.circuit_breaker else {

@@ -260,6 +260,7 @@ impl ServiceRecord {
             rolled_back_by: None,
             triggered_alarms: Vec::new(),
             superseded_by: None,
+            stop_requested: false,
             source_task_definitions: sources,
         };
         if matches!(strategy, Strategy::BlueGreen { .. }) {

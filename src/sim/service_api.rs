@@ -189,4 +189,21 @@ impl EcsServices for Sim {
         })
         .await
     }
+
+    async fn stop_service_deployment(
+        &self,
+        cluster: &str,
+        service: &str,
+        arn: &str,
+    ) -> ApiResult<()> {
+        self.change_call("StopServiceDeployment", |w, _| {
+            if !w.supports_service_deployments {
+                return Err(Fail::invalid(
+                    "the endpoint does not implement StopServiceDeployment",
+                ));
+            }
+            w.stop_service_deployment(cluster, service, arn)
+        })
+        .await
+    }
 }

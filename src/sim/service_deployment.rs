@@ -1,11 +1,12 @@
 //! DescribeServiceDeployments: one service deployment per UpdateService, with a status that
 //! follows its rollout. A circuit-breaker rollback is part of the deployment that failed (its
 //! status turns ROLLBACK_*), so the rollback's own deployment id describes that one too.
+//! StopServiceDeployment asks for such a rollback.
 
 use super::deployment::Rollout;
 use super::service::ServiceRecord;
-use super::world::{ACCOUNT, REGION};
-use crate::platform::ServiceDeployment;
+use super::world::{ACCOUNT, Fail, REGION, World};
+use crate::platform::{ServiceDeployment, ServiceDeploymentStatus};
 
 impl ServiceRecord {
     /// The service deployment `deployment_id` belongs to; None when no deployment of the
@@ -50,7 +51,7 @@ impl ServiceRecord {
                 "arn:aws:ecs:{REGION}:{ACCOUNT}:service-deployment/{}/{}/{suffix}",
                 self.cluster, self.name
             ),
-            status: crate::platform::ServiceDeploymentStatus::parse(status),
+            status: ServiceDeploymentStatus::parse(status),
             status_reason: reason,
             lifecycle_stage: d.stage.map(|s| s.as_str().to_string()),
             target_task_definition: Some(d.task_definition.clone()),
@@ -58,5 +59,46 @@ impl ServiceRecord {
             rollback: rollback.is_some(),
             triggered_alarms: d.triggered_alarms.clone(),
         })
+    }
+}
+
+impl World {
+    /// StopServiceDeployment (stopType ROLLBACK): allowed while the service deployment is
+    /// PENDING or IN_PROGRESS, as ECS allows it; the scheduler rolls it back.
+    pub(crate) fn stop_service_deployment(
+        &mut self,
+        cluster: &str,
+        service: &str,
+        arn: &str,
+    ) -> Result<(), Fail> {
+        let svc = self.service(cluster, service)?;
+        let found = svc
+            .deployments
+            .iter()
+            .filter_map(|d| Some((d.id.clone(), svc.service_deployment(&d.id)?)))
+            .find(|(_, sd)| sd.arn == arn);
+        let Some((id, sd)) = found else {
+            return Err(Fail::not_found(format!(
+                "ServiceDeploymentNotFoundException: no service deployment {arn}"
+            )));
+        };
+        if !matches!(
+            sd.status,
+            ServiceDeploymentStatus::Pending | ServiceDeploymentStatus::InProgress
+        ) {
+            return Err(Fail::invalid(format!(
+                "InvalidParameterException: service deployment {arn} is {}; only a PENDING or IN_PROGRESS one can be stopped",
+                sd.status.as_str()
+            )));
+        }
+        let key = (cluster.to_string(), service.to_string());
+        if let Some(d) = self
+            .services
+            .get_mut(&key)
+            .and_then(|s| s.deployment_mut(&id))
+        {
+            d.stop_requested = true;
+        }
+        Ok(())
     }
 }

@@ -1184,3 +1184,64 @@ async fn unsupported_operations_are_none_and_real_failures_are_errors() {
         .unwrap_err();
     assert!(err.message.contains("INVALID (bad arn)"), "{err}");
 }
+
+#[tokio::test]
+async fn a_stop_asks_ecs_to_roll_the_service_deployment_back_and_maps_its_errors() {
+    let stub = Stub::start(vec![(
+        "StopServiceDeployment",
+        Reply::Json(200, json!({"serviceDeploymentArn": SD_ARN})),
+    )]);
+    let a = adapters_at(&stub.url);
+    a.ecs
+        .stop_service_deployment("prod", "web", SD_ARN)
+        .await
+        .unwrap();
+    assert_eq!(
+        stub.body_of("StopServiceDeployment"),
+        json!({"serviceDeploymentArn": SD_ARN, "stopType": "ROLLBACK"})
+    );
+    assert_eq!(a.calls.snapshot().get("StopServiceDeployment"), Some(&1));
+
+    let failing = [
+        (
+            Reply::Json(
+                400,
+                json!({"__type": "ConflictException", "message": "The service deployment is not in a stoppable state."}),
+            ),
+            ApiErrorKind::InvalidRequest,
+        ),
+        (
+            Reply::Json(
+                400,
+                json!({"__type": "ServiceDeploymentNotFoundException", "message": "not found"}),
+            ),
+            ApiErrorKind::NotFound,
+        ),
+        (
+            Reply::Json(
+                400,
+                json!({"__type": "AccessDeniedException", "message": "not authorized to perform: ecs:StopServiceDeployment"}),
+            ),
+            ApiErrorKind::AccessDenied,
+        ),
+        // An endpoint without the call (moto's HTML page) says so.
+        (
+            Reply::Raw(500, "text/html", "<!doctype html><title>500</title>"),
+            ApiErrorKind::InvalidRequest,
+        ),
+    ];
+    for (reply, kind) in failing {
+        let stub = Stub::start(vec![("StopServiceDeployment", reply)]);
+        let a = adapters_at(&stub.url);
+        let err = a
+            .ecs
+            .stop_service_deployment("prod", "web", SD_ARN)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (err.kind, err.operation),
+            (kind, "StopServiceDeployment"),
+            "{err}"
+        );
+    }
+}

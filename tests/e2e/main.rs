@@ -22,6 +22,7 @@ mod harness;
 #[path = "../engine/mermaid.rs"]
 mod mermaid;
 
+mod abort;
 mod alarms;
 mod bad_input;
 mod before;

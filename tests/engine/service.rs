@@ -29,6 +29,7 @@ use ecs_roll::sim::{
 use ecs_roll::taskdef::TaskDefinition;
 use serde_json::{Value, json};
 
+mod abort;
 mod alarms;
 mod before;
 mod conclusion;

@@ -2,6 +2,7 @@
 //! (its rollout state, its tasks, and their health in every load balancer of the service),
 //! and rolling back when ECS or the evidence says it failed.
 
+pub mod abort;
 pub mod configuration;
 pub mod follow;
 pub mod native;

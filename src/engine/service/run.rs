@@ -292,7 +292,7 @@ fn changes_configuration(
     switches_strategy || (*strategy == Strategy::Rolling && current_pct != wanted)
 }
 
-async fn find_service(s: &ServiceCtx) -> Result<Service, Error> {
+pub(super) async fn find_service(s: &ServiceCtx) -> Result<Service, Error> {
     let ctx = &s.ctx;
     skeleton::check_cluster(ctx).await?;
     let svc = with_retry(|| s.services.describe_service(&ctx.cluster, &s.service))
@@ -746,7 +746,7 @@ async fn start(s: &ServiceCtx, update: &ServiceUpdate, target: &str) -> Result<S
         })
 }
 
-fn task_reports(
+pub(super) fn task_reports(
     tasks: &[Task],
     instances: &[ContainerInstance],
     catalog: &Catalog,
