@@ -379,6 +379,8 @@ pub struct DeploymentConfiguration {
     pub minimum_healthy_percent: Option<i64>,
     /// The deployment circuit breaker: (enabled, roll back on failure).
     pub circuit_breaker: Option<(bool, bool)>,
+    /// Its `thresholdConfiguration` (None: ECS's default rule). ecs-roll never sets it.
+    pub breaker_threshold: Option<BreakerThreshold>,
     /// None: ROLLING.
     pub strategy: Option<Strategy>,
     pub bake_time_minutes: Option<i64>,
@@ -388,6 +390,38 @@ pub struct DeploymentConfiguration {
     pub linear: Option<TrafficStep>,
     /// CANARY: a share of production traffic first, then the rest.
     pub canary: Option<TrafficStep>,
+}
+
+/// The circuit breaker's `thresholdConfiguration`: how ECS counts the failed tasks that trip
+/// it, from its value and the service's desired count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", content = "value", rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum BreakerThreshold {
+    /// That many failed tasks.
+    Count(u32),
+    /// That percentage of the desired count, at least 3 and at most 200: ECS's default rule
+    /// with 50.
+    BoundedPercent(u32),
+    /// That percentage of the desired count, unbounded.
+    UnboundedPercent(u32),
+}
+
+impl BreakerThreshold {
+    /// ECS's rule where the service has no thresholdConfiguration.
+    pub const DEFAULT: BreakerThreshold = BreakerThreshold::BoundedPercent(50);
+
+    /// The failed tasks that trip the breaker of a deployment of `desired` tasks (at least
+    /// one: ECS never trips on none).
+    pub fn failed_tasks(self, desired: i64) -> u32 {
+        let desired = desired.max(0) as u64;
+        let share = |pct: u32| (desired * u64::from(pct)).div_ceil(100);
+        let n = match self {
+            BreakerThreshold::Count(n) => u64::from(n),
+            BreakerThreshold::BoundedPercent(pct) => share(pct).clamp(3, 200),
+            BreakerThreshold::UnboundedPercent(pct) => share(pct),
+        };
+        n.clamp(1, u64::from(u32::MAX)) as u32
+    }
 }
 
 /// One shift of production traffic ECS makes, and how long it bakes after it: LINEAR's
@@ -719,4 +753,34 @@ pub enum ImageLookup {
 #[async_trait]
 pub trait ImageRegistries: Send + Sync {
     async fn lookup(&self, image: &str) -> ImageLookup;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::BreakerThreshold::{self, *};
+
+    #[test]
+    fn the_breaker_trips_at_the_failed_tasks_its_threshold_counts_for_the_desired_count() {
+        let table: [(BreakerThreshold, i64, u32); 11] = [
+            // ECS's default rule: half, at least 3, at most 200.
+            (BreakerThreshold::DEFAULT, 1, 3),
+            (BreakerThreshold::DEFAULT, 3, 3),
+            (BreakerThreshold::DEFAULT, 10, 5),
+            (BreakerThreshold::DEFAULT, 11, 6),
+            (BreakerThreshold::DEFAULT, 1000, 200),
+            (Count(4), 100, 4),
+            (Count(0), 3, 1),
+            (BoundedPercent(10), 10, 3),
+            (UnboundedPercent(10), 10, 1),
+            (UnboundedPercent(25), 1000, 250),
+            (UnboundedPercent(50), 0, 1),
+        ];
+        for (threshold, desired, want) in table {
+            assert_eq!(
+                threshold.failed_tasks(desired),
+                want,
+                "{threshold:?} of {desired}"
+            );
+        }
+    }
 }

@@ -164,6 +164,9 @@ fn configuration_text(dc: &DeploymentConfiguration) -> String {
         Some((true, false)) => s.push_str(", circuit breaker"),
         _ => {}
     }
+    if let (Some((true, _)), Some(t)) = (dc.circuit_breaker, dc.breaker_threshold) {
+        s.push_str(&format!(" ({})", crate::render::plain::breaker_rule(t)));
+    }
     if let Some((names, true, rollback)) = &dc.alarms
         && !names.is_empty()
     {
@@ -299,6 +302,16 @@ mod tests {
         assert_eq!(
             configuration_text(&dc),
             "BLUE_GREEN max 200% min 100%, circuit breaker with rollback, alarms web-5xx, web-p99 (rollback), bake 10m"
+        );
+        let counted = DeploymentConfiguration {
+            breaker_threshold: Some(crate::platform::BreakerThreshold::Count(4)),
+            ..dc.clone()
+        };
+        assert!(
+            configuration_text(&counted)
+                .contains("circuit breaker with rollback (threshold COUNT 4), alarms"),
+            "{}",
+            configuration_text(&counted)
         );
         let disabled = DeploymentConfiguration {
             alarms: Some((vec!["web-5xx".into()], false, true)),

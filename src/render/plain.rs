@@ -12,7 +12,7 @@ use crate::engine::plan::Plan;
 use crate::engine::plan::notes::Note;
 use crate::engine::service::ServicePlan;
 use crate::engine::{Action, Event, Observer, Warning};
-use crate::platform::{Strategy, short};
+use crate::platform::{BreakerThreshold, Strategy, short};
 use crate::taskdef;
 
 pub struct Plain {
@@ -512,17 +512,38 @@ fn traffic_shifts(shifts: &[crate::engine::service::native::Shift]) -> String {
     )
 }
 
+/// How ECS counts the failed tasks that trip the breaker.
+pub fn breaker_rule(t: BreakerThreshold) -> String {
+    match t {
+        BreakerThreshold::DEFAULT => {
+            "ECS's default rule: half the desired count, at least 3, at most 200".into()
+        }
+        BreakerThreshold::Count(n) => format!("threshold COUNT {n}"),
+        BreakerThreshold::BoundedPercent(p) => {
+            format!(
+                "threshold BOUNDED_PERCENT {p}: {p}% of the desired count, at least 3, at most 200"
+            )
+        }
+        BreakerThreshold::UnboundedPercent(p) => {
+            format!("threshold UNBOUNDED_PERCENT {p}: {p}% of the desired count")
+        }
+    }
+}
+
 /// The circuit breaker and the deployment alarms, or that ecs-roll's gates are the only ones.
 fn ecs_gates(p: &ServicePlan) -> String {
     let mut gates = Vec::new();
     if let Some((true, rollback)) = p.circuit_breaker {
         gates.push(format!(
-            "circuit breaker ({})",
+            "circuit breaker ({}; trips at {} failed task{}, {})",
             if rollback {
                 "ECS rolls back"
             } else {
                 "ECS stops, no rollback"
-            }
+            },
+            p.breaker_trips_at,
+            if p.breaker_trips_at == 1 { "" } else { "s" },
+            breaker_rule(p.breaker_threshold),
         ));
     }
     if let Some((names, rollback)) = &p.alarms {

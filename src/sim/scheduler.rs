@@ -24,6 +24,7 @@ use super::service::{Attachment, LoadBalancerRef, ServiceRecord, ServiceTask, UN
 use super::target_group::TargetType;
 use super::task::TaskRecord;
 use super::world::World;
+use crate::platform::BreakerThreshold;
 
 /// More passes than this at one instant means the scheduler is going round in circles.
 const PASSES_PER_INSTANT: usize = 32;
@@ -336,7 +337,11 @@ impl World {
         let Some((true, rollback)) = svc.config.circuit_breaker else {
             return false;
         };
-        let threshold = (svc.desired.div_ceil(2) as u32).clamp(3, 200);
+        let threshold = svc
+            .config
+            .breaker_threshold
+            .unwrap_or(BreakerThreshold::DEFAULT)
+            .failed_tasks(svc.desired as i64);
         let p = svc.primary();
         if p.rollout != Rollout::InProgress || p.failed_tasks < threshold {
             return false;

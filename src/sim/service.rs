@@ -472,6 +472,7 @@ impl World {
             cfg.maximum_percent = c.maximum_percent.or(cfg.maximum_percent);
             cfg.minimum_healthy_percent = c.minimum_healthy_percent.or(cfg.minimum_healthy_percent);
             cfg.circuit_breaker = c.circuit_breaker.or(cfg.circuit_breaker);
+            cfg.breaker_threshold = c.breaker_threshold.or(cfg.breaker_threshold);
             cfg.strategy = c.strategy.clone().or(cfg.strategy.take());
             cfg.bake_time_minutes = c.bake_time_minutes.or(cfg.bake_time_minutes);
             cfg.alarms = c.alarms.clone().or(cfg.alarms.take());

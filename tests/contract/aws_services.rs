@@ -18,8 +18,8 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_ecs::config::{Credentials, SharedCredentialsProvider};
 use ecs_roll::aws::{ApiCalls, EcsAdapter, TargetGroupsAdapter};
 use ecs_roll::platform::{
-    ApiErrorKind, ApiResult, DeploymentConfiguration, EcsServices, ServiceDeployment,
-    ServiceUpdate, TargetGroups,
+    ApiErrorKind, ApiResult, BreakerThreshold, DeploymentConfiguration, EcsServices,
+    ServiceDeployment, ServiceUpdate, TargetGroups,
 };
 use serde_json::{Value, json};
 use support::MotoServer;
@@ -798,7 +798,8 @@ fn ecs_service(current_service_deployment: Option<&str>) -> Value {
         "capacityProviderStrategy": [{"capacityProvider": "FARGATE", "weight": 1, "base": 0},
                                      {"capacityProvider": "FARGATE_SPOT", "weight": 3, "base": 0}],
         "deploymentController": {"type": "ECS"},
-        "deploymentConfiguration": {"deploymentCircuitBreaker": {"enable": true, "rollback": true},
+        "deploymentConfiguration": {"deploymentCircuitBreaker": {"enable": true, "rollback": true,
+                "thresholdConfiguration": {"type": "COUNT", "value": 5}},
             "maximumPercent": 200, "minimumHealthyPercent": 100, "strategy": "ROLLING",
             "bakeTimeInMinutes": 0},
         "deployments": [
@@ -863,6 +864,7 @@ async fn a_service_as_ecs_describes_it_mid_rollout() {
             maximum_percent: Some(200),
             minimum_healthy_percent: Some(100),
             circuit_breaker: Some((true, true)),
+            breaker_threshold: Some(BreakerThreshold::Count(5)),
             strategy: Some("ROLLING".into()),
             bake_time_minutes: Some(0),
             alarms: None,

@@ -7,7 +7,7 @@ use aws_smithy_types::DateTime;
 use aws_smithy_types::date_time::Format;
 
 use crate::platform::{
-    AdvancedConfiguration, AwsVpcConfiguration, CapacityProviderItem, Deployment,
+    AdvancedConfiguration, AwsVpcConfiguration, BreakerThreshold, CapacityProviderItem, Deployment,
     DeploymentConfiguration, DeploymentController, DeploymentStatus, ResourceStatus, RolloutState,
     Service, ServiceDeployment, ServiceDeploymentStatus, ServiceEvent, ServiceLoadBalancer,
     ServicePlacement, Strategy, TrafficStep,
@@ -126,6 +126,10 @@ pub(super) fn deployment_configuration(
         circuit_breaker: c
             .deployment_circuit_breaker()
             .map(|b| (b.enable(), b.rollback())),
+        breaker_threshold: c
+            .deployment_circuit_breaker()
+            .and_then(|b| b.threshold_configuration())
+            .and_then(breaker_threshold),
         strategy: c.strategy().map(|s| Strategy::parse(s.as_str())),
         bake_time_minutes: c.bake_time_in_minutes().map(i64::from),
         alarms: c
@@ -139,6 +143,17 @@ pub(super) fn deployment_configuration(
             percent_tenths: k.canary_percent().map(tenths),
             bake_minutes: k.canary_bake_time_in_minutes().map(i64::from),
         }),
+    }
+}
+
+/// A threshold of a type this build does not know is left out (ECS's default rule shown).
+fn breaker_threshold(t: &sdk::ThresholdConfiguration) -> Option<BreakerThreshold> {
+    let value = u32::try_from(t.value()).ok()?;
+    match t.r#type() {
+        sdk::ThresholdType::Count => Some(BreakerThreshold::Count(value)),
+        sdk::ThresholdType::BoundedPercent => Some(BreakerThreshold::BoundedPercent(value)),
+        sdk::ThresholdType::UnboundedPercent => Some(BreakerThreshold::UnboundedPercent(value)),
+        _ => None,
     }
 }
 
@@ -428,6 +443,13 @@ mod tests {
                     .enable(false)
                     .rollback(false)
                     .reset_on_healthy_task(true)
+                    .threshold_configuration(
+                        sdk::ThresholdConfiguration::builder()
+                            .r#type(sdk::ThresholdType::UnboundedPercent)
+                            .value(30)
+                            .build()
+                            .unwrap(),
+                    )
                     .build(),
             )
             .canary_configuration(
@@ -463,6 +485,8 @@ mod tests {
                 maximum_percent: Some(200),
                 minimum_healthy_percent: Some(50),
                 circuit_breaker: Some((true, true)),
+                // Never set by ecs-roll: the service's own is kept.
+                breaker_threshold: Some(BreakerThreshold::UnboundedPercent(30)),
                 strategy: None,
                 bake_time_minutes: Some(5),
                 alarms: Some((vec!["p99".into()], true, false)),

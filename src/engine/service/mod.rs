@@ -17,7 +17,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::context::Ctx;
-use crate::platform::{EcsServices, Strategy, TargetGroups};
+use crate::platform::{BreakerThreshold, EcsServices, Strategy, TargetGroups};
 
 pub use record::TAG_CONFIGURATION;
 pub use run::run;
@@ -45,8 +45,12 @@ pub struct ServicePlan {
     pub load_balancers: Vec<String>,
     /// Resuming the watch of a deployment of the same revision already under way.
     pub resuming: Option<String>,
-    /// ECS's own gates on the deployment: the circuit breaker (enabled, rolls back) ...
+    /// ECS's own gates on the deployment: the circuit breaker (enabled, rolls back), the
+    /// rule it counts failed tasks by (ECS's default where the service sets none) and how
+    /// many trip it for the service's desired count ...
     pub circuit_breaker: Option<(bool, bool)>,
+    pub breaker_threshold: BreakerThreshold,
+    pub breaker_trips_at: u32,
     /// ... and the deployment alarms in force (names, roll back), with whether this deploy
     /// sets them (`--alarm`).
     pub alarms: Option<(Vec<String>, bool)>,

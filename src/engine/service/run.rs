@@ -33,8 +33,8 @@ use crate::engine::skeleton::{self, LockSpec};
 use crate::engine::wait::with_retry;
 use crate::error::Error;
 use crate::platform::{
-    ContainerInstance, DeploymentConfiguration, Revision, Service, ServiceUpdate, Strategy, Task,
-    TaskStatus, TrafficStep,
+    BreakerThreshold, ContainerInstance, DeploymentConfiguration, Revision, Service, ServiceUpdate,
+    Strategy, Task, TaskStatus, TrafficStep,
 };
 use crate::taskdef::TaskDefinition;
 
@@ -327,6 +327,11 @@ fn announce(s: &ServiceCtx, p: &Prepared) {
             });
         }
     }
+    let threshold = p
+        .svc
+        .deployment_configuration
+        .breaker_threshold
+        .unwrap_or(BreakerThreshold::DEFAULT);
     ctx.emit(Event::ServicePlan(ServicePlan {
         service: s.service.clone(),
         desired: p.svc.desired_count,
@@ -341,6 +346,8 @@ fn announce(s: &ServiceCtx, p: &Prepared) {
         load_balancers: p.gates.iter().map(Gate::describe).collect(),
         resuming: p.resuming.clone(),
         circuit_breaker: p.svc.deployment_configuration.circuit_breaker,
+        breaker_threshold: threshold,
+        breaker_trips_at: threshold.failed_tasks(p.svc.desired_count),
         alarms: p
             .alarms
             .as_ref()

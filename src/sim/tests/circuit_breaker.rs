@@ -180,3 +180,36 @@ async fn the_threshold_is_half_the_desired_count() {
     advance(secs(10)).await;
     assert_eq!(ours_now(&sim), (6, "FAILED".to_string()));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_count_threshold_trips_the_breaker_at_that_many_failed_tasks() {
+    let sim = Sim::builder()
+        .instances(4)
+        .target_group(WEB, quick_target_group(TargetType::Instance))
+        .service(
+            WEB,
+            ServiceSpec {
+                desired: 10,
+                task_definition: web("app:v1"),
+                target_group: Some(WEB.into()),
+                deployment_configuration: DeploymentConfiguration {
+                    circuit_breaker: Some((true, false)),
+                    breaker_threshold: Some(crate::platform::BreakerThreshold::Count(2)),
+                    ..deployment_configuration(100, 80)
+                },
+                ..ServiceSpec::default()
+            },
+        )
+        .image_behaviour("app:nope", Behaviour::cannot_pull("app:nope"))
+        .build();
+    let (_, ours) = deploy(&sim, web("app:nope")).await;
+    // The first pair fails at 10 s: COUNT 2 trips at once, where the default rule (5) would
+    // wait for the third pair.
+    advance(secs(10)).await;
+    let service = web_service(&sim);
+    let d = service.deployments.iter().find(|d| d.id == ours).unwrap();
+    assert_eq!(
+        (d.failed_tasks, d.rollout_state.as_ref().map(|r| r.as_str())),
+        (2, Some("FAILED"))
+    );
+}

@@ -6,7 +6,7 @@
 use ecs_roll::engine::refusal::ShiftProblem;
 use ecs_roll::engine::service::native::TrafficFlags;
 use ecs_roll::engine::service::{ServicePlan, native::Shift};
-use ecs_roll::platform::Strategy;
+use ecs_roll::platform::{BreakerThreshold, Strategy};
 
 use super::*;
 
@@ -283,4 +283,45 @@ async fn linear_steps_for_another_strategy_are_a_usage_error() {
     };
     let err = refused(&run, Strategy::Canary, traffic).await;
     assert!(err.to_string().contains("--linear-step"), "{err}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_plan_names_ecss_own_gates_with_the_breakers_threshold_or_says_there_are_none() {
+    let plan_of = |config: DeploymentConfiguration| async move {
+        let run = Run::new(alb_dynamic(config));
+        let opts = Options {
+            dry_run: true,
+            ..deploy_opts()
+        };
+        let out = run.deploy_with("app:v2", opts).await.unwrap();
+        assert_eq!(out.result, RunResult::Planned);
+        render::plain::service_plan_text(&run.plan())
+    };
+    let breaker = |threshold| DeploymentConfiguration {
+        circuit_breaker: Some((true, true)),
+        breaker_threshold: threshold,
+        ..deployment_configuration(200, 100)
+    };
+    let text = plan_of(breaker(Some(BreakerThreshold::Count(2)))).await;
+    assert!(
+        text.contains(
+            "ECS's own gates: circuit breaker (ECS rolls back; trips at 2 failed tasks, threshold COUNT 2)"
+        ),
+        "{text}"
+    );
+    let text = plan_of(breaker(None)).await;
+    assert!(
+        text.contains("trips at 3 failed tasks, ECS's default rule: half the desired count, at least 3, at most 200"),
+        "{text}"
+    );
+    let text = plan_of(breaker(Some(BreakerThreshold::UnboundedPercent(34)))).await;
+    assert!(
+        text.contains("trips at 2 failed tasks, threshold UNBOUNDED_PERCENT 34"),
+        "{text}"
+    );
+    let text = plan_of(deployment_configuration(200, 100)).await;
+    assert!(
+        text.contains("ECS's own gates: none (no circuit breaker, no deployment alarms): ecs-roll's health gates are the only ones"),
+        "{text}"
+    );
 }
