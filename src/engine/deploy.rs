@@ -304,32 +304,20 @@ async fn announce(ctx: &StandaloneCtx, p: &mut Prepared) -> Result<(), Error> {
 fn initial_outcome(ctx: &StandaloneCtx, p: &Prepared, opts: &Options) -> Outcome {
     let container = opts.container.as_deref();
     Outcome {
-        command: opts.command.clone(),
-        result: RunResult::Planned,
-        cluster: ctx.cluster.clone(),
-        family: ctx.family.clone(),
-        load_balancer: ctx.load_balancer.clone(),
         previous: p.previous.as_ref().map(|r| info(r, container)),
         target: Some(p.existing.as_ref().map_or_else(
             || planned(&ctx.family, &p.target_td, container),
             |r| info(r, container),
         )),
         plan: Some(p.plan.clone()),
-        steps: Vec::new(),
-        rollback_steps: Vec::new(),
         instances: reports(&p.obs, &p.catalog),
-        service: None,
-        tasks: Vec::new(),
-        service_deployment_arn: None,
-        failure: None,
-        rollback_failure: None,
-        pruned: None,
-        before: None,
-        failure_log: None,
-        timeline: Default::default(),
-        duration: Duration::ZERO,
         predicted: Some(p.prediction.clone()),
-        api_calls: BTreeMap::new(),
+        ..Outcome::planned(
+            &opts.command,
+            &ctx.cluster,
+            &ctx.family,
+            ctx.load_balancer.clone(),
+        )
     }
 }
 

@@ -190,6 +190,36 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// A run of `command` on a target before it did anything: nothing rolled out, no steps,
+    /// no failure. Each run fills in what its preflight found.
+    pub fn planned(command: &str, cluster: &str, family: &str, load_balancer: String) -> Outcome {
+        Outcome {
+            command: command.to_string(),
+            result: RunResult::Planned,
+            cluster: cluster.to_string(),
+            family: family.to_string(),
+            load_balancer,
+            previous: None,
+            target: None,
+            plan: None,
+            steps: Vec::new(),
+            rollback_steps: Vec::new(),
+            instances: Vec::new(),
+            service: None,
+            tasks: Vec::new(),
+            service_deployment_arn: None,
+            failure: None,
+            rollback_failure: None,
+            pruned: None,
+            before: None,
+            timeline: Default::default(),
+            failure_log: None,
+            duration: Duration::ZERO,
+            predicted: None,
+            api_calls: BTreeMap::new(),
+        }
+    }
+
     /// The result's exit code; a deploy whose `--before` command failed exits with the one-off
     /// code (4), as `ecs-roll run` of that command would.
     pub fn exit_code(&self) -> i32 {

@@ -100,9 +100,6 @@ fn interrupted(o: &Outcome, previous: Option<&str>) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-    use std::time::Duration;
-
     use super::*;
     use crate::engine::failure::FailureReport;
     use crate::engine::outcome::RevisionInfo;
@@ -121,29 +118,12 @@ mod tests {
             images: Default::default(),
         };
         Outcome {
-            command: "deploy".into(),
             result,
-            cluster: "c".into(),
-            family: "app".into(),
-            load_balancer: "lb".into(),
             previous: previous.then(|| rev(1)),
             target: Some(rev(2)),
-            plan: None,
-            steps: Vec::new(),
-            rollback_steps: Vec::new(),
-            instances: Vec::new(),
             service: service.then(|| "web".into()),
-            tasks: Vec::new(),
-            service_deployment_arn: None,
             failure: cause.map(|c| FailureReport::new(None, c)),
-            rollback_failure: None,
-            pruned: None,
-            before: None,
-            failure_log: None,
-            timeline: Default::default(),
-            duration: Duration::ZERO,
-            predicted: None,
-            api_calls: BTreeMap::new(),
+            ..Outcome::planned("deploy", "c", "app", "lb".into())
         }
     }
 

@@ -5,7 +5,7 @@
 //! again. Nothing is asked of ECS before the checks pass: a deployment that already ended, an
 //! endpoint without service deployments, or no earlier revision to return to is a refusal.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -255,34 +255,16 @@ async fn initial_outcome(s: &ServiceCtx, a: &Aborting, container: Option<&str>) 
         .or(stopped.as_ref())
         .map_or_else(|| ctx.family.clone(), |r| r.family.clone());
     Outcome {
-        command: "abort".into(),
-        result: RunResult::Planned,
-        cluster: ctx.cluster.clone(),
-        family,
-        load_balancer: a
-            .gates
-            .iter()
-            .map(Gate::describe)
-            .collect::<Vec<_>>()
-            .join(", "),
         previous: source.as_ref().map(|r| info(r, container)),
         target: stopped.as_ref().map(|r| info(r, container)),
-        plan: None,
-        steps: Vec::new(),
-        rollback_steps: Vec::new(),
-        instances: Vec::new(),
         service: Some(s.service.clone()),
-        tasks: Vec::new(),
         service_deployment_arn: Some(a.service_deployment.arn.clone()),
-        failure: None,
-        rollback_failure: None,
-        pruned: None,
-        before: None,
-        failure_log: None,
-        timeline: Default::default(),
-        duration: Duration::ZERO,
-        predicted: None,
-        api_calls: BTreeMap::new(),
+        ..Outcome::planned(
+            "abort",
+            &ctx.cluster,
+            &family,
+            observe::describe_gates(&a.gates),
+        )
     }
 }
 

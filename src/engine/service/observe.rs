@@ -68,6 +68,15 @@ pub async fn service(s: &ServiceCtx) -> ApiResult<Service> {
         })
 }
 
+/// The gates as the outcome names them: `load_balancer` in every output.
+pub fn describe_gates(gates: &[Gate]) -> String {
+    gates
+        .iter()
+        .map(Gate::describe)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 pub async fn gates(
     s: &ServiceCtx,
     lbs: &[ServiceLoadBalancer],

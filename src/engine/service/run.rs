@@ -363,34 +363,17 @@ fn announce(s: &ServiceCtx, p: &Prepared) {
 fn initial_outcome(s: &ServiceCtx, p: &Prepared, opts: &Options) -> Outcome {
     let container = opts.container.as_deref();
     Outcome {
-        command: opts.command.clone(),
-        result: RunResult::Planned,
-        cluster: s.ctx.cluster.clone(),
-        family: p.current.family.clone(),
-        load_balancer: p
-            .gates
-            .iter()
-            .map(Gate::describe)
-            .collect::<Vec<_>>()
-            .join(", "),
         previous: p.previous.as_ref().map(|r| info(r, container)),
         target: p.existing.as_ref().map(|r| info(r, container)),
-        plan: None,
-        steps: Vec::new(),
-        rollback_steps: Vec::new(),
-        instances: Vec::new(),
         service: Some(s.service.clone()),
         tasks: task_reports(&p.running, &p.instances, &p.catalog),
-        service_deployment_arn: None,
-        failure: None,
-        rollback_failure: None,
-        pruned: None,
-        before: None,
-        failure_log: None,
-        timeline: Default::default(),
-        duration: Duration::ZERO,
         predicted: Some(p.prediction.clone()),
-        api_calls: BTreeMap::new(),
+        ..Outcome::planned(
+            &opts.command,
+            &s.ctx.cluster,
+            &p.current.family,
+            observe::describe_gates(&p.gates),
+        )
     }
 }
 

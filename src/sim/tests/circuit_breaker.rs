@@ -143,9 +143,10 @@ async fn without_the_breaker_ecs_keeps_trying() {
     assert_eq!(service.deployments[0].failed_tasks, 15);
 }
 
-#[tokio::test(start_paused = true)]
-async fn the_threshold_is_half_the_desired_count() {
-    let sim = Sim::builder()
+/// Ten tasks behind an ALB, 100/80, the breaker without rollback (and `threshold`); app:nope
+/// cannot be pulled.
+fn ten_tasks(threshold: Option<crate::platform::BreakerThreshold>) -> Sim {
+    Sim::builder()
         .instances(4)
         .target_group(WEB, quick_target_group(TargetType::Instance))
         .service(
@@ -156,13 +157,19 @@ async fn the_threshold_is_half_the_desired_count() {
                 target_group: Some(WEB.into()),
                 deployment_configuration: DeploymentConfiguration {
                     circuit_breaker: Some((true, false)),
+                    breaker_threshold: threshold,
                     ..deployment_configuration(100, 80)
                 },
                 ..ServiceSpec::default()
             },
         )
         .image_behaviour("app:nope", Behaviour::cannot_pull("app:nope"))
-        .build();
+        .build()
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_threshold_is_half_the_desired_count() {
+    let sim = ten_tasks(None);
     let (_, ours) = deploy(&sim, web("app:nope")).await;
     let ours_now = |sim: &Sim| {
         let service = web_service(sim);
@@ -183,25 +190,7 @@ async fn the_threshold_is_half_the_desired_count() {
 
 #[tokio::test(start_paused = true)]
 async fn a_count_threshold_trips_the_breaker_at_that_many_failed_tasks() {
-    let sim = Sim::builder()
-        .instances(4)
-        .target_group(WEB, quick_target_group(TargetType::Instance))
-        .service(
-            WEB,
-            ServiceSpec {
-                desired: 10,
-                task_definition: web("app:v1"),
-                target_group: Some(WEB.into()),
-                deployment_configuration: DeploymentConfiguration {
-                    circuit_breaker: Some((true, false)),
-                    breaker_threshold: Some(crate::platform::BreakerThreshold::Count(2)),
-                    ..deployment_configuration(100, 80)
-                },
-                ..ServiceSpec::default()
-            },
-        )
-        .image_behaviour("app:nope", Behaviour::cannot_pull("app:nope"))
-        .build();
+    let sim = ten_tasks(Some(crate::platform::BreakerThreshold::Count(2)));
     let (_, ours) = deploy(&sim, web("app:nope")).await;
     // The first pair fails at 10 s: COUNT 2 trips at once, where the default rule (5) would
     // wait for the third pair.

@@ -54,6 +54,19 @@ async fn until_stage(sim: &Sim, stage: &str) {
     panic!("the deployment never entered {stage}");
 }
 
+/// Another pipeline deploys app:v2 (not an ecs-roll run).
+async fn someone_deploys_v2(run: &Run) {
+    let v2 = run
+        .sim
+        .ecs()
+        .register_task_definition(&dynamic_app("app:v2"), &Default::default())
+        .await
+        .unwrap();
+    run.sim
+        .update_service_as_someone_else(CLUSTER, WEB, &v2.arn)
+        .unwrap();
+}
+
 fn refusal_of(err: &Error) -> &AbortBlocked {
     match err.refusal() {
         Some(Refusal::CannotAbort { why, .. }) => why,
@@ -144,16 +157,8 @@ async fn an_abort_mid_shift_has_ecs_roll_the_linear_deploy_back_and_the_deploy_r
 #[tokio::test(start_paused = true)]
 async fn an_abort_of_someone_elses_deployment_rolls_it_back_and_exits_rolled_back() {
     let run = Run::new(alb_dynamic(deployment_configuration(200, 100)));
-    let v2 = run
-        .sim
-        .ecs()
-        .register_task_definition(&dynamic_app("app:v2"), &Default::default())
-        .await
-        .unwrap();
     let sampler = run.sim.spawn_service_sampler(CLUSTER, WEB, secs(1));
-    run.sim
-        .update_service_as_someone_else(CLUSTER, WEB, &v2.arn)
-        .unwrap();
+    someone_deploys_v2(&run).await;
     tokio::time::sleep(secs(5)).await;
     let out = run.abort().await.unwrap();
     assert_eq!(out.result, RunResult::RolledBack, "{:?}", out.failure);
@@ -170,15 +175,7 @@ async fn an_abort_of_someone_elses_deployment_rolls_it_back_and_exits_rolled_bac
 #[tokio::test(start_paused = true)]
 async fn an_abort_run_again_while_ecs_rolls_back_follows_that_rollback_without_asking_again() {
     let run = Run::new(alb_dynamic(deployment_configuration(200, 100)));
-    let v2 = run
-        .sim
-        .ecs()
-        .register_task_definition(&dynamic_app("app:v2"), &Default::default())
-        .await
-        .unwrap();
-    run.sim
-        .update_service_as_someone_else(CLUSTER, WEB, &v2.arn)
-        .unwrap();
+    someone_deploys_v2(&run).await;
     tokio::time::sleep(secs(5)).await;
     // An earlier abort asked ECS, then was killed.
     let sd = run
@@ -234,15 +231,7 @@ async fn an_abort_where_the_endpoint_has_no_service_deployments_is_refused_namin
     let err = run.abort().await.unwrap_err();
     assert_eq!(refusal_of(&err), &AbortBlocked::NoDeployment);
 
-    let v2 = run
-        .sim
-        .ecs()
-        .register_task_definition(&dynamic_app("app:v2"), &Default::default())
-        .await
-        .unwrap();
-    run.sim
-        .update_service_as_someone_else(CLUSTER, WEB, &v2.arn)
-        .unwrap();
+    someone_deploys_v2(&run).await;
     let err = run.abort().await.unwrap_err();
     let AbortBlocked::Unsupported { deployment } = refusal_of(&err) else {
         panic!("{err}");
