@@ -17,12 +17,16 @@ use crate::settings::{Settings, parse_duration};
 
 pub async fn run(g: &Global, args: AbortArgs, loaded: Loaded) -> Result<i32, Error> {
     let targets = Settings::all(g, Some(&args.source), loaded)?;
-    let timeout = match args.timeout.as_deref() {
-        Some(t) => Some(parse_duration(t, "--timeout")?),
-        None => None,
-    };
-    super::run_targets(targets, move |s, observer, cancel, limiter| async move {
-        one(&s, timeout, observer, cancel, limiter).await
+    super::run_targets(targets, move |s, observer, cancel, limiter| {
+        let timeout = args.timeout.clone();
+        async move {
+            // --timeout, else the target's `timeout` in ecs-roll.toml, as for deploy.
+            let timeout = match timeout.or_else(|| s.config.config.timeout.clone()) {
+                Some(t) => Some(parse_duration(&t, "--timeout")?),
+                None => None,
+            };
+            one(&s, timeout, observer, cancel, limiter).await
+        }
     })
     .await
 }
@@ -50,6 +54,6 @@ async fn one(
     let mut ctx = super::context(s, &aws, observer, timeouts, cancel);
     ctx.gate = gate;
     let sctx = super::service_context(ctx, &aws, service);
-    let outcome = abort(&sctx, s.container.as_deref()).await?;
+    let outcome = abort(&sctx, s.container.as_deref(), deadline).await?;
     Ok((outcome, aws.calls))
 }

@@ -85,6 +85,8 @@ pub enum Interruption {
     StepFinished,
     /// Service: ECS carries on with the deployment by itself.
     DeploymentContinues { deployment: String },
+    /// `abort`: ECS carries on rolling the stopped service deployment back by itself.
+    RollbackContinues { service_deployment: String },
     /// `deploy --before`: during the command's one-off task; nothing was rolled out.
     BeforeRollout { task_arn: String, stopped: bool },
 }

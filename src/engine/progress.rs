@@ -98,6 +98,10 @@ pub enum Progress {
         left: std::time::Duration,
     },
     Deployment(DeploymentProgress),
+    /// `abort`: ECS took the stop request and has not started its rollback yet.
+    StopRequested {
+        deployment: String,
+    },
     /// AWS throttled or failed a read; the wait goes on.
     Retrying {
         error: ApiError,

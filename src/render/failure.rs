@@ -162,6 +162,9 @@ pub fn message(f: &Failure) -> String {
             Interruption::DeploymentContinues { deployment } => {
                 format!("interrupted; ECS carries on with deployment {deployment} by itself")
             }
+            Interruption::RollbackContinues { service_deployment } => {
+                format!("interrupted; ECS carries on rolling {service_deployment} back by itself")
+            }
             Interruption::BeforeRollout { task_arn, stopped } => format!(
                 "interrupted during the command before the rollout; its one-off task {} {}; nothing was rolled out",
                 crate::platform::short(task_arn),
@@ -325,6 +328,9 @@ pub fn progress(p: &Progress) -> String {
         }
         Progress::NoOtherInService => "no other instance is InService".into(),
         Progress::Baking { left } => format!("{} left", human_limit(*left)),
+        Progress::StopRequested { deployment } => format!(
+            "ECS took the stop of deployment {deployment}; its rollback deployment has not started yet"
+        ),
         Progress::Deployment(d) => {
             let mut s = format!(
                 "new {}/{} running, {} healthy; old tasks {}; old targets {}; rollout {}",

@@ -9,7 +9,11 @@ use crate::engine::outcome::{Outcome, RunResult};
 /// The sentence after the result (and the cause's own hint), if there is one to say.
 pub fn next_step(o: &Outcome) -> Option<String> {
     let previous = o.previous.as_ref().map(|p| p.name.as_str());
-    let back = |to: &str| format!("`ecs-roll rollback` returns to {to}");
+    // After `abort` the revision left may have no previous one recorded: name it.
+    let back = |to: &str| match o.command.as_str() {
+        "abort" => format!("`ecs-roll rollback --to {to}` returns to {to}"),
+        _ => format!("`ecs-roll rollback` returns to {to}"),
+    };
     let service = o.service.is_some();
     Some(match o.result {
         RunResult::Succeeded => {
@@ -91,6 +95,9 @@ fn interrupted(o: &Outcome, previous: Option<&str>) -> Option<String> {
             "nothing was rolled out; run the same command again to run the command and deploy"
                 .into()
         }
+        Interruption::RollbackContinues { service_deployment } => format!(
+            "ECS carries on rolling {service_deployment} back by itself; `ecs-roll status --watch --until-stable` follows it to its end"
+        ),
         Interruption::DeploymentContinues { deployment } => format!(
             "ECS carries on with deployment {deployment} by itself, replacing the service's tasks and registering the new ones as targets of its load balancers; run the same command again to watch it{}",
             previous.map(undo).unwrap_or_default()

@@ -82,8 +82,9 @@ pub(crate) struct DeploymentRecord {
     pub triggered_alarms: Vec<String>,
     /// A newer UpdateService replaced it before it completed.
     pub superseded_by: Option<String>,
-    /// StopServiceDeployment asked ECS to roll it back; the scheduler's next pass does.
-    pub stop_requested: bool,
+    /// When StopServiceDeployment asked ECS to roll it back: ROLLBACK_REQUESTED, with the
+    /// deployment still PRIMARY, until the scheduler acts `STOP_TAKES` later.
+    pub stop_requested: Option<Instant>,
     pub source_task_definitions: Vec<String>,
 }
 

@@ -30,6 +30,9 @@ use crate::platform::BreakerThreshold;
 const PASSES_PER_INSTANT: usize = 32;
 
 pub const CIRCUIT_BREAKER_REASON: &str = "ECS deployment circuit breaker: tasks failed to start.";
+/// How long ECS shows a stopped deployment as ROLLBACK_REQUESTED, still PRIMARY, before its
+/// rollback deployment starts.
+pub const STOP_TAKES: std::time::Duration = std::time::Duration::from_secs(3);
 /// The reason of a deployment rolled back by StopServiceDeployment.
 pub const STOP_REQUEST_REASON: &str =
     "Service deployment rolled back by a StopServiceDeployment request.";
@@ -321,7 +324,8 @@ impl World {
     /// StopServiceDeployment (stopType ROLLBACK): rolls back whatever the configuration says.
     fn stop_request(&mut self, svc: &mut ServiceRecord, t: Instant, notes: &mut Notes) -> bool {
         let p = svc.primary();
-        if !p.stop_requested || p.rollout != Rollout::InProgress {
+        let taken = p.stop_requested.is_some_and(|at| t >= at + STOP_TAKES);
+        if !taken || p.rollout != Rollout::InProgress {
             return false;
         }
         let failure = Failure {

@@ -260,7 +260,7 @@ impl ServiceRecord {
             rolled_back_by: None,
             triggered_alarms: Vec::new(),
             superseded_by: None,
-            stop_requested: false,
+            stop_requested: None,
             source_task_definitions: sources,
         };
         if matches!(strategy, Strategy::BlueGreen { .. }) {

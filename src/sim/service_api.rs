@@ -196,13 +196,13 @@ impl EcsServices for Sim {
         service: &str,
         arn: &str,
     ) -> ApiResult<()> {
-        self.change_call("StopServiceDeployment", |w, _| {
+        self.change_call("StopServiceDeployment", |w, now| {
             if !w.supports_service_deployments {
                 return Err(Fail::invalid(
                     "the endpoint does not implement StopServiceDeployment",
                 ));
             }
-            w.stop_service_deployment(cluster, service, arn)
+            w.stop_service_deployment(cluster, service, arn, now)
         })
         .await
     }

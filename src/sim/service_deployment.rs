@@ -3,6 +3,8 @@
 //! status turns ROLLBACK_*), so the rollback's own deployment id describes that one too.
 //! StopServiceDeployment asks for such a rollback.
 
+use tokio::time::Instant;
+
 use super::deployment::Rollout;
 use super::service::ServiceRecord;
 use super::world::{ACCOUNT, Fail, REGION, World};
@@ -34,6 +36,9 @@ impl ServiceRecord {
                 d.reason.clone(),
             ),
             (None, Rollout::Completed) => ("SUCCESSFUL", None),
+            (None, Rollout::InProgress) if d.stop_requested.is_some() => {
+                ("ROLLBACK_REQUESTED", None)
+            }
             (None, Rollout::Failed) => ("STOPPED", d.reason.clone()),
             (None, Rollout::InProgress) => match &d.superseded_by {
                 Some(newer) => (
@@ -70,6 +75,7 @@ impl World {
         cluster: &str,
         service: &str,
         arn: &str,
+        now: Instant,
     ) -> Result<(), Fail> {
         let svc = self.service(cluster, service)?;
         let found = svc
@@ -97,7 +103,7 @@ impl World {
             .get_mut(&key)
             .and_then(|s| s.deployment_mut(&id))
         {
-            d.stop_requested = true;
+            d.stop_requested = Some(now);
         }
         Ok(())
     }

@@ -6,6 +6,7 @@
 //! endpoint without service deployments, or no earlier revision to return to is a refusal.
 
 use std::collections::HashSet;
+use std::ops::ControlFlow;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -21,8 +22,11 @@ use crate::engine::events::{Action, Event, Phase};
 use crate::engine::failure::{Failure, FailureReport, Interruption};
 use crate::engine::observe::Catalog;
 use crate::engine::outcome::{Outcome, RunResult, StepReport};
+use crate::engine::progress::{Progress, Wait};
 use crate::engine::refusal::{AbortBlocked, Refusal};
-use crate::engine::wait::with_retry;
+use crate::engine::skeleton::{self, PreflightDeadline, by_deadline};
+use crate::engine::verdict::Verdict;
+use crate::engine::wait::{self, WaitError, with_retry};
 use crate::error::Error;
 use crate::platform::{
     ContainerInstance, Deployment, DeploymentStatus, RolloutState, Service, ServiceDeployment,
@@ -49,28 +53,30 @@ struct Aborting {
     catalog: Catalog,
 }
 
-pub async fn abort(s: &ServiceCtx, container: Option<&str>) -> Result<Outcome, Error> {
+/// `deadline` bounds the checks (exit 2, nothing changed); `--timeout` (the context's total)
+/// bounds the whole run.
+pub async fn abort(
+    s: &ServiceCtx,
+    container: Option<&str>,
+    deadline: Option<PreflightDeadline>,
+) -> Result<Outcome, Error> {
     let ctx = &s.ctx;
     let started = Instant::now();
     ctx.emit(Event::Phase(Phase::Preflight));
-    let mut a = check(s).await?;
-    let mut outcome = initial_outcome(s, &a, container).await;
+    let mut a = by_deadline(deadline, check(s)).await?;
+    let outcome = initial_outcome(s, &a, container).await;
+    // Ctrl-C during the checks: ECS is not asked.
+    let mut outcome = match skeleton::ends_before_change(ctx, outcome, false, started) {
+        ControlFlow::Continue(o) => o,
+        ControlFlow::Break(done) => return Ok(done),
+    };
     ctx.emit(Event::Phase(Phase::Rollback));
     if !a.rolling_back {
-        let arn = &a.service_deployment.arn;
-        with_retry(|| {
-            s.services
-                .stop_service_deployment(&ctx.cluster, &s.service, arn)
-        })
-        .await
-        .map_err(Error::from_api_after_change)?;
-        ctx.emit(Event::Action(Action::ServiceDeploymentStopped {
-            service_deployment: arn.clone(),
-            service: s.service.clone(),
-        }));
+        request_stop(s, &a.service_deployment.arn, &a.primary.id).await?;
     }
     let t = Instant::now();
-    let halt = follow_rollback(s, &a).await;
+    let limit = ctx.timeouts.total.unwrap_or(DEFAULT_LIMIT);
+    let halt = follow_rollback(s, &a, limit.saturating_sub(started.elapsed())).await;
     let title = format!(
         "ECS rolls back to {}",
         outcome.previous.as_ref().map_or("?", |p| p.name.as_str())
@@ -84,8 +90,8 @@ pub async fn abort(s: &ServiceCtx, container: Option<&str>) -> Result<Outcome, E
     outcome.result = match halt {
         None => RunResult::RolledBack,
         Some(Halt::Interrupted) => {
-            let how = Interruption::DeploymentContinues {
-                deployment: a.primary.id.clone(),
+            let how = Interruption::RollbackContinues {
+                service_deployment: a.service_deployment.arn.clone(),
             };
             outcome.failure = Some(FailureReport::new(None, Failure::Interrupted { how }));
             RunResult::Interrupted
@@ -98,6 +104,34 @@ pub async fn abort(s: &ServiceCtx, container: Option<&str>) -> Result<Outcome, E
     outcome.tasks = final_tasks(s, &mut a).await.unwrap_or(outcome.tasks);
     outcome.duration = started.elapsed();
     Ok(outcome)
+}
+
+/// StopServiceDeployment, asked once: it is not idempotent (a second ask of a deployment
+/// ECS rolls back already is a ConflictException). A failed ask is read back: where ECS
+/// rolls back all the same (the answer was lost) the run goes on; otherwise ECS did nothing,
+/// and the run ends as a refusal does (exit 2, nothing changed).
+async fn request_stop(s: &ServiceCtx, arn: &str, deployment_id: &str) -> Result<(), Error> {
+    let ctx = &s.ctx;
+    if let Err(e) = s
+        .services
+        .stop_service_deployment(&ctx.cluster, &s.service, arn)
+        .await
+    {
+        let now = with_retry(|| {
+            s.services
+                .service_deployment(&ctx.cluster, &s.service, deployment_id)
+        })
+        .await;
+        let rolls_back = matches!(&now, Ok(Some(sd)) if sd.status.is_rollback());
+        if !rolls_back {
+            return Err(Error::from_api_before_change(e));
+        }
+    }
+    ctx.emit(Event::Action(Action::ServiceDeploymentStopped {
+        service_deployment: arn.to_string(),
+        service: s.service.clone(),
+    }));
+    Ok(())
 }
 
 /// Every check before ECS is asked anything; a refusal names what is missing.
@@ -201,48 +235,104 @@ fn return_to(
         })
 }
 
-/// Follows the deployment being stopped until ECS's rollback shows, then that rollback to
-/// its end.
-async fn follow_rollback(s: &ServiceCtx, a: &Aborting) -> Option<Halt> {
+/// Waits for ECS's rollback deployment to show (ECS's word only: the stopped deployment's
+/// own failing tasks are ECS's to handle now), then follows that rollback to its end, all
+/// within `limit`.
+async fn follow_rollback(s: &ServiceCtx, a: &Aborting, limit: Duration) -> Option<Halt> {
+    let start = Instant::now();
+    let rollback_id = if a.rolling_back && a.primary.task_definition == a.source {
+        a.primary.id.clone()
+    } else {
+        match rollback_shows(s, a, limit).await {
+            Ok(id) => id,
+            Err(halt) => return Some(halt),
+        }
+    };
     let scene = Scene {
         s,
         gates: &a.gates,
         instances: &a.instances,
         desired: a.svc.desired_count,
-        limit: s.ctx.timeouts.total.unwrap_or(DEFAULT_LIMIT),
+        limit: limit.saturating_sub(start.elapsed()),
     };
     let mut seen: HashSet<String> = a.svc.events.iter().map(|e| e.id.clone()).collect();
-    let rollback_id = if a.rolling_back && a.primary.task_definition == a.source {
-        a.primary.id.clone()
-    } else {
-        let stopped = Watched {
-            deployment_id: &a.primary.id,
-            target: &a.primary.task_definition,
-            previous: Some(&a.source),
-        };
-        match follow(&scene, &stopped, &mut seen).await {
-            Some(Halt::Failed {
-                ecs_rollback: Some(id),
-                ..
-            }) => id,
-            // Completed before ECS took the stop request: nothing was rolled back.
-            None => {
-                return Some(Halt::Failed {
-                    cause: Failure::StopNotTaken {
-                        deployment: a.primary.id.clone(),
-                    },
-                    ecs_rollback: None,
-                });
-            }
-            other => return other,
-        }
-    };
     let back = Watched {
         deployment_id: &rollback_id,
         target: &a.source,
         previous: None,
     };
     follow(&scene, &back, &mut seen).await
+}
+
+/// The id of ECS's rollback deployment: the PRIMARY once it runs the source revision under
+/// another id. The stopped deployment completing first means ECS did not take the stop.
+async fn rollback_shows(s: &ServiceCtx, a: &Aborting, limit: Duration) -> Result<String, Halt> {
+    let ctx = &s.ctx;
+    let stopped = a.primary.id.clone();
+    let found = std::sync::Mutex::new(None);
+    let what = Wait::Deployment {
+        deployment: stopped.clone(),
+    };
+    let result = wait::until(&what, limit, ctx.poll, ctx.observer.as_ref(), || async {
+        if ctx.cancel.requested() {
+            return Ok(Verdict::Failed(Failure::Interrupted {
+                how: Interruption::BeforeChange,
+            }));
+        }
+        let svc = observe::service(s).await?;
+        let rollback = rollback_of(&svc, &stopped, &a.source);
+        let verdict = waiting_verdict(&svc, &stopped, rollback.is_some());
+        *found.lock().unwrap_or_else(|e| e.into_inner()) = rollback;
+        Ok(verdict)
+    })
+    .await;
+    match result {
+        Ok(_) => Ok(found
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_default()),
+        Err(_) if ctx.cancel.requested() => Err(Halt::Interrupted),
+        Err(WaitError::Failed(cause)) => Err(Halt::Failed {
+            cause,
+            ecs_rollback: None,
+        }),
+        Err(e) => Err(Halt::Failed {
+            cause: e.into_failure(what),
+            ecs_rollback: None,
+        }),
+    }
+}
+
+fn primary(svc: &Service) -> Option<&Deployment> {
+    svc.deployments
+        .iter()
+        .find(|d| d.status == DeploymentStatus::Primary)
+}
+
+/// ECS's rollback deployment in one DescribeServices answer: the PRIMARY running `source`
+/// under another id than the stopped one.
+fn rollback_of(svc: &Service, stopped: &str, source: &str) -> Option<String> {
+    primary(svc)
+        .filter(|p| p.id != stopped && p.task_definition == source)
+        .map(|p| p.id.clone())
+}
+
+/// While ECS takes the stop: done once its rollback shows, failed when the stopped
+/// deployment completed instead, else waiting.
+fn waiting_verdict(svc: &Service, stopped: &str, rollback_shows: bool) -> Verdict {
+    let completed = primary(svc)
+        .is_some_and(|p| p.id == stopped && p.rollout_state == Some(RolloutState::Completed));
+    if rollback_shows {
+        Verdict::Done
+    } else if completed {
+        Verdict::Failed(Failure::StopNotTaken {
+            deployment: stopped.to_string(),
+        })
+    } else {
+        Verdict::Pending(Progress::StopRequested {
+            deployment: stopped.to_string(),
+        })
+    }
 }
 
 async fn initial_outcome(s: &ServiceCtx, a: &Aborting, container: Option<&str>) -> Outcome {

@@ -322,9 +322,17 @@ fn ecs_verdict<'a>(
         .map(|p| p.id.clone());
     // A ROLLBACK_* status says ECS undoes the forward deployment; while watching a
     // rollback itself (no previous), the same record reports that rollback's progress.
+    // Until ECS's rollback deployment shows (ROLLBACK_REQUESTED with ours still PRIMARY)
+    // there is nothing to follow yet: look again rather than follow ours as if it were it.
+    let rolling_back_by = ecs_rollback.clone().or_else(|| {
+        primary
+            .filter(|p| p.id != w.deployment_id)
+            .map(|p| p.id.clone())
+    });
     if let Some(sd) = o.deployment
         && sd.status.is_rollback()
         && w.previous.is_some()
+        && rolling_back_by.is_some()
     {
         return Err(Judgement::Failed {
             cause: Failure::EcsRolledBack {
@@ -335,7 +343,7 @@ fn ecs_verdict<'a>(
                 primary_revision: None,
                 alarms: sd.triggered_alarms.clone(),
             },
-            ecs_rollback: ecs_rollback.or_else(|| primary.map(|p| p.id.clone())),
+            ecs_rollback: rolling_back_by,
         });
     }
     let ours = svc

@@ -24,7 +24,7 @@ fn linear_service() -> Sim {
 
 impl Run {
     async fn abort(&self) -> Result<Outcome, Error> {
-        abort(&self.sctx(), None).await
+        abort(&self.sctx(), None, None).await
     }
 
     fn stops_asked(&self) -> usize {
@@ -216,7 +216,6 @@ async fn an_abort_with_nothing_in_flight_is_refused_and_asks_ecs_nothing() {
     let text = render::refusal::message(err.refusal().unwrap());
     assert!(text.contains("is SUCCESSFUL already"), "{text}");
     assert_eq!(run.sim.call_count(STOP), 0);
-    assert_eq!(run.sim.call_count("UpdateService"), 0);
 }
 
 #[tokio::test(start_paused = true)]
@@ -240,4 +239,74 @@ async fn an_abort_where_the_endpoint_has_no_service_deployments_is_refused_namin
     let text = render::refusal::message(err.refusal().unwrap());
     assert!(text.contains("no service deployments"), "{text}");
     assert_eq!(run.sim.call_count(STOP), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stop_whose_answer_is_lost_is_read_back_and_the_rollback_followed() {
+    let run = Run::new(alb_dynamic(deployment_configuration(200, 100)));
+    someone_deploys_v2(&run).await;
+    tokio::time::sleep(secs(5)).await;
+    run.sim
+        .inject(Fault::lost_response().on(STOP).next_calls(1));
+    let out = run.abort().await.unwrap();
+    assert_eq!(out.result, RunResult::RolledBack, "{:?}", out.failure);
+    assert_eq!(run.sim.call_count(STOP), 1, "never asked twice");
+    assert_eq!(run.running().await, ["web:1"; 3]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stop_ecs_refuses_ends_as_nothing_changed_and_the_deployment_goes_on() {
+    let run = Run::new(alb_dynamic(deployment_configuration(200, 100)));
+    someone_deploys_v2(&run).await;
+    run.sim.inject(
+        Fault::of(ecs_roll::platform::ApiErrorKind::AccessDenied)
+            .on(STOP)
+            .next_calls(1),
+    );
+    let err = run.abort().await.unwrap_err();
+    assert_eq!(err.exit_code(), 2, "{err}");
+    assert!(err.to_string().contains("StopServiceDeployment"), "{err}");
+    tokio::time::sleep(mins(5)).await;
+    assert_eq!(
+        run.running().await,
+        ["web:2"; 3],
+        "ECS was never told to stop"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn ctrl_c_before_the_stop_asks_ecs_nothing() {
+    let run = Run::new(alb_dynamic(deployment_configuration(200, 100)));
+    someone_deploys_v2(&run).await;
+    run.cancel.request();
+    let out = run.abort().await.unwrap();
+    assert_eq!(out.result, RunResult::Interrupted);
+    assert_eq!(run.sim.call_count(STOP), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_abort_interrupted_while_ecs_rolls_back_says_how_to_follow_it_and_ecs_finishes() {
+    let run = Run::new(alb_dynamic(deployment_configuration(200, 100)));
+    someone_deploys_v2(&run).await;
+    tokio::time::sleep(secs(5)).await;
+    let cancel = run.cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(secs(2)).await;
+        cancel.request();
+    });
+    let out = run.abort().await.unwrap();
+    assert_eq!(out.result, RunResult::Interrupted, "{:?}", out.failure);
+    assert_eq!(out.exit_code(), 130);
+    assert_eq!(run.sim.call_count(STOP), 1);
+    let next = render::next::next_step(&out).unwrap_or_default();
+    assert!(
+        next.contains("`ecs-roll status --watch --until-stable` follows it to its end"),
+        "{next}"
+    );
+    tokio::time::sleep(mins(5)).await;
+    assert_eq!(
+        run.running().await,
+        ["web:1"; 3],
+        "ECS rolled back by itself"
+    );
 }

@@ -511,3 +511,51 @@ fn a_task_running_without_being_healthy_fails_at_the_health_timeout_of_being_see
     )));
     assert_eq!(t.health_due(), None);
 }
+
+#[test]
+fn rollback_requested_before_ecss_rollback_deployment_shows_is_not_yet_a_verdict() {
+    let now = Instant::now();
+    let sd = |status: &str| ServiceDeployment {
+        arn: "arn:sd/2".into(),
+        status: status.into(),
+        status_reason: Some("stopped".into()),
+        lifecycle_stage: None,
+        target_task_definition: Some(NEW.into()),
+        source_task_definitions: vec![OLD.into()],
+        rollback: false,
+        triggered_alarms: Vec::new(),
+    };
+    let inst = instances();
+    let health = tg(vec![]);
+    let judge = |svc: &Service, sd: &ServiceDeployment| {
+        let o = Observed {
+            service: svc,
+            deployment: Some(sd),
+            tasks: &[],
+            instances: &inst,
+            health: &health,
+            stopped: &[],
+        };
+        tracker().judge(&o, &WATCHED, now)
+    };
+    // Ours still PRIMARY: following "the rollback" would follow ours.
+    let ours = service(vec![deployment(
+        "ecs-svc/2",
+        "PRIMARY",
+        NEW,
+        1,
+        Some("IN_PROGRESS"),
+    )]);
+    let j = judge(&ours, &sd("ROLLBACK_REQUESTED"));
+    assert!(!matches!(j, Judgement::Failed { .. }), "{j:?}");
+    // ECS's rollback deployment is PRIMARY: that one is followed.
+    let rolling = service(vec![
+        deployment("ecs-svc/3", "PRIMARY", OLD, 0, Some("IN_PROGRESS")),
+        deployment("ecs-svc/2", "ACTIVE", NEW, 1, Some("FAILED")),
+    ]);
+    let j = judge(&rolling, &sd("ROLLBACK_IN_PROGRESS"));
+    assert!(
+        matches!(&j, Judgement::Failed { ecs_rollback: Some(id), .. } if id == "ecs-svc/3"),
+        "{j:?}"
+    );
+}
